@@ -1,0 +1,180 @@
+//! `cargo xtask spec-lint`: catch spec mistakes and typify hazards before they become confusing
+//! build errors or silently wrong code.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::spec::{self, Spec};
+
+/// Every problem found in the spec directory, as one readable line each. Empty means clean.
+pub fn lint(spec_dir: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let spec = match Spec::load(spec_dir) {
+        Ok(spec) => spec,
+        Err(e) => return vec![e.to_string()],
+    };
+    schema_hazards(
+        spec::REQUEST_SCHEMA,
+        &spec.request_schema,
+        "",
+        false,
+        &mut problems,
+    );
+    for (name, schema) in &spec.response_schemas {
+        schema_hazards(name, schema, "", true, &mut problems);
+    }
+    match crate::enums::collect(&spec.request_schema) {
+        Err(e) => problems.push(e.to_string()),
+        Ok(enums) => {
+            if let Err(e) = crate::tables::render(&spec, &enums) {
+                problems.push(e.to_string());
+            }
+            if let Some(models) = enums.iter().find(|e| e.name == "Model") {
+                for v in &models.variants {
+                    let rows = spec
+                        .capabilities
+                        .models
+                        .iter()
+                        .filter(|m| m.model == v.value)
+                        .count();
+                    if rows != 1 {
+                        problems.push(format!(
+                            "{}: model {:?} has {rows} rows (want exactly 1)",
+                            spec::CAPABILITIES,
+                            v.value
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    examples(&spec_dir.join("examples"), &mut problems);
+    problems
+}
+
+/// Walks a schema: every property, definition and enum value needs a description; constructs
+/// typify handles badly are refused.
+fn schema_hazards(file: &str, node: &Value, at: &str, response: bool, out: &mut Vec<String>) {
+    let Some(obj) = node.as_object() else { return };
+    if obj.contains_key("pattern") {
+        out.push(format!("{file} {at}: `pattern` makes typify emit a regress newtype; validate it in pixfuse-core instead"));
+    }
+    if obj.get("type").and_then(Value::as_str) == Some("integer") {
+        if obj.contains_key("enum") {
+            out.push(format!("{file} {at}: an integer `enum` becomes a newtype, not an enum; list allowed values in capabilities.json"));
+        }
+        if obj.get("minimum").and_then(Value::as_i64) == Some(1) {
+            out.push(format!(
+                "{file} {at}: `minimum: 1` makes typify emit NonZeroU64 and drop `maximum`"
+            ));
+        }
+    }
+    if response && obj.get("additionalProperties") == Some(&Value::Bool(false)) {
+        out.push(format!("{file} {at}: responses must tolerate unknown fields; drop `additionalProperties: false`"));
+    }
+    if let Some(props) = obj.get("properties").and_then(Value::as_object) {
+        for (name, prop) in props {
+            let path = format!("{at}/properties/{name}");
+            let described = prop.get("description").is_some() || prop.get("$ref").is_some();
+            if !described {
+                out.push(format!("{file} {path}: property has no description"));
+            }
+            schema_hazards(file, prop, &path, response, out);
+        }
+    }
+    for key in ["$defs", "definitions"] {
+        if let Some(defs) = obj.get(key).and_then(Value::as_object) {
+            for (name, def) in defs {
+                let path = format!("{at}/{key}/{name}");
+                if def.get("description").is_none() {
+                    out.push(format!("{file} {path}: definition has no description"));
+                }
+                schema_hazards(file, def, &path, response, out);
+            }
+        }
+    }
+    if let Some(items) = obj.get("oneOf").and_then(Value::as_array) {
+        for (i, item) in items.iter().enumerate() {
+            if item.get("const").is_some() && item.get("description").is_none() {
+                out.push(format!(
+                    "{file} {at}/oneOf/{i}: enum value {} has no description",
+                    item["const"]
+                ));
+            }
+        }
+    }
+    if obj.contains_key("enum") && file == spec::REQUEST_SCHEMA {
+        out.push(format!(
+            "{file} {at}: use oneOf of {{const, description}} so every enum value is documented"
+        ));
+    }
+    if let Some(items) = obj.get("items") {
+        schema_hazards(file, items, &format!("{at}/items"), response, out);
+    }
+}
+
+/// Every example parses (or expects `json_syntax`) and has a well-formed `.expect.json`.
+fn examples(dir: &Path, out: &mut Vec<String>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return out.push(format!("{}: {e}", dir.display())),
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names
+        .iter()
+        .filter(|n| n.ends_with(".json") && !n.ends_with(".expect.json"))
+    {
+        let stem = name.trim_end_matches(".json");
+        let expect_path = dir.join(format!("{stem}.expect.json"));
+        let expect: Value =
+            match std::fs::read_to_string(&expect_path).map(|t| serde_json::from_str(&t)) {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => {
+                    out.push(format!(
+                        "examples/{stem}.expect.json is not valid JSON: {e}"
+                    ));
+                    continue;
+                }
+                Err(_) => {
+                    out.push(format!("examples/{name} has no {stem}.expect.json"));
+                    continue;
+                }
+            };
+        let shape_ok = expect.get("valid").is_some_and(Value::is_boolean)
+            && ["errors", "warnings"].iter().all(|k| {
+                expect
+                    .get(*k)
+                    .and_then(Value::as_array)
+                    .is_some_and(|items| {
+                        items.iter().all(|i| {
+                            i.get("path").is_some_and(Value::is_string)
+                                && i.get("code").is_some_and(Value::is_string)
+                        })
+                    })
+            });
+        if !shape_ok {
+            out.push(format!("examples/{stem}.expect.json needs {{valid: bool, errors: [{{path, code}}], warnings: [{{path, code}}]}}"));
+            continue;
+        }
+        let expects_syntax_error = expect["errors"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|i| i["code"] == "json_syntax"));
+        let parses = std::fs::read_to_string(dir.join(name))
+            .is_ok_and(|t| serde_json::from_str::<Value>(&t).is_ok());
+        if !parses && !expects_syntax_error {
+            out.push(format!(
+                "examples/{name} is not valid JSON (expect json_syntax if that is the point)"
+            ));
+        }
+        if parses && expects_syntax_error {
+            out.push(format!(
+                "examples/{name} parses but its verdict expects json_syntax"
+            ));
+        }
+    }
+}

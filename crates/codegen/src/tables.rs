@@ -1,0 +1,259 @@
+//! The capability, error-code and pricing tables as plain Rust `static`s (no JSON at run time).
+//!
+//! The struct definitions live in pixfuse-core (`caps`, `errcode`, `pricing`); this file only
+//! writes their values. Every string that names an enum value is resolved here, so a table that
+//! names an unknown model or aspect ratio fails the build with a message naming the row.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::Error;
+use crate::enums::EnumDef;
+use crate::spec::{self, CAPABILITIES, ERROR_CODES, PRICING, Severity, Spec};
+
+struct Enums<'a>(&'a [EnumDef]);
+
+impl Enums<'_> {
+    fn get(&self, name: &str) -> Result<&EnumDef, Error> {
+        self.0.iter().find(|e| e.name == name).ok_or_else(|| {
+            Error::spec(
+                spec::REQUEST_SCHEMA,
+                format!("$defs/{name} (a oneOf of consts) is missing"),
+            )
+        })
+    }
+}
+
+pub(crate) fn render(spec: &Spec, enums: &[EnumDef]) -> Result<TokenStream, Error> {
+    let enums = Enums(enums);
+    let caps = capabilities(&spec.capabilities, &enums)?;
+    let codes = error_codes(&spec.error_codes)?;
+    let pricing = pricing(&spec.pricing, &enums)?;
+    Ok(quote! { #caps #codes #pricing })
+}
+
+fn severity(s: Severity) -> TokenStream {
+    match s {
+        Severity::Error => quote!(crate::Severity::Error),
+        Severity::Warning => quote!(crate::Severity::Warning),
+    }
+}
+
+fn check_source(
+    sources: &std::collections::BTreeMap<String, String>,
+    tag: &str,
+    file: &str,
+    row: &str,
+) -> Result<(), Error> {
+    if sources.contains_key(tag) {
+        Ok(())
+    } else {
+        Err(Error::spec(
+            file,
+            format!("{row}: source {tag:?} is not a key of `sources`"),
+        ))
+    }
+}
+
+fn capabilities(c: &spec::Capabilities, enums: &Enums) -> Result<TokenStream, Error> {
+    let src = |tag: &str, row: &str| check_source(&c.sources, tag, CAPABILITIES, row);
+    let limit = |l: &spec::Limit, row: &str| -> Result<TokenStream, Error> {
+        src(&l.source, row)?;
+        let (value, sev, source) = (l.value, severity(l.severity), &l.source);
+        Ok(quote!(crate::caps::Limit { value: #value, severity: #sev, source: #source }))
+    };
+    let policy = |p: &spec::Policy, row: &str| -> Result<TokenStream, Error> {
+        src(&p.source, row)?;
+        let (sev, source) = (severity(p.severity), &p.source);
+        Ok(quote!(crate::caps::Policy { severity: #sev, source: #source }))
+    };
+    let (model_e, quality_e, aspect_e) = (
+        enums.get("Model")?,
+        enums.get("Quality")?,
+        enums.get("AspectRatio")?,
+    );
+
+    let sources = c.sources.iter().map(|(k, v)| quote!((#k, #v)));
+    let r = &c.request;
+    let request = {
+        let ref_name = limit(&r.ref_name_max_bytes, "request.ref_name_max_bytes")?;
+        let seed = limit(&r.seed_max, "request.seed_max")?;
+        let unknown_model = policy(&r.unknown_model, "request.unknown_model")?;
+        let unknown_field = policy(&r.unknown_field, "request.unknown_field")?;
+        let unmentioned = policy(&r.unmentioned_ref, "request.unmentioned_ref")?;
+        let at_end = policy(&r.mention_at_end, "request.mention_at_end")?;
+        quote!(crate::caps::RequestRules {
+            ref_name_max_bytes: #ref_name, seed_max: #seed, unknown_model: #unknown_model,
+            unknown_field: #unknown_field, unmentioned_ref: #unmentioned, mention_at_end: #at_end,
+        })
+    };
+    let u = &c.upload;
+    let upload = {
+        let exts = &u.extensions;
+        let max_bytes = limit(&u.max_bytes, "upload.max_bytes")?;
+        let sides = u
+            .max_side_px
+            .iter()
+            .map(|l| limit(l, "upload.max_side_px"))
+            .collect::<Result<Vec<_>, _>>()?;
+        quote!(crate::caps::UploadRules { extensions: &[#(#exts),*], max_bytes: #max_bytes, max_side_px: &[#(#sides),*] })
+    };
+    let mut models = Vec::new();
+    for m in &c.models {
+        let row = format!("models[{}]", m.model);
+        let model = model_e.path_of(&m.model, CAPABILITIES)?;
+        let max_images = limit(&m.max_images, &row)?;
+        src(&m.durations.source, &row)?;
+        let durations = &m.durations.values;
+        let (dsev, dsrc) = (severity(m.durations.severity), &m.durations.source);
+        src(&m.qualities.source, &row)?;
+        let qualities = m
+            .qualities
+            .values
+            .iter()
+            .map(|q| quality_e.path_of(q, CAPABILITIES))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (qsev, qsrc) = (severity(m.qualities.severity), &m.qualities.source);
+        src(&m.aspect_ratios.source, &row)?;
+        let aspects = m
+            .aspect_ratios
+            .values
+            .iter()
+            .map(|a| aspect_e.path_of(a, CAPABILITIES))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (asev, asrc) = (severity(m.aspect_ratios.severity), &m.aspect_ratios.source);
+        let mut forbidden = Vec::new();
+        for f in &m.forbidden {
+            src(&f.source, &row)?;
+            let q = quality_e.path_of(&f.quality, CAPABILITIES)?;
+            let (ds, sev, source) = (&f.durations, severity(f.severity), &f.source);
+            forbidden.push(quote!(crate::caps::Forbidden { quality: #q, durations: &[#(#ds),*], severity: #sev, source: #source }));
+        }
+        let a = &m.audio_switch;
+        src(&a.source, &row)?;
+        let (supported, wt, wf, asource) = (
+            a.supported,
+            severity(a.when_true),
+            severity(a.when_false),
+            &a.source,
+        );
+        let prompt = m
+            .prompt_max_chars
+            .iter()
+            .map(|l| limit(l, &row))
+            .collect::<Result<Vec<_>, _>>()?;
+        models.push(quote!(crate::caps::ModelCaps {
+            model: #model,
+            max_images: #max_images,
+            durations: crate::caps::Allowed { values: &[#(#durations),*], severity: #dsev, source: #dsrc },
+            qualities: crate::caps::Allowed { values: &[#(#qualities),*], severity: #qsev, source: #qsrc },
+            aspect_ratios: crate::caps::Allowed { values: &[#(#aspects),*], severity: #asev, source: #asrc },
+            forbidden: &[#(#forbidden),*],
+            audio_switch: crate::caps::AudioSwitch { supported: #supported, when_true: #wt, when_false: #wf, source: #asource },
+            prompt_max_chars: &[#(#prompt),*],
+        }));
+    }
+    Ok(quote! {
+        /// The capability table of spec/capabilities.json.
+        pub static CAPABILITIES: crate::caps::Capabilities = crate::caps::Capabilities {
+            sources: &[#(#sources),*],
+            request: #request,
+            upload: #upload,
+            models: &[#(#models),*],
+        };
+    })
+}
+
+fn snake_to_camel(s: &str) -> String {
+    s.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn error_codes(e: &spec::ErrorCodes) -> Result<TokenStream, Error> {
+    let mut rows: Vec<&spec::ErrorCode> = e.codes.iter().collect();
+    rows.sort_by_key(|r| r.code);
+    if let Some(w) = rows.windows(2).find(|w| w[0].code == w[1].code) {
+        return Err(Error::spec(
+            ERROR_CODES,
+            format!("ErrCode {} is listed twice", w[0].code),
+        ));
+    }
+    let rows = rows.iter().map(|r| {
+        let (code, name, meaning, hint, source) = (r.code, &r.name, &r.meaning, &r.hint, &r.source);
+        let class = format_ident!("{}", snake_to_camel(&r.class));
+        let retry = format_ident!("{}", snake_to_camel(&r.retry));
+        quote!(crate::errcode::ErrCodeInfo {
+            code: #code, name: #name, meaning: #meaning,
+            class: crate::ErrorClass::#class, retry: crate::errcode::RetryRule::#retry,
+            hint: #hint, source: #source,
+        })
+    });
+    Ok(quote! {
+        /// The ErrCode table of spec/error-codes.json, sorted by code.
+        pub static ERROR_CODES: &[crate::errcode::ErrCodeInfo] = &[#(#rows),*];
+    })
+}
+
+fn pricing(p: &spec::Pricing, enums: &Enums) -> Result<TokenStream, Error> {
+    let (model_e, quality_e) = (enums.get("Model")?, enums.get("Quality")?);
+    let confidence = |c: &str| -> Result<TokenStream, Error> {
+        match c {
+            "official" | "inferred" | "unofficial" => {
+                let id = format_ident!("{}", snake_to_camel(c));
+                Ok(quote!(crate::pricing::Confidence::#id))
+            }
+            other => Err(Error::spec(
+                PRICING,
+                format!("unknown confidence {other:?}"),
+            )),
+        }
+    };
+    let mut fixed = Vec::new();
+    for f in &p.fixed {
+        check_source(&p.sources, &f.source, PRICING, "fixed")?;
+        let (m, q) = (
+            model_e.path_of(&f.model, PRICING)?,
+            quality_e.path_of(&f.quality, PRICING)?,
+        );
+        let (d, a, c, conf, s) = (
+            f.duration,
+            f.audio,
+            f.credits,
+            confidence(&f.confidence)?,
+            &f.source,
+        );
+        fixed.push(quote!(crate::pricing::FixedPrice { model: #m, quality: #q, duration: #d, audio: #a, credits: #c, confidence: #conf, source: #s }));
+    }
+    let mut per = Vec::new();
+    for f in &p.per_second {
+        check_source(&p.sources, &f.source, PRICING, "per_second")?;
+        let (m, q) = (
+            model_e.path_of(&f.model, PRICING)?,
+            quality_e.path_of(&f.quality, PRICING)?,
+        );
+        let (a, c, conf, s) = (
+            f.audio,
+            f.credits_per_second,
+            confidence(&f.confidence)?,
+            &f.source,
+        );
+        per.push(quote!(crate::pricing::PerSecondPrice { model: #m, quality: #q, audio: #a, credits_per_second: #c, confidence: #conf, source: #s }));
+    }
+    let cpu = p.credits_per_usd;
+    let sources = p.sources.iter().map(|(k, v)| quote!((#k, #v)));
+    Ok(quote! {
+        /// The price table of spec/pricing.json.
+        pub static PRICING: crate::pricing::Pricing = crate::pricing::Pricing {
+            credits_per_usd: #cpu,
+            sources: &[#(#sources),*],
+            fixed: &[#(#fixed),*],
+            per_second: &[#(#per),*],
+        };
+    })
+}

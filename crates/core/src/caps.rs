@@ -1,0 +1,150 @@
+//! The capability table: what each model accepts, each rule with its severity and source.
+//!
+//! The values come from `spec/capabilities.json` (generated into [`CAPABILITIES`]); this module
+//! only defines their shape and lookups.
+
+use crate::{AspectRatio, Model, Quality};
+
+pub use crate::generated::tables::CAPABILITIES;
+
+/// How much a broken rule matters (fusion-api.md §4): errors block sending, warnings inform.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The server rejects it (per the vendor's own documents): never sent.
+    Error,
+    /// Only third parties say so, sources disagree, or it merely has no effect.
+    Warning,
+}
+
+impl Severity {
+    /// `"error"` or `"warning"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// A rule without a value: the severity of something happening at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub severity: Severity,
+    /// Key of [`Capabilities::sources`].
+    pub source: &'static str,
+}
+
+/// An upper bound: exceeding `value` yields `severity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub value: u64,
+    pub severity: Severity,
+    pub source: &'static str,
+}
+
+/// A set of allowed values; anything else yields `severity`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Allowed<T: 'static> {
+    pub values: &'static [T],
+    pub severity: Severity,
+    pub source: &'static str,
+}
+
+impl<T: PartialEq> Allowed<T> {
+    /// Whether `value` is in the set.
+    pub fn contains(&self, value: &T) -> bool {
+        self.values.contains(value)
+    }
+}
+
+/// Durations a model refuses at one quality.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Forbidden {
+    pub quality: Quality,
+    pub durations: &'static [u32],
+    pub severity: Severity,
+    pub source: &'static str,
+}
+
+/// Whether `generate_audio_switch` is honoured, and how sending it elsewhere is judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AudioSwitch {
+    pub supported: bool,
+    /// Severity of `true` on a model without audio.
+    pub when_true: Severity,
+    /// Severity of `false` on a model without audio (it has no effect).
+    pub when_false: Severity,
+    pub source: &'static str,
+}
+
+/// One model's row.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ModelCaps {
+    pub model: Model,
+    pub max_images: Limit,
+    pub durations: Allowed<u32>,
+    pub qualities: Allowed<Quality>,
+    pub aspect_ratios: Allowed<AspectRatio>,
+    pub forbidden: &'static [Forbidden],
+    pub audio_switch: AudioSwitch,
+    /// Prompt length bounds in characters, one per severity (e.g. warning past 2048, error past 5000).
+    pub prompt_max_chars: &'static [Limit],
+}
+
+impl ModelCaps {
+    /// The forbidden-pair rule that refuses `quality` at `duration`, if any.
+    pub fn forbidden_pair(&self, quality: &Quality, duration: u32) -> Option<&'static Forbidden> {
+        self.forbidden
+            .iter()
+            .find(|f| &f.quality == quality && f.durations.contains(&duration))
+    }
+}
+
+/// Rules for every model.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RequestRules {
+    pub ref_name_max_bytes: Limit,
+    pub seed_max: Limit,
+    pub unknown_model: Policy,
+    pub unknown_field: Policy,
+    pub unmentioned_ref: Policy,
+    pub mention_at_end: Policy,
+}
+
+/// What an image upload accepts.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UploadRules {
+    /// Lower-case file extensions.
+    pub extensions: &'static [&'static str],
+    pub max_bytes: Limit,
+    /// Longest side in pixels, one bound per severity.
+    pub max_side_px: &'static [Limit],
+}
+
+/// The whole table.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Source tag → where the fact came from.
+    pub sources: &'static [(&'static str, &'static str)],
+    pub request: RequestRules,
+    pub upload: UploadRules,
+    pub models: &'static [ModelCaps],
+}
+
+impl Capabilities {
+    /// The row of `model`; `None` for a model the spec does not know.
+    pub fn model(&self, model: &Model) -> Option<&ModelCaps> {
+        self.models.iter().find(|m| &m.model == model)
+    }
+
+    /// What a source tag stands for.
+    pub fn source(&self, tag: &str) -> Option<&'static str> {
+        self.sources
+            .iter()
+            .find(|(k, _)| *k == tag)
+            .map(|(_, v)| *v)
+    }
+}

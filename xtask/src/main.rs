@@ -1,0 +1,89 @@
+//! `cargo xtask <task>`: the project's own tooling. Keep dependencies few: this compiles before
+//! every task runs.
+
+mod ci;
+mod codegen;
+mod layering;
+mod spec_probe;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  codegen [--check]   write (or check) the reviewable copy of what core's build.rs generates
+  spec-lint           fail on spec mistakes and typify hazards
+  spec-probe          prove that editing spec/ alone changes what pixfuse-core accepts
+  layering            pixfuse-core's dependencies and sources stay pure
+  ci                  everything CI runs: fmt, clippy, codegen --check, spec-lint, layering,
+                      spec-probe, then every test in the workspace
+  bench               run the benchmarks whose figures BENCHMARKS.md records
+";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    match args.first().map(String::as_str) {
+        Some("codegen") => codegen::run(flag("--check")),
+        Some("spec-lint") => spec_lint(),
+        Some("spec-probe") => spec_probe::run(),
+        Some("layering") => layering::run(),
+        Some("ci") => ci::run(),
+        Some("bench") => ci::bench(),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown task {other:?}\n\n{USAGE}"),
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+pub fn spec_dir() -> PathBuf {
+    root().join("spec")
+}
+
+fn spec_lint() -> Result<()> {
+    let problems = pixfuse_codegen::lint(&spec_dir());
+    if problems.is_empty() {
+        println!("spec-lint: spec/ is clean");
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!("spec-lint: {p}");
+    }
+    bail!("{} problem(s) in spec/", problems.len())
+}
+
+/// Runs `cargo` with `args` from the workspace root, failing on a non-zero exit.
+pub fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("running {cargo}"))?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
