@@ -1,1 +1,5 @@
-//! Skeleton: filled by a later issue; nothing here works yet.
+//! PixVerse Fusion SDK: validate, upload, submit, wait and download, with a crash-safe journal.
+
+#![forbid(unsafe_code)]
+
+pub mod journal;
