@@ -1,1 +1,4 @@
+mod config;
+mod key;
+
 fn main() {}

@@ -2,4 +2,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod event;
 pub mod journal;
+pub mod sidecar;
+pub mod state;
+
+pub use event::Event;
+pub use journal::{JobRecord, JobState, Journal};
+pub use sidecar::Sidecar;
