@@ -319,7 +319,6 @@ impl Client {
                 reused: true,
             });
         }
-        self.inner.transport.preflight_image(path).await?;
         on_event(Event::Uploading {
             path: path.to_owned(),
             bytes: size,
@@ -355,8 +354,8 @@ impl Client {
 
     /// One status poll.
     pub async fn status(&self, video_id: u64) -> Result<VideoStatus, Error> {
-        let resp = self.inner.transport.status(video_id).await?;
-        Ok(video_status(video_id, &resp))
+        let status = self.inner.transport.status(video_id).await?;
+        Ok(video_status(&status))
     }
 
     /// Credits left: monthly plus package.
@@ -381,25 +380,23 @@ pub struct Balance {
 }
 
 impl Balance {
-    fn from_wire(resp: &pixfuse_core::wire::BalanceResp) -> Self {
-        let monthly = resp.credit_monthly.unwrap_or(0);
-        let package = resp.credit_package.unwrap_or(0);
+    fn from_wire(b: &pixfuse_transport::Balance) -> Self {
         Balance {
-            account_id: resp.account_id,
-            credit_monthly: monthly,
-            credit_package: package,
-            total: monthly.saturating_add(package),
+            account_id: b.account_id,
+            credit_monthly: b.monthly,
+            credit_package: b.package,
+            total: b.total(),
         }
     }
 }
 
-pub(crate) fn video_status(video_id: u64, resp: &pixfuse_core::wire::VideoResultResp) -> VideoStatus {
+pub(crate) fn video_status(s: &pixfuse_transport::VideoStatus) -> VideoStatus {
     VideoStatus {
-        video_id,
-        status: resp.status.unwrap_or(0),
-        url: resp.url.clone().filter(|u| !u.is_empty()),
-        credits: resp.credits,
-        seed: resp.seed,
+        video_id: s.video_id,
+        status: s.status.code(),
+        url: s.url.clone().filter(|u| !u.is_empty()),
+        credits: s.credits,
+        seed: s.resp.seed,
     }
 }
 

@@ -2,10 +2,12 @@
 //! `resume`, which continues a journaled job from wherever it stopped.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bytes::Bytes;
 use pixfuse_core::{Diagnostic, ImageSource, Job, validate_job};
-use pixfuse_transport::WaitOutcome;
+use pixfuse_core::poll::JobShape;
+use pixfuse_transport::{WaitEvent, WaitOutcome};
 use uuid::Uuid;
 
 use crate::client::{Client, VideoStatus, video_status};
@@ -145,7 +147,8 @@ impl Client {
             Err(e) => {
                 // Only a definite refusal by the server ends the job; anything else (network,
                 // retries exhausted) stays resumable with the same trace id.
-                let refused = !e.is_retryable() && (e.err_code().is_some() || e.status().is_some());
+                let refused =
+                    !e.is_retryable() && e.status().is_some() && !e.may_have_reached_server();
                 let journal = self.journal();
                 if refused {
                     journal.record_failed(record.id, &e.to_string())?;
@@ -192,29 +195,62 @@ impl Client {
         job_id: Option<i64>,
         on_event: &mut OnEvent<'_>,
     ) -> Result<VideoStatus, Error> {
-        let deadline = self.inner.wait_timeout.map(|t| tokio::time::Instant::now() + t);
+        let (shape, already_running) = match job_id {
+            Some(id) => shape_of(&self.journal().get(id)?),
+            None => (JobShape::default(), Duration::ZERO),
+        };
+        let mut forward = |event: WaitEvent| match event {
+            WaitEvent::Polled {
+                video_id,
+                status,
+                elapsed,
+                polls,
+                ..
+            } => on_event(Event::Polled {
+                video_id,
+                status: status.code(),
+                elapsed,
+                polls,
+            }),
+            WaitEvent::PollFailed {
+                error,
+                next_poll_in,
+                polls,
+                ..
+            } => on_event(Event::Retrying {
+                what: format!("status poll {polls}"),
+                attempt: polls,
+                delay: next_poll_in,
+                reason: error.to_string(),
+            }),
+            _ => {}
+        };
         let outcome = self
             .inner
             .transport
-            .wait(video_id, deadline, |progress| {
-                on_event(Event::Polled {
-                    video_id,
-                    status: progress.status,
-                    elapsed: progress.elapsed,
-                    polls: progress.polls,
-                })
-            })
+            .wait_for(
+                video_id,
+                &shape,
+                already_running,
+                self.inner.wait_timeout,
+                &mut forward,
+            )
             .await;
-        let resp = match outcome {
-            Ok(WaitOutcome::Finished(resp)) => resp,
+        let finished = match outcome {
+            Ok(WaitOutcome::Finished(status)) => status,
             Ok(WaitOutcome::StillRunning { .. }) => {
+                let resume_command = match job_id {
+                    Some(id) => format!("pixfuse resume {id}"),
+                    None => format!("pixfuse wait {video_id}"),
+                };
+                if let Some(id) = job_id {
+                    self.journal()
+                        .record_error(id, "still running when the wait timeout expired")?;
+                }
                 return Err(Error::StillRunning {
                     job_id,
                     video_id,
-                    resume_command: match job_id {
-                        Some(id) => format!("pixfuse resume {id}"),
-                        None => format!("pixfuse wait {video_id}"),
-                    },
+                    resume_command,
                 });
             }
             Err(e) => {
@@ -224,7 +260,7 @@ impl Client {
                 return Err(e.into());
             }
         };
-        let status = video_status(video_id, &resp);
+        let status = video_status(&finished);
         if let Some(id) = job_id {
             self.journal().record_status(
                 id,
@@ -399,6 +435,20 @@ impl Client {
         };
         self.fetch(Some(job_id), &status, &dest, on_event).await
     }
+}
+
+/// What the journaled request says about how long the job takes, and how long it has run.
+fn shape_of(record: &JobRecord) -> (JobShape, Duration) {
+    let request: serde_json::Value = serde_json::from_str(&record.request).unwrap_or_default();
+    let shape = JobShape {
+        model: request["model"].as_str().map(pixfuse_core::Model::from),
+        duration: request["duration"].as_u64().and_then(|d| u32::try_from(d).ok()),
+        quality: request["quality"].as_str().map(pixfuse_core::Quality::from),
+    };
+    let running = record.submitted_ms.map_or(Duration::ZERO, |at| {
+        Duration::from_millis(u64::try_from(crate::journal::now_ms() - at).unwrap_or(0))
+    });
+    (shape, running)
 }
 
 fn outcome_of(record: &JobRecord) -> Result<JobOutcome, Error> {
