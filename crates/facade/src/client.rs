@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use pixfuse_core::ValidateOptions;
 use pixfuse_core::poll::PollPolicy;
 use pixfuse_core::retry::RetryPolicy;
-use pixfuse_core::ValidateOptions;
 use pixfuse_transport::{Provider, Transport, TransportConfig};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -366,7 +366,27 @@ impl Client {
 
     /// Downloads a finished video's file to `dest` (atomic: never a partial file at `dest`).
     pub async fn download_url(&self, url: &str, dest: &Path) -> Result<u64, Error> {
-        Ok(self.inner.transport.download(url, dest).await?)
+        self.download_url_with(url, dest, &mut |_| {}).await
+    }
+
+    pub(crate) async fn download_url_with(
+        &self,
+        url: &str,
+        dest: &Path,
+        on_event: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<u64, Error> {
+        let mut forward = |p: pixfuse_transport::DownloadProgress| {
+            on_event(Event::Downloading {
+                received: p.received,
+                total: p.total,
+            })
+        };
+        let done = self
+            .inner
+            .transport
+            .download(url, dest, &mut forward)
+            .await?;
+        Ok(done.bytes)
     }
 }
 

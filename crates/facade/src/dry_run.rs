@@ -147,5 +147,9 @@ fn cached_img_id(path: &Path, base_url: &str, journal: Option<&Journal>) -> Opti
     let journal = journal?;
     let bytes = std::fs::read(path).ok()?;
     let sha = hex::encode(Sha256::digest(&bytes));
-    journal.find_upload(base_url, &sha).ok().flatten().map(|u| u.img_id)
+    journal
+        .find_upload(base_url, &sha)
+        .ok()
+        .flatten()
+        .map(|u| u.img_id)
 }

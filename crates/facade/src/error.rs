@@ -64,8 +64,12 @@ fn display_path(path: &str) -> &str {
 fn generation_message(status: i64) -> &'static str {
     match status {
         6 => "was deleted on the server (status 6)",
-        7 => "was rejected by content moderation (status 7; credits are refunded); change the images or prompt",
-        _ => "failed to generate (status 8; credits are refunded); try again, perhaps with another seed",
+        7 => {
+            "was rejected by content moderation (status 7; credits are refunded); change the images or prompt"
+        }
+        _ => {
+            "failed to generate (status 8; credits are refunded); try again, perhaps with another seed"
+        }
     }
 }
 
@@ -81,7 +85,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Error::Io {
             action,
             path: path.into(),

@@ -64,7 +64,11 @@ mod tests {
             {"type":"subject","img_id":7,"ref_name":"hat"}],
             "prompt":"@dog @cat @hat in @park ","model":"v6","duration":5,"quality":"540p","aspect_ratio":"16:9"}"#;
         let (job, _) = parse_job(json, Path::new("jobs"), &ValidateOptions::default()).unwrap();
-        let sources: Vec<_> = job.image_references.iter().map(|r| r.source.clone()).collect();
+        let sources: Vec<_> = job
+            .image_references
+            .iter()
+            .map(|r| r.source.clone())
+            .collect();
         assert_eq!(
             sources,
             vec![
@@ -83,6 +87,9 @@ mod tests {
         let Error::Invalid { diagnostics } = err else {
             panic!("expected Invalid")
         };
-        assert!(diagnostics.iter().any(|d| d.path == "/duration"), "{diagnostics:?}");
+        assert!(
+            diagnostics.iter().any(|d| d.path == "/duration"),
+            "{diagnostics:?}"
+        );
     }
 }

@@ -48,3 +48,4 @@ pub use pixfuse_core::{
 };
 pub use pixfuse_transport::{Provider, TransportError};
 pub use secrecy::SecretString;
+pub use uuid::Uuid;

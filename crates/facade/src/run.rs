@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use pixfuse_core::{Diagnostic, ImageSource, Job, validate_job};
 use pixfuse_core::poll::JobShape;
+use pixfuse_core::{Diagnostic, ImageSource, Job, validate_job};
 use pixfuse_transport::{WaitEvent, WaitOutcome};
 use uuid::Uuid;
 
@@ -130,8 +130,11 @@ impl Client {
         let body = Bytes::from(record.request.clone());
         match self.inner.transport.submit(body, record.trace_id).await {
             Ok(submitted) => {
-                self.journal()
-                    .record_submitted(record.id, submitted.video_id, submitted.credits)?;
+                self.journal().record_submitted(
+                    record.id,
+                    submitted.video_id,
+                    submitted.credits,
+                )?;
                 on_event(Event::Submitted {
                     job_id: record.id,
                     video_id: submitted.video_id,
@@ -335,7 +338,7 @@ impl Client {
     ) -> Result<JobOutcome, Error> {
         let url = status.url.clone().unwrap_or_default();
         let dest = absolute(dest);
-        let bytes = self.download_url(&url, &dest).await?;
+        let bytes = self.download_url_with(&url, &dest, on_event).await?;
         on_event(Event::Downloaded {
             path: dest.clone(),
             bytes,
@@ -442,7 +445,9 @@ fn shape_of(record: &JobRecord) -> (JobShape, Duration) {
     let request: serde_json::Value = serde_json::from_str(&record.request).unwrap_or_default();
     let shape = JobShape {
         model: request["model"].as_str().map(pixfuse_core::Model::from),
-        duration: request["duration"].as_u64().and_then(|d| u32::try_from(d).ok()),
+        duration: request["duration"]
+            .as_u64()
+            .and_then(|d| u32::try_from(d).ok()),
         quality: request["quality"].as_str().map(pixfuse_core::Quality::from),
     };
     let running = record.submitted_ms.map_or(Duration::ZERO, |at| {
