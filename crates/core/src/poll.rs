@@ -20,6 +20,66 @@ pub const REFUND_AFTER: Duration = Duration::from_secs(2 * 60 * 60);
 /// Interval once a job is stuck: it will most likely fail or be refunded, not finish soon.
 pub const STUCK_INTERVAL: Duration = Duration::from_secs(30);
 
+/// A job's `status` on the video result endpoint (fusion-api.md §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// 1: done; the url is usable now.
+    Succeeded,
+    /// 5: generating or waiting.
+    Generating,
+    /// 6: deleted.
+    Deleted,
+    /// 7: content moderation failed (refunded).
+    Moderated,
+    /// 8: generation failed (refunded).
+    Failed,
+    /// A code the docs do not list: keep waiting, but say so.
+    Unknown(i64),
+}
+
+impl JobStatus {
+    /// Maps the vendor's code.
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            1 => JobStatus::Succeeded,
+            5 => JobStatus::Generating,
+            6 => JobStatus::Deleted,
+            7 => JobStatus::Moderated,
+            8 => JobStatus::Failed,
+            other => JobStatus::Unknown(other),
+        }
+    }
+
+    /// The vendor's code.
+    pub fn code(self) -> i64 {
+        match self {
+            JobStatus::Succeeded => 1,
+            JobStatus::Generating => 5,
+            JobStatus::Deleted => 6,
+            JobStatus::Moderated => 7,
+            JobStatus::Failed => 8,
+            JobStatus::Unknown(code) => code,
+        }
+    }
+
+    /// Whether waiting is over (1, 6, 7, 8).
+    pub fn is_final(self) -> bool {
+        !matches!(self, JobStatus::Generating | JobStatus::Unknown(_))
+    }
+
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Generating => "generating",
+            JobStatus::Deleted => "deleted",
+            JobStatus::Moderated => "moderated",
+            JobStatus::Failed => "failed",
+            JobStatus::Unknown(_) => "unknown",
+        }
+    }
+}
+
 /// How to space status polls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum PollPolicy {
@@ -157,6 +217,17 @@ mod tests {
         assert_eq!(age(&j, Duration::from_secs(601)), Age::Stuck);
         assert_eq!(age(&j, Duration::from_secs(7200)), Age::Refundable);
         assert_eq!(age(&j, Duration::from_secs(81)), Age::Late);
+    }
+
+    #[test]
+    fn final_statuses() {
+        for code in [1, 6, 7, 8] {
+            assert!(JobStatus::from_code(code).is_final());
+            assert_eq!(JobStatus::from_code(code).code(), code);
+        }
+        for code in [0, 2, 5, 9, 10, -1] {
+            assert!(!JobStatus::from_code(code).is_final());
+        }
     }
 
     #[test]
