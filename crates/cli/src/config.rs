@@ -23,11 +23,6 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-/// Environment variable naming the config file.
-pub const CONFIG_ENV: &str = "PIXFUSE_CONFIG";
-/// Environment variable naming the profile.
-pub const PROFILE_ENV: &str = "PIXFUSE_PROFILE";
-
 /// Settings a profile may carry; every field optional.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

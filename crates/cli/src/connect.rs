@@ -33,6 +33,7 @@ impl Settings {
     pub fn resolve(net: &NetArgs) -> Result<Settings, Failure> {
         let config = Config::load(net.config.as_deref(), net.profile.as_deref())
             .map_err(|e| Failure::usage(e.to_string()))?;
+        tracing::debug!(file = ?config.path, profile = ?config.profile, "config");
         for warning in &config.warnings {
             eprintln!("pixfuse: warning: {warning}");
         }

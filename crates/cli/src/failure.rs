@@ -18,7 +18,9 @@ pub fn exit_for(error: &Error) -> Exit {
         Error::Journal(pixfuse::journal::JournalError::StateDir { .. }) => Exit::Usage,
         Error::Journal(_) => Exit::Internal,
         Error::Config(_) => Exit::Usage,
-        _ => error.class().map_or(Exit::Internal, |c: ErrorClass| Exit::from(c)),
+        _ => error
+            .class()
+            .map_or(Exit::Internal, |c: ErrorClass| Exit::from(c)),
     }
 }
 

@@ -16,7 +16,9 @@ use crate::progress::Progress;
 
 /// `pixfuse upload`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  pixfuse upload dog.png park.jpg     prints one img_id per image")]
+#[command(
+    after_help = "Example:\n  pixfuse upload dog.png park.jpg     prints one img_id per image"
+)]
 pub struct UploadArgs {
     /// Local images (png, jpeg, webp) or https URLs. The same file is uploaded only once.
     #[arg(value_name = "IMAGE", required = true)]
@@ -60,7 +62,11 @@ pub fn upload(ctx: &Ctx, net: &NetArgs, args: &UploadArgs) -> Result<Exit, Failu
         writeln!(out, "{}", json!({ "images": images }))?;
     } else {
         for i in &images {
-            let note = if i["reused"] == true { " (already uploaded)" } else { "" };
+            let note = if i["reused"] == true {
+                " (already uploaded)"
+            } else {
+                ""
+            };
             writeln!(
                 out,
                 "{}\t{}{note}",

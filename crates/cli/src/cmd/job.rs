@@ -270,10 +270,7 @@ fn dry_run(
 }
 
 /// Builds the job from the file and the flags, validated. Errors come as [`Error::Invalid`].
-fn build_job(
-    args: &RequestArgs,
-    opts: &ValidateOptions,
-) -> Result<(Job, Vec<Diagnostic>), Error> {
+fn build_job(args: &RequestArgs, opts: &ValidateOptions) -> Result<(Job, Vec<Diagnostic>), Error> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let (mut value, base) = match &args.job {
         Some(path) => {
@@ -312,7 +309,11 @@ fn build_job(
             .entry("image_references")
             .or_insert_with(|| Value::Array(Vec::new()));
         let Some(list) = refs.as_array_mut() else {
-            return pixfuse::parse_job(&serde_json::to_vec(&value).unwrap_or_default(), &base, opts);
+            return pixfuse::parse_job(
+                &serde_json::to_vec(&value).unwrap_or_default(),
+                &base,
+                opts,
+            );
         };
         for spec in &args.refs {
             list.push(parse_ref(spec, &cwd)?);

@@ -89,7 +89,14 @@ pub fn jobs(ctx: &Ctx, net: &NetArgs, _args: &JobsArgs) -> Result<Exit, Failure>
         out,
         "{}",
         table::render(
-            &["job", "state", "video id", "credits", "output", "last error"],
+            &[
+                "job",
+                "state",
+                "video id",
+                "credits",
+                "output",
+                "last error"
+            ],
             &rows
         )
     )?;
@@ -118,9 +125,8 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
     let mut results = Vec::new();
     let mut first_failure: Option<Failure> = None;
     for id in &ids {
-        let outcome = rt.block_on(client.resume(*id, args.output.as_deref(), |e: Event| {
-            progress.event(&e)
-        }));
+        let outcome =
+            rt.block_on(client.resume(*id, args.output.as_deref(), |e: Event| progress.event(&e)));
         match outcome {
             Ok(done) => {
                 progress.note(&format!(
