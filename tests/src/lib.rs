@@ -3,11 +3,13 @@
 //! `tests/tests/`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::matchers::{any, method, path, path_regex};
-use wiremock::{Mock, MockGuard, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 pub use wiremock;
 
@@ -74,6 +76,15 @@ pub fn err_code(code: i64, msg: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"ErrCode": code, "ErrMsg": msg, "Resp": {}}))
 }
 
+/// Flips a [`Vendor::mount_switch`] mock to its second answer.
+pub struct Switch(Arc<AtomicBool>);
+
+impl Switch {
+    pub fn flip(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// The mock vendor.
 pub struct Vendor {
     pub server: MockServer,
@@ -129,14 +140,33 @@ impl Vendor {
             .await;
     }
 
-    /// The submit answers `template` (an error, a delay…), while the guard lives.
-    pub async fn mount_submit_scoped(&self, template: ResponseTemplate) -> MockGuard {
-        Mock::given(method("POST"))
-            .and(path(GENERATE))
-            .respond_with(template)
-            .named("submit (scoped)")
-            .mount_as_scoped(&self.server)
-            .await
+    /// `method path` answers `before` until the switch is flipped, then `after`.
+    ///
+    /// (Not `mount_as_scoped`: wiremock 0.6.5 re-sorts its mocks by priority on every request
+    /// while guards keep positional ids, so with the catch-all's priority a dropped guard can
+    /// deactivate the wrong mock.)
+    pub async fn mount_switch(
+        &self,
+        verb: &str,
+        route: &str,
+        before: ResponseTemplate,
+        after: ResponseTemplate,
+    ) -> Switch {
+        let flipped = Arc::new(AtomicBool::new(false));
+        let seen = flipped.clone();
+        Mock::given(method(verb))
+            .and(path(route))
+            .respond_with(move |_: &Request| {
+                if seen.load(Ordering::SeqCst) {
+                    after.clone()
+                } else {
+                    before.clone()
+                }
+            })
+            .named("switch")
+            .mount(&self.server)
+            .await;
+        Switch(flipped)
     }
 
     /// The submit answers `template`.
