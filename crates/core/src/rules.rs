@@ -359,6 +359,11 @@ fn check_prompt(
                     .with_span(m.span.clone()),
                 );
             }
+            // `@my dog` for a ref_name "my dog": the ref_name error already explains it.
+            MentionKind::Unknown
+                if names
+                    .iter()
+                    .any(|n| !is_mentionable(n) && !n.is_empty() && n.starts_with(m.token)) => {}
             MentionKind::Unknown => {
                 let mut d = Diagnostic::error(
                     "mention_unknown",
