@@ -193,6 +193,20 @@ impl Transport {
                 attempts,
                 gave_up,
             };
+            let mut failed = failed;
+            // A relay that echoes request headers into its message must not leak the key.
+            let key = self.inner.config.api_key.expose_secret().trim();
+            for text in [
+                failed.err_msg.as_mut(),
+                failed.odd_body.as_mut().map(|b| &mut b.1),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if text.contains(key) {
+                    *text = text.replace(key, "[redacted]");
+                }
+            }
             return Err(failed.into_error(verdict, call));
         }
     }
@@ -356,6 +370,8 @@ async fn attempt<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, Fail
                 envelope::excerpt(&body, EXCERPT_CHARS),
             ))
         }
+        // An error status with no body at all (a bare 429 or 503) says all it has to say.
+        Decoded::NotJson if !(200..300).contains(&status) && body.trim_ascii().is_empty() => {}
         Decoded::NotJson => {
             failed.odd_body = Some(("not JSON", envelope::excerpt(&body, EXCERPT_CHARS)))
         }

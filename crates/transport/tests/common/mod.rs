@@ -85,3 +85,49 @@ pub fn png(w: u32, h: u32) -> Vec<u8> {
     v.extend_from_slice(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]);
     v
 }
+
+/// A request as a raw server saw it.
+pub struct RawRequest {
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl RawRequest {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+}
+
+/// Reads one HTTP/1.1 request (head and Content-Length body) from `stream`.
+pub async fn read_request(stream: &mut tokio::net::TcpStream) -> RawRequest {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "client closed before sending a whole request");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
+    let mut req = RawRequest {
+        head,
+        body: buf[head_end..].to_vec(),
+    };
+    let len: usize = req
+        .header("content-length")
+        .map_or(0, |v| v.parse().unwrap());
+    while req.body.len() < len {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0);
+        req.body.extend_from_slice(&chunk[..n]);
+    }
+    req
+}
