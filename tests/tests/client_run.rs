@@ -251,3 +251,36 @@ async fn the_wait_timeout_names_the_resume_command_and_keeps_the_job() {
     );
     assert!(dir.path().join("state").join(JOURNAL_FILE).exists());
 }
+
+#[tokio::test]
+async fn submitting_an_unfinished_request_again_warns_about_paying_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let vendor = Vendor::start().await;
+    vendor.mount_upload().await;
+    vendor.mount_submit(11).await;
+    let client = client(&vendor, &dir.path().join("state"));
+    let job = load(&write_job(dir.path()));
+    let first = client.submit(job.clone(), None).await.unwrap();
+    let mut events = Vec::new();
+    let second = client
+        .submit_with(job, None, |e| events.push(e))
+        .await
+        .unwrap();
+    assert_ne!(
+        first.trace_id, second.trace_id,
+        "a new job gets a new trace id"
+    );
+    let warning = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Warning { code, message, .. } if code == "duplicate_unfinished_job" => {
+                Some(message.clone())
+            }
+            _ => None,
+        })
+        .expect("a duplicate warning");
+    assert!(
+        warning.contains(&format!("pixfuse resume {}", first.job_id)),
+        "{warning}"
+    );
+}

@@ -15,7 +15,10 @@ pub fn exit_for(error: &Error) -> Exit {
         Error::Transport(TransportError::Config(_)) => Exit::Usage,
         Error::Transport(TransportError::Io { .. }) | Error::Io { .. } => Exit::Usage,
         Error::Transport(e) => e.class().map_or(Exit::Network, Exit::from),
-        Error::Journal(pixfuse::journal::JournalError::StateDir { .. }) => Exit::Usage,
+        Error::Journal(
+            pixfuse::journal::JournalError::StateDir { .. }
+            | pixfuse::journal::JournalError::NoSuchJob(_),
+        ) => Exit::Usage,
         Error::Journal(_) => Exit::Internal,
         Error::Config(_) => Exit::Usage,
         _ => error

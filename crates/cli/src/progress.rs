@@ -2,15 +2,22 @@
 //! nothing with `-q`. Stdout stays reserved for the result.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pixfuse::Event;
 
+/// `last_status` before the first poll (no vendor status is this small).
+const NO_STATUS: i64 = i64::MIN;
+
 /// Where events go.
 pub struct Progress {
     bar: Option<ProgressBar>,
     quiet: bool,
+    /// Last poll status logged, so log mode prints changes (and every tenth poll), not every
+    /// poll.
+    last_status: AtomicI64,
 }
 
 impl Progress {
@@ -25,7 +32,11 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Progress { bar, quiet }
+        Progress {
+            bar,
+            quiet,
+            last_status: AtomicI64::new(NO_STATUS),
+        }
     }
 
     /// Shows one event.
@@ -54,8 +65,22 @@ impl Progress {
                 _ => bar.set_message(event.to_string()),
             },
             None => {
-                let _ = writeln!(std::io::stderr().lock(), "pixfuse: {event}");
+                if self.worth_a_line(event) {
+                    let _ = writeln!(std::io::stderr().lock(), "pixfuse: {event}");
+                }
             }
+        }
+    }
+
+    /// In log mode: byte counts are noise, and a poll is news only when its status changed.
+    fn worth_a_line(&self, event: &Event) -> bool {
+        match event {
+            Event::Downloading { .. } => false,
+            Event::Polled { status, polls, .. } => {
+                let changed = self.last_status.swap(*status, Ordering::Relaxed) != *status;
+                changed || polls % 10 == 0
+            }
+            _ => true,
         }
     }
 

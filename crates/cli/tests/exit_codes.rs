@@ -57,6 +57,12 @@ fn exit_2_usage() {
     let mut cmd = s.bare();
     cmd.args(["status", "not-a-number"]);
     assert_exit(&exec(cmd), 2);
+
+    let mut cmd = s.bare();
+    cmd.env("PIXFUSE_API_KEY", KEY).args(["resume", "99"]);
+    let out = exec(cmd);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("pixfuse jobs"), "{}", stderr(&out));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

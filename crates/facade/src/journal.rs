@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE INDEX IF NOT EXISTS jobs_video_id ON jobs(video_id);
+CREATE INDEX IF NOT EXISTS jobs_request_hash ON jobs(request_hash);
 CREATE TABLE IF NOT EXISTS uploads (
     base_url    TEXT    NOT NULL,
     sha256      TEXT    NOT NULL,
@@ -395,6 +396,24 @@ impl Journal {
             .query_row(
                 "SELECT * FROM jobs WHERE video_id = ?1 ORDER BY id DESC LIMIT 1",
                 [video_id.to_string()],
+                read_job,
+            )
+            .optional()?
+            .transpose()
+    }
+
+    /// The newest unfinished job (not failed, not downloaded) that sent exactly `request` to
+    /// `base_url`: running the same request again would pay a second time.
+    pub fn find_unfinished_duplicate(
+        &self,
+        base_url: &str,
+        request: &str,
+    ) -> Result<Option<JobRecord>, JournalError> {
+        self.conn
+            .query_row(
+                "SELECT * FROM jobs WHERE base_url = ?1 AND request_hash = ?2
+                 AND state IN ('prepared', 'submitted', 'succeeded') ORDER BY id DESC LIMIT 1",
+                params![base_url, request_hash(request)],
                 read_job,
             )
             .optional()?

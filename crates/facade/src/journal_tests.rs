@@ -306,3 +306,24 @@ fn a_state_dir_that_is_a_file_is_a_clear_error() {
     let err = Journal::open_in(&file.join("sub")).unwrap_err();
     assert!(err.to_string().contains("--state-dir"), "{err}");
 }
+
+#[test]
+fn an_unfinished_identical_request_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open_in(dir.path()).unwrap();
+    let base = "http://127.0.0.1:1";
+    assert!(j.find_unfinished_duplicate(base, REQ).unwrap().is_none());
+    let job = j.begin_job(&new_job(Uuid::new_v4())).unwrap();
+    assert_eq!(
+        j.find_unfinished_duplicate(base, REQ).unwrap().unwrap().id,
+        job.id
+    );
+    assert!(
+        j.find_unfinished_duplicate("https://other", REQ)
+            .unwrap()
+            .is_none()
+    );
+    assert!(j.find_unfinished_duplicate(base, "{}").unwrap().is_none());
+    j.record_failed(job.id, "refused").unwrap();
+    assert!(j.find_unfinished_duplicate(base, REQ).unwrap().is_none());
+}

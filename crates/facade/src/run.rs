@@ -104,6 +104,20 @@ impl Client {
             // upload_sources resolved every source; this is a bug, not a user error.
             Err(unresolved) => return Err(Error::Config(unresolved.to_string())),
         };
+        if let Some(twin) = self
+            .journal()
+            .find_unfinished_duplicate(&self.inner.base_url, &request)?
+        {
+            on_event(Event::Warning {
+                code: "duplicate_unfinished_job".to_owned(),
+                path: String::new(),
+                message: format!(
+                    "job {} sent this exact request and is not finished; this submits a new, \
+                     separately billed video (`pixfuse resume {}` would finish the earlier one)",
+                    twin.id, twin.id
+                ),
+            });
+        }
         let output = output.map(absolute);
         let trace_id = Uuid::new_v4();
         // Write-ahead: durable before a single byte of the submit is sent.
@@ -317,10 +331,14 @@ impl Client {
                 });
             }
             _ => {
+                let job_id = record.as_ref().map(|r| r.id);
                 return Err(Error::StillRunning {
-                    job_id: record.as_ref().map(|r| r.id),
+                    job_id,
                     video_id,
-                    resume_command: format!("pixfuse wait {video_id}"),
+                    resume_command: match job_id {
+                        Some(id) => format!("pixfuse resume {id}"),
+                        None => format!("pixfuse wait {video_id}"),
+                    },
                 });
             }
         }

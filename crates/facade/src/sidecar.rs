@@ -42,6 +42,9 @@ impl Sidecar {
     /// The sidecar of a job whose video is at `output`.
     pub fn from_record(record: &JobRecord, output: &Path) -> Self {
         let between = |a: Option<i64>, b: Option<i64>| Some(b? - a?);
+        // The journal stores what we serialized; fall back to the raw text if it is odd.
+        let request = serde_json::from_str(&record.request)
+            .unwrap_or_else(|_| serde_json::Value::String(record.request.clone()));
         Sidecar {
             pixfuse_version: env!("CARGO_PKG_VERSION").to_owned(),
             job_id: record.id,
@@ -49,11 +52,10 @@ impl Sidecar {
             video_id: record.video_id.map(|v| v.to_string()),
             provider: record.provider.clone(),
             base_url: record.base_url.clone(),
-            // The journal stores what we serialized; fall back to the raw text if it is odd.
-            request: serde_json::from_str(&record.request)
-                .unwrap_or_else(|_| serde_json::Value::String(record.request.clone())),
             credits: record.credits,
-            seed: record.seed,
+            // The server's seed when it reports one, else the one requested.
+            seed: record.seed.or_else(|| request["seed"].as_i64()),
+            request,
             url: record.url.clone(),
             output: output.to_owned(),
             timings: Timings {

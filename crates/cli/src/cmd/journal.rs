@@ -138,7 +138,9 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
             }
             Err(e) => {
                 let exit = crate::failure::exit_for(&e);
-                progress.note(&format!("job {id}: {e}"));
+                if ids.len() > 1 {
+                    progress.note(&format!("job {id}: {e}"));
+                }
                 results.push(json!({
                     "job_id": id,
                     "status": "error",
