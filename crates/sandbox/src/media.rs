@@ -1,0 +1,106 @@
+//! The media server: finished videos (with `Range`) and uploaded images, like the vendor's CDN
+//! (no key needed).
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::app::Shared;
+use crate::faults::{Endpoint, Fault};
+use crate::range::{self, RangeRequest};
+
+/// Every finished job's video: a real, playable 3 s H.264 MP4 (see the crate README for how
+/// it was made).
+pub(crate) static VIDEO: &[u8] = include_bytes!("../assets/sample.mp4");
+pub(crate) const VIDEO_WIDTH: u32 = 320;
+pub(crate) const VIDEO_HEIGHT: u32 = 180;
+
+pub(crate) async fn video(
+    State(app): State<Shared>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let ready = file
+        .strip_suffix(".mp4")
+        .and_then(|id| id.parse::<u64>().ok())
+        .is_some_and(|id| {
+            app.account()
+                .job(id)
+                .is_some_and(|job| job.status(Instant::now()) == 1)
+        });
+    if !ready {
+        return (StatusCode::NOT_FOUND, "no such video").into_response();
+    }
+    let fault = app.dice.roll(Endpoint::Media);
+    app.count_fault(fault);
+    app.account().stats.downloads_served += 1;
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    serve(Bytes::from_static(VIDEO), "video/mp4", range, fault)
+}
+
+pub(crate) async fn image(State(app): State<Shared>, Path(file): Path<String>) -> Response {
+    let id = file.split_once('.').map_or(file.as_str(), |(id, _)| id);
+    let image = id.parse::<u64>().ok().and_then(|id| {
+        app.account()
+            .image(id)
+            .map(|image| (image.bytes.clone(), image.content_type))
+    });
+    match image {
+        Some((bytes, content_type)) => serve(bytes, content_type, None, None),
+        None => (StatusCode::NOT_FOUND, "no such image").into_response(),
+    }
+}
+
+fn serve(body: Bytes, content_type: &'static str, range: Option<&str>, fault: Option<Fault>) -> Response {
+    let len = body.len() as u64;
+    let (status, slice, content_range) = match range::parse(range, len) {
+        RangeRequest::Whole => (StatusCode::OK, body, None),
+        RangeRequest::Partial(r) => {
+            let content_range = format!("bytes {}-{}/{len}", r.start, r.end - 1);
+            // The range lies within `len`, which is `body.len()`, so the casts are lossless.
+            let slice = body.slice(r.start as usize..r.end as usize);
+            (StatusCode::PARTIAL_CONTENT, slice, Some(content_range))
+        }
+        RangeRequest::Unsatisfiable => {
+            return (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            )
+                .into_response();
+        }
+    };
+    let slice_len = slice.len();
+    let body = if fault == Some(Fault::CutDownload) {
+        cut_midway(slice)
+    } else {
+        Body::from(slice)
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(slice_len));
+    if let Some(content_range) = content_range
+        && let Ok(value) = HeaderValue::from_str(&content_range)
+    {
+        headers.insert(header::CONTENT_RANGE, value);
+    }
+    response
+}
+
+/// Sends the first half, then fails: hyper closes the connection short of `Content-Length`.
+fn cut_midway(slice: Bytes) -> Body {
+    let half = slice.slice(..slice.len() / 2);
+    let chunks: [Result<Bytes, std::io::Error>; 2] = [
+        Ok(half),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "sandbox fault: download cut midway",
+        )),
+    ];
+    Body::from_stream(futures_util::stream::iter(chunks))
+}
