@@ -52,15 +52,18 @@ impl App {
         &self,
         headers: &HeaderMap,
         endpoint: Endpoint,
-    ) -> Result<(usize, Option<Fault>), Response> {
-        let key = self.keys.check(headers).map_err(IntoResponse::into_response)?;
+    ) -> Result<(usize, Option<Fault>), Box<Response>> {
+        let key = self
+            .keys
+            .check(headers)
+            .map_err(IntoResponse::into_response)?;
         if endpoint == Endpoint::Generate {
             self.account().stats.submits_received += 1;
         }
         let fault = self.dice.roll(endpoint);
         self.count_fault(fault);
         match reply::early_fault(fault, self.dice.retry_after_secs()) {
-            Some(answer) => Err(answer),
+            Some(answer) => Err(Box::new(answer)),
             None => Ok((key, fault)),
         }
     }
@@ -105,7 +108,7 @@ async fn balance(
 ) -> Response {
     let fault = match app.admit(&headers, Endpoint::Balance) {
         Ok((_, fault)) => fault,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let account = app.account();
     let (monthly, package) = account.balance();

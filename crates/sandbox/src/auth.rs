@@ -38,7 +38,9 @@ impl Keys {
         self.keys
             .iter()
             .position(|k| !presented.is_empty() && k.expose_secret() == presented)
-            .ok_or_else(|| Reply::err_with_status(StatusCode::UNAUTHORIZED, 400012, self.refusal(presented)))
+            .ok_or_else(|| {
+                Reply::err_with_status(StatusCode::UNAUTHORIZED, 400012, self.refusal(presented))
+            })
     }
 
     fn refusal(&self, presented: &str) -> &'static str {

@@ -95,7 +95,8 @@ impl FaultConfig {
             }
         }
         // A submit can meet every fault except a cut download.
-        let submit = self.rate_limit + self.server_error + self.drop_after_submit + self.truncated_json;
+        let submit =
+            self.rate_limit + self.server_error + self.drop_after_submit + self.truncated_json;
         if submit > 1.0 {
             return Err(SandboxError::InvalidConfig(format!(
                 "fault probabilities for a submit add up to {submit}; keep rate_limit + \

@@ -105,22 +105,37 @@ mod tests {
     #[test]
     fn bands_follow_the_probabilities_in_order() {
         let c = config();
-        assert_eq!(decide(&c, Endpoint::Generate, 0.05, false), Some(Fault::RateLimit));
+        assert_eq!(
+            decide(&c, Endpoint::Generate, 0.05, false),
+            Some(Fault::RateLimit)
+        );
         assert_eq!(
             decide(&c, Endpoint::Generate, 0.15, true),
             Some(Fault::ServerError { proxy_html: true })
         );
-        assert_eq!(decide(&c, Endpoint::Generate, 0.25, false), Some(Fault::DropAfterSubmit));
-        assert_eq!(decide(&c, Endpoint::Generate, 0.35, false), Some(Fault::TruncatedJson));
+        assert_eq!(
+            decide(&c, Endpoint::Generate, 0.25, false),
+            Some(Fault::DropAfterSubmit)
+        );
+        assert_eq!(
+            decide(&c, Endpoint::Generate, 0.35, false),
+            Some(Fault::TruncatedJson)
+        );
         assert_eq!(decide(&c, Endpoint::Generate, 0.45, false), None);
     }
 
     #[test]
     fn drops_only_hit_submits_and_cuts_only_hit_downloads() {
         let c = config();
-        assert_eq!(decide(&c, Endpoint::Result, 0.25, false), Some(Fault::TruncatedJson));
+        assert_eq!(
+            decide(&c, Endpoint::Result, 0.25, false),
+            Some(Fault::TruncatedJson)
+        );
         assert_eq!(decide(&c, Endpoint::Result, 0.35, false), None);
-        assert_eq!(decide(&c, Endpoint::Media, 0.05, false), Some(Fault::CutDownload));
+        assert_eq!(
+            decide(&c, Endpoint::Media, 0.05, false),
+            Some(Fault::CutDownload)
+        );
         assert_eq!(decide(&c, Endpoint::Media, 0.55, false), None);
     }
 
@@ -128,7 +143,9 @@ mod tests {
     fn the_same_seed_gives_the_same_faults() {
         let sequence = |seed| {
             let dice = FaultDice::new(FaultConfig { seed, ..config() });
-            (0..64).map(|_| dice.roll(Endpoint::Generate)).collect::<Vec<_>>()
+            (0..64)
+                .map(|_| dice.roll(Endpoint::Generate))
+                .collect::<Vec<_>>()
         };
         assert_eq!(sequence(7), sequence(7));
         assert_ne!(sequence(7), sequence(8));

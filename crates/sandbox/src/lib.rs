@@ -48,7 +48,9 @@ pub enum SandboxError {
     #[error("invalid sandbox configuration: {0}")]
     InvalidConfig(String),
     /// The port could not be bound.
-    #[error("cannot listen on 127.0.0.1:{port}: {source} (pick another port, or omit it to use a free one)")]
+    #[error(
+        "cannot listen on 127.0.0.1:{port}: {source} (pick another port, or omit it to use a free one)"
+    )]
     Bind {
         port: u16,
         #[source]

@@ -54,7 +54,12 @@ pub(crate) async fn image(State(app): State<Shared>, Path(file): Path<String>) -
     }
 }
 
-fn serve(body: Bytes, content_type: &'static str, range: Option<&str>, fault: Option<Fault>) -> Response {
+fn serve(
+    body: Bytes,
+    content_type: &'static str,
+    range: Option<&str>,
+    fault: Option<Fault>,
+) -> Response {
     let len = body.len() as u64;
     let (status, slice, content_range) = match range::parse(range, len) {
         RangeRequest::Whole => (StatusCode::OK, body, None),
@@ -94,13 +99,16 @@ fn serve(body: Bytes, content_type: &'static str, range: Option<&str>, fault: Op
 
 /// Sends the first half, then fails: hyper closes the connection short of `Content-Length`.
 fn cut_midway(slice: Bytes) -> Body {
+    use futures_util::StreamExt;
     let half = slice.slice(..slice.len() / 2);
-    let chunks: [Result<Bytes, std::io::Error>; 2] = [
-        Ok(half),
+    let first = futures_util::stream::once(async move { Ok::<_, std::io::Error>(half) });
+    let then_fail = futures_util::stream::once(async {
+        // Pause so hyper flushes the first half: the client must receive part of the body.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "sandbox fault: download cut midway",
-        )),
-    ];
-    Body::from_stream(futures_util::stream::iter(chunks))
+        ))
+    });
+    Body::from_stream(first.chain(then_fail))
 }

@@ -61,10 +61,19 @@ mod tests {
     #[test]
     fn reads_the_three_forms() {
         assert_eq!(parse(Some("bytes=0-9"), 100), RangeRequest::Partial(0..10));
-        assert_eq!(parse(Some("bytes=90-"), 100), RangeRequest::Partial(90..100));
+        assert_eq!(
+            parse(Some("bytes=90-"), 100),
+            RangeRequest::Partial(90..100)
+        );
         assert_eq!(parse(Some("bytes=-5"), 100), RangeRequest::Partial(95..100));
-        assert_eq!(parse(Some("bytes=-500"), 100), RangeRequest::Partial(0..100));
-        assert_eq!(parse(Some("bytes=50-5000"), 100), RangeRequest::Partial(50..100));
+        assert_eq!(
+            parse(Some("bytes=-500"), 100),
+            RangeRequest::Partial(0..100)
+        );
+        assert_eq!(
+            parse(Some("bytes=50-5000"), 100),
+            RangeRequest::Partial(50..100)
+        );
     }
 
     #[test]

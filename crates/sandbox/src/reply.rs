@@ -27,7 +27,11 @@ impl Reply {
         Self::err_with_status(StatusCode::OK, code, message)
     }
 
-    pub(crate) fn err_with_status(status: StatusCode, code: i64, message: impl Into<String>) -> Self {
+    pub(crate) fn err_with_status(
+        status: StatusCode,
+        code: i64,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             body: json!({ "ErrCode": code, "ErrMsg": message.into(), "Resp": {} }),
@@ -69,7 +73,10 @@ impl IntoResponse for Reply {
 fn json_response(status: StatusCode, text: String) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         text,
     )
         .into_response()

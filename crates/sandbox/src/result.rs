@@ -20,16 +20,18 @@ pub(crate) async fn handle(
 ) -> Response {
     let fault = match app.admit(&headers, Endpoint::Result) {
         Ok((_, fault)) => fault,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let Ok(video_id) = video_id.parse::<u64>() else {
-        return Reply::err(400013, format!("video_id must be an integer, got {video_id:?}"))
-            .into_response_with(fault);
+        return Reply::err(
+            400013,
+            format!("video_id must be an integer, got {video_id:?}"),
+        )
+        .into_response_with(fault);
     };
     let account = app.account();
     let Some(job) = account.job(video_id) else {
-        return Reply::err(500008, format!("video {video_id} not found"))
-            .into_response_with(fault);
+        return Reply::err(500008, format!("video {video_id} not found")).into_response_with(fault);
     };
     let status = job.status(Instant::now());
     let url = if status == 1 {
@@ -61,7 +63,10 @@ pub(crate) async fn handle(
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
 fn timestamp(at: SystemTime) -> String {
-    let secs = at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rest) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days as i64);
     format!(

@@ -17,7 +17,7 @@ use crate::reply::Reply;
 pub(crate) async fn handle(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let (key, fault) = match app.admit(&headers, Endpoint::Generate) {
         Ok(admitted) => admitted,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let trace_id = headers
         .get("ai-trace-id")
@@ -67,7 +67,10 @@ fn submit(app: &App, key: usize, trace_id: Option<String>, body: &[u8]) -> Reply
     let now = Instant::now();
     let mut account = app.account();
     if let Some(missing) = img_ids.iter().find(|id| account.image(**id).is_none()) {
-        return Reply::err(400032, format!("invalid image id {missing}: upload the image first"));
+        return Reply::err(
+            400032,
+            format!("invalid image id {missing}: upload the image first"),
+        );
     }
     let limit = app.config.concurrency_limit as usize;
     if account.running(key, now) >= limit {
@@ -136,9 +139,13 @@ fn outcome(app: &App, prompt: &str) -> Outcome {
 /// The vendor's code for the first error (its codes are coarse; the message has the detail).
 fn err_code(errors: &[&Diagnostic]) -> i64 {
     match errors.first().map(|d| d.code) {
-        Some("missing_field" | "no_images" | "prompt_empty" | "ref_name_empty" | "image_source_missing") => {
-            400011
-        }
+        Some(
+            "missing_field"
+            | "no_images"
+            | "prompt_empty"
+            | "ref_name_empty"
+            | "image_source_missing",
+        ) => 400011,
         Some("prompt_too_long") => 400018,
         Some("wrong_type" | "json_syntax") => 400013,
         _ => 400017,
@@ -150,7 +157,11 @@ fn describe(errors: &[&Diagnostic]) -> String {
     errors
         .iter()
         .map(|d| {
-            let path = if d.path.is_empty() { "request" } else { d.path.as_str() };
+            let path = if d.path.is_empty() {
+                "request"
+            } else {
+                d.path.as_str()
+            };
             match &d.suggestion {
                 Some(s) => format!("{path}: {} ({s})", d.message),
                 None => format!("{path}: {}", d.message),

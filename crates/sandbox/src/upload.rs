@@ -1,7 +1,7 @@
 //! `POST /openapi/v2/image/upload`: multipart field `image`, checked as the vendor checks it.
 
-use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::State;
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
@@ -27,7 +27,7 @@ pub(crate) async fn handle(
 ) -> Response {
     let fault = match app.admit(&headers, Endpoint::Upload) {
         Ok((_, fault)) => fault,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let reply = match read_image(form).await {
         Ok((file_name, bytes)) => store(&app, file_name, bytes),
@@ -47,7 +47,12 @@ async fn read_image(form: Result<Multipart, MultipartRejection>) -> Result<(Stri
         let field = match form.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
-            Err(e) => return Err(Reply::err(400013, format!("unreadable multipart body: {e}"))),
+            Err(e) => {
+                return Err(Reply::err(
+                    400013,
+                    format!("unreadable multipart body: {e}"),
+                ));
+            }
         };
         match field.name() {
             Some("image") => {
@@ -66,7 +71,10 @@ async fn read_image(form: Result<Multipart, MultipartRejection>) -> Result<(Stri
             _ => continue,
         }
     }
-    Err(Reply::err(400011, "parameter `image` is empty: send the file in multipart field `image`"))
+    Err(Reply::err(
+        400011,
+        "parameter `image` is empty: send the file in multipart field `image`",
+    ))
 }
 
 fn store(app: &Shared, file_name: String, bytes: Bytes) -> Reply {
@@ -87,7 +95,10 @@ fn store(app: &Shared, file_name: String, bytes: Bytes) -> Reply {
         );
     }
     let Some((content_type, extension)) = sniff(&bytes) else {
-        return Reply::err(BAD_FORMAT, "image format not supported: use png, jpeg or webp");
+        return Reply::err(
+            BAD_FORMAT,
+            "image format not supported: use png, jpeg or webp",
+        );
     };
     let Ok(size) = imagesize::blob_size(&bytes) else {
         return Reply::err(UNREADABLE, "image unreadable: its header is damaged");
@@ -106,7 +117,10 @@ fn store(app: &Shared, file_name: String, bytes: Bytes) -> Reply {
             ),
         );
     }
-    let id = app.account().add_image(Image { bytes, content_type });
+    let id = app.account().add_image(Image {
+        bytes,
+        content_type,
+    });
     Reply::ok(json!({
         "img_id": id,
         "img_url": format!("{}/media/image/{id}.{extension}", app.base_url),
@@ -133,7 +147,10 @@ mod tests {
     #[test]
     fn knows_the_three_formats_by_their_magic() {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Some(("image/png", "png")));
-        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(("image/jpeg", "jpg")));
+        assert_eq!(
+            sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(("image/jpeg", "jpg"))
+        );
         assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(("image/webp", "webp")));
         assert_eq!(sniff(b"GIF89a"), None);
         assert_eq!(sniff(b""), None);

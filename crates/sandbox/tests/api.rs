@@ -16,7 +16,10 @@ async fn upload_answers_a_64_bit_img_id_and_serves_the_image() {
     assert_eq!(envelope["ErrCode"], 0);
     assert_eq!(envelope["ErrMsg"], "success");
     let img_id = envelope["Resp"]["img_id"].as_u64().unwrap();
-    assert!(img_id > 1 << 53, "ids beyond 2^53 catch clients that use floats");
+    assert!(
+        img_id > 1 << 53,
+        "ids beyond 2^53 catch clients that use floats"
+    );
     assert!(body.contains(&format!("\"img_id\":{img_id}")), "{body}");
 
     let img_url = envelope["Resp"]["img_url"].as_str().unwrap();
@@ -33,14 +36,23 @@ async fn upload_judges_the_format_by_its_bytes_not_its_name() {
     assert_eq!(status, 200);
     let envelope: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(envelope["ErrCode"], 500032, "{body}");
-    assert!(envelope["ErrMsg"].as_str().unwrap().contains("png, jpeg or webp"));
+    assert!(
+        envelope["ErrMsg"]
+            .as_str()
+            .unwrap()
+            .contains("png, jpeg or webp")
+    );
 
     // A PNG named .jpg is still a PNG.
     api.upload("dog.jpg", DOG_PNG).await;
 
     // PNG magic with a damaged header cannot be measured.
     let (_, body) = api.upload_raw("broken.png", b"\x89PNG\r\n\x1a\n").await;
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["ErrCode"], 500031, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["ErrCode"],
+        500031,
+        "{body}"
+    );
     assert_eq!(api.sandbox.stats().uploads, 1);
 }
 
@@ -122,16 +134,28 @@ async fn balance_status(api: &common::Api, headers: &[(&str, &str)]) -> (u16, Va
 #[tokio::test]
 async fn a_missing_or_wrong_key_is_refused_as_the_vendor_does() {
     let api = start(fast()).await;
-    for headers in [vec![], vec![("API-KEY", "nope")], vec![("Authorization", "Bearer nope")]] {
+    for headers in [
+        vec![],
+        vec![("API-KEY", "nope")],
+        vec![("Authorization", "Bearer nope")],
+    ] {
         let (status, body) = balance_status(&api, &headers).await;
         assert_eq!(status, 401, "{headers:?}");
         assert_eq!(body["ErrCode"], 400012);
-        assert!(body["ErrMsg"].as_str().unwrap().starts_with("Invalid API-KEY"));
+        assert!(
+            body["ErrMsg"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid API-KEY")
+        );
     }
     let key = api.key.clone();
     let bearer = format!("Bearer {key}");
     assert_eq!(balance_status(&api, &[("API-KEY", &key)]).await.0, 200);
-    assert_eq!(balance_status(&api, &[("Authorization", &bearer)]).await.0, 200);
+    assert_eq!(
+        balance_status(&api, &[("Authorization", &bearer)]).await.0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -143,12 +167,23 @@ async fn the_auth_style_and_the_keys_are_configurable() {
     })
     .await;
     assert_eq!(api.key, "k-one");
-    assert_eq!(balance_status(&api, &[("Authorization", "Bearer k-two")]).await.0, 200);
-    assert_eq!(balance_status(&api, &[("API-KEY", "k-two")]).await.0, 401);
     assert_eq!(
-        balance_status(&api, &[("Authorization", &format!("Bearer {}", pixfuse_sandbox::DEMO_KEY))])
+        balance_status(&api, &[("Authorization", "Bearer k-two")])
             .await
             .0,
+        200
+    );
+    assert_eq!(balance_status(&api, &[("API-KEY", "k-two")]).await.0, 401);
+    assert_eq!(
+        balance_status(
+            &api,
+            &[(
+                "Authorization",
+                &format!("Bearer {}", pixfuse_sandbox::DEMO_KEY)
+            )]
+        )
+        .await
+        .0,
         401
     );
 
@@ -158,9 +193,17 @@ async fn the_auth_style_and_the_keys_are_configurable() {
     })
     .await;
     let bearer = format!("Bearer {}", api.key);
-    assert_eq!(balance_status(&api, &[("Authorization", &bearer)]).await.0, 401);
+    assert_eq!(
+        balance_status(&api, &[("Authorization", &bearer)]).await.0,
+        401
+    );
     let key = api.key.clone();
-    assert_eq!(balance_status(&api, &[("api-key", &key), ("Ai-trace-id", &uuid())]).await.0, 200);
+    assert_eq!(
+        balance_status(&api, &[("api-key", &key), ("Ai-trace-id", &uuid())])
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -184,7 +227,12 @@ async fn invalid_knobs_are_refused_at_start() {
     ];
     for config in bad {
         let error = pixfuse_sandbox::Sandbox::start(config).await.unwrap_err();
-        assert!(error.to_string().starts_with("invalid sandbox configuration"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid sandbox configuration"),
+            "{error}"
+        );
     }
 }
 

@@ -58,7 +58,12 @@ async fn references_by_image_path_are_refused_the_vendor_wants_img_ids() {
 async fn img_ids_the_sandbox_never_issued_are_invalid() {
     let api = start(fast()).await;
     let ids = api.dog_and_room().await;
-    let envelope = api.submit(&request(&[ids[0], ids[1] + 2], "@dog naps in @room today"), &uuid()).await;
+    let envelope = api
+        .submit(
+            &request(&[ids[0], ids[1] + 2], "@dog naps in @room today"),
+            &uuid(),
+        )
+        .await;
     assert_eq!(envelope["ErrCode"], 400032, "{envelope}");
     assert_eq!(api.sandbox.stats().billable_jobs, 0);
 }
@@ -67,7 +72,9 @@ async fn img_ids_the_sandbox_never_issued_are_invalid() {
 async fn a_job_generates_then_succeeds_with_a_downloadable_video() {
     let api = start(fast()).await;
     let ids = api.dog_and_room().await;
-    let envelope = api.submit(&request(&ids, "@dog naps in @room today"), &uuid()).await;
+    let envelope = api
+        .submit(&request(&ids, "@dog naps in @room today"), &uuid())
+        .await;
     assert_eq!(envelope["Resp"]["credits"], PRICE);
     let id = video_id(&envelope);
     assert!(id > 1 << 53);
@@ -118,8 +125,14 @@ async fn a_resent_trace_id_returns_the_earlier_video_and_bills_nothing() {
 async fn trigger_words_end_in_moderation_or_failure_and_are_refunded() {
     let api = start(fast()).await;
     let ids = api.dog_and_room().await;
-    let moderated = video_id(&api.submit(&request(&ids, "@dog sandbox-moderate @room now"), &uuid()).await);
-    let failed = video_id(&api.submit(&request(&ids, "@dog sandbox-fail in @room now"), &uuid()).await);
+    let moderated = video_id(
+        &api.submit(&request(&ids, "@dog sandbox-moderate @room now"), &uuid())
+            .await,
+    );
+    let failed = video_id(
+        &api.submit(&request(&ids, "@dog sandbox-fail in @room now"), &uuid())
+            .await,
+    );
     assert_eq!(api.credits_left().await, 10_000 - 2 * PRICE);
 
     let moderated = api.wait(moderated).await;
@@ -156,7 +169,10 @@ async fn one_job_past_the_concurrency_limit_is_refused_until_a_slot_frees() {
 
     api.wait(first).await;
     let retried = api.submit(&body, &uuid()).await;
-    assert_eq!(retried["ErrCode"], 0, "a finished job frees its slot: {retried}");
+    assert_eq!(
+        retried["ErrCode"], 0,
+        "a finished job frees its slot: {retried}"
+    );
 }
 
 #[tokio::test]
@@ -207,9 +223,16 @@ async fn exhausted_credits_answer_500090() {
 async fn media_honours_range_requests() {
     let api = start(fast()).await;
     let ids = api.dog_and_room().await;
-    let id = video_id(&api.submit(&request(&ids, "@dog naps in @room today"), &uuid()).await);
+    let id = video_id(
+        &api.submit(&request(&ids, "@dog naps in @room today"), &uuid())
+            .await,
+    );
     let media = format!("{}/media/video/{id}.mp4", api.sandbox.base_url());
-    assert_eq!(api.http.get(&media).send().await.unwrap().status(), 404, "not ready yet");
+    assert_eq!(
+        api.http.get(&media).send().await.unwrap().status(),
+        404,
+        "not ready yet"
+    );
     api.wait(id).await;
 
     let len = VIDEO.len();
@@ -220,14 +243,23 @@ async fn media_honours_range_requests() {
         ("bytes=1000-1999".to_owned(), 1000..2000),
     ];
     for (range, expected) in cases {
-        let response = api.http.get(&media).header("Range", &range).send().await.unwrap();
+        let response = api
+            .http
+            .get(&media)
+            .header("Range", &range)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 206, "{range}");
         let headers = response.headers();
         assert_eq!(
             headers["content-range"],
             format!("bytes {}-{}/{len}", expected.start, expected.end - 1).as_str()
         );
-        assert_eq!(headers["content-length"], expected.len().to_string().as_str());
+        assert_eq!(
+            headers["content-length"],
+            expected.len().to_string().as_str()
+        );
         assert_eq!(response.bytes().await.unwrap().as_ref(), &VIDEO[expected]);
     }
 
@@ -244,7 +276,10 @@ async fn media_honours_range_requests() {
         .await
         .unwrap();
     assert_eq!(beyond.status(), 416);
-    assert_eq!(beyond.headers()["content-range"], format!("bytes */{len}").as_str());
+    assert_eq!(
+        beyond.headers()["content-range"],
+        format!("bytes */{len}").as_str()
+    );
 }
 
 #[tokio::test]
@@ -254,8 +289,31 @@ async fn generation_time_scales_with_duration_and_quality() {
         ..SandboxConfig::default()
     };
     let q = |s: &str| pixfuse_core::Quality::from_known(s).unwrap();
-    assert_eq!(config.generation_time_for(5, &q("540p")), Duration::from_secs(2));
-    assert_eq!(config.generation_time_for(10, &q("540p")), Duration::from_secs(4));
-    assert_eq!(config.generation_time_for(5, &q("1080p")), Duration::from_secs(4));
-    assert_eq!(config.generation_time_for(5, &q("720p")), Duration::from_secs(3));
+    assert_eq!(
+        config.generation_time_for(5, &q("540p")),
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        config.generation_time_for(10, &q("540p")),
+        Duration::from_secs(4)
+    );
+    assert_eq!(
+        config.generation_time_for(5, &q("1080p")),
+        Duration::from_secs(4)
+    );
+    assert_eq!(
+        config.generation_time_for(5, &q("720p")),
+        Duration::from_secs(3)
+    );
+}
+
+#[test]
+fn the_example_job_is_valid_without_warnings() {
+    let job = include_bytes!("../../../examples/dog-in-room.json");
+    let validation = pixfuse_core::validate_bytes(job, &Default::default());
+    assert!(
+        validation.diagnostics.is_empty(),
+        "{:?}",
+        validation.diagnostics
+    );
 }
