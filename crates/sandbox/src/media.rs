@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -21,6 +21,7 @@ pub(crate) const VIDEO_HEIGHT: u32 = 180;
 pub(crate) async fn video(
     State(app): State<Shared>,
     Path(file): Path<String>,
+    method: Method,
     headers: HeaderMap,
 ) -> Response {
     let ready = file
@@ -34,10 +35,19 @@ pub(crate) async fn video(
     if !ready {
         return (StatusCode::NOT_FOUND, "no such video").into_response();
     }
-    let fault = app.dice.roll(Endpoint::Media);
-    app.count_fault(fault);
-    app.account().stats.downloads_served += 1;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    // A HEAD only asks about the file, and a 416 sends none of it: neither is a download,
+    // and neither draws a fault.
+    let sends_bytes = method != Method::HEAD
+        && range::parse(range, VIDEO.len() as u64) != RangeRequest::Unsatisfiable;
+    let fault = if sends_bytes {
+        let fault = app.dice.roll(Endpoint::Media);
+        app.count_fault(fault);
+        app.account().stats.downloads_served += 1;
+        fault
+    } else {
+        None
+    };
     serve(Bytes::from_static(VIDEO), "video/mp4", range, fault)
 }
 

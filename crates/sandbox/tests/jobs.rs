@@ -263,6 +263,10 @@ async fn media_honours_range_requests() {
         assert_eq!(response.bytes().await.unwrap().as_ref(), &VIDEO[expected]);
     }
 
+    let head = api.http.head(&media).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], len.to_string().as_str());
+
     let whole = api.http.get(&media).send().await.unwrap();
     assert_eq!(whole.status(), 200);
     assert_eq!(whole.headers()["accept-ranges"], "bytes");

@@ -55,23 +55,31 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub fault_seed: u64,
     /// Probability of HTTP 429 with Retry-After.
-    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_429: f64,
     /// Probability of HTTP 5xx (proxy HTML 502 or a 500 envelope).
-    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_5xx: f64,
     /// Probability that a submit is recorded, then its connection dropped without an answer.
-    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_drop: f64,
     /// Probability of an HTTP 200 whose JSON body is cut in half.
-    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_truncate: f64,
     /// Probability that a video download stops midway.
-    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_cut: f64,
     /// Retry-After of injected 429s, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 1)]
     pub retry_after: u32,
+}
+
+/// A probability between 0 and 1.
+fn probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{s:?} is not a probability: use a number from 0 to 1 (e.g. 0.05)")),
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -110,6 +118,13 @@ impl SandboxArgs {
                 keys
             }
         };
+        let submit_faults = self.fault_429 + self.fault_5xx + self.fault_drop + self.fault_truncate;
+        if submit_faults > 1.0 {
+            return Err(Failure::usage(format!(
+                "--fault-429, --fault-5xx, --fault-drop and --fault-truncate add up to \
+                 {submit_faults}; a submit meets at most one fault, so keep their sum at most 1"
+            )));
+        }
         let trigger = |word: &str| (!self.no_triggers).then(|| word.to_owned());
         Ok(SandboxConfig {
             port: self.port,
