@@ -35,7 +35,9 @@ fn start(args: &[&str]) -> (Running, serde_json::Value) {
 fn get(base_url: &str, path: &str, headers: &[(&str, &str)]) -> (String, String) {
     let addr = base_url.strip_prefix("http://").unwrap();
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
@@ -63,14 +65,25 @@ fn announces_its_url_and_demo_key_and_serves_the_api() {
     let total = resp["credit_monthly"].as_u64().unwrap() + resp["credit_package"].as_u64().unwrap();
     assert_eq!(total, 123);
 
-    let (status, _) = get(base_url, "/openapi/v2/account/balance", &[("API-KEY", "wrong")]);
+    let (status, _) = get(
+        base_url,
+        "/openapi/v2/account/balance",
+        &[("API-KEY", "wrong")],
+    );
     assert!(status.contains(" 401 "), "{status}");
 }
 
 #[test]
 fn keys_come_from_the_named_environment_variable_and_are_not_printed() {
     let child = Command::new(assert_cmd::cargo::cargo_bin!("pixfuse"))
-        .args(["sandbox", "--json", "--auth", "bearer", "--keys-env", "SANDBOX_TEST_KEYS"])
+        .args([
+            "sandbox",
+            "--json",
+            "--auth",
+            "bearer",
+            "--keys-env",
+            "SANDBOX_TEST_KEYS",
+        ])
         .env("SANDBOX_TEST_KEYS", "alpha, beta")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -87,8 +100,16 @@ fn keys_come_from_the_named_environment_variable_and_are_not_printed() {
     let base_url = announced["base_url"].as_str().unwrap();
 
     let balance = "/openapi/v2/account/balance";
-    assert!(get(base_url, balance, &[("Authorization", "Bearer beta")]).0.contains(" 200 "));
-    assert!(get(base_url, balance, &[("API-KEY", "beta")]).0.contains(" 401 "));
+    assert!(
+        get(base_url, balance, &[("Authorization", "Bearer beta")])
+            .0
+            .contains(" 200 ")
+    );
+    assert!(
+        get(base_url, balance, &[("API-KEY", "beta")])
+            .0
+            .contains(" 401 ")
+    );
 }
 
 #[test]

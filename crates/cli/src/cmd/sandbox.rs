@@ -78,7 +78,9 @@ pub struct SandboxArgs {
 fn probability(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!("{s:?} is not a probability: use a number from 0 to 1 (e.g. 0.05)")),
+        _ => Err(format!(
+            "{s:?} is not a probability: use a number from 0 to 1 (e.g. 0.05)"
+        )),
     }
 }
 
