@@ -113,7 +113,7 @@ impl Account {
     }
 
     pub(crate) fn credits_left(&self) -> u64 {
-        self.credit_monthly + self.credit_package
+        self.credit_monthly.saturating_add(self.credit_package)
     }
 
     pub(crate) fn add_image(&mut self, image: Image) -> u64 {
@@ -187,8 +187,8 @@ impl Account {
             None => false,
         });
         if refund > 0 {
-            self.credit_package += refund;
-            self.stats.credits_spent -= refund;
+            self.credit_package = self.credit_package.saturating_add(refund);
+            self.stats.credits_spent = self.stats.credits_spent.saturating_sub(refund);
         }
     }
 

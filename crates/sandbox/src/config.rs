@@ -10,6 +10,9 @@ use crate::SandboxError;
 /// only listens on loopback and spends pretend credits.
 pub const DEMO_KEY: &str = "pixfuse-sandbox-demo-key";
 
+/// The vendor refunds a job stuck for 2 h; no simulation needs to run longer.
+const MAX_GENERATION_TIME: Duration = Duration::from_secs(2 * 3600);
+
 /// How callers must present their key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -176,6 +179,13 @@ impl SandboxConfig {
     }
 
     pub(crate) fn check(&self) -> Result<(), SandboxError> {
+        if self.generation_time > MAX_GENERATION_TIME {
+            return Err(SandboxError::InvalidConfig(format!(
+                "generation_time is {:?}; the sandbox simulates at most {} hours",
+                self.generation_time,
+                MAX_GENERATION_TIME.as_secs() / 3600
+            )));
+        }
         if self.concurrency_limit == 0 {
             return Err(SandboxError::InvalidConfig(
                 "concurrency_limit is 0, so no job could ever run; use 1 or more".to_owned(),

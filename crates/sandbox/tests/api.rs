@@ -224,6 +224,10 @@ async fn invalid_knobs_are_refused_at_start() {
             moderation_trigger: Some(" ".into()),
             ..fast()
         },
+        SandboxConfig {
+            generation_time: std::time::Duration::from_secs(3 * 3600),
+            ..fast()
+        },
     ];
     for config in bad {
         let error = pixfuse_sandbox::Sandbox::start(config).await.unwrap_err();
