@@ -122,3 +122,33 @@ fn cut_midway(slice: Bytes) -> Body {
     });
     Body::from_stream(first.chain(then_fail))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::VIDEO;
+
+    /// Top-level MP4 boxes: (type, size).
+    fn boxes(mut data: &[u8]) -> Vec<(String, usize)> {
+        let mut out = Vec::new();
+        while data.len() >= 8 {
+            let size = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
+            out.push((String::from_utf8_lossy(&data[4..8]).into_owned(), size));
+            assert!(size >= 8 && size <= data.len(), "damaged box");
+            data = &data[size..];
+        }
+        out
+    }
+
+    #[test]
+    fn the_video_is_a_small_streamable_mp4() {
+        let kinds: Vec<String> = boxes(VIDEO).into_iter().map(|(kind, _)| kind).collect();
+        assert_eq!(kinds.first().map(String::as_str), Some("ftyp"));
+        let moov = kinds.iter().position(|k| k == "moov").unwrap();
+        let mdat = kinds.iter().position(|k| k == "mdat").unwrap();
+        assert!(
+            moov < mdat,
+            "faststart: players can start before the download ends"
+        );
+        assert!(VIDEO.len() < 300 * 1024);
+    }
+}
