@@ -10,7 +10,7 @@ use crate::caps::ModelCaps;
 use crate::diagnostic::{Diagnostic, escape_pointer_token, ref_path};
 use crate::job::{ImageSource, KNOWN_FIELDS, is_https_url};
 use crate::mention::{MentionKind, classify, mentions};
-use crate::suggest::{closest, list, list_numbers, nearest, plausible, ratio};
+use crate::suggest::{closest, list, list_numbers, nearest, plausible, plural, ratio, truncate};
 use crate::validate::ValidateOptions;
 use crate::{AspectRatio, CAPABILITIES, Model, Quality, RefType, Severity};
 
@@ -127,11 +127,11 @@ fn check_ref_count(count: usize, caps: Option<&ModelCaps>, out: &mut Vec<Diagnos
             ),
         );
         d = d.with_suggestion(if bigger.is_empty() {
-            format!("remove {} reference(s)", count as u64 - max.value)
+            format!("remove {}", plural(count as u64 - max.value, "reference"))
         } else {
             format!(
-                "remove {} reference(s), or use {}",
-                count as u64 - max.value,
+                "remove {}, or use {}",
+                plural(count as u64 - max.value, "reference"),
                 list(bigger)
             )
         });
@@ -239,16 +239,20 @@ fn check_ref_name(i: usize, name: &str, earlier: &[RefFields<'_>], out: &mut Vec
     }
     let max = CAPABILITIES.request.ref_name_max_bytes;
     if name.len() as u64 > max.value {
-        out.push(Diagnostic::new(
-            max.severity,
-            "ref_name_too_long",
-            path.clone(),
-            format!(
-                "ref_name \"{name}\" is {} bytes long; at most {} bytes of UTF-8 are allowed",
-                name.len(),
-                max.value
-            ),
-        ));
+        let short = truncate(name, usize::try_from(max.value).unwrap_or(usize::MAX));
+        out.push(
+            Diagnostic::new(
+                max.severity,
+                "ref_name_too_long",
+                path.clone(),
+                format!(
+                    "ref_name \"{name}\" is {} bytes long; at most {} bytes of UTF-8 are allowed",
+                    name.len(),
+                    max.value
+                ),
+            )
+            .with_suggestion(format!("shorten it, e.g. \"{short}\"")),
+        );
     }
     if name.contains(|c: char| c.is_whitespace() || c == '@') {
         let fixed: String = name
@@ -359,6 +363,11 @@ fn check_prompt(
                     .with_span(m.span.clone()),
                 );
             }
+            // `@my dog` for a ref_name "my dog": the ref_name error already explains it.
+            MentionKind::Unknown
+                if names
+                    .iter()
+                    .any(|n| !is_mentionable(n) && !n.is_empty() && n.starts_with(m.token)) => {}
             MentionKind::Unknown => {
                 let mut d = Diagnostic::error(
                     "mention_unknown",
@@ -432,7 +441,10 @@ fn check_prompt_length(prompt: &str, caps: &ModelCaps, out: &mut Vec<Diagnostic>
                 caps.model, limit.value
             ),
         )
-        .with_suggestion(format!("shorten it by {} characters", chars - limit.value))
+        .with_suggestion(format!(
+            "shorten it by {}",
+            plural(chars - limit.value, "character")
+        ))
         .with_span(start..prompt.len()),
     );
 }

@@ -64,3 +64,21 @@ pub(crate) fn ratio(s: &str) -> Option<f64> {
     let (w, h): (f64, f64) = (w.trim().parse().ok()?, h.trim().parse().ok()?);
     (w > 0.0 && h > 0.0 && w.is_finite() && h.is_finite()).then(|| w / h)
 }
+
+/// "1 character", "2 characters".
+pub(crate) fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
