@@ -2,7 +2,9 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::cmd::{estimate::EstimateArgs, models::ModelsArgs, validate::ValidateArgs};
+use crate::cmd::{
+    estimate::EstimateArgs, models::ModelsArgs, sandbox::SandboxArgs, validate::ValidateArgs,
+};
 
 /// pixfuse: multi-subject image-to-video with PixVerse Fusion, checked offline before any credit
 /// is spent.
@@ -11,7 +13,8 @@ use crate::cmd::{estimate::EstimateArgs, models::ModelsArgs, validate::ValidateA
 #[command(after_help = "Examples:
   pixfuse validate job.json          check a request offline
   pixfuse models                     what each model accepts
-  pixfuse estimate job.json          what it will cost")]
+  pixfuse estimate job.json          what it will cost
+  pixfuse sandbox                    a local emulator of the API (no key needed)")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -38,4 +41,5 @@ pub enum Command {
     Validate(ValidateArgs),
     Models(ModelsArgs),
     Estimate(EstimateArgs),
+    Sandbox(SandboxArgs),
 }

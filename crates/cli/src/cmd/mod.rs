@@ -2,6 +2,7 @@
 
 pub mod estimate;
 pub mod models;
+pub mod sandbox;
 pub mod validate;
 
 use std::io::Write;
@@ -67,6 +68,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Validate(args) => validate::run(&ctx, &args),
         Command::Models(args) => models::run(&ctx, &args),
         Command::Estimate(args) => estimate::run(&ctx, &args),
+        Command::Sandbox(args) => sandbox::run(&ctx, &args),
     };
     match result {
         Ok(exit) => exit,
