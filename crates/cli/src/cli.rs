@@ -8,6 +8,7 @@ use crate::cmd::{
     job::{RunArgs, SubmitArgs},
     journal::{JobsArgs, ResumeArgs},
     models::ModelsArgs,
+    sandbox::SandboxArgs,
     validate::ValidateArgs,
     video::{DownloadArgs, StatusArgs, WaitArgs},
 };
@@ -22,7 +23,8 @@ use crate::net_args::NetArgs;
   pixfuse models                     what each model accepts
   pixfuse estimate job.json          what it will cost
   pixfuse run job.json -o clip.mp4   upload, submit, wait, download (journaled)
-  pixfuse resume                     finish jobs a crash or timeout interrupted")]
+  pixfuse resume                     finish jobs a crash or timeout interrupted
+  pixfuse sandbox                    a local emulator of the API (no key needed)")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -69,4 +71,5 @@ pub enum Command {
     Validate(ValidateArgs),
     Models(ModelsArgs),
     Estimate(EstimateArgs),
+    Sandbox(SandboxArgs),
 }

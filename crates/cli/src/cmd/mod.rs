@@ -5,6 +5,7 @@ pub mod estimate;
 pub mod job;
 pub mod journal;
 pub mod models;
+pub mod sandbox;
 pub mod validate;
 pub mod video;
 
@@ -82,6 +83,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Validate(args) => validate::run(&ctx, &args),
         Command::Models(args) => models::run(&ctx, &args),
         Command::Estimate(args) => estimate::run(&ctx, &args),
+        Command::Sandbox(args) => sandbox::run(&ctx, &args),
     };
     match result {
         Ok(exit) => exit,
