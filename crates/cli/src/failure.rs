@@ -20,7 +20,7 @@ pub fn exit_for(error: &Error) -> Exit {
             | pixfuse::journal::JournalError::NoSuchJob(_),
         ) => Exit::Usage,
         Error::Journal(_) => Exit::Internal,
-        Error::Config(_) => Exit::Usage,
+        Error::Config(_) | Error::OtherServer { .. } => Exit::Usage,
         _ => error
             .class()
             .map_or(Exit::Internal, |c: ErrorClass| Exit::from(c)),

@@ -153,3 +153,31 @@ async fn a_network_failure_after_retries_leaves_the_job_resumable() {
         video_bytes()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_is_never_resumed_at_another_server() {
+    let s = Scratch::new();
+    let first = Vendor::start().await;
+    first.mount_upload().await;
+    first
+        .mount_submit_with(ResponseTemplate::new(503).set_body_string("down"))
+        .await;
+    let job = write_job(s.path());
+    let mut cmd = s.cmd(&first.uri());
+    cmd.args(["run", job.to_str().unwrap(), "-o", "out.mp4"]);
+    assert_exit(&exec(cmd), 10);
+
+    let other = Vendor::start().await;
+    let mut cmd = s.cmd(&other.uri());
+    cmd.args(["resume", "1"]);
+    let out = exec(cmd);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains(&first.uri()), "{}", stderr(&out));
+
+    let mut cmd = s.cmd(&other.uri());
+    cmd.arg("resume");
+    let out = exec(cmd);
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("skipping job 1"), "{}", stderr(&out));
+    assert!(other.server.received_requests().await.unwrap().is_empty());
+}

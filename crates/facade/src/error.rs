@@ -35,6 +35,12 @@ pub enum Error {
     /// A job in the journal that has already failed for good.
     #[error("job {job_id} failed earlier and cannot be resumed: {reason}")]
     AlreadyFailed { job_id: i64, reason: String },
+    /// The job was sent to another server than this client's; resuming it here could bill it
+    /// twice.
+    #[error(
+        "job {job_id} was sent to {base_url}; resume it with --base-url {base_url} (or the provider that has that URL)"
+    )]
+    OtherServer { job_id: i64, base_url: String },
     /// A local file could not be read or written.
     #[error("{action} {}: {source}", .path.display())]
     Io {

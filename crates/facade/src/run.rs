@@ -404,6 +404,14 @@ impl Client {
             self.journal().record_output_path(job_id, &absolute(path))?;
         }
         let record = self.journal().get(job_id)?;
+        // A trace id only deduplicates at the server that first saw it: sending the job
+        // elsewhere could make (and bill) a second video.
+        if record.base_url != self.inner.base_url {
+            return Err(Error::OtherServer {
+                job_id,
+                base_url: record.base_url,
+            });
+        }
         match record.state {
             JobState::Failed => {
                 return Err(Error::AlreadyFailed {

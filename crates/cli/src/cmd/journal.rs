@@ -110,13 +110,20 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
     }
     let client = settings.client()?;
     let ids: Vec<i64> = if args.job_ids.is_empty() {
-        client
+        let unfinished = client
             .journal()
             .unfinished()
-            .map_err(|e| Failure::from(pixfuse::Error::from(e)))?
-            .iter()
-            .map(|r| r.id)
-            .collect()
+            .map_err(|e| Failure::from(pixfuse::Error::from(e)))?;
+        let (here, elsewhere): (Vec<_>, Vec<_>) = unfinished
+            .into_iter()
+            .partition(|r| r.base_url == client.base_url());
+        for r in &elsewhere {
+            eprintln!(
+                "pixfuse: skipping job {} (sent to {}; resume it with --base-url {})",
+                r.id, r.base_url, r.base_url
+            );
+        }
+        here.iter().map(|r| r.id).collect()
     } else {
         args.job_ids.clone()
     };
