@@ -26,6 +26,15 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     config: Config,
     api_key_stdin: bool,
+    sandbox: bool,
+}
+
+/// What a networked command works with. Fields drop in order: the client, then the sandbox,
+/// then the runtime that drives both.
+pub struct Session {
+    pub client: Client,
+    _sandbox: Option<pixfuse_sandbox::RunningSandbox>,
+    pub rt: tokio::runtime::Runtime,
 }
 
 impl Settings {
@@ -65,6 +74,7 @@ impl Settings {
             timeout: net.timeout.or(s.timeout),
             state_dir: net.state_dir.clone().or_else(|| s.state_dir.clone()),
             api_key_stdin: net.api_key_stdin,
+            sandbox: net.sandbox,
             config,
         })
     }
@@ -119,8 +129,8 @@ impl Settings {
         policy
     }
 
-    /// A client for these settings. `base_url` and `key` override the resolved ones (the hook
-    /// for `--sandbox`, which supplies its own URL and demo key).
+    /// A client for these settings. `base_url` and `key` override the resolved ones (how
+    /// `--sandbox` supplies its own URL and demo key).
     pub fn client_with(
         &self,
         base_url: Option<&str>,
@@ -130,22 +140,53 @@ impl Settings {
             Some(k) => k,
             None => self.api_key()?,
         };
+        let mut state_dir = self.state_dir()?;
+        if self.sandbox {
+            // Keep pretend jobs out of the real journal.
+            state_dir.push("sandbox");
+        }
         let mut builder = Client::builder()
             .provider(self.provider)
             .base_url(base_url.unwrap_or(&self.base_url))
             .api_key(key)
             .retry_policy(self.retry_policy())
             .poll_policy(self.poll)
-            .state_dir(self.state_dir()?);
+            .state_dir(state_dir);
         if let Some(t) = self.timeout {
             builder = builder.wait_timeout(t);
         }
         builder.build().map_err(Failure::from)
     }
 
-    /// A client for these settings.
-    pub fn client(&self) -> Result<Client, Failure> {
-        self.client_with(None, None)
+    /// A runtime and a client for these settings; with `--sandbox`, also the local emulator
+    /// the client talks to.
+    pub fn session(&self) -> Result<Session, Failure> {
+        let rt = runtime()?;
+        if !self.sandbox {
+            return Ok(Session {
+                client: self.client_with(None, None)?,
+                _sandbox: None,
+                rt,
+            });
+        }
+        let sandbox = rt
+            .block_on(pixfuse_sandbox::Sandbox::start(
+                pixfuse_sandbox::SandboxConfig::default(),
+            ))
+            .map_err(|e| Failure {
+                exit: Exit::Internal,
+                message: format!("cannot start the sandbox: {e}"),
+            })?;
+        eprintln!(
+            "pixfuse: using a local sandbox at {} (no key, no credits, nothing leaves this machine)",
+            sandbox.base_url()
+        );
+        let client = self.client_with(Some(sandbox.base_url()), Some(sandbox.demo_key()))?;
+        Ok(Session {
+            client,
+            _sandbox: Some(sandbox),
+            rt,
+        })
     }
 }
 

@@ -38,6 +38,10 @@ pub struct NetArgs {
     /// Read the API key from standard input (keys never go on the command line).
     #[arg(long, global = true)]
     pub api_key_stdin: bool,
+    /// Talk to a local emulator of the API started for this command: no key, no credits,
+    /// nothing leaves the machine (its jobs are journaled under `<state dir>/sandbox`).
+    #[arg(long, global = true)]
+    pub sandbox: bool,
 }
 
 /// `100ms`, `5s`, `2m`, `1h 30m`.

@@ -283,3 +283,29 @@ async fn the_key_comes_from_stdin_or_a_config_profile() {
         .collect();
     assert_eq!(auth, vec![KEY.to_owned(), KEY.to_owned()]);
 }
+
+#[test]
+fn sandbox_runs_a_job_without_a_key_or_the_network() {
+    let s = Scratch::new();
+    let job = write_job(s.path());
+    let mut cmd = s.bare();
+    cmd.args([
+        "--sandbox",
+        "--poll-interval",
+        "50ms",
+        "run",
+        job.to_str().unwrap(),
+        "-o",
+        "demo.mp4",
+        "--json",
+    ]);
+    let out = exec(cmd);
+    assert_exit(&out, 0);
+    let video = std::fs::read(s.path().join("demo.mp4")).unwrap();
+    assert_eq!(&video[4..8], b"ftyp");
+    assert!(stderr(&out).contains("local sandbox at http://127.0.0.1:"));
+    assert_eq!(json(&out)["status"], "succeeded");
+    // Pretend jobs stay out of the real journal.
+    assert!(s.state().join("sandbox").join("journal.sqlite3").exists());
+    assert!(!s.state().join("journal.sqlite3").exists());
+}

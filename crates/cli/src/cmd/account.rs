@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::cmd::job::failed;
 use crate::cmd::{Ctx, Failure};
-use crate::connect::{self, Settings};
+use crate::connect::Settings;
 use crate::exit::Exit;
 use crate::net_args::NetArgs;
 use crate::progress::Progress;
@@ -31,8 +31,8 @@ pub struct UploadArgs {
 pub struct BalanceArgs {}
 
 pub fn upload(ctx: &Ctx, net: &NetArgs, args: &UploadArgs) -> Result<Exit, Failure> {
-    let client = Settings::resolve(net)?.client()?;
-    let rt = connect::runtime()?;
+    let session = Settings::resolve(net)?.session()?;
+    let (rt, client) = (&session.rt, &session.client);
     let progress = Progress::new(ctx.quiet);
     let mut images = Vec::new();
     for image in &args.images {
@@ -79,8 +79,8 @@ pub fn upload(ctx: &Ctx, net: &NetArgs, args: &UploadArgs) -> Result<Exit, Failu
 }
 
 pub fn balance(ctx: &Ctx, net: &NetArgs, _args: &BalanceArgs) -> Result<Exit, Failure> {
-    let client = Settings::resolve(net)?.client()?;
-    let rt = connect::runtime()?;
+    let session = Settings::resolve(net)?.session()?;
+    let (rt, client) = (&session.rt, &session.client);
     let b = rt.block_on(client.balance()).map_err(|e| failed(ctx, e))?;
     let mut out = std::io::stdout().lock();
     if ctx.json {

@@ -9,7 +9,7 @@ use pixfuse::{Diagnostic, Error, Event, Job, ValidateOptions};
 use serde_json::{Map, Value, json};
 
 use crate::cmd::{Ctx, Failure};
-use crate::connect::{self, Settings};
+use crate::connect::Settings;
 use crate::exit::Exit;
 use crate::failure::exit_for;
 use crate::net_args::NetArgs;
@@ -107,13 +107,14 @@ fn execute(
     if request.dry_run {
         return dry_run(ctx, &settings, &job, &warnings);
     }
-    let client = settings.client()?;
+    let session = settings.session()?;
+    let client = &session.client;
     let progress = Progress::new(ctx.quiet);
     for w in &warnings {
         progress.event(&warning_event(w));
     }
     let on_event = |e: Event| progress.event(&e);
-    let rt = connect::runtime()?;
+    let rt = &session.rt;
     let prompt = job.prompt.clone();
     let result = if wait {
         let output = output.unwrap_or(Path::new("out.mp4"));

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::cmd::job::result_json;
 use crate::cmd::{Ctx, Failure};
-use crate::connect::{self, Settings};
+use crate::connect::Settings;
 use crate::exit::Exit;
 use crate::net_args::NetArgs;
 use crate::progress::Progress;
@@ -108,7 +108,8 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
     if args.output.is_some() && args.job_ids.len() != 1 {
         return Err(Failure::usage("-o needs exactly one JOB_ID"));
     }
-    let client = settings.client()?;
+    let session = settings.session()?;
+    let client = &session.client;
     let ids: Vec<i64> = if args.job_ids.is_empty() {
         let unfinished = client
             .journal()
@@ -127,7 +128,7 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
     } else {
         args.job_ids.clone()
     };
-    let rt = connect::runtime()?;
+    let rt = &session.rt;
     let progress = Progress::new(ctx.quiet);
     let mut results = Vec::new();
     let mut first_failure: Option<Failure> = None;

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::cmd::job::{failed, print_result, result_json};
 use crate::cmd::{Ctx, Failure};
-use crate::connect::{self, Settings};
+use crate::connect::Settings;
 use crate::exit::Exit;
 use crate::net_args::NetArgs;
 use crate::progress::Progress;
@@ -61,8 +61,8 @@ fn status_json(s: &VideoStatus) -> serde_json::Value {
 }
 
 pub fn status(ctx: &Ctx, net: &NetArgs, args: &StatusArgs) -> Result<Exit, Failure> {
-    let client = Settings::resolve(net)?.client()?;
-    let rt = connect::runtime()?;
+    let session = Settings::resolve(net)?.session()?;
+    let (rt, client) = (&session.rt, &session.client);
     let s = rt
         .block_on(client.status(args.video_id))
         .map_err(|e| failed(ctx, e))?;
@@ -82,8 +82,8 @@ pub fn status(ctx: &Ctx, net: &NetArgs, args: &StatusArgs) -> Result<Exit, Failu
 }
 
 pub fn wait(ctx: &Ctx, net: &NetArgs, args: &WaitArgs) -> Result<Exit, Failure> {
-    let client = Settings::resolve(net)?.client()?;
-    let rt = connect::runtime()?;
+    let session = Settings::resolve(net)?.session()?;
+    let (rt, client) = (&session.rt, &session.client);
     let progress = Progress::new(ctx.quiet);
     let result = rt.block_on(client.wait_with(args.video_id, |e: Event| progress.event(&e)));
     progress.finish();
@@ -103,8 +103,8 @@ pub fn wait(ctx: &Ctx, net: &NetArgs, args: &WaitArgs) -> Result<Exit, Failure> 
 }
 
 pub fn download(ctx: &Ctx, net: &NetArgs, args: &DownloadArgs) -> Result<Exit, Failure> {
-    let client = Settings::resolve(net)?.client()?;
-    let rt = connect::runtime()?;
+    let session = Settings::resolve(net)?.session()?;
+    let (rt, client) = (&session.rt, &session.client);
     let done = rt
         .block_on(client.download(args.video_id, &args.output))
         .map_err(|e| failed(ctx, e))?;
