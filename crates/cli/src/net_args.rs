@@ -8,6 +8,7 @@ use clap::Args;
 
 /// Where to connect, how patient to be, where state lives.
 #[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct NetArgs {
     /// Who serves the API.
     #[arg(long, global = true, env = "PIXFUSE_PROVIDER", value_parser = ["pixverse", "quickrouter"])]

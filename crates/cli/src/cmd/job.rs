@@ -219,7 +219,7 @@ fn invalid(ctx: &Ctx, diagnostics: &[Diagnostic], prompt: Option<&str>) -> Failu
         let style = crate::render::Style::for_stderr();
         let mut err = std::io::stderr().lock();
         for d in diagnostics {
-            let _ = writeln!(err, "{}", diagnostics::render(d, prompt, style));
+            let _ = writeln!(err, "{}", diagnostics::render(d, prompt, style).trim_end());
         }
     }
     let count = diagnostics.iter().filter(|d| d.is_error()).count();
