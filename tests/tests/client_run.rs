@@ -284,3 +284,29 @@ async fn submitting_an_unfinished_request_again_warns_about_paying_twice() {
         "{warning}"
     );
 }
+
+#[tokio::test]
+async fn an_image_id_the_server_forgot_is_uploaded_again_next_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let vendor = Vendor::start().await;
+    vendor.mount_upload().await;
+    let forgot = vendor
+        .mount_switch(
+            "POST",
+            GENERATE,
+            err_code(400032, "invalid image id"),
+            pixfuse_e2e::ok(serde_json::json!({"video_id": 12})),
+        )
+        .await;
+    let client = client(&vendor, &dir.path().join("state"));
+    let job = load(&write_job(dir.path()));
+    let err = client.submit(job.clone(), None).await.unwrap_err();
+    assert_eq!(
+        err.class(),
+        Some(pixfuse::ErrorClass::InvalidRequest),
+        "{err}"
+    );
+    forgot.flip();
+    client.submit(job, None).await.unwrap();
+    assert_eq!(vendor.requests(&format!("^{UPLOAD}$")).await.len(), 4);
+}

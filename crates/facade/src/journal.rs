@@ -467,6 +467,19 @@ impl Journal {
         }
     }
 
+    /// Forgets cached uploads with these img_ids at `base_url` (the server no longer knows
+    /// them), so the next job uploads the files again. Returns how many were forgotten.
+    pub fn forget_uploads(&self, base_url: &str, img_ids: &[u64]) -> Result<usize, JournalError> {
+        let mut forgotten = 0;
+        for id in img_ids {
+            forgotten += self.conn.execute(
+                "DELETE FROM uploads WHERE base_url = ?1 AND img_id = ?2",
+                params![base_url, id.to_string()],
+            )?;
+        }
+        Ok(forgotten)
+    }
+
     /// Remembers an upload (replacing an older entry for the same content).
     pub fn record_upload(
         &self,

@@ -238,6 +238,32 @@ fn uploads_are_content_addressed_per_base_url_and_idempotent() {
     assert_eq!(j.find_upload("https://b", &up.sha256).unwrap(), None);
 }
 
+#[test]
+fn stale_uploads_can_be_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open_in(dir.path()).unwrap();
+    let up = |n: u8, img_id| UploadRecord {
+        sha256: format!("{n:02x}").repeat(32),
+        img_id,
+        img_url: None,
+    };
+    j.record_upload("https://a", &up(1, 10), 1).unwrap();
+    j.record_upload("https://a", &up(2, 20), 1).unwrap();
+    j.record_upload("https://b", &up(1, 10), 1).unwrap();
+    assert_eq!(j.forget_uploads("https://a", &[10, 99]).unwrap(), 1);
+    assert_eq!(j.find_upload("https://a", &up(1, 10).sha256).unwrap(), None);
+    assert!(
+        j.find_upload("https://a", &up(2, 20).sha256)
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        j.find_upload("https://b", &up(1, 10).sha256)
+            .unwrap()
+            .is_some()
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn files_are_private() {

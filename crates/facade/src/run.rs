@@ -172,6 +172,11 @@ impl Client {
                 } else {
                     journal.record_error(record.id, &e.to_string())?;
                 }
+                if e.err_code() == Some(INVALID_IMAGE_ID) {
+                    // The server forgot (or never had) an image we cached: upload it again
+                    // next time instead of failing the same way forever.
+                    journal.forget_uploads(&record.base_url, &img_ids_of(&record.request))?;
+                }
                 Err(e.into())
             }
         }
@@ -464,6 +469,18 @@ impl Client {
         };
         self.fetch(Some(job_id), &status, &dest, on_event).await
     }
+}
+
+/// ErrCode of an img_id the server does not know.
+const INVALID_IMAGE_ID: i64 = 400032;
+
+/// The img_ids a journaled request refers to.
+fn img_ids_of(request: &str) -> Vec<u64> {
+    let request: serde_json::Value = serde_json::from_str(request).unwrap_or_default();
+    request["image_references"]
+        .as_array()
+        .map(|refs| refs.iter().filter_map(|r| r["img_id"].as_u64()).collect())
+        .unwrap_or_default()
 }
 
 /// What the journaled request says about how long the job takes, and how long it has run.

@@ -97,6 +97,11 @@ fn execute(
     output: Option<&Path>,
     wait: bool,
 ) -> Result<Exit, Failure> {
+    if net.api_key_stdin && request.job.as_deref() == Some(Path::new("-")) {
+        return Err(Failure::usage(
+            "--api-key-stdin and a job on stdin (`-`) cannot share standard input; put the job in a file",
+        ));
+    }
     let settings = Settings::resolve(net)?;
     let opts = ValidateOptions::default().allow_unknown_model(request.allow_unknown_model);
     let (job, warnings) = match build_job(request, &opts) {
