@@ -284,15 +284,7 @@ impl Client {
         };
         let status = video_status(&finished);
         if let Some(id) = job_id {
-            self.journal().record_status(
-                id,
-                &StatusUpdate {
-                    vendor_status: status.status,
-                    url: status.url.clone(),
-                    credits: status.credits,
-                    seed: status.seed,
-                },
-            )?;
+            self.journal().record_status(id, &update_of(&status))?;
         }
         match status.status {
             1 => {
@@ -317,15 +309,7 @@ impl Client {
         let record = self.journal().find_by_video_id(video_id)?;
         let status = self.status(video_id).await?;
         if let Some(r) = &record {
-            self.journal().record_status(
-                r.id,
-                &StatusUpdate {
-                    vendor_status: status.status,
-                    url: status.url.clone(),
-                    credits: status.credits,
-                    seed: status.seed,
-                },
-            )?;
+            self.journal().record_status(r.id, &update_of(&status))?;
         }
         match (&status.url, status.status) {
             (Some(_), 1) => {}
@@ -460,6 +444,7 @@ impl Client {
             JobState::Succeeded | JobState::Downloaded => {
                 let status = self.status(video_id).await?;
                 if status.is_ready() {
+                    self.journal().record_status(job_id, &update_of(&status))?;
                     status
                 } else {
                     self.wait_inner(video_id, Some(job_id), on_event).await?
@@ -468,6 +453,16 @@ impl Client {
             _ => self.wait_inner(video_id, Some(job_id), on_event).await?,
         };
         self.fetch(Some(job_id), &status, &dest, on_event).await
+    }
+}
+
+/// What a status answer tells the journal.
+fn update_of(status: &VideoStatus) -> StatusUpdate {
+    StatusUpdate {
+        vendor_status: status.status,
+        url: status.url.clone(),
+        credits: status.credits,
+        seed: status.seed,
     }
 }
 
