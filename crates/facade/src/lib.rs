@@ -22,9 +22,11 @@ mod error;
 pub mod event;
 mod jobfile;
 pub mod journal;
+mod resume;
 mod run;
 pub mod sidecar;
 pub mod state;
+mod wait;
 
 pub use client::{
     BASE_URL_ENV, Balance, Client, ClientBuilder, KEY_ENV, PROVIDER_ENV, UploadedImage,
