@@ -219,7 +219,8 @@ fn run_jsonl(path: &Path, opts: &ValidateOptions) -> Result<Exit, Failure> {
     Ok(exit)
 }
 
-pub(crate) fn validate_lines(
+/// The `--jsonl` loop over any reader and writer (public for the benchmark).
+pub fn validate_lines(
     mut reader: impl BufRead,
     out: &mut impl Write,
     opts: &ValidateOptions,
