@@ -262,13 +262,18 @@ fn network_sentence(failure: TransportFailure, call: &CallInfo) -> String {
         TransportFailure::Connect => "could not connect",
         TransportFailure::TimeoutBeforeSend => "timed out before the request was sent",
         TransportFailure::LostAfterSend => {
-            "lost the connection or timed out after sending the request"
+            "got no answer (timeout or dropped connection) once the request was sent"
         }
         TransportFailure::BodyDecode => "could not read the answer",
         _ => "failed",
     };
-    format!(
-        "{} {what}{after}: check your network connection and the base URL, then try again",
-        call.endpoint
-    )
+    let advice = if failure.may_have_reached_server() && call.endpoint.method == "POST" {
+        format!(
+            "the server may have received it; retry with the same trace id {} so an existing job is returned instead of billed again",
+            call.trace_id
+        )
+    } else {
+        "check your network connection and the base URL, then try again".to_owned()
+    };
+    format!("{} {what}{after}: {advice}", call.endpoint)
 }
