@@ -1,27 +1,24 @@
-//! The [`Transport`] handle and its request loop: send, read the envelope, ask core what a
-//! failure means, sleep, send again with the same trace id.
+//! The [`Transport`] handle and its request loop: make an attempt, ask core what a failure
+//! means, sleep, send again with the same trace id.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use pixfuse_core::retry::{self, Attempted, Failure, GiveUpReason, Step, TransportFailure};
-use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, RETRY_AFTER};
+use pixfuse_core::retry::{self, Attempted, Step};
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use reqwest::{Client, RequestBuilder, Url};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::attempt::attempt;
 use crate::config::{AuthStyle, TransportConfig};
-use crate::envelope::{self, Decoded};
 use crate::error::{CallInfo, Endpoint, TransportError};
 
 pub(crate) const TRACE_HEADER: &str = "ai-trace-id";
 const API_KEY_HEADER: &str = "api-key";
-const EXCERPT_CHARS: usize = 200;
-/// API answers are small; anything bigger is not an envelope and is cut for the excerpt.
-const MAX_API_BODY: usize = 1 << 20;
 
 /// The HTTP transport. Cheap to clone (shares the connection pool).
 #[derive(Clone)]
@@ -88,23 +85,7 @@ impl Transport {
                     .into(),
             ));
         }
-        let auth = match config.auth_style {
-            AuthStyle::ApiKeyHeader => (
-                HeaderName::from_static(API_KEY_HEADER),
-                HeaderValue::from_str(key),
-            ),
-            AuthStyle::Bearer => (
-                AUTHORIZATION,
-                HeaderValue::from_str(&format!("Bearer {key}")),
-            ),
-        };
-        let (name, value) = (auth.0, auth.1.map_err(|_| {
-            TransportError::Config(
-                "the API key contains characters an HTTP header cannot carry (a line break?); copy it again".into(),
-            )
-        })?);
-        let mut value = value;
-        value.set_sensitive(true);
+        let auth = auth_header(config.auth_style, key)?;
         let http = match &config.http_client {
             Some(client) => client.clone(),
             None => build_client(&config, &base_url)?,
@@ -115,7 +96,7 @@ impl Transport {
                 config,
                 http,
                 base,
-                auth: (name, value),
+                auth,
             }),
         })
     }
@@ -212,6 +193,28 @@ impl Transport {
     }
 }
 
+/// The auth header, marked sensitive so reqwest and `http` never print its value.
+fn auth_header(style: AuthStyle, key: &str) -> Result<(HeaderName, HeaderValue), TransportError> {
+    let (name, value) = match style {
+        AuthStyle::ApiKeyHeader => (
+            HeaderName::from_static(API_KEY_HEADER),
+            HeaderValue::from_str(key),
+        ),
+        AuthStyle::Bearer => (
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {key}")),
+        ),
+    };
+    let mut value = value.map_err(|_| {
+        TransportError::Config(
+            "the API key contains characters an HTTP header cannot carry (a line break?); copy it again"
+                .into(),
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok((name, value))
+}
+
 fn build_client(config: &TransportConfig, base: &Url) -> Result<Client, TransportError> {
     let api_origin = base.origin();
     Client::builder()
@@ -239,166 +242,4 @@ fn build_client(config: &TransportConfig, base: &Url) -> Result<Client, Transpor
 pub(crate) fn jitter() -> f64 {
     let (bits, _) = Uuid::new_v4().as_u64_pair();
     (bits >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// One failed attempt, before core has judged it.
-struct Failed {
-    status: u16,
-    err_code: Option<i64>,
-    err_msg: Option<String>,
-    retry_after: Option<Duration>,
-    network: Option<(TransportFailure, reqwest::Error)>,
-    /// A body that is not an envelope: what it was and its start.
-    odd_body: Option<(&'static str, String)>,
-}
-
-impl Failed {
-    fn answer(status: u16) -> Self {
-        Failed {
-            status,
-            err_code: None,
-            err_msg: None,
-            retry_after: None,
-            network: None,
-            odd_body: None,
-        }
-    }
-
-    fn as_failure(&self) -> Failure<'_> {
-        if let Some((kind, _)) = &self.network {
-            return Failure::Transport(*kind);
-        }
-        if self.odd_body.is_some() && (200..300).contains(&self.status) {
-            return Failure::Transport(TransportFailure::BodyDecode);
-        }
-        Failure::Answer {
-            status: self.status,
-            err_code: self.err_code,
-            err_msg: self.err_msg.as_deref(),
-        }
-    }
-
-    fn into_error(self, verdict: retry::Verdict, call: CallInfo) -> TransportError {
-        if let Some((failure, source)) = self.network {
-            return TransportError::Network {
-                failure,
-                call,
-                source,
-            };
-        }
-        match self.odd_body {
-            Some((what, excerpt)) if self.err_code.is_none() => TransportError::UnexpectedBody {
-                class: verdict.class,
-                status: self.status,
-                what,
-                excerpt,
-                retryable: verdict.is_retryable() && call.gave_up != GiveUpReason::NotRetryable,
-                call,
-            },
-            _ => TransportError::Api {
-                class: verdict.class,
-                status: self.status,
-                err_code: self.err_code,
-                err_msg: self.err_msg,
-                retryable: verdict.is_retryable() && call.gave_up != GiveUpReason::NotRetryable,
-                call,
-            },
-        }
-    }
-}
-
-pub(crate) fn network_failure(e: &reqwest::Error) -> TransportFailure {
-    if e.is_connect() {
-        if e.is_timeout() {
-            TransportFailure::TimeoutBeforeSend
-        } else {
-            TransportFailure::Connect
-        }
-    } else if e.is_builder() {
-        // Nothing was sent. (Our URLs are checked up front, so this should not happen.)
-        TransportFailure::Connect
-    } else {
-        // A timeout or a reset once connected: the request may have been received.
-        TransportFailure::LostAfterSend
-    }
-}
-
-async fn attempt<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, Failed> {
-    let started = Instant::now();
-    let span = tracing::Span::current();
-    let response = request.send().await.map_err(|e| {
-        tracing::debug!(error = %e, "no answer");
-        Failed {
-            network: Some((network_failure(&e), e)),
-            ..Failed::answer(0)
-        }
-    })?;
-    let status = response.status().as_u16();
-    span.record("status", status);
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-    let body = read_capped(response).await.map_err(|e| Failed {
-        network: Some((network_failure(&e), e)),
-        ..Failed::answer(status)
-    })?;
-    span.record("latency_ms", started.elapsed().as_millis() as u64);
-    let mut failed = Failed {
-        retry_after,
-        ..Failed::answer(status)
-    };
-    match envelope::decode::<T>(&body) {
-        Decoded::Ok(value) if (200..300).contains(&status) => {
-            tracing::debug!("ok");
-            return Ok(value);
-        }
-        Decoded::Ok(_) => {}
-        Decoded::Err { code, msg } => {
-            failed.err_code = Some(code);
-            failed.err_msg = msg;
-        }
-        Decoded::NoEnvelope => {
-            failed.odd_body = Some((
-                "JSON without ErrCode",
-                envelope::excerpt(&body, EXCERPT_CHARS),
-            ))
-        }
-        Decoded::BadResp => {
-            failed.odd_body = Some((
-                "ErrCode 0 without the expected Resp",
-                envelope::excerpt(&body, EXCERPT_CHARS),
-            ))
-        }
-        // An error status with no body at all (a bare 429 or 503) says all it has to say.
-        Decoded::NotJson if !(200..300).contains(&status) && body.trim_ascii().is_empty() => {}
-        Decoded::NotJson => {
-            failed.odd_body = Some(("not JSON", envelope::excerpt(&body, EXCERPT_CHARS)))
-        }
-    }
-    tracing::debug!(err_code = failed.err_code, "error answer");
-    Err(failed)
-}
-
-async fn read_capped(mut response: reqwest::Response) -> Result<bytes::Bytes, reqwest::Error> {
-    if response
-        .content_length()
-        .is_some_and(|n| n <= MAX_API_BODY as u64)
-    {
-        return response.bytes().await;
-    }
-    let mut body = Vec::with_capacity(
-        response
-            .content_length()
-            .map_or(1024, |n| n.min(MAX_API_BODY as u64) as usize),
-    );
-    while let Some(chunk) = response.chunk().await? {
-        let room = MAX_API_BODY - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_API_BODY {
-            break;
-        }
-    }
-    Ok(body.into())
 }

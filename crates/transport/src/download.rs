@@ -12,7 +12,8 @@ use tokio::io::AsyncWriteExt;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::client::{Transport, check_scheme, jitter, network_failure};
+use crate::attempt::network_failure;
+use crate::client::{Transport, check_scheme, jitter};
 use crate::error::TransportError;
 
 const WRITE_BUFFER: usize = 256 * 1024;

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod attempt;
 mod client;
 mod config;
 mod download;

@@ -91,9 +91,7 @@ async fn stalled_download_resumes_after_the_read_timeout() {
         let (mut s, _) = listener.accept().await.unwrap();
         let req = read_request(&mut s).await;
         assert_eq!(req.header("range").as_deref(), Some("bytes=20000-"));
-        let head = format!(
-            "HTTP/1.1 206 Partial Content\r\ncontent-length: 30000\r\ncontent-range: bytes 20000-49999/50000\r\n\r\n"
-        );
+        let head = "HTTP/1.1 206 Partial Content\r\ncontent-length: 30000\r\ncontent-range: bytes 20000-49999/50000\r\n\r\n";
         s.write_all(head.as_bytes()).await.unwrap();
         s.write_all(&served[20_000..]).await.unwrap();
         s.shutdown().await.unwrap();
