@@ -40,6 +40,9 @@ pub enum TransportFailure {
     LostAfterSend,
     /// A successful HTTP answer whose body is not the expected envelope.
     BodyDecode,
+    /// A successful HTTP answer whose JSON ends early: the server acted on the request but
+    /// its answer was cut on the way, as ambiguous as a dropped connection.
+    TruncatedBody,
 }
 
 impl TransportFailure {
@@ -47,7 +50,9 @@ impl TransportFailure {
     pub fn may_have_reached_server(self) -> bool {
         matches!(
             self,
-            TransportFailure::LostAfterSend | TransportFailure::BodyDecode
+            TransportFailure::LostAfterSend
+                | TransportFailure::BodyDecode
+                | TransportFailure::TruncatedBody
         )
     }
 }
@@ -144,7 +149,10 @@ fn classify_transport(failure: TransportFailure) -> Verdict {
     match failure {
         TransportFailure::Connect
         | TransportFailure::TimeoutBeforeSend
-        | TransportFailure::LostAfterSend => Verdict::new(ErrorClass::Transient, Decision::Retry),
+        | TransportFailure::LostAfterSend
+        // A cut-short answer says nothing about the job: send again (a submit with the same
+        // trace id, so the vendor returns the job it already made).
+        | TransportFailure::TruncatedBody => Verdict::new(ErrorClass::Transient, Decision::Retry),
         // The server answered 2xx with something that is not an envelope (a relay's `{}` or
         // an HTML page): sending again would get the same answer.
         TransportFailure::BodyDecode => Verdict::new(ErrorClass::Transient, Decision::Fail),
@@ -353,6 +361,7 @@ mod tests {
             TransportFailure::Connect,
             TransportFailure::TimeoutBeforeSend,
             TransportFailure::LostAfterSend,
+            TransportFailure::TruncatedBody,
         ] {
             let v = classify(&Failure::Transport(t));
             assert_eq!(
@@ -362,6 +371,7 @@ mod tests {
         }
         assert!(!classify(&Failure::Transport(TransportFailure::BodyDecode)).is_retryable());
         assert!(TransportFailure::LostAfterSend.may_have_reached_server());
+        assert!(TransportFailure::TruncatedBody.may_have_reached_server());
         assert!(!TransportFailure::Connect.may_have_reached_server());
     }
 

@@ -24,6 +24,8 @@ pub(crate) struct Failed {
     network: Option<(TransportFailure, reqwest::Error)>,
     /// A body that is not an envelope: what it was and its start.
     pub(crate) odd_body: Option<(&'static str, String)>,
+    /// The body was JSON cut short, not a different kind of answer.
+    truncated: bool,
 }
 
 impl Failed {
@@ -35,6 +37,7 @@ impl Failed {
             retry_after: None,
             network: None,
             odd_body: None,
+            truncated: false,
         }
     }
 
@@ -43,7 +46,12 @@ impl Failed {
             return Failure::Transport(*kind);
         }
         if self.odd_body.is_some() && (200..300).contains(&self.status) {
-            return Failure::Transport(TransportFailure::BodyDecode);
+            let kind = if self.truncated {
+                TransportFailure::TruncatedBody
+            } else {
+                TransportFailure::BodyDecode
+            };
+            return Failure::Transport(kind);
         }
         Failure::Answer {
             status: self.status,
@@ -149,6 +157,10 @@ pub(crate) async fn attempt<T: DeserializeOwned>(request: RequestBuilder) -> Res
         Decoded::NotJson if !(200..300).contains(&status) && body.trim_ascii().is_empty() => {}
         Decoded::NotJson => {
             failed.odd_body = Some(("not JSON", envelope::excerpt(&body, EXCERPT_CHARS)))
+        }
+        Decoded::Truncated => {
+            failed.truncated = true;
+            failed.odd_body = Some(("truncated JSON", envelope::excerpt(&body, EXCERPT_CHARS)))
         }
     }
     tracing::debug!(err_code = failed.err_code, "error answer");

@@ -34,11 +34,14 @@ pub(crate) enum Decoded<T> {
     BadResp,
     /// Not JSON at all (an HTML error page).
     NotJson,
+    /// JSON that ends before it is complete: the body was cut on the way.
+    Truncated,
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Decoded<T> {
     let head: Head = match serde_json::from_slice(body) {
         Ok(head) => head,
+        Err(e) if e.is_eof() && !body.trim_ascii().is_empty() => return Decoded::Truncated,
         Err(_) => return Decoded::NotJson,
     };
     match head.err_code {

@@ -265,6 +265,7 @@ fn network_sentence(failure: TransportFailure, call: &CallInfo) -> String {
             "got no answer (timeout or dropped connection) once the request was sent"
         }
         TransportFailure::BodyDecode => "could not read the answer",
+        TransportFailure::TruncatedBody => "got an answer cut short",
         _ => "failed",
     };
     let advice = if failure.may_have_reached_server() && call.endpoint.method == "POST" {
