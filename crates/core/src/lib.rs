@@ -4,6 +4,22 @@
 //! pricing tables (all generated from `spec/` at build time), offline validation, estimates,
 //! and the retry and poll decisions the transport executes. No I/O, no clock, no environment:
 //! this crate alone serves offline validation.
+//!
+//! ```
+//! use pixfuse_core::{ValidateOptions, validate_bytes};
+//!
+//! let request = br#"{"image_references": [{"type": "subject", "img_id": 7, "ref_name": "dog"}],
+//!     "prompt": "@dog, runs", "model": "v5", "duration": 10, "quality": "720p",
+//!     "aspect_ratio": "16:9"}"#;
+//! let v = validate_bytes(request, &ValidateOptions::default());
+//! let found: Vec<(&str, &str)> = v.errors().map(|d| (d.path.as_str(), d.code)).collect();
+//! assert_eq!(found, [("/prompt", "mention_no_space"), ("/duration", "duration_not_allowed")]);
+//!
+//! // Safe fixes are explicit and listed.
+//! let mut job = v.job.unwrap();
+//! let changes = pixfuse_core::fix_job(&mut job);
+//! assert_eq!((job.prompt.as_str(), changes.len()), ("@dog , runs", 1));
+//! ```
 
 #![forbid(unsafe_code)]
 

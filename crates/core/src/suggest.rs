@@ -1,19 +1,20 @@
 //! "Did you mean": the closest allowed value to what was written.
 
 /// The candidate closest to `written`: equal ignoring case first, then the smallest edit
-/// distance (ties keep the earlier candidate). `None` when there are no candidates.
+/// distance ignoring case (ties keep the earlier candidate). `None` when there are no candidates.
 pub(crate) fn closest<'c>(
     written: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
-    let lower = written.to_lowercase();
+    let lower = lowercase(written);
     candidates
         .into_iter()
         .map(|c| {
-            let score = if c.eq_ignore_ascii_case(written) || c.to_lowercase() == lower {
+            let c_lower = lowercase(c);
+            let score = if c_lower == lower {
                 0
             } else {
-                1 + strsim::levenshtein(&lower, &c.to_lowercase())
+                1 + strsim::levenshtein(&lower, &c_lower)
             };
             (score, c)
         })
@@ -21,14 +22,24 @@ pub(crate) fn closest<'c>(
         .map(|(_, c)| c)
 }
 
-/// Like [`closest`], but only when the candidate is plausibly what was meant.
+/// Like [`closest`], but only when the candidate is plausibly what was meant (at most two
+/// edits away, or very similar by Jaro-Winkler).
 pub(crate) fn plausible<'c>(
     written: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
     let best = closest(written, candidates)?;
-    let distance = strsim::levenshtein(&written.to_lowercase(), &best.to_lowercase());
+    let distance = strsim::levenshtein(&lowercase(written), &lowercase(best));
     (distance <= 2 || strsim::jaro_winkler(written, best) >= 0.85).then_some(best)
+}
+
+/// Lower case, borrowing when there is nothing to change (the common case for our names).
+fn lowercase(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        s.to_lowercase().into()
+    } else {
+        s.into()
+    }
 }
 
 /// The allowed number nearest to `value` (ties: the smaller).
