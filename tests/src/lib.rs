@@ -1,1 +1,273 @@
-//! Cross-crate end-to-end tests live in `tests/tests/`.
+//! A scripted PixVerse vendor on loopback (wiremock), shared by the end-to-end tests of the
+//! library (`tests/tests/`) and of the CLI (`crates/cli/tests/`). The tests themselves live in
+//! `tests/tests/`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{any, method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+pub use wiremock;
+
+/// A key no other string in the tests contains: it must never show up anywhere.
+pub const KEY: &str = "pk-e2e-7f3a9c1d5b-NEVER-PRINT-ME";
+
+pub const UPLOAD: &str = "/openapi/v2/image/upload";
+pub const GENERATE: &str = "/openapi/v2/video/fusion/generate";
+pub const RESULT_PREFIX: &str = "/openapi/v2/video/result/";
+pub const BALANCE: &str = "/openapi/v2/account/balance";
+pub const VIDEO_PATH: &str = "/cdn/video.mp4";
+
+/// The "video" the vendor serves: 200 KiB of non-repeating bytes.
+pub fn video_bytes() -> Vec<u8> {
+    (0..200 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+/// A 64×48 PNG header (signature, IHDR, IEND): enough for magic-byte and size checks.
+pub fn tiny_png(seed: u8) -> Vec<u8> {
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(b"IHDR");
+    png.extend_from_slice(&64u32.to_be_bytes());
+    png.extend_from_slice(&48u32.to_be_bytes());
+    png.extend_from_slice(&[8, 2, 0, 0, 0]);
+    png.extend_from_slice(&[seed, 0, 0, 0]); // CRC (unchecked); the seed makes files distinct
+    png.extend_from_slice(&0u32.to_be_bytes());
+    png.extend_from_slice(b"IEND");
+    png.extend_from_slice(&[0xAE, 0x42, 0x60, 0x82]);
+    png
+}
+
+/// Writes `dog.png`, `park.png` and `job.json` (v5, 5 s, 540p) into `dir`; returns the job path.
+pub fn write_job(dir: &Path) -> PathBuf {
+    std::fs::write(dir.join("dog.png"), tiny_png(1)).unwrap();
+    std::fs::write(dir.join("park.png"), tiny_png(2)).unwrap();
+    let job = json!({
+        "image_references": [
+            {"type": "subject", "image": "dog.png", "ref_name": "dog"},
+            {"type": "background", "image": "park.png", "ref_name": "park"}
+        ],
+        "prompt": "@dog runs through @park at dusk",
+        "model": "v5",
+        "duration": 5,
+        "quality": "540p",
+        "aspect_ratio": "16:9",
+        "seed": 42
+    });
+    let path = dir.join("job.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&job).unwrap()).unwrap();
+    path
+}
+
+/// The envelope of a successful answer.
+pub fn ok(resp: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"ErrCode": 0, "ErrMsg": "success", "Resp": resp}))
+}
+
+/// An ErrCode answer on HTTP 200, as the vendor sends them.
+pub fn err_code(code: i64, msg: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"ErrCode": code, "ErrMsg": msg, "Resp": {}}))
+}
+
+/// Flips a [`Vendor::mount_switch`] mock to its second answer.
+pub struct Switch(Arc<AtomicBool>);
+
+impl Switch {
+    pub fn flip(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The mock vendor.
+pub struct Vendor {
+    pub server: MockServer,
+}
+
+impl Vendor {
+    /// A vendor whose unexpected requests fail loudly (HTTP 599 naming the request).
+    pub async fn start() -> Vendor {
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(|req: &Request| {
+                ResponseTemplate::new(599).set_body_string(format!(
+                    "unexpected request in this test: {} {}",
+                    req.method, req.url
+                ))
+            })
+            .with_priority(u8::MAX)
+            .named("catch-all")
+            .mount(&server)
+            .await;
+        Vendor { server }
+    }
+
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    pub fn video_url(&self) -> String {
+        format!("{}{VIDEO_PATH}", self.server.uri())
+    }
+
+    /// Uploads answer img_id 1000 + n for the n-th upload.
+    pub async fn mount_upload(&self) {
+        let counter = std::sync::atomic::AtomicU64::new(0);
+        Mock::given(method("POST"))
+            .and(path(UPLOAD))
+            .respond_with(move |_: &Request| {
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                ok(json!({"img_id": 1000 + n, "img_url": format!("https://img.example/{n}.png")}))
+            })
+            .named("upload")
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The submit answers `video_id` (what the vendor does for a resent trace id, too).
+    pub async fn mount_submit(&self, video_id: u64) {
+        Mock::given(method("POST"))
+            .and(path(GENERATE))
+            .respond_with(ok(json!({"video_id": video_id, "credits": 45})))
+            .named("submit")
+            .mount(&self.server)
+            .await;
+    }
+
+    /// `method path` answers `before` until the switch is flipped, then `after`.
+    ///
+    /// (Not `mount_as_scoped`: wiremock 0.6.5 re-sorts its mocks by priority on every request
+    /// while guards keep positional ids, so with the catch-all's priority a dropped guard can
+    /// deactivate the wrong mock.)
+    pub async fn mount_switch(
+        &self,
+        verb: &str,
+        route: &str,
+        before: ResponseTemplate,
+        after: ResponseTemplate,
+    ) -> Switch {
+        let flipped = Arc::new(AtomicBool::new(false));
+        let seen = flipped.clone();
+        Mock::given(method(verb))
+            .and(path(route))
+            .respond_with(move |_: &Request| {
+                if seen.load(Ordering::SeqCst) {
+                    after.clone()
+                } else {
+                    before.clone()
+                }
+            })
+            .named("switch")
+            .mount(&self.server)
+            .await;
+        Switch(flipped)
+    }
+
+    /// The submit answers `template`.
+    pub async fn mount_submit_with(&self, template: ResponseTemplate) {
+        Mock::given(method("POST"))
+            .and(path(GENERATE))
+            .respond_with(template)
+            .named("submit")
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Status polls: `generating` answers of status 5 first, then `status` (with the video URL
+    /// when it is 1).
+    pub async fn mount_status(&self, video_id: u64, generating: u64, status: i64) {
+        let route = format!("{RESULT_PREFIX}{video_id}");
+        if generating > 0 {
+            Mock::given(method("GET"))
+                .and(path(route.clone()))
+                .respond_with(ok(json!({"id": video_id, "status": 5})))
+                .up_to_n_times(generating)
+                .with_priority(1)
+                .named("status: generating")
+                .mount(&self.server)
+                .await;
+        }
+        let mut resp = json!({"id": video_id, "status": status, "seed": 42, "credits": 45});
+        if status == 1 {
+            resp["url"] = json!(self.video_url());
+        }
+        Mock::given(method("GET"))
+            .and(path(route))
+            .respond_with(ok(resp))
+            .with_priority(2)
+            .named("status: final")
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The video file.
+    pub async fn mount_video(&self) {
+        Mock::given(method("GET"))
+            .and(path(VIDEO_PATH))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "video/mp4")
+                    .set_body_bytes(video_bytes()),
+            )
+            .named("video")
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Upload, submit, status (one "generating" first), video: the happy path.
+    pub async fn mount_happy(&self, video_id: u64) {
+        self.mount_upload().await;
+        self.mount_submit(video_id).await;
+        self.mount_status(video_id, 1, 1).await;
+        self.mount_video().await;
+    }
+
+    /// Balance.
+    pub async fn mount_balance(&self, monthly: i64, package: i64) {
+        Mock::given(method("GET"))
+            .and(path(BALANCE))
+            .respond_with(ok(
+                json!({"account_id": 7, "credit_monthly": monthly, "credit_package": package}),
+            ))
+            .named("balance")
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Every request received so far to paths matching `regex`.
+    pub async fn requests(&self, regex: &str) -> Vec<Request> {
+        let matcher = path_regex(regex);
+        let all = self.server.received_requests().await.unwrap_or_default();
+        all.into_iter()
+            .filter(|r| wiremock::Match::matches(&matcher, r))
+            .collect()
+    }
+
+    /// The `Ai-trace-id` of every submit received.
+    pub async fn submit_trace_ids(&self) -> Vec<String> {
+        self.requests(&format!("^{GENERATE}$"))
+            .await
+            .iter()
+            .filter_map(|r| r.headers.get("ai-trace-id"))
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
+    /// Waits (bounded) until at least `n` submits arrived.
+    pub async fn wait_for_submits(&self, n: usize, limit: Duration) -> bool {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if self.requests(&format!("^{GENERATE}$")).await.len() >= n {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+}

@@ -1,28 +1,24 @@
-//! Prints whether pixfuse-core, as built from the current spec, accepts the model × aspect ratio
-//! of a request given as JSON in argv[1]. Used by `cargo xtask spec-probe`.
+//! Prints whether pixfuse-core, as built from the current spec, accepts a request given as JSON
+//! in argv[1] ("valid" or "invalid", then the error codes). Used by `cargo xtask spec-probe`.
 
-use pixfuse_core::CAPABILITIES;
-use pixfuse_core::wire::FusionGenerateRequest;
+use pixfuse_core::{ValidateOptions, validate_bytes};
 
 fn main() {
     let Some(json) = std::env::args().nth(1) else {
         eprintln!("usage: probe '<request json>'");
         std::process::exit(2);
     };
-    let request: FusionGenerateRequest = match serde_json::from_str(&json) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("probe: not a request: {e}");
-            std::process::exit(2);
-        }
-    };
-    let accepted = CAPABILITIES
-        .model(&request.model)
-        .is_some_and(|caps| caps.aspect_ratios.contains(&request.aspect_ratio));
-    println!(
-        "{} ({} on {})",
-        if accepted { "valid" } else { "invalid" },
-        request.aspect_ratio,
-        request.model
-    );
+    let validation = validate_bytes(json.as_bytes(), &ValidateOptions::default());
+    let errors: Vec<String> = validation
+        .errors()
+        .map(|d| format!("{} at {}", d.code, d.path))
+        .collect();
+    let subject = validation.job.as_ref().map_or_else(String::new, |job| {
+        format!(" ({} on {})", job.aspect_ratio, job.model)
+    });
+    if errors.is_empty() {
+        println!("valid{subject}");
+    } else {
+        println!("invalid{subject}: {}", errors.join(", "));
+    }
 }

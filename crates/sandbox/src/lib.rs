@@ -1,1 +1,183 @@
-//! Skeleton: filled by a later issue; nothing here works yet.
+//! pixfuse-sandbox: a local emulator of the PixVerse Fusion API on 127.0.0.1.
+//!
+//! It answers the endpoints pixfuse uses the way the vendor documents them (fusion-api.md):
+//! image upload, fusion generate (validated by pixfuse-core, deduplicated by `Ai-trace-id`),
+//! video result (status 5, then 1, 7 or 8), balance, and a media server with `Range`. Faults
+//! (429, 5xx, dropped connections, truncated JSON, cut downloads) can be injected
+//! deterministically from a seed, so tests and benchmarks can rely on it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pixfuse_sandbox::SandboxError> {
+//! use pixfuse_sandbox::{Sandbox, SandboxConfig};
+//! let sandbox = Sandbox::start(SandboxConfig::for_tests()).await?;
+//! println!("{} with key {}", sandbox.base_url(), sandbox.demo_key_str());
+//! sandbox.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod account;
+mod app;
+mod auth;
+mod config;
+mod faults;
+mod media;
+mod range;
+mod reply;
+mod result;
+mod stats;
+mod submit;
+mod upload;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{AuthStyle, DEMO_KEY, FaultConfig, SandboxConfig};
+pub use stats::{FaultStats, SandboxStats};
+
+/// What can go wrong starting or running a sandbox.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// A knob has a value the sandbox cannot honour.
+    #[error("invalid sandbox configuration: {0}")]
+    InvalidConfig(String),
+    /// The port could not be bound.
+    #[error(
+        "cannot listen on 127.0.0.1:{port}: {source} (pick another port, or omit it to use a free one)"
+    )]
+    Bind {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server stopped with an I/O error.
+    #[error("the sandbox server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Entry point: [`Sandbox::start`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Binds 127.0.0.1 (on `config.port`, or a free port) and serves in a task of the current
+    /// tokio runtime until [`RunningSandbox::shutdown`] or drop.
+    pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
+        config.check()?;
+        let port = config.port.unwrap_or(0);
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+            .await
+            .map_err(|source| SandboxError::Bind { port, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| SandboxError::Bind { port, source })?;
+        let base_url = format!("http://{addr}");
+        let keys = if config.keys.is_empty() {
+            vec![SecretString::from(DEMO_KEY)]
+        } else {
+            config.keys.clone()
+        };
+        let keys = auth::Keys::new(keys, config.auth_style);
+        let app = Arc::new(app::App::new(config, keys, base_url.clone()));
+        let router = app::router(Arc::clone(&app));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    // A dropped sender stops the server too.
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::debug!(%base_url, "sandbox listening");
+        Ok(RunningSandbox {
+            addr,
+            base_url,
+            app,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+}
+
+/// A sandbox serving in the background. Dropping it stops the server (without waiting).
+pub struct RunningSandbox {
+    addr: SocketAddr,
+    base_url: String,
+    app: Arc<app::App>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningSandbox {
+    /// `http://127.0.0.1:PORT`, without a trailing slash; the API is under `/openapi/v2/`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The first accepted key ([`DEMO_KEY`] unless keys were configured).
+    pub fn demo_key(&self) -> SecretString {
+        self.app
+            .keys
+            .first()
+            .cloned()
+            .unwrap_or_else(|| SecretString::from(DEMO_KEY))
+    }
+
+    /// [`RunningSandbox::demo_key`] in the clear, for printing the built-in demo key.
+    pub fn demo_key_str(&self) -> String {
+        self.demo_key().expose_secret().to_owned()
+    }
+
+    /// What the server has seen so far.
+    pub fn stats(&self) -> SandboxStats {
+        self.app.account().stats.clone()
+    }
+
+    /// Credits left on the account.
+    pub fn credits_left(&self) -> u64 {
+        self.app.account().credits_left()
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, and waits for the server.
+    pub async fn shutdown(mut self) -> Result<(), SandboxError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => match task.await {
+                Ok(served) => served.map_err(SandboxError::Serve),
+                // The server task panicked or was cancelled: nothing is left to stop.
+                Err(_) => Ok(()),
+            },
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Debug for RunningSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningSandbox")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RunningSandbox {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,1 +1,39 @@
-//! Skeleton: filled by a later issue; nothing here works yet.
+//! The PixVerse Fusion HTTP transport: executes what `pixfuse-core` decides, over reqwest
+//! (rustls) and tokio.
+//!
+//! - Every answer's envelope is checked: `ErrCode != 0` is an error even on HTTP 200.
+//! - Failures are classified by core; retries reuse the call's trace id, so a resent submit
+//!   returns the earlier job instead of billing twice.
+//! - The API key lives in a `SecretString` and a sensitive header; it never appears in
+//!   `Debug`, `Display`, errors or tracing fields.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pixfuse_transport::TransportError> {
+//! use pixfuse_transport::{Provider, Transport, TransportConfig};
+//! let key = secrecy::SecretString::from("…".to_owned());
+//! let transport = Transport::new(TransportConfig::new(Provider::Pixverse, key))?;
+//! let credits = transport.balance().await?.total();
+//! # let _ = credits; Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod api;
+mod client;
+mod config;
+mod download;
+mod envelope;
+mod error;
+mod preflight;
+mod wait;
+
+pub use api::{Balance, Submitted, UploadedImage, VideoStatus};
+pub use client::Transport;
+pub use config::{AuthStyle, Provider, TransportConfig};
+pub use download::{DownloadProgress, Downloaded};
+pub use error::{CallInfo, Endpoint, TransportError};
+pub use preflight::{ImageFormat, ImageInfo, preflight_image};
+pub use wait::{WaitEvent, WaitOutcome};
+
+pub use pixfuse_core::poll::{Age, JobShape, JobStatus, PollPolicy};
+pub use pixfuse_core::retry::{Backoff, GiveUpReason, RetryPolicy, TransportFailure};

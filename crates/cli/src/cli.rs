@@ -1,0 +1,75 @@
+//! The command line: global options and one subcommand.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cmd::{
+    account::{BalanceArgs, UploadArgs},
+    estimate::EstimateArgs,
+    job::{RunArgs, SubmitArgs},
+    journal::{JobsArgs, ResumeArgs},
+    models::ModelsArgs,
+    sandbox::SandboxArgs,
+    validate::ValidateArgs,
+    video::{DownloadArgs, StatusArgs, WaitArgs},
+};
+use crate::net_args::NetArgs;
+
+/// pixfuse: multi-subject image-to-video with PixVerse Fusion, checked offline before any credit
+/// is spent.
+#[derive(Debug, Parser)]
+#[command(name = "pixfuse", version, propagate_version = true)]
+#[command(after_help = "Examples:
+  pixfuse validate job.json          check a request offline
+  pixfuse models                     what each model accepts
+  pixfuse estimate job.json          what it will cost
+  pixfuse run job.json -o clip.mp4   upload, submit, wait, download (journaled)
+  pixfuse resume                     finish jobs a crash or timeout interrupted
+  pixfuse sandbox                    a local emulator of the API (no key needed)")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts, before or after the subcommand.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Print one JSON object on stdout instead of human output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More detail (repeatable).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate, upload, submit, wait and download: a video on disk.
+    Run(RunArgs),
+    /// Validate, upload and submit; print the video id without waiting.
+    Submit(SubmitArgs),
+    /// One status poll of a video.
+    Status(StatusArgs),
+    /// Wait until a video is done.
+    Wait(WaitArgs),
+    /// Download a finished video.
+    Download(DownloadArgs),
+    /// Upload images (each distinct file once) and print their img_ids.
+    Upload(UploadArgs),
+    /// Credits left on the account.
+    Balance(BalanceArgs),
+    /// The journal of jobs.
+    Jobs(JobsArgs),
+    /// Finish jobs a crash, timeout or network failure interrupted.
+    Resume(ResumeArgs),
+    Validate(ValidateArgs),
+    Models(ModelsArgs),
+    Estimate(EstimateArgs),
+    Sandbox(SandboxArgs),
+}

@@ -1,0 +1,115 @@
+//! `pixfuse estimate`: what a request will cost, before anything is spent.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use pixfuse_core::{ValidateOptions, estimate_job, validate_bytes};
+use serde_json::json;
+
+use super::{Ctx, Failure};
+use crate::exit::Exit;
+use crate::input;
+use crate::render::diagnostics;
+
+/// Estimate the credits (and USD, at $1 = 100 credits) a request will cost, with how sure the
+/// price is: official (vendor table), inferred (derived from official figures) or unofficial.
+///
+/// An invalid request is reported (exit 3) instead of priced: the server would refuse it.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pixfuse estimate job.json
+  pixfuse estimate --json job.json")]
+pub struct EstimateArgs {
+    /// The request or job file (JSON), or `-` for stdin.
+    pub file: PathBuf,
+    /// Accept a model this build does not know (it then has no price).
+    #[arg(long)]
+    pub allow_unknown_model: bool,
+}
+
+pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
+    let bytes = input::read(&args.file)?;
+    let opts = ValidateOptions::default().allow_unknown_model(args.allow_unknown_model);
+    let v = validate_bytes(&bytes, &opts);
+    let mut stdout = std::io::stdout().lock();
+    let job = match &v.job {
+        Some(job) if v.is_valid() => job,
+        _ => {
+            if ctx.json {
+                let errors: Vec<_> = v.errors().collect();
+                writeln!(stdout, "{}", json!({ "valid": false, "errors": errors }))?;
+            } else {
+                let prompt = v.job.as_ref().map(|j| j.prompt.as_str());
+                for d in v.errors() {
+                    write!(stdout, "{}", diagnostics::render(d, prompt, ctx.style))?;
+                }
+                writeln!(
+                    stdout,
+                    "{}: {} (run `pixfuse validate` for details); not priced",
+                    input::display_name(&args.file),
+                    ctx.style.error("invalid")
+                )?;
+            }
+            return Ok(Exit::InvalidRequest);
+        }
+    };
+    let audio = job.generate_audio_switch == Some(true);
+    let estimate = estimate_job(job);
+    if ctx.json {
+        let mut value = json!({
+            "model": job.model.as_str(),
+            "quality": job.quality.as_str(),
+            "duration": job.duration,
+            "audio": audio,
+            "credits": null,
+            "usd": null,
+            "confidence": null,
+        });
+        if let Some(e) = &estimate {
+            value["credits"] = json!(e.credits);
+            value["usd"] = json!(e.usd);
+            value["confidence"] = json!(e.confidence);
+            value["source"] = json!(e.source);
+            value["basis"] = json!(e.basis);
+        }
+        writeln!(stdout, "{value}")?;
+        return Ok(Exit::Success);
+    }
+    let what = format!(
+        "{} · {} · {} s · {}",
+        job.model,
+        job.quality,
+        job.duration,
+        if audio { "with audio" } else { "no audio" }
+    );
+    match estimate {
+        Some(e) => {
+            writeln!(
+                stdout,
+                "{what}\n{} credits (${:.2}), {}",
+                ctx.style.bold(&format_credits(e.credits)),
+                e.usd,
+                e.confidence.as_str()
+            )?;
+            if ctx.verbose > 0 {
+                writeln!(
+                    stdout,
+                    "source: {}",
+                    e.source_description().unwrap_or(e.source)
+                )?;
+            }
+        }
+        None => writeln!(stdout, "{what}\nno price known for this combination")?,
+    }
+    Ok(Exit::Success)
+}
+
+/// 45 → "45", 97.5 → "97.5".
+fn format_credits(credits: f64) -> String {
+    if credits.fract() == 0.0 {
+        format!("{credits:.0}")
+    } else {
+        format!("{credits:.1}")
+    }
+}

@@ -1,0 +1,390 @@
+//! `pixfuse run` and `pixfuse submit`: a request from a job file and/or flags, validated offline,
+//! then sent (or, with `--dry-run`, only shown).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use pixfuse::{Diagnostic, Error, Event, Job, ValidateOptions};
+use serde_json::{Map, Value, json};
+
+use crate::cmd::{Ctx, Failure};
+use crate::connect::Settings;
+use crate::exit::Exit;
+use crate::failure::exit_for;
+use crate::net_args::NetArgs;
+use crate::progress::Progress;
+use crate::render::diagnostics;
+
+/// The request: a job file, flags, or both (flags override the file's fields; `--ref`s are added
+/// to its references).
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// Job file: the vendor's request JSON, each reference with `img_id` or `image` (a path
+    /// relative to the job file, or an https URL). `-` reads stdin.
+    #[arg(value_name = "JOB")]
+    pub job: Option<PathBuf>,
+    /// A reference image: `NAME=PATH[:subject|:background]` (repeatable; default subject).
+    #[arg(long = "ref", value_name = "NAME=PATH[:TYPE]")]
+    pub refs: Vec<String>,
+    /// The prompt; mention references as `@NAME ` (a space after the name).
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Model: v4.5, v5, v5.5, v5.6, v6, c1.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Seconds of video.
+    #[arg(long)]
+    pub duration: Option<u32>,
+    /// 360p, 540p, 720p or 1080p.
+    #[arg(long)]
+    pub quality: Option<String>,
+    /// Aspect ratio such as 16:9.
+    #[arg(long = "aspect", value_name = "RATIO")]
+    pub aspect_ratio: Option<String>,
+    /// Seed, 0..=2147483647.
+    #[arg(long)]
+    pub seed: Option<u32>,
+    /// Generate audio (v5.6, v6, c1): `--audio` or `--audio=false`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub audio: Option<bool>,
+    /// Send a model this build does not know (its checks are skipped).
+    #[arg(long)]
+    pub allow_unknown_model: bool,
+    /// Print the exact HTTP requests (key redacted) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `pixfuse run`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pixfuse run job.json -o clip.mp4
+  pixfuse run --ref dog=dog.png --ref park=park.jpg:background \\
+      --prompt '@dog runs in @park ' --model v5 --duration 5 --quality 540p --aspect 16:9 -o clip.mp4")]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// Where to save the video (a sidecar `<OUT>.json` is written next to it).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// `pixfuse submit`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:
+  pixfuse submit job.json            prints the video id; later: pixfuse resume / wait / download")]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// Where `pixfuse resume` should save the video later.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(ctx: &Ctx, net: &NetArgs, args: &RunArgs) -> Result<Exit, Failure> {
+    execute(ctx, net, &args.request, Some(&args.output), true)
+}
+
+pub fn submit(ctx: &Ctx, net: &NetArgs, args: &SubmitArgs) -> Result<Exit, Failure> {
+    execute(ctx, net, &args.request, args.output.as_deref(), false)
+}
+
+fn execute(
+    ctx: &Ctx,
+    net: &NetArgs,
+    request: &RequestArgs,
+    output: Option<&Path>,
+    wait: bool,
+) -> Result<Exit, Failure> {
+    if net.api_key_stdin && request.job.as_deref() == Some(Path::new("-")) {
+        return Err(Failure::usage(
+            "--api-key-stdin and a job on stdin (`-`) cannot share standard input; put the job in a file",
+        ));
+    }
+    let settings = Settings::resolve(net)?;
+    let opts = ValidateOptions::default().allow_unknown_model(request.allow_unknown_model);
+    let (job, warnings) = match build_job(request, &opts) {
+        Ok(found) => found,
+        Err(Error::Invalid { diagnostics }) => return Err(invalid(ctx, &diagnostics, None)),
+        Err(e) => return Err(e.into()),
+    };
+    if request.dry_run {
+        return dry_run(ctx, &settings, &job, &warnings);
+    }
+    let session = settings.session()?;
+    let client = &session.client;
+    let progress = Progress::new(ctx.quiet);
+    for w in &warnings {
+        progress.event(&warning_event(w));
+    }
+    let on_event = |e: Event| progress.event(&e);
+    let rt = &session.rt;
+    let prompt = job.prompt.clone();
+    let result = if wait {
+        let output = output.unwrap_or(Path::new("out.mp4"));
+        rt.block_on(client.run_with(job, output, on_event))
+            .map(|done| result_json(&done))
+    } else {
+        rt.block_on(client.submit_with(job, output, on_event))
+            .map(|sub| {
+                json!({
+                    "job_id": sub.job_id,
+                    "video_id": sub.video_id.to_string(),
+                    "trace_id": sub.trace_id,
+                    "status": "submitted",
+                    "credits": sub.credits,
+                })
+            })
+    };
+    progress.finish();
+    match result {
+        Ok(value) => {
+            print_result(ctx, &value, wait)?;
+            Ok(Exit::Success)
+        }
+        Err(Error::Invalid { diagnostics }) => Err(invalid(ctx, &diagnostics, Some(&prompt))),
+        Err(e) => Err(failed(ctx, e)),
+    }
+}
+
+/// The result object of a finished job.
+pub fn result_json(done: &pixfuse::JobOutcome) -> Value {
+    json!({
+        "job_id": done.job_id,
+        "video_id": done.video_id.to_string(),
+        "trace_id": done.trace_id,
+        "status": "succeeded",
+        "output": done.output,
+        "sidecar": done.sidecar,
+        "credits": done.credits,
+    })
+}
+
+/// Prints the result: the object with `--json`, a line otherwise.
+pub fn print_result(ctx: &Ctx, value: &Value, finished: bool) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    if ctx.json {
+        writeln!(out, "{value}")?;
+    } else if finished {
+        writeln!(
+            out,
+            "{} video {} saved to {}",
+            ctx.style.ok("done:"),
+            value["video_id"].as_str().unwrap_or("?"),
+            value["output"].as_str().unwrap_or("?")
+        )?;
+    } else {
+        // The bare id, so `id=$(pixfuse submit job.json)` works.
+        writeln!(out, "{}", value["video_id"].as_str().unwrap_or("?"))?;
+    }
+    Ok(())
+}
+
+/// A failure, also as a JSON object on stdout with `--json`.
+pub fn failed(ctx: &Ctx, error: Error) -> Failure {
+    let exit = exit_for(&error);
+    if ctx.json {
+        let mut value = json!({
+            "status": "error",
+            "exit_code": exit.code(),
+            "error": error.to_string(),
+        });
+        if let Error::StillRunning {
+            job_id,
+            video_id,
+            resume_command,
+        } = &error
+        {
+            value["status"] = json!("running");
+            value["job_id"] = json!(job_id);
+            value["video_id"] = json!(video_id.to_string());
+            value["resume_command"] = json!(resume_command);
+        }
+        let _ = writeln!(std::io::stdout().lock(), "{value}");
+    }
+    Failure {
+        exit,
+        message: error.to_string(),
+    }
+}
+
+fn invalid(ctx: &Ctx, diagnostics: &[Diagnostic], prompt: Option<&str>) -> Failure {
+    if ctx.json {
+        let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
+        let warnings: Vec<&Diagnostic> = diagnostics.iter().filter(|d| !d.is_error()).collect();
+        let value = json!({
+            "status": "invalid",
+            "exit_code": Exit::InvalidRequest.code(),
+            "errors": errors,
+            "warnings": warnings,
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{value}");
+    } else {
+        let style = crate::render::Style::for_stderr();
+        let mut err = std::io::stderr().lock();
+        for d in diagnostics {
+            let _ = writeln!(err, "{}", diagnostics::render(d, prompt, style).trim_end());
+        }
+    }
+    let count = diagnostics.iter().filter(|d| d.is_error()).count();
+    Failure {
+        exit: Exit::InvalidRequest,
+        message: format!("the request has {count} error(s); nothing was sent"),
+    }
+}
+
+fn warning_event(d: &Diagnostic) -> Event {
+    Event::Warning {
+        code: d.code.to_owned(),
+        path: d.path.clone(),
+        message: d.message.clone(),
+    }
+}
+
+fn dry_run(
+    ctx: &Ctx,
+    settings: &Settings,
+    job: &Job,
+    warnings: &[Diagnostic],
+) -> Result<Exit, Failure> {
+    // Only read an existing journal (to show reused uploads); a dry run creates nothing.
+    let journal = settings.state_dir().ok().and_then(|dir| {
+        let file = dir.join(pixfuse::journal::JOURNAL_FILE);
+        file.is_file()
+            .then(|| pixfuse::Journal::open(&file).ok())
+            .flatten()
+    });
+    let plan = pixfuse::dry_run::plan(job, settings.provider, &settings.base_url, journal.as_ref());
+    let mut out = std::io::stdout().lock();
+    if ctx.json {
+        let value = json!({"dry_run": true, "requests": plan, "warnings": warnings});
+        writeln!(out, "{value}")?;
+    } else {
+        for w in warnings {
+            eprintln!("pixfuse: {}", warning_event(w));
+        }
+        for (i, request) in plan.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            write!(out, "{request}")?;
+        }
+        eprintln!("pixfuse: dry run: nothing was sent");
+    }
+    Ok(Exit::Success)
+}
+
+/// Builds the job from the file and the flags, validated. Errors come as [`Error::Invalid`].
+fn build_job(args: &RequestArgs, opts: &ValidateOptions) -> Result<(Job, Vec<Diagnostic>), Error> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let (mut value, base) = match &args.job {
+        Some(path) => {
+            let bytes = crate::input::read(path).map_err(|f| Error::Config(f.message))?;
+            let base = if path == Path::new("-") {
+                cwd.clone()
+            } else {
+                path.parent().map(Path::to_owned).unwrap_or_default()
+            };
+            if !has_flags(args) {
+                // No flags: validate the bytes as written (diagnostics point into the file).
+                return pixfuse::parse_job(&bytes, &base, opts);
+            }
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(map)) => (map, base),
+                // Let validation explain malformed JSON with its line and column.
+                _ => return pixfuse::parse_job(&bytes, &base, opts),
+            }
+        }
+        None => (Map::new(), cwd.clone()),
+    };
+    let mut set = |key: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            value.insert(key.to_owned(), v);
+        }
+    };
+    set("prompt", args.prompt.clone().map(Value::from));
+    set("model", args.model.clone().map(Value::from));
+    set("duration", args.duration.map(Value::from));
+    set("quality", args.quality.clone().map(Value::from));
+    set("aspect_ratio", args.aspect_ratio.clone().map(Value::from));
+    set("seed", args.seed.map(Value::from));
+    set("generate_audio_switch", args.audio.map(Value::from));
+    if !args.refs.is_empty() {
+        let refs = value
+            .entry("image_references")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        let Some(list) = refs.as_array_mut() else {
+            return pixfuse::parse_job(
+                &serde_json::to_vec(&value).unwrap_or_default(),
+                &base,
+                opts,
+            );
+        };
+        for spec in &args.refs {
+            list.push(parse_ref(spec, &cwd)?);
+        }
+    }
+    let bytes = serde_json::to_vec(&Value::Object(value)).unwrap_or_default();
+    pixfuse::parse_job(&bytes, &base, opts)
+}
+
+fn has_flags(args: &RequestArgs) -> bool {
+    !args.refs.is_empty()
+        || args.prompt.is_some()
+        || args.model.is_some()
+        || args.duration.is_some()
+        || args.quality.is_some()
+        || args.aspect_ratio.is_some()
+        || args.seed.is_some()
+        || args.audio.is_some()
+}
+
+/// `NAME=PATH[:subject|:background]` → a job-form reference; relative paths are made absolute
+/// (they are relative to where the command runs, not to a job file).
+fn parse_ref(spec: &str, cwd: &Path) -> Result<Value, Error> {
+    let Some((name, rest)) = spec.split_once('=') else {
+        return Err(Error::Config(format!(
+            "--ref {spec}: expected NAME=PATH[:subject|:background], e.g. --ref dog=dog.png"
+        )));
+    };
+    let (image, kind) = match rest.rsplit_once(':') {
+        Some((path, kind @ ("subject" | "background"))) => (path, kind),
+        _ => (rest, "subject"),
+    };
+    if name.is_empty() || image.is_empty() {
+        return Err(Error::Config(format!(
+            "--ref {spec}: both NAME and PATH are needed, e.g. --ref dog=dog.png"
+        )));
+    }
+    let image = if image.starts_with("https://") || Path::new(image).is_absolute() {
+        image.to_owned()
+    } else {
+        cwd.join(image).to_string_lossy().into_owned()
+    };
+    Ok(json!({"type": kind, "image": image, "ref_name": name}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ref_specs() {
+        let cwd = Path::new("/work");
+        assert_eq!(
+            parse_ref("dog=dog.png", cwd).unwrap(),
+            json!({"type":"subject","image":"/work/dog.png","ref_name":"dog"})
+        );
+        assert_eq!(
+            parse_ref("park=/p/park.jpg:background", cwd).unwrap(),
+            json!({"type":"background","image":"/p/park.jpg","ref_name":"park"})
+        );
+        assert_eq!(
+            parse_ref("cat=https://cdn.example/c.png:subject", cwd).unwrap(),
+            json!({"type":"subject","image":"https://cdn.example/c.png","ref_name":"cat"})
+        );
+        assert!(parse_ref("dog", cwd).is_err());
+        assert!(parse_ref("=x.png", cwd).is_err());
+    }
+}

@@ -1,0 +1,188 @@
+//! `pixfuse jobs | resume`: the journal of jobs, and finishing the ones a crash, a timeout or a
+//! network failure interrupted.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use pixfuse::{Event, JobRecord};
+use serde_json::json;
+
+use crate::cmd::job::result_json;
+use crate::cmd::{Ctx, Failure};
+use crate::connect::Settings;
+use crate::exit::Exit;
+use crate::net_args::NetArgs;
+use crate::progress::Progress;
+use crate::render::table;
+
+/// `pixfuse jobs`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  pixfuse jobs --json")]
+pub struct JobsArgs {}
+
+/// `pixfuse resume`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pixfuse resume            finish every interrupted job
+  pixfuse resume 3 -o a.mp4 finish job 3 and save it as a.mp4")]
+pub struct ResumeArgs {
+    /// Journal ids (from `pixfuse jobs`); none: every job that needs it.
+    #[arg(value_name = "JOB_ID")]
+    pub job_ids: Vec<i64>,
+    /// Save the video here instead of the journaled path (one job only).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+}
+
+fn open_journal(settings: &Settings) -> Result<pixfuse::Journal, Failure> {
+    pixfuse::Journal::open_in(&settings.state_dir()?).map_err(|e| pixfuse::Error::from(e).into())
+}
+
+fn job_json(r: &JobRecord) -> serde_json::Value {
+    json!({
+        "job_id": r.id,
+        "state": r.state,
+        "trace_id": r.trace_id,
+        "video_id": r.video_id.map(|v| v.to_string()),
+        "vendor_status": r.vendor_status,
+        "output": r.output_path,
+        "credits": r.credits,
+        "created_ms": r.created_ms,
+        "last_error": r.last_error,
+        "needs_resume": r.needs_resume(),
+    })
+}
+
+pub fn jobs(ctx: &Ctx, net: &NetArgs, _args: &JobsArgs) -> Result<Exit, Failure> {
+    let settings = Settings::resolve(net)?;
+    let list = open_journal(&settings)?
+        .list()
+        .map_err(|e| Failure::from(pixfuse::Error::from(e)))?;
+    let mut out = std::io::stdout().lock();
+    if ctx.json {
+        let jobs: Vec<_> = list.iter().map(job_json).collect();
+        writeln!(out, "{}", json!({ "jobs": jobs }))?;
+        return Ok(Exit::Success);
+    }
+    if list.is_empty() {
+        writeln!(out, "no jobs yet")?;
+        return Ok(Exit::Success);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.state.to_string(),
+                r.video_id.map(|v| v.to_string()).unwrap_or_default(),
+                r.credits.map(|c| c.to_string()).unwrap_or_default(),
+                r.output_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                r.last_error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    write!(
+        out,
+        "{}",
+        table::render(
+            &[
+                "job",
+                "state",
+                "video id",
+                "credits",
+                "output",
+                "last error"
+            ],
+            &rows
+        )
+    )?;
+    Ok(Exit::Success)
+}
+
+pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failure> {
+    let settings = Settings::resolve(net)?;
+    if args.output.is_some() && args.job_ids.len() != 1 {
+        return Err(Failure::usage("-o needs exactly one JOB_ID"));
+    }
+    let session = settings.session()?;
+    let client = &session.client;
+    let ids: Vec<i64> = if args.job_ids.is_empty() {
+        let unfinished = client
+            .journal()
+            .unfinished()
+            .map_err(|e| Failure::from(pixfuse::Error::from(e)))?;
+        let (here, elsewhere): (Vec<_>, Vec<_>) = unfinished
+            .into_iter()
+            .partition(|r| r.base_url == client.base_url());
+        for r in &elsewhere {
+            eprintln!(
+                "pixfuse: skipping job {} (sent to {}; resume it with --base-url {})",
+                r.id, r.base_url, r.base_url
+            );
+        }
+        here.iter().map(|r| r.id).collect()
+    } else {
+        args.job_ids.clone()
+    };
+    let rt = &session.rt;
+    let progress = Progress::new(ctx.quiet);
+    let mut results = Vec::new();
+    let mut first_failure: Option<Failure> = None;
+    for id in &ids {
+        let outcome =
+            rt.block_on(client.resume(*id, args.output.as_deref(), |e: Event| progress.event(&e)));
+        match outcome {
+            Ok(done) => {
+                progress.note(&format!(
+                    "job {id}: video {} saved to {}",
+                    done.video_id,
+                    done.output.display()
+                ));
+                results.push(result_json(&done));
+            }
+            Err(e) => {
+                let exit = crate::failure::exit_for(&e);
+                if ids.len() > 1 {
+                    progress.note(&format!("job {id}: {e}"));
+                }
+                results.push(json!({
+                    "job_id": id,
+                    "status": "error",
+                    "exit_code": exit.code(),
+                    "error": e.to_string(),
+                }));
+                if first_failure.is_none() {
+                    first_failure = Some(Failure {
+                        exit,
+                        message: format!("job {id}: {e}"),
+                    });
+                }
+            }
+        }
+    }
+    progress.finish();
+    let mut out = std::io::stdout().lock();
+    if ctx.json {
+        writeln!(out, "{}", json!({ "results": results }))?;
+    } else if ids.is_empty() {
+        writeln!(out, "nothing to resume")?;
+    } else {
+        for r in results.iter().filter(|r| r["status"] == "succeeded") {
+            writeln!(
+                out,
+                "job {}: {}",
+                r["job_id"],
+                r["output"].as_str().unwrap_or("?")
+            )?;
+        }
+    }
+    match first_failure {
+        // Already reported per job above (and in the JSON object).
+        Some(f) => Err(f),
+        None => Ok(Exit::Success),
+    }
+}

@@ -1,0 +1,102 @@
+//! One module per command; each returns the process's [`Exit`].
+
+pub mod account;
+pub mod estimate;
+pub mod job;
+pub mod journal;
+pub mod models;
+pub mod sandbox;
+pub mod validate;
+pub mod video;
+
+use std::io::Write;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::exit::Exit;
+use crate::render::Style;
+
+/// A command that could not do its job, with the exit code that says why.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            exit: Exit::Usage,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        // A closed pipe (`pixfuse models | head -1`) is the reader's choice, not a failure.
+        let exit = if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Exit::Success
+        } else {
+            Exit::Internal
+        };
+        Failure {
+            exit,
+            message: format!("cannot write output: {e}"),
+        }
+    }
+}
+
+/// What every command knows about how to speak.
+pub struct Ctx {
+    pub json: bool,
+    pub verbose: u8,
+    pub quiet: bool,
+    /// Styling for stdout.
+    pub style: Style,
+}
+
+impl Ctx {
+    fn new(global: &GlobalArgs) -> Self {
+        Ctx {
+            json: global.json,
+            verbose: global.verbose,
+            quiet: global.quiet,
+            style: Style::for_stdout(),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Exit {
+    let ctx = Ctx::new(&cli.global);
+    crate::connect::init_tracing(cli.global.verbose);
+    let net = &cli.global.net;
+    let result = match cli.command {
+        Command::Run(args) => job::run(&ctx, net, &args),
+        Command::Submit(args) => job::submit(&ctx, net, &args),
+        Command::Status(args) => video::status(&ctx, net, &args),
+        Command::Wait(args) => video::wait(&ctx, net, &args),
+        Command::Download(args) => video::download(&ctx, net, &args),
+        Command::Upload(args) => account::upload(&ctx, net, &args),
+        Command::Balance(args) => account::balance(&ctx, net, &args),
+        Command::Jobs(args) => journal::jobs(&ctx, net, &args),
+        Command::Resume(args) => journal::resume(&ctx, net, &args),
+        Command::Validate(args) => validate::run(&ctx, &args),
+        Command::Models(args) => models::run(&ctx, &args),
+        Command::Estimate(args) => estimate::run(&ctx, &args),
+        Command::Sandbox(args) => sandbox::run(&ctx, &args),
+    };
+    match result {
+        Ok(exit) => exit,
+        Err(f) if f.exit == Exit::Success => Exit::Success,
+        Err(f) => {
+            let style = Style::for_stderr();
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{}: {}",
+                style.error("error"),
+                f.message
+            );
+            f.exit
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! `pixfuse models`: the capability table, as this build knows it.
+
+use std::io::Write;
+
+use clap::Args;
+use pixfuse_core::caps::ModelCaps;
+use pixfuse_core::{CAPABILITIES, Severity};
+use serde_json::{Value, json};
+
+use super::{Ctx, Failure};
+use crate::exit::Exit;
+use crate::render::table;
+
+/// Show what each model accepts: image count, durations, qualities, aspect ratios, audio and
+/// prompt length (from this build's capability table).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pixfuse models
+  pixfuse models --json | jq '.models[] | select(.audio_switch) | .model'")]
+pub struct ModelsArgs {}
+
+pub fn run(ctx: &Ctx, _args: &ModelsArgs) -> Result<Exit, Failure> {
+    let text = if ctx.json {
+        let models: Vec<Value> = CAPABILITIES.models.iter().map(row_json).collect();
+        format!("{}\n", json!({ "models": models }))
+    } else {
+        human(ctx)
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(Exit::Success)
+}
+
+fn human(ctx: &Ctx) -> String {
+    let rows: Vec<Vec<String>> = CAPABILITIES
+        .models
+        .iter()
+        .map(|m| {
+            vec![
+                m.model.to_string(),
+                m.max_images.value.to_string(),
+                durations(m.durations.values),
+                qualities(m),
+                m.aspect_ratios
+                    .values
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                if m.audio_switch.supported {
+                    "yes"
+                } else {
+                    "no"
+                }
+                .to_owned(),
+                prompt_max(m),
+            ]
+        })
+        .collect();
+    let mut out = table::render(
+        &[
+            "model",
+            "images",
+            "durations (s)",
+            "qualities",
+            "aspect ratios",
+            "audio",
+            "prompt (chars)",
+        ],
+        &rows,
+    );
+    if !ctx.quiet {
+        out.push_str(
+            "\n1080p*(8): that quality is refused at 8 s. Prompt 2048/5000: a warning past 2048 characters, an error past 5000.\n",
+        );
+    }
+    out
+}
+
+fn durations(values: &[u32]) -> String {
+    let consecutive = values.len() > 3 && values.windows(2).all(|w| w[1] == w[0] + 1);
+    match values {
+        [first, .., last] if consecutive => format!("{first}–{last}"),
+        _ => values
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// "360p 540p 720p 1080p*(8)": a star marks a quality refused at some durations.
+fn qualities(m: &ModelCaps) -> String {
+    m.qualities
+        .values
+        .iter()
+        .map(|q| {
+            let refused: Vec<String> = m
+                .forbidden
+                .iter()
+                .filter(|f| &f.quality == q)
+                .flat_map(|f| f.durations.iter().map(u32::to_string))
+                .collect();
+            if refused.is_empty() {
+                q.to_string()
+            } else {
+                format!("{q}*({})", refused.join(","))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn prompt_max(m: &ModelCaps) -> String {
+    let mut limits: Vec<_> = m.prompt_max_chars.iter().collect();
+    limits.sort_by_key(|l| l.value);
+    limits
+        .iter()
+        .map(|l| l.value.to_string())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn row_json(m: &ModelCaps) -> Value {
+    json!({
+        "model": m.model.as_str(),
+        "description": m.model.description(),
+        "max_images": m.max_images.value,
+        "durations": m.durations.values,
+        "qualities": m.qualities.values.iter().map(|q| q.as_str()).collect::<Vec<_>>(),
+        "forbidden": m.forbidden.iter().map(|f| json!({
+            "quality": f.quality.as_str(),
+            "durations": f.durations,
+            "severity": f.severity,
+        })).collect::<Vec<_>>(),
+        "aspect_ratios": m.aspect_ratios.values.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "audio_switch": m.audio_switch.supported,
+        "prompt_max_chars": m.prompt_max_chars.iter().map(|l| json!({
+            "value": l.value,
+            "severity": l.severity,
+        })).collect::<Vec<_>>(),
+        "prompt_error_above": m.prompt_max_chars.iter()
+            .filter(|l| l.severity == Severity::Error).map(|l| l.value).min(),
+    })
+}

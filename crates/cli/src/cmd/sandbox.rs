@@ -1,0 +1,225 @@
+//! `pixfuse sandbox`: run the local vendor emulator in the foreground.
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use pixfuse_sandbox::{AuthStyle, FaultConfig, Sandbox, SandboxConfig, SandboxStats};
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::{Ctx, Failure};
+use crate::exit::Exit;
+
+/// Run a local emulator of the PixVerse API (no key, no credits, no network) until Ctrl-C.
+///
+/// It validates like the vendor, bills pretend credits, deduplicates by Ai-trace-id, serves a
+/// real MP4, and can inject faults deterministically from a seed.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pixfuse sandbox
+  pixfuse sandbox --port 8787 --generation-time 500ms
+  pixfuse sandbox --fault-seed 7 --fault-429 0.1 --fault-drop 0.05 --fault-cut 0.2")]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (default: a free one).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Generation time of a 5 s video at 360p/540p; longer videos and 720p/1080p take
+    /// proportionally longer (e.g. 3s, 250ms).
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub generation_time: Duration,
+    /// Jobs one key may have generating at once (one more gets ErrCode 500044).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub concurrency: u32,
+    /// Credits on the account at start.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub credits: u64,
+    /// How clients must send their key.
+    #[arg(long, value_enum, default_value_t = Auth::Either)]
+    pub auth: Auth,
+    /// Name of an environment variable holding the accepted keys, comma-separated (keys never go
+    /// on the command line). Default: the built-in demo key only.
+    #[arg(long, value_name = "VAR")]
+    pub keys_env: Option<String>,
+    /// A prompt containing this word ends in status 7 (an upload whose file name contains it is
+    /// refused by moderation).
+    #[arg(long, value_name = "WORD", default_value = "sandbox-moderate")]
+    pub moderation_word: String,
+    /// A prompt containing this word ends in status 8.
+    #[arg(long, value_name = "WORD", default_value = "sandbox-fail")]
+    pub failure_word: String,
+    /// Disable both trigger words.
+    #[arg(long)]
+    pub no_triggers: bool,
+    /// Seed of the fault dice: the same seed and requests give the same faults.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub fault_seed: u64,
+    /// Probability of HTTP 429 with Retry-After.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_429: f64,
+    /// Probability of HTTP 5xx (proxy HTML 502 or a 500 envelope).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_5xx: f64,
+    /// Probability that a submit is recorded, then its connection dropped without an answer.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_drop: f64,
+    /// Probability of an HTTP 200 whose JSON body is cut in half.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_truncate: f64,
+    /// Probability that a video download stops midway.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_cut: f64,
+    /// Retry-After of injected 429s, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1)]
+    pub retry_after: u32,
+}
+
+/// A probability between 0 and 1.
+fn probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "{s:?} is not a probability: use a number from 0 to 1 (e.g. 0.05)"
+        )),
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Auth {
+    /// `API-KEY: <key>` (the vendor's way).
+    ApiKey,
+    /// `Authorization: Bearer <key>` (the relay's way).
+    Bearer,
+    /// Either.
+    Either,
+}
+
+impl SandboxArgs {
+    /// The sandbox configuration these flags describe.
+    pub fn config(&self) -> Result<SandboxConfig, Failure> {
+        let keys = match &self.keys_env {
+            None => Vec::new(),
+            Some(var) => {
+                let value = std::env::var(var).map_err(|_| {
+                    Failure::usage(format!(
+                        "--keys-env {var}: the environment variable {var} is not set (or not \
+                         UTF-8); set it to a comma-separated list of keys"
+                    ))
+                })?;
+                let keys: Vec<SecretString> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(SecretString::from)
+                    .collect();
+                if keys.is_empty() {
+                    return Err(Failure::usage(format!(
+                        "--keys-env {var}: {var} holds no key; set it to a comma-separated list"
+                    )));
+                }
+                keys
+            }
+        };
+        let submit_faults = self.fault_429 + self.fault_5xx + self.fault_drop + self.fault_truncate;
+        if submit_faults > 1.0 {
+            return Err(Failure::usage(format!(
+                "--fault-429, --fault-5xx, --fault-drop and --fault-truncate add up to \
+                 {submit_faults}; a submit meets at most one fault, so keep their sum at most 1"
+            )));
+        }
+        let trigger = |word: &str| (!self.no_triggers).then(|| word.to_owned());
+        Ok(SandboxConfig {
+            port: self.port,
+            generation_time: self.generation_time,
+            concurrency_limit: self.concurrency,
+            starting_credits: self.credits,
+            keys,
+            auth_style: match self.auth {
+                Auth::ApiKey => AuthStyle::ApiKey,
+                Auth::Bearer => AuthStyle::Bearer,
+                Auth::Either => AuthStyle::Either,
+            },
+            faults: FaultConfig {
+                seed: self.fault_seed,
+                rate_limit: self.fault_429,
+                server_error: self.fault_5xx,
+                drop_after_submit: self.fault_drop,
+                truncated_json: self.fault_truncate,
+                cut_download: self.fault_cut,
+                retry_after_secs: self.retry_after,
+            },
+            moderation_trigger: trigger(&self.moderation_word),
+            failure_trigger: trigger(&self.failure_word),
+        })
+    }
+}
+
+pub fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<Exit, Failure> {
+    let config = args.config()?;
+    let own_keys = !config.keys.is_empty();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            exit: Exit::Internal,
+            message: format!("cannot start the async runtime: {e}"),
+        })?;
+    runtime.block_on(async {
+        let sandbox = Sandbox::start(config)
+            .await
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        // The built-in demo key guards nothing and is printed; configured keys never are.
+        let key = if own_keys {
+            None
+        } else {
+            Some(sandbox.demo_key_str())
+        };
+        announce(ctx, sandbox.base_url(), key.as_deref())?;
+        tokio::signal::ctrl_c().await.map_err(|e| Failure {
+            exit: Exit::Internal,
+            message: format!("cannot wait for Ctrl-C: {e}"),
+        })?;
+        let stats = sandbox.stats();
+        sandbox.shutdown().await.map_err(|e| Failure {
+            exit: Exit::Network,
+            message: e.to_string(),
+        })?;
+        if !ctx.quiet && !ctx.json {
+            eprintln!("{}", summary(&stats));
+        }
+        Ok(Exit::Success)
+    })
+}
+
+fn announce(ctx: &Ctx, base_url: &str, key: Option<&str>) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    if ctx.json {
+        writeln!(out, "{}", json!({ "base_url": base_url, "demo_key": key }))?;
+    } else {
+        writeln!(
+            out,
+            "pixfuse sandbox listening on {}",
+            ctx.style.bold(base_url)
+        )?;
+        match key {
+            Some(key) => writeln!(out, "demo key: {key}")?,
+            None => writeln!(out, "keys: the ones in --keys-env")?,
+        }
+        writeln!(out, "Press Ctrl-C to stop.")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn summary(stats: &SandboxStats) -> String {
+    format!(
+        "sandbox stopped: {} submits ({} billed, {} deduplicated), {} credits spent, {} uploads, \
+         {} downloads",
+        stats.submits_received,
+        stats.billable_jobs,
+        stats.deduplicated_submits,
+        stats.credits_spent,
+        stats.uploads,
+        stats.downloads_served
+    )
+}

@@ -1,0 +1,258 @@
+//! `pixfuse validate`: check a request offline, like a compiler checks code.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use pixfuse_core::fix::Change;
+use pixfuse_core::{Diagnostic, ValidateOptions, Validation, fix_job, validate_bytes};
+use serde::Serialize;
+
+use super::{Ctx, Failure};
+use crate::exit::Exit;
+use crate::input;
+use crate::render::{Style, diagnostics};
+
+/// Check a Fusion request or job file offline: every mistake, before any credit is spent.
+///
+/// Exit status: 0 when there is no error (warnings allowed), 3 when there is any error
+/// (unparsable JSON included), 2 when the file cannot be read.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pixfuse validate job.json
+  pixfuse validate --json job.json              one JSON object: {valid, errors, warnings}
+  pixfuse validate --fix job.json               insert missing spaces after @mentions (listed)
+  cat job.json | pixfuse validate -
+  pixfuse validate --jsonl requests.jsonl       one request per line, one result per line")]
+pub struct ValidateArgs {
+    /// The request or job file (JSON), or `-` for stdin.
+    pub file: PathBuf,
+    /// Apply safe mechanical fixes (a space after a mention), list each one, and rewrite the
+    /// file (stdin: print the fixed JSON on stdout). The file is rewritten in pixfuse's layout.
+    #[arg(long, conflicts_with = "jsonl")]
+    pub fix: bool,
+    /// Accept a model this build does not know (a warning instead of an error; model-specific
+    /// checks are skipped).
+    #[arg(long)]
+    pub allow_unknown_model: bool,
+    /// FILE holds one request per line: print one JSON result per line, streaming.
+    #[arg(long)]
+    pub jsonl: bool,
+}
+
+/// The `--json` answer.
+#[derive(Serialize)]
+struct Report<'a> {
+    valid: bool,
+    errors: Vec<&'a Diagnostic>,
+    warnings: Vec<&'a Diagnostic>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fixes: Option<&'a [Change]>,
+}
+
+impl<'a> Report<'a> {
+    fn new(v: &'a Validation, fixes: Option<&'a [Change]>) -> Self {
+        Report {
+            valid: v.is_valid(),
+            errors: v.errors().collect(),
+            warnings: v.warnings().collect(),
+            fixes,
+        }
+    }
+}
+
+pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit, Failure> {
+    let opts = ValidateOptions::default().allow_unknown_model(args.allow_unknown_model);
+    if args.jsonl {
+        return run_jsonl(&args.file, &opts);
+    }
+    let bytes = input::read(&args.file)?;
+    let mut validation = validate_bytes(&bytes, &opts);
+    let mut fixes = None;
+    let mut fixed_bytes = None;
+    if args.fix
+        && let Some(job) = &mut validation.job
+    {
+        let changes = fix_job(job);
+        if !changes.is_empty() {
+            let mut text = serde_json::to_vec_pretty(&*job).map_err(|e| Failure {
+                exit: Exit::Internal,
+                message: format!("cannot serialize the fixed request: {e}"),
+            })?;
+            text.push(b'\n');
+            validation = validate_bytes(&text, &opts);
+            fixed_bytes = Some(text);
+        }
+        fixes = Some(changes);
+    }
+    let to_stdin = args.file == Path::new("-");
+    if let Some(text) = &fixed_bytes {
+        if to_stdin {
+            std::io::stdout().lock().write_all(text)?;
+        } else {
+            std::fs::write(&args.file, text).map_err(|e| Failure {
+                exit: Exit::Usage,
+                message: format!("cannot write the fixed file {}: {e}", args.file.display()),
+            })?;
+        }
+    }
+    // With the fixed JSON on stdout, the report goes to stderr.
+    let report_to_stderr = to_stdin && fixed_bytes.is_some();
+    let text =
+        if ctx.json {
+            let mut s = serde_json::to_string(&Report::new(&validation, fixes.as_deref()))
+                .map_err(|e| Failure {
+                    exit: Exit::Internal,
+                    message: format!("cannot serialize the report: {e}"),
+                })?;
+            s.push('\n');
+            s
+        } else {
+            let style = if report_to_stderr {
+                Style::for_stderr()
+            } else {
+                ctx.style
+            };
+            let prompt = prompt_of(&validation, &bytes);
+            human(
+                &input::display_name(&args.file),
+                &validation,
+                fixes.as_deref(),
+                prompt.as_deref(),
+                ctx,
+                style,
+            )
+        };
+    if report_to_stderr {
+        std::io::stderr().lock().write_all(text.as_bytes())?;
+    } else {
+        std::io::stdout().lock().write_all(text.as_bytes())?;
+    }
+    Ok(if validation.is_valid() {
+        Exit::Success
+    } else {
+        Exit::InvalidRequest
+    })
+}
+
+/// The prompt text the spans point into (from the job, or from the raw JSON when the request
+/// did not parse as a whole).
+fn prompt_of(v: &Validation, bytes: &[u8]) -> Option<String> {
+    if let Some(job) = &v.job {
+        return Some(job.prompt.clone());
+    }
+    if !v.diagnostics.iter().any(|d| d.span.is_some()) {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    value.get("prompt")?.as_str().map(str::to_owned)
+}
+
+fn human(
+    name: &str,
+    v: &Validation,
+    fixes: Option<&[Change]>,
+    prompt: Option<&str>,
+    ctx: &Ctx,
+    style: Style,
+) -> String {
+    let mut out = String::new();
+    for change in fixes.unwrap_or_default() {
+        out.push_str(&format!(
+            "{} {} at {}: \"{}\" → \"{}\"\n",
+            style.ok("fixed:"),
+            change.description,
+            change.path,
+            change.before,
+            change.after
+        ));
+    }
+    if fixes.is_some_and(|f| !f.is_empty()) {
+        out.push('\n');
+    }
+    for d in &v.diagnostics {
+        if ctx.quiet && !d.is_error() {
+            continue;
+        }
+        out.push_str(&diagnostics::render(d, prompt, style));
+    }
+    let errors = v.errors().count();
+    let warnings = v.warnings().count();
+    let verdict = if errors == 0 {
+        style.ok("valid")
+    } else {
+        style.error("invalid")
+    };
+    if !(ctx.quiet && errors == 0) {
+        out.push_str(&format!(
+            "{name}: {verdict} ({})\n",
+            diagnostics::summary(errors, warnings)
+        ));
+    }
+    out
+}
+
+/// One line of `--jsonl` output.
+#[derive(Serialize)]
+struct LineReport<'a> {
+    line: u64,
+    valid: bool,
+    errors: Vec<&'a Diagnostic>,
+    warnings: Vec<&'a Diagnostic>,
+}
+
+/// Streams: one request per input line, one result per output line, constant memory. Blank
+/// lines are skipped. Exit 3 when any request is invalid.
+fn run_jsonl(path: &Path, opts: &ValidateOptions) -> Result<Exit, Failure> {
+    let stdin;
+    let reader: Box<dyn BufRead> = if path == Path::new("-") {
+        stdin = std::io::stdin();
+        Box::new(stdin.lock())
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+        Box::new(std::io::BufReader::with_capacity(1 << 16, file))
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let exit = validate_lines(reader, &mut out, opts)?;
+    out.flush()?;
+    Ok(exit)
+}
+
+pub(crate) fn validate_lines(
+    mut reader: impl BufRead,
+    out: &mut impl Write,
+    opts: &ValidateOptions,
+) -> Result<Exit, Failure> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut line = 0u64;
+    let mut all_valid = true;
+    loop {
+        buf.clear();
+        let read = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Failure::usage(format!("cannot read line {}: {e}", line + 1)))?;
+        if read == 0 {
+            break;
+        }
+        line += 1;
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let v = validate_bytes(&buf, opts);
+        all_valid &= v.is_valid();
+        let report = LineReport {
+            line,
+            valid: v.is_valid(),
+            errors: v.errors().collect(),
+            warnings: v.warnings().collect(),
+        };
+        serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(if all_valid {
+        Exit::Success
+    } else {
+        Exit::InvalidRequest
+    })
+}

@@ -1,0 +1,113 @@
+//! `pixfuse status | wait | download`: one video by its id.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use pixfuse::event::status_name;
+use pixfuse::{Event, VideoStatus};
+use serde_json::json;
+
+use crate::cmd::job::{failed, print_result, result_json};
+use crate::cmd::{Ctx, Failure};
+use crate::connect::Settings;
+use crate::exit::Exit;
+use crate::net_args::NetArgs;
+use crate::progress::Progress;
+
+/// A video id (a 64-bit integer, as `submit` prints it).
+fn parse_video_id(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a video id (a non-negative integer)"))
+}
+
+/// `pixfuse status`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  pixfuse status 312345678901234")]
+pub struct StatusArgs {
+    #[arg(value_name = "ID", value_parser = parse_video_id)]
+    pub video_id: u64,
+}
+
+/// `pixfuse wait`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  pixfuse wait 312345678901234 --timeout 10m")]
+pub struct WaitArgs {
+    #[arg(value_name = "ID", value_parser = parse_video_id)]
+    pub video_id: u64,
+}
+
+/// `pixfuse download`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  pixfuse download 312345678901234 -o clip.mp4")]
+pub struct DownloadArgs {
+    #[arg(value_name = "ID", value_parser = parse_video_id)]
+    pub video_id: u64,
+    /// Where to save the video.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+fn status_json(s: &VideoStatus) -> serde_json::Value {
+    json!({
+        "video_id": s.video_id.to_string(),
+        "status": status_name(s.status),
+        "vendor_status": s.status,
+        "url": s.url,
+        "credits": s.credits,
+        "seed": s.seed,
+    })
+}
+
+pub fn status(ctx: &Ctx, net: &NetArgs, args: &StatusArgs) -> Result<Exit, Failure> {
+    let session = Settings::resolve(net)?.session()?;
+    let (rt, client) = (&session.rt, &session.client);
+    let s = rt
+        .block_on(client.status(args.video_id))
+        .map_err(|e| failed(ctx, e))?;
+    let mut out = std::io::stdout().lock();
+    if ctx.json {
+        writeln!(out, "{}", status_json(&s))?;
+    } else {
+        writeln!(out, "video {}: {}", s.video_id, status_name(s.status))?;
+        if let Some(url) = &s.url {
+            writeln!(out, "url: {url}")?;
+        }
+        if let Some(c) = s.credits {
+            writeln!(out, "credits: {c}")?;
+        }
+    }
+    Ok(Exit::Success)
+}
+
+pub fn wait(ctx: &Ctx, net: &NetArgs, args: &WaitArgs) -> Result<Exit, Failure> {
+    let session = Settings::resolve(net)?.session()?;
+    let (rt, client) = (&session.rt, &session.client);
+    let progress = Progress::new(ctx.quiet);
+    let result = rt.block_on(client.wait_with(args.video_id, |e: Event| progress.event(&e)));
+    progress.finish();
+    let s = result.map_err(|e| failed(ctx, e))?;
+    let mut out = std::io::stdout().lock();
+    if ctx.json {
+        writeln!(out, "{}", status_json(&s))?;
+    } else {
+        writeln!(
+            out,
+            "video {} is ready: {}",
+            s.video_id,
+            s.url.as_deref().unwrap_or("")
+        )?;
+    }
+    Ok(Exit::Success)
+}
+
+pub fn download(ctx: &Ctx, net: &NetArgs, args: &DownloadArgs) -> Result<Exit, Failure> {
+    let session = Settings::resolve(net)?.session()?;
+    let (rt, client) = (&session.rt, &session.client);
+    let done = rt
+        .block_on(client.download(args.video_id, &args.output))
+        .map_err(|e| failed(ctx, e))?;
+    print_result(ctx, &result_json(&done), true)?;
+    Ok(Exit::Success)
+}

@@ -1,0 +1,220 @@
+//! From command line, environment and config file to a [`pixfuse::Client`]. Precedence: flag,
+//! then environment (clap reads the `PIXFUSE_*` variables into the same fields), then the
+//! config file's profile, then the built-in default.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pixfuse::core::retry::Backoff;
+use pixfuse::{Client, PollPolicy, Provider, RetryPolicy};
+use secrecy::SecretString;
+
+use crate::cmd::Failure;
+use crate::config::Config;
+use crate::exit::Exit;
+use crate::key::{self, KeyInputs};
+use crate::net_args::NetArgs;
+
+/// Settings after merging flags, env and config.
+#[derive(Debug)]
+pub struct Settings {
+    pub provider: Provider,
+    pub base_url: String,
+    pub poll: PollPolicy,
+    pub retry_base_delay: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub state_dir: Option<PathBuf>,
+    config: Config,
+    api_key_stdin: bool,
+    sandbox: bool,
+}
+
+/// What a networked command works with. Fields drop in order: the client, then the sandbox,
+/// then the runtime that drives both.
+pub struct Session {
+    pub client: Client,
+    _sandbox: Option<pixfuse_sandbox::RunningSandbox>,
+    pub rt: tokio::runtime::Runtime,
+}
+
+impl Settings {
+    /// Merges `net` with the config file it names (or the default one).
+    pub fn resolve(net: &NetArgs) -> Result<Settings, Failure> {
+        let config = Config::load(net.config.as_deref(), net.profile.as_deref())
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        tracing::debug!(file = ?config.path, profile = ?config.profile, "config");
+        for warning in &config.warnings {
+            eprintln!("pixfuse: warning: {warning}");
+        }
+        let s = &config.settings;
+        let provider_name = net
+            .provider
+            .clone()
+            .or_else(|| s.provider.clone())
+            .unwrap_or_else(|| "pixverse".to_owned());
+        let provider = pixfuse::parse_provider(&provider_name).ok_or_else(|| {
+            Failure::usage(format!(
+                "provider `{provider_name}` is unknown; use pixverse or quickrouter"
+            ))
+        })?;
+        let base_url = net
+            .base_url
+            .clone()
+            .or_else(|| s.base_url.clone())
+            .unwrap_or_else(|| provider.default_base_url().to_owned());
+        let poll = match net.poll_interval.or(s.poll_interval) {
+            Some(every) => PollPolicy::Fixed(every),
+            None => PollPolicy::Adaptive,
+        };
+        Ok(Settings {
+            provider,
+            base_url,
+            poll,
+            retry_base_delay: net.retry_base_delay.or(s.retry_base_delay),
+            timeout: net.timeout.or(s.timeout),
+            state_dir: net.state_dir.clone().or_else(|| s.state_dir.clone()),
+            api_key_stdin: net.api_key_stdin,
+            sandbox: net.sandbox,
+            config,
+        })
+    }
+
+    /// The state directory in effect (flag, env, config, platform default).
+    pub fn state_dir(&self) -> Result<PathBuf, Failure> {
+        self.state_dir
+            .clone()
+            .or_else(pixfuse::state::default_state_dir)
+            .ok_or_else(|| {
+                Failure::usage("no state directory: pass --state-dir or set PIXFUSE_STATE_DIR")
+            })
+    }
+
+    /// The API key, from stdin, env or config (exit 4 when there is none).
+    pub fn api_key(&self) -> Result<SecretString, Failure> {
+        let env = |name: &str| std::env::var(name).ok();
+        let (secret, source) = key::resolve(
+            KeyInputs {
+                provider: self.provider.as_str(),
+                from_stdin: self.api_key_stdin,
+                env: &env,
+                config_key: self.config.settings.api_key.as_ref(),
+                config_path: self.config.path.clone(),
+            },
+            key::read_stdin,
+        )
+        .map_err(|e| Failure {
+            exit: Exit::Auth,
+            message: e.to_string(),
+        })?;
+        tracing::debug!(%source, "API key found");
+        Ok(secret)
+    }
+
+    /// The retry policy: the defaults, rescaled when `--retry-base-delay` is given so that
+    /// every delay (including the wait for a concurrency slot) keeps its proportion.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        let mut policy = RetryPolicy::default();
+        if let Some(base) = self.retry_base_delay {
+            policy.backoff = Backoff {
+                base,
+                factor: 2.0,
+                max: base.saturating_mul(60),
+            };
+            policy.slot_backoff = Backoff {
+                base: base.saturating_mul(10),
+                factor: 1.5,
+                max: base.saturating_mul(90),
+            };
+        }
+        policy
+    }
+
+    /// A client for these settings. `base_url` and `key` override the resolved ones (how
+    /// `--sandbox` supplies its own URL and demo key).
+    pub fn client_with(
+        &self,
+        base_url: Option<&str>,
+        key: Option<SecretString>,
+    ) -> Result<Client, Failure> {
+        let key = match key {
+            Some(k) => k,
+            None => self.api_key()?,
+        };
+        let mut state_dir = self.state_dir()?;
+        if self.sandbox {
+            // Keep pretend jobs out of the real journal.
+            state_dir.push("sandbox");
+        }
+        let mut builder = Client::builder()
+            .provider(self.provider)
+            .base_url(base_url.unwrap_or(&self.base_url))
+            .api_key(key)
+            .retry_policy(self.retry_policy())
+            .poll_policy(self.poll)
+            .state_dir(state_dir);
+        if let Some(t) = self.timeout {
+            builder = builder.wait_timeout(t);
+        }
+        builder.build().map_err(Failure::from)
+    }
+
+    /// A runtime and a client for these settings; with `--sandbox`, also the local emulator
+    /// the client talks to.
+    pub fn session(&self) -> Result<Session, Failure> {
+        let rt = runtime()?;
+        if !self.sandbox {
+            return Ok(Session {
+                client: self.client_with(None, None)?,
+                _sandbox: None,
+                rt,
+            });
+        }
+        let sandbox = rt
+            .block_on(pixfuse_sandbox::Sandbox::start(
+                pixfuse_sandbox::SandboxConfig::default(),
+            ))
+            .map_err(|e| Failure {
+                exit: Exit::Internal,
+                message: format!("cannot start the sandbox: {e}"),
+            })?;
+        eprintln!(
+            "pixfuse: using a local sandbox at {} (no key, no credits, nothing leaves this machine)",
+            sandbox.base_url()
+        );
+        let client = self.client_with(Some(sandbox.base_url()), Some(sandbox.demo_key()))?;
+        Ok(Session {
+            client,
+            _sandbox: Some(sandbox),
+            rt,
+        })
+    }
+}
+
+/// A runtime for one command: single-threaded is plenty for one job at a time.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            exit: Exit::Internal,
+            message: format!("cannot start the async runtime: {e}"),
+        })
+}
+
+/// `-v` logs requests (info), `-vv` everything at debug, to stderr. The transport redacts the
+/// key in every field, so even `-vv` never shows it.
+pub fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => return,
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "pixfuse={level},pixfuse_transport={level},pixfuse_cli={level}"
+    ));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}

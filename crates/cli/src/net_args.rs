@@ -1,0 +1,52 @@
+//! Global options of the commands that talk to the API. Flattened into `GlobalArgs`, so they are
+//! accepted before or after the subcommand.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Where to connect, how patient to be, where state lives.
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct NetArgs {
+    /// Who serves the API.
+    #[arg(long, global = true, env = "PIXFUSE_PROVIDER", value_parser = ["pixverse", "quickrouter"])]
+    pub provider: Option<String>,
+    /// Another base URL (a relay, a local emulator). Plain http only for localhost.
+    #[arg(long, global = true, env = "PIXFUSE_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Poll the status at this fixed interval (e.g. `100ms`, `5s`) instead of the adaptive
+    /// schedule.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub poll_interval: Option<Duration>,
+    /// First retry delay; later retries back off exponentially from it.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub retry_base_delay: Option<Duration>,
+    /// Stop waiting after this long (the job keeps running; exit 8 names the command that
+    /// resumes it).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Where the job journal lives [default: the platform's data directory for pixfuse].
+    #[arg(long, global = true, env = "PIXFUSE_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Config file [default: pixfuse/config.toml in the platform's config directory].
+    #[arg(long, global = true, env = "PIXFUSE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Profile of the config file to use.
+    #[arg(long, global = true, env = "PIXFUSE_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Read the API key from standard input (keys never go on the command line).
+    #[arg(long, global = true)]
+    pub api_key_stdin: bool,
+    /// Talk to a local emulator of the API started for this command: no key, no credits,
+    /// nothing leaves the machine (its jobs are journaled under `<state dir>/sandbox`).
+    #[arg(long, global = true)]
+    pub sandbox: bool,
+}
+
+/// `100ms`, `5s`, `2m`, `1h 30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e}; write a duration such as 100ms, 5s or 10m"))
+}

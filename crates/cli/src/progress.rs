@@ -1,0 +1,112 @@
+//! Rendering progress events on stderr: a spinner on a terminal, plain log lines otherwise,
+//! nothing with `-q`. Stdout stays reserved for the result.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pixfuse::Event;
+
+/// `last_status` before the first poll (no vendor status is this small).
+const NO_STATUS: i64 = i64::MIN;
+
+/// Where events go.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+    /// Last poll status logged, so log mode prints changes (and every tenth poll), not every
+    /// poll.
+    last_status: AtomicI64,
+}
+
+impl Progress {
+    /// A spinner when stderr is a terminal, else line logging (unless `quiet`).
+    pub fn new(quiet: bool) -> Self {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress {
+            bar,
+            quiet,
+            last_status: AtomicI64::new(NO_STATUS),
+        }
+    }
+
+    /// Shows one event.
+    pub fn event(&self, event: &Event) {
+        if self.quiet {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => match event {
+                // Lasting facts are printed above the spinner; the rest only updates it.
+                Event::Warning { .. }
+                | Event::Submitted { .. }
+                | Event::Downloaded { .. }
+                | Event::Uploaded { .. }
+                | Event::UploadReused { .. } => bar.println(event.to_string()),
+                Event::Downloading {
+                    received,
+                    total: Some(total),
+                } => {
+                    bar.set_message(format!(
+                        "downloading {}/{} KiB",
+                        received / 1024,
+                        total / 1024
+                    ));
+                }
+                _ => bar.set_message(event.to_string()),
+            },
+            None => {
+                if self.worth_a_line(event) {
+                    let _ = writeln!(std::io::stderr().lock(), "pixfuse: {event}");
+                }
+            }
+        }
+    }
+
+    /// In log mode: byte counts are noise, and a poll is news only when its status changed.
+    fn worth_a_line(&self, event: &Event) -> bool {
+        match event {
+            Event::Downloading { .. } => false,
+            Event::Polled { status, polls, .. } => {
+                let changed = self.last_status.swap(*status, Ordering::Relaxed) != *status;
+                changed || polls % 10 == 0
+            }
+            _ => true,
+        }
+    }
+
+    /// A line that is not an event (a note, a hint).
+    pub fn note(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "pixfuse: {text}");
+            }
+        }
+    }
+
+    /// Removes the spinner before the result is printed.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -1,0 +1,76 @@
+//! What a request will cost, from the price table ([`PRICING`]), with how sure that is.
+
+use crate::pricing::{Confidence, PRICING};
+use crate::{CAPABILITIES, Job, Model, Quality};
+
+/// How the price was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// A listed price for exactly this model, quality, duration and audio setting.
+    Fixed,
+    /// A per-second price times the duration.
+    PerSecond,
+}
+
+/// An estimated cost.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Estimate {
+    pub credits: f64,
+    /// At [`crate::pricing::Pricing::credits_per_usd`].
+    pub usd: f64,
+    pub confidence: Confidence,
+    /// Key of the price table's sources.
+    pub source: &'static str,
+    pub basis: Basis,
+}
+
+impl Estimate {
+    /// What the source tag stands for.
+    pub fn source_description(&self) -> Option<&'static str> {
+        PRICING
+            .sources
+            .iter()
+            .find(|(k, _)| *k == self.source)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// The cost of one video; `None` when the table has no price for the combination.
+pub fn estimate(model: &Model, quality: &Quality, duration: u32, audio: bool) -> Option<Estimate> {
+    let fixed = PRICING.fixed.iter().find(|p| {
+        &p.model == model && &p.quality == quality && p.duration == duration && p.audio == audio
+    });
+    let (credits, confidence, source, basis) = match fixed {
+        Some(p) => (p.credits, p.confidence, p.source, Basis::Fixed),
+        None => {
+            let p = PRICING
+                .per_second
+                .iter()
+                .find(|p| &p.model == model && &p.quality == quality && p.audio == audio)?;
+            (
+                p.credits_per_second * f64::from(duration),
+                p.confidence,
+                p.source,
+                Basis::PerSecond,
+            )
+        }
+    };
+    Some(Estimate {
+        credits,
+        usd: credits / PRICING.credits_per_usd,
+        confidence,
+        source,
+        basis,
+    })
+}
+
+/// The cost of a job. Audio counts only when it is switched on for a model that honours it
+/// (the vendor documents no default, so an absent switch is priced as off).
+pub fn estimate_job(job: &Job) -> Option<Estimate> {
+    let audio = job.generate_audio_switch == Some(true)
+        && CAPABILITIES
+            .model(&job.model)
+            .is_some_and(|caps| caps.audio_switch.supported);
+    estimate(&job.model, &job.quality, job.duration, audio)
+}

@@ -1,0 +1,91 @@
+//! Safe mechanical fixes, each one listed: only a missing space after a mention (`@dog,` →
+//! `@dog ,`, and a trailing space after a mention that ends the prompt). Nothing else is ever
+//! changed, and nothing is changed silently.
+
+use std::ops::Range;
+
+use crate::Job;
+use crate::mention::{MentionKind, classify, mentions};
+use crate::rules::is_mentionable;
+
+/// One change made by a fix.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    /// The diagnostic code this change resolves.
+    pub code: &'static str,
+    /// RFC 6901 pointer of the changed field.
+    pub path: String,
+    /// Byte span in the original prompt of the mention that was fixed.
+    pub span: Range<usize>,
+    /// What was done, in plain English.
+    pub description: String,
+    /// The mention before and after.
+    pub before: String,
+    pub after: String,
+}
+
+/// A fixed prompt and what changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fixed {
+    pub prompt: String,
+    pub changes: Vec<Change>,
+}
+
+/// Inserts the missing space after each mention of one of `ref_names`.
+pub fn fix_prompt(prompt: &str, ref_names: &[&str]) -> Fixed {
+    let names: Vec<&str> = ref_names
+        .iter()
+        .copied()
+        .filter(|n| is_mentionable(n))
+        .collect();
+    let mut inserts = Vec::new();
+    let mut changes = Vec::new();
+    for m in mentions(prompt) {
+        let (name, at, code) = match classify(&m, &names) {
+            MentionKind::NoSpace { name, split } => (name, split, "mention_no_space"),
+            MentionKind::Exact(name) if m.at_end(prompt) => (name, m.span.end, "mention_at_end"),
+            _ => continue,
+        };
+        let before = &prompt[m.span.clone()];
+        let after = format!(
+            "{} {}",
+            &before[..at - m.span.start],
+            &before[at - m.span.start..]
+        );
+        changes.push(Change {
+            code,
+            path: String::from("/prompt"),
+            span: m.span.clone(),
+            description: format!("inserted a space after @{name}"),
+            before: before.to_owned(),
+            after,
+        });
+        inserts.push(at);
+    }
+    let mut fixed = String::with_capacity(prompt.len() + inserts.len());
+    let mut last = 0;
+    for at in inserts {
+        fixed.push_str(&prompt[last..at]);
+        fixed.push(' ');
+        last = at;
+    }
+    fixed.push_str(&prompt[last..]);
+    Fixed {
+        prompt: fixed,
+        changes,
+    }
+}
+
+/// Applies [`fix_prompt`] to a job's prompt in place; returns the changes (empty: untouched).
+pub fn fix_job(job: &mut Job) -> Vec<Change> {
+    let names: Vec<&str> = job
+        .image_references
+        .iter()
+        .map(|r| r.ref_name.as_str())
+        .collect();
+    let fixed = fix_prompt(&job.prompt, &names);
+    if !fixed.changes.is_empty() {
+        job.prompt = fixed.prompt;
+    }
+    fixed.changes
+}

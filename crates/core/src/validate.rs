@@ -1,0 +1,121 @@
+//! Offline validation: every documented mistake in a request, found before credits are spent.
+//!
+//! The fast path is one typed parse into [`Job`] followed by the rules; only when that parse
+//! fails does a second pass walk a `serde_json::Value` to say which field is missing or of the
+//! wrong type (and still run every rule on the fields it could read).
+
+use crate::diagnostic::Diagnostic;
+use crate::job::Job;
+use crate::rules::{self, Fields, RefFields};
+use crate::shape;
+
+/// What validation may let through.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ValidateOptions {
+    /// Treat a model missing from the capability table as a warning (model-specific checks are
+    /// skipped) instead of an error: for a model released after this build.
+    pub allow_unknown_model: bool,
+}
+
+impl ValidateOptions {
+    /// Sets [`ValidateOptions::allow_unknown_model`].
+    #[must_use]
+    pub fn allow_unknown_model(mut self, allow: bool) -> Self {
+        self.allow_unknown_model = allow;
+        self
+    }
+}
+
+/// The verdict on a request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Validation {
+    /// Every problem found, errors and warnings, in document order of the rules.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The parsed job, when the request had the right shape (even if rules failed).
+    pub job: Option<Job>,
+}
+
+impl Validation {
+    /// No errors (warnings allowed).
+    pub fn is_valid(&self) -> bool {
+        !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| !d.is_error())
+    }
+}
+
+/// Validates raw JSON bytes (a vendor request or a job file). Never panics.
+pub fn validate_bytes(bytes: &[u8], opts: &ValidateOptions) -> Validation {
+    if let Ok(job) = serde_json::from_slice::<Job>(bytes) {
+        let diagnostics = validate_job(&job, opts);
+        return Validation {
+            diagnostics,
+            job: Some(job),
+        };
+    }
+    let value = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value) => value,
+        Err(e) => {
+            return Validation {
+                diagnostics: vec![syntax_error(&e)],
+                job: None,
+            };
+        }
+    };
+    let mut diagnostics = Vec::new();
+    let partial = shape::walk(value, &mut diagnostics);
+    rules::check(&partial.fields(), opts, &mut diagnostics);
+    Validation {
+        diagnostics,
+        job: partial.into_job(),
+    }
+}
+
+/// Validates a job already in typed form.
+pub fn validate_job(job: &Job, opts: &ValidateOptions) -> Vec<Diagnostic> {
+    let fields = Fields {
+        refs: Some(
+            job.image_references
+                .iter()
+                .map(|r| RefFields {
+                    type_: Some(&r.type_),
+                    source: Some(&r.source),
+                    ref_name: Some(&r.ref_name),
+                })
+                .collect(),
+        ),
+        prompt: Some(&job.prompt),
+        model: Some(&job.model),
+        duration: Some(i128::from(job.duration)),
+        quality: Some(&job.quality),
+        aspect_ratio: Some(&job.aspect_ratio),
+        audio: job.generate_audio_switch,
+        seed: job.seed.map(i128::from),
+        extra: &job.extra,
+    };
+    let mut out = Vec::new();
+    rules::check(&fields, opts, &mut out);
+    out
+}
+
+fn syntax_error(e: &serde_json::Error) -> Diagnostic {
+    let (line, column) = (e.line(), e.column());
+    let what = e.to_string();
+    // serde_json appends " at line L column C"; we say it first, in words.
+    let what = what
+        .rsplit_once(" at line ")
+        .map_or(what.as_str(), |(head, _)| head);
+    let message = if line == 0 {
+        format!("not valid JSON: {what}")
+    } else {
+        format!("not valid JSON at line {line}, column {column}: {what}")
+    };
+    Diagnostic::error("json_syntax", "", message)
+}

@@ -1,0 +1,122 @@
+//! Every request in spec/examples/ reaches exactly the verdict of its `.expect.json`, and every
+//! valid one serializes to a body the spec's JSON Schema accepts.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use pixfuse_core::{ValidateOptions, validate_bytes};
+use serde_json::Value;
+
+fn examples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../spec/examples")
+}
+
+/// (name, request bytes, expected verdict) for every example.
+fn examples() -> Vec<(String, Vec<u8>, Value)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(examples_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let Some(stem) = name.strip_suffix(".expect.json") else {
+            continue;
+        };
+        let request = std::fs::read(examples_dir().join(format!("{stem}.json")))
+            .unwrap_or_else(|e| panic!("{stem}.json: {e}"));
+        let expect: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        out.push((stem.to_owned(), request, expect));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(out.len() >= 30, "only {} examples found", out.len());
+    out
+}
+
+fn expected_set(expect: &Value, key: &str) -> BTreeSet<(String, String)> {
+    expect[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap().to_owned(),
+                d["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_example_reaches_its_expected_verdict() {
+    let mut failures = Vec::new();
+    for (name, request, expect) in examples() {
+        let v = validate_bytes(&request, &ValidateOptions::default());
+        let errors: BTreeSet<(String, String)> = v
+            .errors()
+            .map(|d| (d.path.clone(), d.code.to_owned()))
+            .collect();
+        let warnings: BTreeSet<(String, String)> = v
+            .warnings()
+            .map(|d| (d.path.clone(), d.code.to_owned()))
+            .collect();
+        let want_valid = expect["valid"].as_bool().unwrap();
+        if v.is_valid() != want_valid
+            || errors != expected_set(&expect, "errors")
+            || warnings != expected_set(&expect, "warnings")
+        {
+            failures.push(format!(
+                "{name}: got valid={} errors={errors:?} warnings={warnings:?}\n  diagnostics: {:#?}",
+                v.is_valid(),
+                v.diagnostics
+            ));
+        }
+        // Every diagnostic explains itself.
+        for d in &v.diagnostics {
+            assert!(!d.message.is_empty(), "{name}: {d:?}");
+            assert!(
+                d.code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{name}: {d:?}"
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_valid_example_serializes_to_a_schema_valid_body() {
+    let schema: Value = serde_json::from_slice(
+        &std::fs::read(examples_dir().join("../fusion-generate.request.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut checked = 0;
+    for (name, request, expect) in examples() {
+        if !expect["valid"].as_bool().unwrap() {
+            continue;
+        }
+        let v = validate_bytes(&request, &ValidateOptions::default());
+        let mut job = v.job.unwrap_or_else(|| panic!("{name}: valid but no job"));
+        // A job with paths or URLs is not a request yet.
+        let unresolved = job.to_request_json();
+        let mut next_id = u64::MAX - 10;
+        job.resolve_images(|_| {
+            next_id += 1;
+            Some(next_id)
+        })
+        .unwrap();
+        if job
+            .image_references
+            .iter()
+            .any(|r| r.source.img_id().is_none())
+        {
+            assert!(unresolved.is_err());
+        }
+        let body = job.to_request_json().unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&body)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        // Extra fields are sent as written; the schema itself does not forbid them.
+        assert!(errors.is_empty(), "{name}: {errors:#?}\n{body:#}");
+        checked += 1;
+    }
+    assert!(checked >= 5);
+}

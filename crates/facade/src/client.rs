@@ -1,0 +1,452 @@
+//! The client: configuration, and each step of a job callable alone.
+//!
+//! The end-to-end flow lives in [`crate::run`]; this module holds the builder and the single
+//! steps (upload, submit, status, wait, download, balance).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use pixfuse_core::ValidateOptions;
+use pixfuse_core::poll::PollPolicy;
+use pixfuse_core::retry::RetryPolicy;
+use pixfuse_transport::{Provider, Transport, TransportConfig};
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::event::Event;
+use crate::journal::{Journal, UploadRecord};
+
+/// Environment variable naming the provider (`pixverse` or `quickrouter`).
+pub const PROVIDER_ENV: &str = "PIXFUSE_PROVIDER";
+/// Environment variable overriding the base URL.
+pub const BASE_URL_ENV: &str = "PIXFUSE_BASE_URL";
+/// Environment variable holding the key for any provider.
+pub const KEY_ENV: &str = "PIXFUSE_API_KEY";
+
+/// Parses a provider name as the CLI and env accept it.
+pub fn parse_provider(name: &str) -> Option<Provider> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "pixverse" => Some(Provider::Pixverse),
+        "quickrouter" => Some(Provider::QuickRouter),
+        _ => None,
+    }
+}
+
+/// The provider's own key variable.
+pub fn provider_key_env(provider: Provider) -> &'static str {
+    match provider {
+        Provider::QuickRouter => "QUICKROUTER_API_KEY",
+        _ => "PIXVERSE_API_KEY",
+    }
+}
+
+/// Builds a [`Client`]. Only the key is required.
+#[derive(Debug)]
+#[must_use]
+pub struct ClientBuilder {
+    provider: Provider,
+    base_url: Option<String>,
+    api_key: Option<SecretString>,
+    connect_timeout: Option<Duration>,
+    request_timeout: Option<Duration>,
+    download_read_timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    poll: PollPolicy,
+    wait_timeout: Option<Duration>,
+    state_dir: Option<PathBuf>,
+    http_client: Option<reqwest::Client>,
+    validate: ValidateOptions,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            provider: Provider::Pixverse,
+            base_url: None,
+            api_key: None,
+            connect_timeout: None,
+            request_timeout: None,
+            download_read_timeout: None,
+            retry: None,
+            poll: PollPolicy::Adaptive,
+            wait_timeout: None,
+            state_dir: None,
+            http_client: None,
+            validate: ValidateOptions::default(),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Who serves the API (default [`Provider::Pixverse`]).
+    pub fn provider(mut self, provider: Provider) -> Self {
+        self.provider = provider;
+        self
+    }
+
+    /// Another base URL: a relay, the sandbox, a test server.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The API key.
+    pub fn api_key(mut self, key: SecretString) -> Self {
+        self.api_key = Some(key);
+        self
+    }
+
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Time allowed for one API request.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// Longest silence while downloading before the connection counts as cut.
+    pub fn download_read_timeout(mut self, timeout: Duration) -> Self {
+        self.download_read_timeout = Some(timeout);
+        self
+    }
+
+    /// Attempts, delays and deadline of retries.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Adaptive (default) or fixed status polling.
+    pub fn poll_policy(mut self, poll: PollPolicy) -> Self {
+        self.poll = poll;
+        self
+    }
+
+    /// How long [`Client::wait`] and [`Client::run`] wait for a video before returning
+    /// [`Error::StillRunning`] (default: no limit).
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = Some(timeout);
+        self
+    }
+
+    /// Where the journal lives (default: env `PIXFUSE_STATE_DIR`, else the platform data dir).
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Uses this HTTP client (connection pool, proxy, TLS) instead of building one.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// What validation lets through (e.g. a model this build does not know yet).
+    pub fn validate_options(mut self, opts: ValidateOptions) -> Self {
+        self.validate = opts;
+        self
+    }
+
+    /// Opens the journal and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let key = self.api_key.ok_or_else(|| {
+            Error::Config(format!(
+                "no API key: set {KEY_ENV} (or {}) or pass one to ClientBuilder::api_key",
+                provider_key_env(self.provider)
+            ))
+        })?;
+        let mut config = TransportConfig::new(self.provider, key);
+        if let Some(url) = &self.base_url {
+            config = config.with_base_url(url.trim_end_matches('/'));
+        }
+        if let Some(t) = self.connect_timeout {
+            config = config.with_connect_timeout(t);
+        }
+        if let Some(t) = self.request_timeout {
+            config = config.with_request_timeout(t);
+        }
+        if let Some(t) = self.download_read_timeout {
+            config = config.with_download_read_timeout(t);
+        }
+        if let Some(retry) = self.retry {
+            config = config.with_retry(retry);
+        }
+        config = config.with_poll(self.poll);
+        if let Some(client) = self.http_client {
+            config = config.with_http_client(client);
+        }
+        let base_url = config.base_url().to_owned();
+        let transport = Transport::new(config)?;
+        let state_dir = self
+            .state_dir
+            .or_else(crate::state::state_dir_from_env)
+            .ok_or_else(|| {
+                Error::Config(
+                    "no state directory: set PIXFUSE_STATE_DIR or pass --state-dir".to_owned(),
+                )
+            })?;
+        let journal = Journal::open_in(&state_dir)?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport,
+                journal: Mutex::new(journal),
+                provider: self.provider,
+                base_url,
+                wait_timeout: self.wait_timeout,
+                validate: self.validate,
+            }),
+        })
+    }
+}
+
+/// The PixVerse Fusion client. Cheap to clone; clones share the connection pool and journal.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) transport: Transport,
+    journal: Mutex<Journal>,
+    pub(crate) provider: Provider,
+    pub(crate) base_url: String,
+    pub(crate) wait_timeout: Option<Duration>,
+    pub(crate) validate: ValidateOptions,
+}
+
+/// A status answer, with the fields a caller usually wants.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct VideoStatus {
+    pub video_id: u64,
+    /// The vendor's status code (1 done, 5 generating, 6 deleted, 7 moderated, 8 failed).
+    pub status: i64,
+    pub url: Option<String>,
+    pub credits: Option<i64>,
+    pub seed: Option<i64>,
+}
+
+impl VideoStatus {
+    /// Whether the video is ready to download.
+    pub fn is_ready(&self) -> bool {
+        self.status == 1 && self.url.is_some()
+    }
+}
+
+/// An uploaded image.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UploadedImage {
+    pub img_id: u64,
+    pub img_url: Option<String>,
+    /// True when the journal already knew this content and nothing was sent.
+    pub reused: bool,
+}
+
+impl Client {
+    /// A builder with the defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from the environment: `PIXFUSE_PROVIDER`, `PIXFUSE_BASE_URL`,
+    /// `PIXFUSE_API_KEY` (or `PIXVERSE_API_KEY` / `QUICKROUTER_API_KEY`), `PIXFUSE_STATE_DIR`.
+    pub fn from_env() -> Result<Client, Error> {
+        Self::builder_from_env()?.build()
+    }
+
+    /// [`Client::from_env`] as a builder, to adjust before building.
+    pub fn builder_from_env() -> Result<ClientBuilder, Error> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut builder = Client::builder();
+        if let Some(name) = var(PROVIDER_ENV) {
+            let provider = parse_provider(&name).ok_or_else(|| {
+                Error::Config(format!(
+                    "{PROVIDER_ENV}={name} is not a provider; use pixverse or quickrouter"
+                ))
+            })?;
+            builder = builder.provider(provider);
+        }
+        if let Some(url) = var(BASE_URL_ENV) {
+            builder = builder.base_url(url);
+        }
+        if let Some(key) = var(KEY_ENV).or_else(|| var(provider_key_env(builder.provider))) {
+            builder = builder.api_key(SecretString::from(key.trim().to_owned()));
+        }
+        Ok(builder)
+    }
+
+    pub fn provider(&self) -> Provider {
+        self.inner.provider
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// The journal (locked for the guard's lifetime; never held across an await).
+    pub fn journal(&self) -> MutexGuard<'_, Journal> {
+        // A panic while holding the lock cannot leave SQLite inconsistent: keep going.
+        self.inner
+            .journal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Uploads a local image once: the same content at the same provider reuses its img_id.
+    pub async fn upload(&self, path: &Path) -> Result<UploadedImage, Error> {
+        self.upload_with(path, &mut |_| {}).await
+    }
+
+    pub(crate) async fn upload_with(
+        &self,
+        path: &Path,
+        on_event: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<UploadedImage, Error> {
+        let (sha256, size) = hash_file(path).await?;
+        if let Some(hit) = self.journal().find_upload(&self.inner.base_url, &sha256)? {
+            on_event(Event::UploadReused {
+                path: path.to_owned(),
+                img_id: hit.img_id,
+            });
+            return Ok(UploadedImage {
+                img_id: hit.img_id,
+                img_url: hit.img_url,
+                reused: true,
+            });
+        }
+        on_event(Event::Uploading {
+            path: path.to_owned(),
+            bytes: size,
+        });
+        let uploaded = self.inner.transport.upload_image(path).await?;
+        let record = UploadRecord {
+            sha256,
+            img_id: uploaded.img_id,
+            img_url: uploaded.img_url.clone(),
+        };
+        self.journal()
+            .record_upload(&self.inner.base_url, &record, size)?;
+        on_event(Event::Uploaded {
+            path: path.to_owned(),
+            img_id: uploaded.img_id,
+        });
+        Ok(UploadedImage {
+            img_id: uploaded.img_id,
+            img_url: uploaded.img_url,
+            reused: false,
+        })
+    }
+
+    /// Asks the server to fetch an image from an https URL (best effort at the vendor).
+    pub async fn upload_url(&self, url: &str) -> Result<UploadedImage, Error> {
+        let uploaded = self.inner.transport.upload_image_url(url).await?;
+        Ok(UploadedImage {
+            img_id: uploaded.img_id,
+            img_url: uploaded.img_url,
+            reused: false,
+        })
+    }
+
+    /// One status poll.
+    pub async fn status(&self, video_id: u64) -> Result<VideoStatus, Error> {
+        let status = self.inner.transport.status(video_id).await?;
+        Ok(video_status(&status))
+    }
+
+    /// Credits left: monthly plus package.
+    pub async fn balance(&self) -> Result<Balance, Error> {
+        let resp = self.inner.transport.balance().await?;
+        Ok(Balance::from_wire(&resp))
+    }
+
+    /// Downloads a finished video's file to `dest` (atomic: never a partial file at `dest`).
+    pub async fn download_url(&self, url: &str, dest: &Path) -> Result<u64, Error> {
+        self.download_url_with(url, dest, &mut |_| {}).await
+    }
+
+    pub(crate) async fn download_url_with(
+        &self,
+        url: &str,
+        dest: &Path,
+        on_event: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<u64, Error> {
+        let mut forward = |p: pixfuse_transport::DownloadProgress| {
+            on_event(Event::Downloading {
+                received: p.received,
+                total: p.total,
+            })
+        };
+        let done = self
+            .inner
+            .transport
+            .download(url, dest, &mut forward)
+            .await?;
+        Ok(done.bytes)
+    }
+}
+
+/// The account's credits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Balance {
+    pub account_id: Option<u64>,
+    pub credit_monthly: i64,
+    pub credit_package: i64,
+    pub total: i64,
+}
+
+impl Balance {
+    fn from_wire(b: &pixfuse_transport::Balance) -> Self {
+        Balance {
+            account_id: b.account_id,
+            credit_monthly: b.monthly,
+            credit_package: b.package,
+            total: b.total(),
+        }
+    }
+}
+
+pub(crate) fn video_status(s: &pixfuse_transport::VideoStatus) -> VideoStatus {
+    VideoStatus {
+        video_id: s.video_id,
+        status: s.status.code(),
+        url: s.url.clone().filter(|u| !u.is_empty()),
+        credits: s.credits,
+        seed: s.resp.seed,
+    }
+}
+
+/// sha256 (hex) and size of a file, read off the async runtime.
+async fn hash_file(path: &Path) -> Result<(String, u64), Error> {
+    let owned = path.to_owned();
+    let result = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(&owned)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            hasher.update(&buf[..n]);
+        }
+        Ok((hex::encode(hasher.finalize()), size))
+    })
+    .await;
+    match result {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Error::io("cannot read image", path, e)),
+        Err(join) => Err(Error::io(
+            "cannot read image",
+            path,
+            std::io::Error::other(join.to_string()),
+        )),
+    }
+}

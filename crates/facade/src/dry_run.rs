@@ -1,0 +1,155 @@
+//! `--dry-run`: the exact HTTP requests a job would send, with the key redacted. Nothing is sent
+//! and nothing is journaled; no key is needed.
+
+use std::fmt;
+use std::path::Path;
+
+use pixfuse_core::{ImageSource, Job};
+use pixfuse_transport::Provider;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::journal::Journal;
+
+pub const UPLOAD_PATH: &str = "/openapi/v2/image/upload";
+pub const GENERATE_PATH: &str = "/openapi/v2/video/fusion/generate";
+
+/// One request that would be sent.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PlannedRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: PlannedBody,
+}
+
+/// Its body.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum PlannedBody {
+    Json { json: String },
+    Multipart { field: &'static str, value: String },
+}
+
+impl fmt::Display for PlannedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} {}", self.method, self.url)?;
+        for (name, value) in &self.headers {
+            writeln!(f, "{name}: {value}")?;
+        }
+        writeln!(f)?;
+        match &self.body {
+            PlannedBody::Json { json } => writeln!(f, "{json}"),
+            PlannedBody::Multipart { field, value } => writeln!(f, "{field}={value}"),
+        }
+    }
+}
+
+fn auth_header(provider: Provider) -> (String, String) {
+    match provider {
+        Provider::QuickRouter => ("Authorization".into(), "Bearer [redacted]".into()),
+        _ => ("API-KEY".into(), "[redacted]".into()),
+    }
+}
+
+/// The requests `job` would cause at `base_url`: one upload per local image the journal has not
+/// seen (same content at the same provider reuses its img_id), then the submit. Unknown img_ids
+/// appear as a placeholder string naming their upload.
+pub fn plan(
+    job: &Job,
+    provider: Provider,
+    base_url: &str,
+    journal: Option<&Journal>,
+) -> Vec<PlannedRequest> {
+    let base = base_url.trim_end_matches('/');
+    let headers = |trace: Uuid, content_type: &str| {
+        vec![
+            auth_header(provider),
+            ("Ai-trace-id".into(), trace.to_string()),
+            ("Content-Type".into(), content_type.into()),
+        ]
+    };
+    let mut requests = Vec::new();
+    let mut img_ids = Vec::new();
+    for reference in &job.image_references {
+        let (field, value) = match &reference.source {
+            ImageSource::ImgId(id) => {
+                img_ids.push(Value::from(*id));
+                continue;
+            }
+            ImageSource::Path(p) => {
+                if let Some(id) = cached_img_id(Path::new(p), base, journal) {
+                    img_ids.push(Value::from(id));
+                    continue;
+                }
+                ("image", format!("@{p}"))
+            }
+            ImageSource::Url(u) => ("image_url", u.clone()),
+        };
+        img_ids.push(Value::String(format!(
+            "<img_id from upload of {}>",
+            reference.ref_name
+        )));
+        requests.push(PlannedRequest {
+            method: "POST",
+            url: format!("{base}{UPLOAD_PATH}"),
+            headers: headers(Uuid::new_v4(), "multipart/form-data"),
+            body: PlannedBody::Multipart { field, value },
+        });
+    }
+    let mut body = job.to_json_value();
+    if let Some(refs) = body
+        .get_mut("image_references")
+        .and_then(Value::as_array_mut)
+    {
+        for (reference, img_id) in refs.iter_mut().zip(img_ids) {
+            if let Some(obj) = reference.as_object_mut() {
+                obj.remove("image");
+                obj.insert("img_id".into(), img_id);
+            }
+        }
+    }
+    let json = reorder(&body);
+    requests.push(PlannedRequest {
+        method: "POST",
+        url: format!("{base}{GENERATE_PATH}"),
+        headers: headers(Uuid::new_v4(), "application/json"),
+        body: PlannedBody::Json { json },
+    });
+    requests
+}
+
+/// Re-serializes with `type, img_id, ref_name` order in references, as the submit sends them.
+fn reorder(body: &Value) -> String {
+    let mut body = body.clone();
+    if let Some(refs) = body
+        .get_mut("image_references")
+        .and_then(Value::as_array_mut)
+    {
+        for reference in refs.iter_mut() {
+            if let Some(obj) = reference.as_object_mut() {
+                let mut ordered = serde_json::Map::new();
+                for key in ["type", "img_id", "ref_name"] {
+                    if let Some(v) = obj.remove(key) {
+                        ordered.insert(key.into(), v);
+                    }
+                }
+                ordered.append(obj);
+                *obj = ordered;
+            }
+        }
+    }
+    body.to_string()
+}
+
+fn cached_img_id(path: &Path, base_url: &str, journal: Option<&Journal>) -> Option<u64> {
+    use sha2::{Digest, Sha256};
+    let journal = journal?;
+    let bytes = std::fs::read(path).ok()?;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    journal
+        .find_upload(base_url, &sha)
+        .ok()
+        .flatten()
+        .map(|u| u.img_id)
+}

@@ -1,0 +1,105 @@
+//! The facade's error: everything a job can end with, each carrying what the CLI needs to pick
+//! its exit code and what a user needs to act.
+
+use std::path::PathBuf;
+
+use pixfuse_core::{Diagnostic, ErrorClass};
+
+use crate::journal::JournalError;
+
+/// Why a job or a step did not succeed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Offline validation found errors; nothing was sent.
+    #[error("the request is invalid ({} error(s)): {}", .diagnostics.iter().filter(|d| d.is_error()).count(), summary(.diagnostics))]
+    Invalid { diagnostics: Vec<Diagnostic> },
+    /// The server or the network said no (after the retries the policy allows).
+    #[error(transparent)]
+    Transport(#[from] pixfuse_transport::TransportError),
+    /// The journal could not be read or written.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The video ended badly on the server: status 6 (deleted), 7 (moderation) or 8 (failed).
+    #[error("video {video_id} {}", generation_message(*.status))]
+    Generation { video_id: u64, status: i64 },
+    /// The overall timeout expired while the video was still being generated. Nothing is lost:
+    /// `resume` picks it up.
+    #[error("video {video_id} is still being generated; continue with `{resume_command}`")]
+    StillRunning {
+        job_id: Option<i64>,
+        video_id: u64,
+        /// The command that continues it (`pixfuse resume 3` or `pixfuse wait 123`).
+        resume_command: String,
+    },
+    /// A job in the journal that has already failed for good.
+    #[error("job {job_id} failed earlier and cannot be resumed: {reason}")]
+    AlreadyFailed { job_id: i64, reason: String },
+    /// The job was sent to another server than this client's; resuming it here could bill it
+    /// twice.
+    #[error(
+        "job {job_id} was sent to {base_url}; resume it with --base-url {base_url} (or the provider that has that URL)"
+    )]
+    OtherServer { job_id: i64, base_url: String },
+    /// A local file could not be read or written.
+    #[error("{action} {}: {source}", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The client was configured wrongly (no key, bad base URL…).
+    #[error("{0}")]
+    Config(String),
+}
+
+fn summary(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| format!("{} at {}: {}", d.code, display_path(&d.path), d.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn display_path(path: &str) -> &str {
+    if path.is_empty() { "/" } else { path }
+}
+
+fn generation_message(status: i64) -> &'static str {
+    match status {
+        6 => "was deleted on the server (status 6)",
+        7 => {
+            "was rejected by content moderation (status 7; credits are refunded); change the images or prompt"
+        }
+        _ => {
+            "failed to generate (status 8; credits are refunded); try again, perhaps with another seed"
+        }
+    }
+}
+
+impl Error {
+    /// The failure class, when the error has one (the CLI maps it to an exit code).
+    pub fn class(&self) -> Option<ErrorClass> {
+        match self {
+            Error::Invalid { .. } => Some(ErrorClass::InvalidRequest),
+            Error::Transport(e) => e.class(),
+            Error::Generation { status: 7, .. } => Some(ErrorClass::Moderation),
+            Error::Generation { status: 6, .. } => Some(ErrorClass::Deleted),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

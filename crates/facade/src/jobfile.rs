@@ -1,0 +1,95 @@
+//! Reading a job file: the vendor's request JSON where each reference has `img_id` or `image`
+//! (a path relative to the job file, or an https URL).
+
+use std::path::{Path, PathBuf};
+
+use pixfuse_core::{ImageSource, Job, ValidateOptions, validate_bytes};
+
+use crate::error::Error;
+
+/// Reads and validates the job file at `path` (or JSON text from `-`), returning the job with
+/// every relative image path made relative to the job file's directory instead of the current
+/// one. Warnings stay in the returned list; errors fail with [`Error::Invalid`].
+pub fn load_job_file(
+    path: &Path,
+    opts: &ValidateOptions,
+) -> Result<(Job, Vec<pixfuse_core::Diagnostic>), Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read job file", path, e))?;
+    let base = path.parent().unwrap_or(Path::new(""));
+    parse_job(&bytes, base, opts)
+}
+
+/// Parses job JSON whose relative image paths are relative to `base`.
+pub fn parse_job(
+    bytes: &[u8],
+    base: &Path,
+    opts: &ValidateOptions,
+) -> Result<(Job, Vec<pixfuse_core::Diagnostic>), Error> {
+    let validation = validate_bytes(bytes, opts);
+    let job = match validation.job {
+        Some(job) if validation.diagnostics.iter().all(|d| !d.is_error()) => job,
+        _ => {
+            return Err(Error::Invalid {
+                diagnostics: validation.diagnostics,
+            });
+        }
+    };
+    Ok((rebase_paths(job, base), validation.diagnostics))
+}
+
+/// Makes relative `image` paths relative to `base`.
+pub fn rebase_paths(mut job: Job, base: &Path) -> Job {
+    for reference in &mut job.image_references {
+        if let ImageSource::Path(p) = &reference.source {
+            let path = Path::new(p);
+            if path.is_relative() && !base.as_os_str().is_empty() {
+                let joined: PathBuf = base.join(path);
+                reference.source = ImageSource::Path(joined.to_string_lossy().into_owned());
+            }
+        }
+    }
+    job
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_follow_the_job_file_and_urls_stay() {
+        let json = br#"{"image_references":[
+            {"type":"subject","image":"dog.png","ref_name":"dog"},
+            {"type":"background","image":"/abs/park.jpg","ref_name":"park"},
+            {"type":"subject","image":"https://cdn.example/cat.webp","ref_name":"cat"},
+            {"type":"subject","img_id":7,"ref_name":"hat"}],
+            "prompt":"@dog @cat @hat in @park ","model":"v6","duration":5,"quality":"540p","aspect_ratio":"16:9"}"#;
+        let (job, _) = parse_job(json, Path::new("jobs"), &ValidateOptions::default()).unwrap();
+        let sources: Vec<_> = job
+            .image_references
+            .iter()
+            .map(|r| r.source.clone())
+            .collect();
+        assert_eq!(
+            sources,
+            vec![
+                ImageSource::Path("jobs/dog.png".into()),
+                ImageSource::Path("/abs/park.jpg".into()),
+                ImageSource::Url("https://cdn.example/cat.webp".into()),
+                ImageSource::ImgId(7),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_invalid_job_is_refused_with_every_diagnostic() {
+        let json = br#"{"image_references":[],"prompt":"","model":"v5","duration":"5","quality":"540p","aspect_ratio":"16:9"}"#;
+        let err = parse_job(json, Path::new(""), &ValidateOptions::default()).unwrap_err();
+        let Error::Invalid { diagnostics } = err else {
+            panic!("expected Invalid")
+        };
+        assert!(
+            diagnostics.iter().any(|d| d.path == "/duration"),
+            "{diagnostics:?}"
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The sidecar `<output>.json` next to each video: what was asked, what was paid, where it
+//! came from. Built from the journal record, which never holds the key.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::journal::JobRecord;
+
+/// The sidecar's contents.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sidecar {
+    pub pixfuse_version: String,
+    pub job_id: i64,
+    pub trace_id: String,
+    /// A string: ids are 64-bit and JSON readers often go through f64.
+    pub video_id: Option<String>,
+    pub provider: String,
+    pub base_url: String,
+    /// The request exactly as sent.
+    pub request: serde_json::Value,
+    pub credits: Option<i64>,
+    pub seed: Option<i64>,
+    pub url: Option<String>,
+    pub output: PathBuf,
+    pub timings: Timings,
+}
+
+/// Unix milliseconds of each step, and the durations between them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Timings {
+    pub created_ms: i64,
+    pub submitted_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    pub downloaded_ms: Option<i64>,
+    /// From submit to the video being ready.
+    pub generation_ms: Option<i64>,
+    /// From ready to the file on disk.
+    pub download_ms: Option<i64>,
+}
+
+impl Sidecar {
+    /// The sidecar of a job whose video is at `output`.
+    pub fn from_record(record: &JobRecord, output: &Path) -> Self {
+        let between = |a: Option<i64>, b: Option<i64>| Some(b? - a?);
+        // The journal stores what we serialized; fall back to the raw text if it is odd.
+        let request = serde_json::from_str(&record.request)
+            .unwrap_or_else(|_| serde_json::Value::String(record.request.clone()));
+        Sidecar {
+            pixfuse_version: env!("CARGO_PKG_VERSION").to_owned(),
+            job_id: record.id,
+            trace_id: record.trace_id.to_string(),
+            video_id: record.video_id.map(|v| v.to_string()),
+            provider: record.provider.clone(),
+            base_url: record.base_url.clone(),
+            credits: record.credits,
+            // The server's seed when it reports one, else the one requested.
+            seed: record.seed.or_else(|| request["seed"].as_i64()),
+            request,
+            url: record.url.clone(),
+            output: output.to_owned(),
+            timings: Timings {
+                created_ms: record.created_ms,
+                submitted_ms: record.submitted_ms,
+                finished_ms: record.finished_ms,
+                downloaded_ms: record.downloaded_ms,
+                generation_ms: between(record.submitted_ms, record.finished_ms),
+                download_ms: between(record.finished_ms, record.downloaded_ms),
+            },
+        }
+    }
+
+    /// Writes the sidecar next to `output` atomically; returns its path.
+    pub fn write(&self, output: &Path) -> std::io::Result<PathBuf> {
+        let path = sidecar_path(output);
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+        serde_json::to_writer_pretty(&mut tmp, self)?;
+        tmp.write_all(b"\n")?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(path)
+    }
+}
+
+/// `<output>.json`: `clip.mp4` → `clip.mp4.json`.
+pub fn sidecar_path(output: &Path) -> PathBuf {
+    let mut name = output.as_os_str().to_owned();
+    name.push(".json");
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{Journal, NewJob, StatusUpdate};
+
+    #[test]
+    fn sidecar_carries_the_job_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open_in(dir.path()).unwrap();
+        let trace = uuid::Uuid::new_v4();
+        let job = j
+            .begin_job(&NewJob {
+                trace_id: trace,
+                request: r#"{"prompt":"@a x","seed":3}"#,
+                provider: "pixverse",
+                base_url: "http://127.0.0.1:9",
+                output_path: None,
+            })
+            .unwrap();
+        j.record_submitted(job.id, u64::MAX, Some(45)).unwrap();
+        j.record_status(
+            job.id,
+            &StatusUpdate {
+                vendor_status: 1,
+                url: Some("http://127.0.0.1:9/v.mp4".into()),
+                credits: Some(60),
+                seed: Some(3),
+            },
+        )
+        .unwrap();
+        let out = dir.path().join("v.mp4");
+        j.record_downloaded(job.id, &out).unwrap();
+        let sidecar = Sidecar::from_record(&j.get(job.id).unwrap(), &out);
+        let path = sidecar.write(&out).unwrap();
+        assert_eq!(path, dir.path().join("v.mp4.json"));
+        let back: Sidecar = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(back, sidecar);
+        assert_eq!(back.trace_id, trace.to_string());
+        assert_eq!(back.video_id.as_deref(), Some("18446744073709551615"));
+        assert_eq!(back.credits, Some(60));
+        assert_eq!(back.request["seed"], 3);
+        assert!(back.timings.generation_ms.is_some());
+    }
+}

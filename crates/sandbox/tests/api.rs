@@ -1,0 +1,250 @@
+//! Uploads, balance, results and auth: the vendor's envelope shapes and ErrCodes.
+
+mod common;
+
+use common::{DOG_PNG, fast, start, uuid};
+use pixfuse_sandbox::{AuthStyle, SandboxConfig};
+use secrecy::SecretString;
+use serde_json::Value;
+
+#[tokio::test]
+async fn upload_answers_a_64_bit_img_id_and_serves_the_image() {
+    let api = start(fast()).await;
+    let (status, body) = api.upload_raw("dog.png", DOG_PNG).await;
+    assert_eq!(status, 200);
+    let envelope: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(envelope["ErrCode"], 0);
+    assert_eq!(envelope["ErrMsg"], "success");
+    let img_id = envelope["Resp"]["img_id"].as_u64().unwrap();
+    assert!(
+        img_id > 1 << 53,
+        "ids beyond 2^53 catch clients that use floats"
+    );
+    assert!(body.contains(&format!("\"img_id\":{img_id}")), "{body}");
+
+    let img_url = envelope["Resp"]["img_url"].as_str().unwrap();
+    let served = api.http.get(img_url).send().await.unwrap();
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), DOG_PNG);
+    assert_eq!(api.sandbox.stats().uploads, 1);
+}
+
+#[tokio::test]
+async fn upload_judges_the_format_by_its_bytes_not_its_name() {
+    let api = start(fast()).await;
+    let (status, body) = api.upload_raw("cat.png", b"GIF89a\x01\x00\x01\x00").await;
+    assert_eq!(status, 200);
+    let envelope: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(envelope["ErrCode"], 500032, "{body}");
+    assert!(
+        envelope["ErrMsg"]
+            .as_str()
+            .unwrap()
+            .contains("png, jpeg or webp")
+    );
+
+    // A PNG named .jpg is still a PNG.
+    api.upload("dog.jpg", DOG_PNG).await;
+
+    // PNG magic with a damaged header cannot be measured.
+    let (_, body) = api.upload_raw("broken.png", b"\x89PNG\r\n\x1a\n").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["ErrCode"],
+        500031,
+        "{body}"
+    );
+    assert_eq!(api.sandbox.stats().uploads, 1);
+}
+
+#[tokio::test]
+async fn upload_refuses_images_over_the_size_limit() {
+    let api = start(fast()).await;
+    let limit = pixfuse_core::CAPABILITIES.upload.max_bytes.value as usize;
+    let mut big = DOG_PNG.to_vec();
+    big.resize(limit + 1, 0);
+    let (status, body) = api.upload_raw("big.png", &big).await;
+    assert_eq!(status, 200);
+    let envelope: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(envelope["ErrCode"], 500030, "{body}");
+}
+
+#[tokio::test]
+async fn upload_without_the_image_field_is_an_empty_parameter() {
+    let api = start(fast()).await;
+    let form = reqwest::multipart::Form::new().text("other", "x");
+    let envelope: Value = api
+        .http
+        .post(api.url("image/upload"))
+        .header("API-KEY", &api.key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(envelope["ErrCode"], 400011);
+}
+
+#[tokio::test]
+async fn moderation_refuses_an_upload_with_the_lower_case_500_body() {
+    let api = start(fast()).await;
+    let (status, body) = api.upload_raw("sandbox-moderate.png", DOG_PNG).await;
+    assert_eq!(status, 500);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["err_code"], 500052);
+    assert!(body["err_msg"].is_string());
+    assert!(body.get("ErrCode").is_none());
+}
+
+#[tokio::test]
+async fn balance_splits_the_starting_credits() {
+    let api = start(SandboxConfig {
+        starting_credits: 1001,
+        ..fast()
+    })
+    .await;
+    let envelope = api.get_json("account/balance").await;
+    assert_eq!(envelope["ErrCode"], 0);
+    let resp = &envelope["Resp"];
+    assert!(resp["account_id"].is_u64());
+    assert_eq!(resp["credit_monthly"], 500);
+    assert_eq!(resp["credit_package"], 501);
+}
+
+#[tokio::test]
+async fn result_of_an_unknown_video_is_not_found_in_a_200_envelope() {
+    let api = start(fast()).await;
+    let envelope = api.result(42).await;
+    assert_eq!(envelope["ErrCode"], 500008);
+    let envelope = api.get_json("video/result/not-a-number").await;
+    assert_eq!(envelope["ErrCode"], 400013);
+}
+
+async fn balance_status(api: &common::Api, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = api.http.get(api.url("account/balance"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_key_is_refused_as_the_vendor_does() {
+    let api = start(fast()).await;
+    for headers in [
+        vec![],
+        vec![("API-KEY", "nope")],
+        vec![("Authorization", "Bearer nope")],
+    ] {
+        let (status, body) = balance_status(&api, &headers).await;
+        assert_eq!(status, 401, "{headers:?}");
+        assert_eq!(body["ErrCode"], 400012);
+        assert!(
+            body["ErrMsg"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid API-KEY")
+        );
+    }
+    let key = api.key.clone();
+    let bearer = format!("Bearer {key}");
+    assert_eq!(balance_status(&api, &[("API-KEY", &key)]).await.0, 200);
+    assert_eq!(
+        balance_status(&api, &[("Authorization", &bearer)]).await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_auth_style_and_the_keys_are_configurable() {
+    let api = start(SandboxConfig {
+        keys: vec![SecretString::from("k-one"), SecretString::from("k-two")],
+        auth_style: AuthStyle::Bearer,
+        ..fast()
+    })
+    .await;
+    assert_eq!(api.key, "k-one");
+    assert_eq!(
+        balance_status(&api, &[("Authorization", "Bearer k-two")])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(balance_status(&api, &[("API-KEY", "k-two")]).await.0, 401);
+    assert_eq!(
+        balance_status(
+            &api,
+            &[(
+                "Authorization",
+                &format!("Bearer {}", pixfuse_sandbox::DEMO_KEY)
+            )]
+        )
+        .await
+        .0,
+        401
+    );
+
+    let api = start(SandboxConfig {
+        auth_style: AuthStyle::ApiKey,
+        ..fast()
+    })
+    .await;
+    let bearer = format!("Bearer {}", api.key);
+    assert_eq!(
+        balance_status(&api, &[("Authorization", &bearer)]).await.0,
+        401
+    );
+    let key = api.key.clone();
+    assert_eq!(
+        balance_status(&api, &[("api-key", &key), ("Ai-trace-id", &uuid())])
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn invalid_knobs_are_refused_at_start() {
+    let bad = [
+        SandboxConfig {
+            concurrency_limit: 0,
+            ..fast()
+        },
+        SandboxConfig {
+            faults: pixfuse_sandbox::FaultConfig {
+                rate_limit: 1.5,
+                ..Default::default()
+            },
+            ..fast()
+        },
+        SandboxConfig {
+            moderation_trigger: Some(" ".into()),
+            ..fast()
+        },
+        SandboxConfig {
+            generation_time: std::time::Duration::from_secs(3 * 3600),
+            ..fast()
+        },
+    ];
+    for config in bad {
+        let error = pixfuse_sandbox::Sandbox::start(config).await.unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid sandbox configuration"),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_server() {
+    let api = start(fast()).await;
+    let url = api.url("account/balance");
+    api.sandbox.shutdown().await.unwrap();
+    let refused = api.http.get(url).send().await;
+    assert!(refused.is_err());
+}

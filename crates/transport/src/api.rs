@@ -1,0 +1,207 @@
+//! The vendor's JSON endpoints: upload, submit, status, balance.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use pixfuse_core::poll::JobStatus;
+use pixfuse_core::wire::{BalanceResp, GenerateResp, ImageUploadResp, VideoResultResp};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::multipart::{Form, Part};
+use uuid::Uuid;
+
+use crate::client::{Transport, check_scheme};
+use crate::error::{Endpoint, TransportError};
+use crate::preflight::{ImageInfo, preflight_image};
+
+pub(crate) const UPLOAD: Endpoint = Endpoint {
+    method: "POST",
+    path: "/openapi/v2/image/upload",
+};
+pub(crate) const GENERATE: Endpoint = Endpoint {
+    method: "POST",
+    path: "/openapi/v2/video/fusion/generate",
+};
+pub(crate) const RESULT: Endpoint = Endpoint {
+    method: "GET",
+    path: "/openapi/v2/video/result/{video_id}",
+};
+pub(crate) const BALANCE: Endpoint = Endpoint {
+    method: "GET",
+    path: "/openapi/v2/account/balance",
+};
+
+/// Slowest upload speed the upload timeout allows for.
+const MIN_UPLOAD_BYTES_PER_SEC: u64 = 256 * 1024;
+
+/// An image the vendor stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedImage {
+    /// Use as `image_references[].img_id`.
+    pub img_id: u64,
+    pub img_url: Option<String>,
+    pub trace_id: Uuid,
+    /// What preflight found (`None` for URL uploads).
+    pub image: Option<ImageInfo>,
+}
+
+/// A job the vendor accepted (or, for a re-sent trace id, the earlier job).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    pub video_id: u64,
+    /// Credits charged, when the answer says.
+    pub credits: Option<i64>,
+    pub trace_id: Uuid,
+}
+
+/// A job's state on the result endpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VideoStatus {
+    pub video_id: u64,
+    pub status: JobStatus,
+    /// Download URL; meaningful only when `status` is `Succeeded`.
+    pub url: Option<String>,
+    /// Credits actually charged, when reported.
+    pub credits: Option<i64>,
+    /// The whole answer (every field optional).
+    pub resp: VideoResultResp,
+}
+
+/// The account's credits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Balance {
+    pub account_id: Option<u64>,
+    pub monthly: i64,
+    pub package: i64,
+}
+
+impl Balance {
+    /// Spendable credits: monthly plus package.
+    pub fn total(&self) -> i64 {
+        self.monthly.saturating_add(self.package)
+    }
+}
+
+impl Transport {
+    /// Checks the image locally ([`preflight_image`]), then uploads it as multipart field
+    /// `image`, streamed from disk. Retried transient failures re-open the file.
+    pub async fn upload_image(&self, path: &Path) -> Result<UploadedImage, TransportError> {
+        let owned: PathBuf = path.to_owned();
+        let info = tokio::task::spawn_blocking(move || preflight_image(&owned))
+            .await
+            .map_err(|e| TransportError::Image {
+                path: path.to_owned(),
+                problem: format!("preflight did not finish: {e}"),
+            })??;
+        let timeout = self
+            .inner
+            .config
+            .request_timeout
+            .max(Duration::from_secs(info.bytes / MIN_UPLOAD_BYTES_PER_SEC));
+        let url = self.url(UPLOAD.path);
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("image.{}", info.format.extension()));
+        let mime = info.format.mime();
+        let trace_id = Uuid::new_v4();
+        let resp: ImageUploadResp = self
+            .call(UPLOAD, trace_id, timeout, |http| {
+                let file = std::fs::File::open(path).map_err(|source| TransportError::Io {
+                    action: "cannot open",
+                    path: path.to_owned(),
+                    source,
+                })?;
+                let body = reqwest::Body::from(tokio::fs::File::from_std(file));
+                let part = Part::stream_with_length(body, info.bytes)
+                    .file_name(file_name.clone())
+                    .mime_str(mime)
+                    .map_err(|e| TransportError::Config(format!("bad mime type: {e}")))?;
+                Ok(http.post(&url).multipart(Form::new().part("image", part)))
+            })
+            .await?;
+        Ok(UploadedImage {
+            img_id: resp.img_id,
+            img_url: resp.img_url,
+            trace_id,
+            image: Some(info),
+        })
+    }
+
+    /// Asks the vendor to fetch an image from an https URL (form field `image_url`). The
+    /// vendor documents URL uploads as unsupported in places: best effort.
+    pub async fn upload_image_url(&self, image_url: &str) -> Result<UploadedImage, TransportError> {
+        let parsed = reqwest::Url::parse(image_url).map_err(|e| TransportError::Image {
+            path: PathBuf::from(image_url),
+            problem: format!("not a URL ({e}); give an https URL or a local file path"),
+        })?;
+        check_scheme(&parsed, "image URL")?;
+        let url = self.url(UPLOAD.path);
+        let trace_id = Uuid::new_v4();
+        let timeout = self.inner.config.request_timeout;
+        let resp: ImageUploadResp = self
+            .call(UPLOAD, trace_id, timeout, |http| {
+                let form = Form::new().text("image_url", image_url.to_owned());
+                Ok(http.post(&url).multipart(form))
+            })
+            .await?;
+        Ok(UploadedImage {
+            img_id: resp.img_id,
+            img_url: resp.img_url,
+            trace_id,
+            image: None,
+        })
+    }
+
+    /// Submits a fusion job. `body` is the serialized request; `trace_id` identifies this
+    /// logical submission and is sent on every attempt, so a retry after a lost answer
+    /// returns the same job instead of billing a second one. Record it before calling.
+    pub async fn submit(&self, body: Bytes, trace_id: Uuid) -> Result<Submitted, TransportError> {
+        let url = self.url(GENERATE.path);
+        let timeout = self.inner.config.request_timeout;
+        let resp: GenerateResp = self
+            .call(GENERATE, trace_id, timeout, |http| {
+                Ok(http
+                    .post(&url)
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone()))
+            })
+            .await?;
+        Ok(Submitted {
+            video_id: resp.video_id,
+            credits: resp.credits.or(resp.credit),
+            trace_id,
+        })
+    }
+
+    /// One status poll (fresh trace id).
+    pub async fn status(&self, video_id: u64) -> Result<VideoStatus, TransportError> {
+        let url = self.url(&format!("/openapi/v2/video/result/{video_id}"));
+        let timeout = self.inner.config.request_timeout;
+        let resp: VideoResultResp = self
+            .call(RESULT, Uuid::new_v4(), timeout, |http| Ok(http.get(&url)))
+            .await?;
+        Ok(VideoStatus {
+            video_id: resp.id.unwrap_or(video_id),
+            // No status at all is odd; treat it like an unknown one (keep waiting, say so).
+            status: JobStatus::from_code(resp.status.unwrap_or(-1)),
+            url: resp.url.clone().filter(|u| !u.is_empty()),
+            credits: resp.credits,
+            resp,
+        })
+    }
+
+    /// The account's credits.
+    pub async fn balance(&self) -> Result<Balance, TransportError> {
+        let url = self.url(BALANCE.path);
+        let timeout = self.inner.config.request_timeout;
+        let resp: BalanceResp = self
+            .call(BALANCE, Uuid::new_v4(), timeout, |http| Ok(http.get(&url)))
+            .await?;
+        Ok(Balance {
+            account_id: resp.account_id,
+            monthly: resp.credit_monthly.unwrap_or(0),
+            package: resp.credit_package.unwrap_or(0),
+        })
+    }
+}

@@ -1,0 +1,170 @@
+//! Where to send requests, how to authenticate, and how patient to be.
+
+use std::fmt;
+use std::time::Duration;
+
+use pixfuse_core::poll::PollPolicy;
+use pixfuse_core::retry::RetryPolicy;
+use secrecy::SecretString;
+
+/// Who serves the API. Decides the default base URL and how the key is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Provider {
+    /// The vendor: `https://app-api.pixverse.ai`, header `API-KEY`.
+    Pixverse,
+    /// The QuickRouter relay: `https://api.quickrouter.ai`, `Authorization: Bearer`.
+    QuickRouter,
+}
+
+impl Provider {
+    /// The provider's public base URL.
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            Provider::Pixverse => "https://app-api.pixverse.ai",
+            Provider::QuickRouter => "https://api.quickrouter.ai",
+        }
+    }
+
+    /// How the provider expects the key.
+    pub fn auth_style(self) -> AuthStyle {
+        match self {
+            Provider::Pixverse => AuthStyle::ApiKeyHeader,
+            Provider::QuickRouter => AuthStyle::Bearer,
+        }
+    }
+
+    /// Stable lower-case name (`pixverse`, `quickrouter`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Pixverse => "pixverse",
+            Provider::QuickRouter => "quickrouter",
+        }
+    }
+}
+
+/// How the key travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuthStyle {
+    /// `API-KEY: <key>`.
+    ApiKeyHeader,
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+}
+
+/// Everything the transport needs. Build with [`TransportConfig::new`] and the `with_*`
+/// setters; [`crate::Transport::new`] checks it.
+#[derive(Clone)]
+pub struct TransportConfig {
+    pub(crate) provider: Provider,
+    pub(crate) base_url: String,
+    pub(crate) auth_style: AuthStyle,
+    pub(crate) api_key: SecretString,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) download_read_timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) poll: PollPolicy,
+    pub(crate) http_client: Option<reqwest::Client>,
+}
+
+impl TransportConfig {
+    /// A configuration for `provider` with its default base URL and auth style.
+    pub fn new(provider: Provider, api_key: SecretString) -> Self {
+        TransportConfig {
+            provider,
+            base_url: provider.default_base_url().to_owned(),
+            auth_style: provider.auth_style(),
+            api_key,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            download_read_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            poll: PollPolicy::default(),
+            http_client: None,
+        }
+    }
+
+    /// Another base URL (a relay, the sandbox). `http://` is accepted for loopback hosts only.
+    pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = base_url.into();
+        self
+    }
+
+    /// Overrides the provider's auth style.
+    pub fn with_auth_style(mut self, style: AuthStyle) -> Self {
+        self.auth_style = style;
+        self
+    }
+
+    /// Time allowed to open a connection (ignored with [`Self::with_http_client`]: configure
+    /// your client instead).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for one API request, answer included. Uploads get more when the file is
+    /// large (at least 256 KiB/s of allowance).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Longest silence while downloading before the connection counts as cut.
+    pub fn with_download_read_timeout(mut self, timeout: Duration) -> Self {
+        self.download_read_timeout = timeout;
+        self
+    }
+
+    /// Attempts, delays and the overall deadline for retries.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Adaptive or fixed status polling.
+    pub fn with_poll(mut self, poll: PollPolicy) -> Self {
+        self.poll = poll;
+        self
+    }
+
+    /// Uses this client (its connection pool, proxy and TLS settings) instead of building one.
+    pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    pub fn poll(&self) -> PollPolicy {
+        self.poll
+    }
+}
+
+impl fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .field("auth_style", &self.auth_style)
+            .field("api_key", &"[redacted]")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("download_read_timeout", &self.download_read_timeout)
+            .field("retry", &self.retry)
+            .field("poll", &self.poll)
+            .field("http_client", &self.http_client.is_some())
+            .finish()
+    }
+}
