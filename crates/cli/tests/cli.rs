@@ -155,6 +155,29 @@ fn fix_rewrites_the_file_and_lists_each_change() {
     let fixed: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(fixed["prompt"], "@dog , plays at @room ");
 
+    // A rewrite that would lose a field inside a reference is refused, and said so.
+    let nested = dir.path().join("nested.json");
+    let text = std::fs::read_to_string(examples().join("mention-no-space.json"))
+        .unwrap()
+        .replacen(
+            "\"ref_name\": \"dog\"",
+            "\"ref_name\": \"dog\", \"weight\": 2",
+            1,
+        );
+    std::fs::write(&nested, &text).unwrap();
+    let out = pixfuse()
+        .args(["validate", "--fix"])
+        .arg(&nested)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("not fixing")
+    );
+    assert_eq!(std::fs::read_to_string(&nested).unwrap(), text);
+
     // Nothing to fix: the file is left byte for byte.
     let clean = dir.path().join("clean.json");
     std::fs::copy(examples().join("c1-one-second.json"), &clean).unwrap();

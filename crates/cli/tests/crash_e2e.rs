@@ -139,6 +139,11 @@ async fn a_network_failure_after_retries_leaves_the_job_resumable() {
     cmd.args(["run", job.to_str().unwrap(), "-o", "out.mp4"]);
     let out = exec(cmd);
     assert_exit(&out, 10);
+    assert!(
+        stderr(&out).contains("`pixfuse resume 1`"),
+        "{}",
+        stderr(&out)
+    );
     down.flip();
 
     let mut cmd = s.cmd(&vendor.uri());

@@ -66,10 +66,14 @@ async fn run_from_flags_sends_the_request_they_describe() {
         "7",
         "--audio",
         "-o",
-        "flags.mp4",
+        "new/dir/flags.mp4",
     ]);
     let out = exec(cmd);
     assert_exit(&out, 0);
+    assert_eq!(
+        std::fs::read(s.path().join("new/dir/flags.mp4")).unwrap(),
+        video_bytes()
+    );
     assert!(stdout(&out).contains("saved to"), "{}", stdout(&out));
     let submit = &vendor.requests(&format!("^{GENERATE}$")).await[0];
     let body: serde_json::Value = serde_json::from_slice(&submit.body).unwrap();

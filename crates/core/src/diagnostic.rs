@@ -92,3 +92,87 @@ pub(crate) fn ref_path(index: usize, field: Option<&str>) -> String {
         None => format!("/image_references/{index}"),
     }
 }
+
+/// Every diagnostic code with its meaning: the stable catalogue (`docs/diagnostics.md` lists the
+/// same codes; a test keeps them in step).
+pub const CODES: &[(&str, &str)] = &[
+    (
+        "json_syntax",
+        "the bytes are not valid JSON (the message gives line and column)",
+    ),
+    (
+        "wrong_type",
+        "a field has the wrong JSON type (a string where a number belongs, a negative img_id, …)",
+    ),
+    ("missing_field", "a required field is absent"),
+    (
+        "unknown_field",
+        "a field the spec does not know (top level: sent as written; inside a reference: not sent)",
+    ),
+    ("unknown_model", "the model is not in the capability table"),
+    ("no_images", "image_references is empty"),
+    ("too_many_images", "more references than the model accepts"),
+    (
+        "ref_type_unknown",
+        "a reference type other than subject or background",
+    ),
+    ("ref_name_empty", "an empty ref_name"),
+    ("ref_name_too_long", "a ref_name longer than the byte limit"),
+    (
+        "ref_name_duplicate",
+        "a ref_name already used by an earlier reference",
+    ),
+    (
+        "ref_name_invalid_char",
+        "a ref_name with whitespace or @, which no mention can name",
+    ),
+    (
+        "image_source_conflict",
+        "a reference with both img_id and image",
+    ),
+    (
+        "image_source_missing",
+        "a reference with neither img_id nor image (or an empty image)",
+    ),
+    (
+        "image_extension_not_allowed",
+        "an image whose extension the upload does not accept",
+    ),
+    (
+        "image_url_not_https",
+        "an image URL with a scheme other than https",
+    ),
+    ("prompt_empty", "an empty prompt"),
+    (
+        "prompt_too_long",
+        "a prompt longer than the model's bound (a warning or an error, per bound)",
+    ),
+    (
+        "mention_unknown",
+        "@name matches no ref_name (exact, case-sensitive)",
+    ),
+    (
+        "mention_no_space",
+        "@name followed directly by punctuation instead of whitespace",
+    ),
+    (
+        "mention_at_end",
+        "@name ends the prompt, so no space can follow it",
+    ),
+    ("ref_unmentioned", "a reference the prompt never mentions"),
+    ("duration_not_allowed", "a duration the model does not make"),
+    ("quality_not_allowed", "a quality the model does not offer"),
+    (
+        "quality_duration_forbidden",
+        "a quality the model refuses at this duration",
+    ),
+    (
+        "aspect_ratio_not_allowed",
+        "an aspect ratio the model does not offer",
+    ),
+    (
+        "audio_not_supported",
+        "generate_audio_switch on a model without audio",
+    ),
+    ("seed_out_of_range", "a seed outside 0..=2147483647"),
+];

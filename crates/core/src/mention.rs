@@ -26,9 +26,7 @@ pub fn mentions(prompt: &str) -> impl Iterator<Item = Mention<'_>> {
     std::iter::from_fn(move || {
         let at = pos + bytes[pos..].iter().position(|&b| b == b'@')?;
         let start_token = at + 1;
-        let end = prompt[start_token..]
-            .find(char::is_whitespace)
-            .map_or(prompt.len(), |i| start_token + i);
+        let end = find_whitespace(&prompt[start_token..]).map_or(prompt.len(), |i| start_token + i);
         pos = end;
         Some(Mention {
             span: at..end,
@@ -57,7 +55,7 @@ pub fn classify<'n>(mention: &Mention<'_>, names: &[&'n str]) -> MentionKind<'n>
     if token.is_empty() {
         return MentionKind::Bare;
     }
-    if let Some(name) = names.iter().find(|n| **n == token) {
+    if let Some(name) = names.iter().find(|n| same(n, token)) {
         return MentionKind::Exact(name);
     }
     // The longest name the token starts with, if what follows cannot continue a name.
@@ -83,4 +81,43 @@ pub fn classify<'n>(mention: &Mention<'_>, names: &[&'n str]) -> MentionKind<'n>
 /// Characters that would make `@dogs` or `@dog_2` a different name rather than `@dog` + text.
 fn continues_name(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '-'
+}
+
+/// String equality without a `memcmp` call: names are short, and the rules compare many of them.
+#[inline]
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
+/// Byte index of the first whitespace (`char::is_whitespace`) in `s`: ASCII is decided per
+/// byte, and only non-ASCII bytes pay for decoding a character.
+pub(crate) fn find_whitespace(s: &str) -> Option<usize> {
+    find_char(s, |c| c.is_whitespace())
+}
+
+/// Whether `s` holds whitespace or `@` (what a `ref_name` may not contain).
+pub(crate) fn has_space_or_at(s: &str) -> bool {
+    find_char(s, |c| c == '@' || c.is_whitespace()).is_some()
+}
+
+#[inline]
+fn find_char(s: &str, hit: impl Fn(char) -> bool) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            if hit(char::from(b)) {
+                return Some(i);
+            }
+            i += 1;
+        } else {
+            let c = s[i..].chars().next()?;
+            if hit(c) {
+                return Some(i);
+            }
+            i += c.len_utf8();
+        }
+    }
+    None
 }

@@ -8,8 +8,9 @@ use serde_json::Value;
 
 use crate::caps::ModelCaps;
 use crate::diagnostic::{Diagnostic, escape_pointer_token, ref_path};
-use crate::job::{ImageSource, KNOWN_FIELDS, is_https_url};
-use crate::mention::{MentionKind, classify, mentions};
+use crate::job::{ImageSource, JobReference, KNOWN_FIELDS, is_https_url};
+use crate::mention::{MentionKind, classify, has_space_or_at, mentions, same};
+use crate::shape::PartialRef;
 use crate::suggest::{closest, list, list_numbers, nearest, plausible, plural, ratio, truncate};
 use crate::validate::ValidateOptions;
 use crate::{AspectRatio, CAPABILITIES, Model, Quality, RefType, Severity};
@@ -21,9 +22,74 @@ pub(crate) struct RefFields<'a> {
     pub ref_name: Option<&'a str>,
 }
 
+/// The references, borrowed from a parsed job or from the slow path's partial read (no copy).
+#[derive(Clone, Copy)]
+pub(crate) enum Refs<'a> {
+    Job(&'a [JobReference]),
+    Partial(&'a [PartialRef]),
+}
+
+impl<'a> Refs<'a> {
+    fn len(self) -> usize {
+        match self {
+            Refs::Job(refs) => refs.len(),
+            Refs::Partial(refs) => refs.len(),
+        }
+    }
+
+    fn get(self, i: usize) -> RefFields<'a> {
+        match self {
+            Refs::Job(refs) => RefFields {
+                type_: Some(&refs[i].type_),
+                source: Some(&refs[i].source),
+                ref_name: Some(&refs[i].ref_name),
+            },
+            Refs::Partial(refs) => RefFields {
+                type_: refs[i].type_.as_ref(),
+                source: refs[i].source.as_ref(),
+                ref_name: refs[i].ref_name.as_deref(),
+            },
+        }
+    }
+
+    fn iter(self) -> impl Iterator<Item = RefFields<'a>> {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+}
+
+/// Which references the prompt mentions: a bitmask, or a vector past 64 references.
+enum Marks {
+    Bits(u64),
+    Many(Vec<bool>),
+}
+
+impl Marks {
+    fn new(len: usize) -> Self {
+        if len <= 64 {
+            Marks::Bits(0)
+        } else {
+            Marks::Many(vec![false; len])
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        match self {
+            Marks::Bits(bits) => *bits |= 1 << i,
+            Marks::Many(v) => v[i] = true,
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        match self {
+            Marks::Bits(bits) => bits & (1 << i) != 0,
+            Marks::Many(v) => v[i],
+        }
+    }
+}
+
 /// The request as far as it could be read (`None`: missing or of the wrong type).
 pub(crate) struct Fields<'a> {
-    pub refs: Option<Vec<RefFields<'a>>>,
+    pub refs: Option<Refs<'a>>,
     pub prompt: Option<&'a str>,
     pub model: Option<&'a Model>,
     pub duration: Option<i128>,
@@ -36,12 +102,12 @@ pub(crate) struct Fields<'a> {
 
 pub(crate) fn check(fields: &Fields<'_>, opts: &ValidateOptions, out: &mut Vec<Diagnostic>) {
     let caps = fields.model.and_then(|m| check_model(m, opts, out));
-    if let Some(refs) = &fields.refs {
+    if let Some(refs) = fields.refs {
         check_ref_count(refs.len(), caps, out);
         check_refs(refs, out);
     }
     if let Some(prompt) = fields.prompt {
-        check_prompt(prompt, fields.refs.as_deref(), caps, out);
+        check_prompt(prompt, fields.refs, caps, out);
     }
     if let Some(caps) = caps {
         check_duration_quality(fields.duration, fields.quality, caps, out);
@@ -139,7 +205,7 @@ fn check_ref_count(count: usize, caps: Option<&ModelCaps>, out: &mut Vec<Diagnos
     }
 }
 
-fn check_refs(refs: &[RefFields<'_>], out: &mut Vec<Diagnostic>) {
+fn check_refs(refs: Refs<'_>, out: &mut Vec<Diagnostic>) {
     for (i, r) in refs.iter().enumerate() {
         if let Some(type_) = r.type_.filter(|t| !t.is_known()) {
             let mut d = Diagnostic::error(
@@ -160,7 +226,7 @@ fn check_refs(refs: &[RefFields<'_>], out: &mut Vec<Diagnostic>) {
             check_image(i, image, out);
         }
         if let Some(name) = r.ref_name {
-            check_ref_name(i, name, &refs[..i], out);
+            check_ref_name(i, name, refs.iter().take(i), out);
         }
     }
 }
@@ -221,16 +287,22 @@ fn check_image(i: usize, image: &str, out: &mut Vec<Diagnostic>) {
 pub(crate) fn is_mentionable(name: &str) -> bool {
     !name.is_empty()
         && name.len() as u64 <= CAPABILITIES.request.ref_name_max_bytes.value
-        && !name.contains(|c: char| c.is_whitespace() || c == '@')
+        && !has_space_or_at(name)
 }
 
-fn check_ref_name(i: usize, name: &str, earlier: &[RefFields<'_>], out: &mut Vec<Diagnostic>) {
-    let path = ref_path(i, Some("ref_name"));
+fn check_ref_name<'a>(
+    i: usize,
+    name: &str,
+    mut earlier: impl Iterator<Item = RefFields<'a>>,
+    out: &mut Vec<Diagnostic>,
+) {
+    // Built only when something is reported: the clean path allocates nothing here.
+    let path = || ref_path(i, Some("ref_name"));
     if name.is_empty() {
         out.push(
             Diagnostic::error(
                 "ref_name_empty",
-                path,
+                path(),
                 "ref_name is empty; the prompt names each reference as @ref_name",
             )
             .with_suggestion("give it a short name such as \"dog\""),
@@ -244,7 +316,7 @@ fn check_ref_name(i: usize, name: &str, earlier: &[RefFields<'_>], out: &mut Vec
             Diagnostic::new(
                 max.severity,
                 "ref_name_too_long",
-                path.clone(),
+                path(),
                 format!(
                     "ref_name \"{name}\" is {} bytes long; at most {} bytes of UTF-8 are allowed",
                     name.len(),
@@ -254,7 +326,7 @@ fn check_ref_name(i: usize, name: &str, earlier: &[RefFields<'_>], out: &mut Vec
             .with_suggestion(format!("shorten it, e.g. \"{short}\"")),
         );
     }
-    if name.contains(|c: char| c.is_whitespace() || c == '@') {
+    if has_space_or_at(name) {
         let fixed: String = name
             .chars()
             .filter(|c| *c != '@')
@@ -262,7 +334,7 @@ fn check_ref_name(i: usize, name: &str, earlier: &[RefFields<'_>], out: &mut Vec
             .collect();
         let mut d = Diagnostic::error(
             "ref_name_invalid_char",
-            path.clone(),
+            path(),
             format!(
                 "ref_name \"{name}\" contains whitespace or @, so the prompt can never mention it as @{name}"
             ),
@@ -272,11 +344,11 @@ fn check_ref_name(i: usize, name: &str, earlier: &[RefFields<'_>], out: &mut Vec
         }
         out.push(d);
     }
-    if let Some(first) = earlier.iter().position(|r| r.ref_name == Some(name)) {
+    if let Some(first) = earlier.position(|r| r.ref_name.is_some_and(|n| same(n, name))) {
         out.push(
             Diagnostic::error(
                 "ref_name_duplicate",
-                path,
+                path(),
                 format!(
                     "ref_name \"{name}\" is already used by {}; names must be unique (case-sensitive)",
                     ref_path(first, None)
@@ -289,7 +361,7 @@ fn check_ref_name(i: usize, name: &str, earlier: &[RefFields<'_>], out: &mut Vec
 
 fn check_prompt(
     prompt: &str,
-    refs: Option<&[RefFields<'_>]>,
+    refs: Option<Refs<'_>>,
     caps: Option<&ModelCaps>,
     out: &mut Vec<Diagnostic>,
 ) {
@@ -306,24 +378,24 @@ fn check_prompt(
     }
     // Mentions can only be judged when every reference's name could be read.
     let Some(refs) = refs else { return };
-    let Some(names) = refs
-        .iter()
-        .map(|r| r.ref_name)
-        .collect::<Option<Vec<&str>>>()
-    else {
+    if refs.iter().any(|r| r.ref_name.is_none()) {
         return;
-    };
-    let valid: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| is_mentionable(n))
-        .collect();
-    let mut mentioned = vec![false; names.len()];
-    let mark = |name: &str, mentioned: &mut Vec<bool>| {
-        for (i, n) in names.iter().enumerate() {
-            if *n == name {
-                mentioned[i] = true;
-            }
+    }
+    let name_at = |i: usize| refs.get(i).ref_name.unwrap_or_default();
+    let mut valid: Vec<&str> = Vec::with_capacity(refs.len());
+    valid.extend(
+        refs.iter()
+            .filter_map(|r| r.ref_name)
+            .filter(|n| is_mentionable(n)),
+    );
+    // `classify` hands back the very `&str` of `valid`, one of the ref_names: mark it by
+    // identity (a duplicate name is reported at its own path and never as unmentioned).
+    let mut mentioned = Marks::new(refs.len());
+    let mark = |name: &str, mentioned: &mut Marks| {
+        if let Some(i) =
+            (0..refs.len()).position(|i| std::ptr::eq(name_at(i).as_ptr(), name.as_ptr()))
+        {
+            mentioned.set(i);
         }
     };
     for m in mentions(prompt) {
@@ -365,9 +437,10 @@ fn check_prompt(
             }
             // `@my dog` for a ref_name "my dog": the ref_name error already explains it.
             MentionKind::Unknown
-                if names
-                    .iter()
-                    .any(|n| !is_mentionable(n) && !n.is_empty() && n.starts_with(m.token)) => {}
+                if (0..refs.len()).any(|i| {
+                    let n = name_at(i);
+                    !is_mentionable(n) && !n.is_empty() && n.starts_with(m.token)
+                }) => {}
             MentionKind::Unknown => {
                 let mut d = Diagnostic::error(
                     "mention_unknown",
@@ -391,8 +464,9 @@ fn check_prompt(
         }
     }
     let policy = CAPABILITIES.request.unmentioned_ref;
-    for (i, name) in names.iter().enumerate() {
-        if !mentioned[i] && is_mentionable(name) && !names[..i].contains(name) {
+    for i in 0..refs.len() {
+        let name = name_at(i);
+        if !mentioned.get(i) && is_mentionable(name) && !(0..i).any(|j| same(name_at(j), name)) {
             out.push(
                 Diagnostic::new(
                     policy.severity,

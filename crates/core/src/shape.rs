@@ -7,13 +7,13 @@ use serde_json::{Map, Value};
 
 use crate::diagnostic::{Diagnostic, ref_path};
 use crate::job::{ImageSource, Job, JobReference};
-use crate::rules::{Fields, RefFields};
+use crate::rules::{Fields, Refs};
 use crate::{AspectRatio, CAPABILITIES, Model, Quality, RefType};
 
 pub(crate) struct PartialRef {
-    type_: Option<RefType>,
-    source: Option<ImageSource>,
-    ref_name: Option<String>,
+    pub type_: Option<RefType>,
+    pub source: Option<ImageSource>,
+    pub ref_name: Option<String>,
 }
 
 /// The request as far as it could be read.
@@ -34,15 +34,7 @@ pub(crate) struct Partial {
 impl Partial {
     pub(crate) fn fields(&self) -> Fields<'_> {
         Fields {
-            refs: self.refs.as_ref().map(|refs| {
-                refs.iter()
-                    .map(|r| RefFields {
-                        type_: r.type_.as_ref(),
-                        source: r.source.as_ref(),
-                        ref_name: r.ref_name.as_deref(),
-                    })
-                    .collect()
-            }),
+            refs: self.refs.as_deref().map(Refs::Partial),
             prompt: self.prompt.as_deref(),
             model: self.model.as_ref(),
             duration: self.duration,

@@ -6,7 +6,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::job::Job;
-use crate::rules::{self, Fields, RefFields};
+use crate::rules::{self, Fields, Refs};
 use crate::shape;
 
 /// What validation may let through.
@@ -81,16 +81,7 @@ pub fn validate_bytes(bytes: &[u8], opts: &ValidateOptions) -> Validation {
 /// Validates a job already in typed form.
 pub fn validate_job(job: &Job, opts: &ValidateOptions) -> Vec<Diagnostic> {
     let fields = Fields {
-        refs: Some(
-            job.image_references
-                .iter()
-                .map(|r| RefFields {
-                    type_: Some(&r.type_),
-                    source: Some(&r.source),
-                    ref_name: Some(&r.ref_name),
-                })
-                .collect(),
-        ),
+        refs: Some(Refs::Job(&job.image_references)),
         prompt: Some(&job.prompt),
         model: Some(&job.model),
         duration: Some(i128::from(job.duration)),

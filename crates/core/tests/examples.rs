@@ -120,3 +120,31 @@ fn every_valid_example_serializes_to_a_schema_valid_body() {
     }
     assert!(checked >= 5);
 }
+
+#[test]
+fn every_code_is_catalogued_and_documented() {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/diagnostics.md"
+    ))
+    .unwrap();
+    for (code, meaning) in pixfuse_core::diagnostic::CODES {
+        assert!(
+            docs.contains(&format!("`{code}`")),
+            "{code} missing from docs/diagnostics.md"
+        );
+        assert!(!meaning.is_empty());
+    }
+    // Every code the examples produce is in the catalogue.
+    for (name, request, _) in examples() {
+        for d in validate_bytes(&request, &ValidateOptions::default()).diagnostics {
+            assert!(
+                pixfuse_core::diagnostic::CODES
+                    .iter()
+                    .any(|(c, _)| *c == d.code),
+                "{name}: {} is not catalogued",
+                d.code
+            );
+        }
+    }
+}

@@ -240,6 +240,10 @@ proptest! {
         if v.is_valid() {
             prop_assert!(v.job.is_some());
         }
+        for d in &v.diagnostics {
+            prop_assert!(pixfuse_core::diagnostic::CODES.iter().any(|(c, _)| *c == d.code), "{}", d.code);
+            prop_assert!(d.path.is_empty() || d.path.starts_with('/'));
+        }
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub enum JournalError {
 /// Where a job stands, as far as the journal knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum JobState {
     /// Trace id and request are durable; the submit may or may not have reached the server.
     /// Resume resends with the same trace id.

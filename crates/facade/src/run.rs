@@ -115,6 +115,11 @@ impl Client {
             });
         }
         let output = output.map(absolute);
+        if let Some(dir) = output.as_deref().and_then(Path::parent) {
+            // Fail on an unwritable destination now, not after the video is paid for.
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io("cannot create the output directory", dir, e))?;
+        }
         let trace_id = Uuid::new_v4();
         // Write-ahead: durable before a single byte of the submit is sent.
         let record = self.journal().begin_job(&NewJob {

@@ -315,7 +315,8 @@ pub(crate) fn network_failure(e: &reqwest::Error) -> TransportFailure {
             TransportFailure::Connect
         }
     } else if e.is_builder() {
-        TransportFailure::TimeoutBeforeSend
+        // Nothing was sent. (Our URLs are checked up front, so this should not happen.)
+        TransportFailure::Connect
     } else {
         // A timeout or a reset once connected: the request may have been received.
         TransportFailure::LostAfterSend
@@ -380,7 +381,13 @@ async fn attempt<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, Fail
     Err(failed)
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+async fn read_capped(mut response: reqwest::Response) -> Result<bytes::Bytes, reqwest::Error> {
+    if response
+        .content_length()
+        .is_some_and(|n| n <= MAX_API_BODY as u64)
+    {
+        return response.bytes().await;
+    }
     let mut body = Vec::with_capacity(
         response
             .content_length()
@@ -393,5 +400,5 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest
             break;
         }
     }
-    Ok(body)
+    Ok(body.into())
 }

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use clap::Args;
 use pixfuse::{Diagnostic, Error, Event, Job, ValidateOptions};
@@ -118,7 +119,14 @@ fn execute(
     for w in &warnings {
         progress.event(&warning_event(w));
     }
-    let on_event = |e: Event| progress.event(&e);
+    // The journal id, once the job is journaled: a later failure can then say how to continue.
+    let journaled = AtomicI64::new(0);
+    let on_event = |e: Event| {
+        if let Event::Journaled { job_id, .. } = &e {
+            journaled.store(*job_id, Ordering::Relaxed);
+        }
+        progress.event(&e)
+    };
     let rt = &session.rt;
     let prompt = job.prompt.clone();
     let result = if wait {
@@ -144,7 +152,18 @@ fn execute(
             Ok(Exit::Success)
         }
         Err(Error::Invalid { diagnostics }) => Err(invalid(ctx, &diagnostics, Some(&prompt))),
-        Err(e) => Err(failed(ctx, e)),
+        Err(e) => {
+            let mut failure = failed(ctx, e);
+            let job_id = journaled.load(Ordering::Relaxed);
+            let resumable =
+                job_id > 0 && client.journal().get(job_id).is_ok_and(|r| r.needs_resume());
+            if resumable && !failure.message.contains("pixfuse resume") {
+                failure.message.push_str(&format!(
+                    "\nthe job is journaled: `pixfuse resume {job_id}` continues it without paying twice"
+                ));
+            }
+            Err(failure)
+        }
     }
 }
 

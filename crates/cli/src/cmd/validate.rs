@@ -70,7 +70,23 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit, Failure> {
     let mut validation = validate_bytes(&bytes, &opts);
     let mut fixes = None;
     let mut fixed_bytes = None;
+    // A rewrite would drop unknown fields inside references (a job cannot hold them): then
+    // nothing is rewritten rather than something lost.
+    let would_drop = validation
+        .diagnostics
+        .iter()
+        .any(|d| d.code == "unknown_field" && d.path.starts_with("/image_references/"));
+    if args.fix && would_drop {
+        let style = Style::for_stderr();
+        writeln!(
+            std::io::stderr().lock(),
+            "{}: not fixing {}: rewriting it would drop the unknown fields inside its references",
+            style.warning("note"),
+            input::display_name(&args.file)
+        )?;
+    }
     if args.fix
+        && !would_drop
         && let Some(job) = &mut validation.job
     {
         let changes = fix_job(job);
@@ -219,7 +235,8 @@ fn run_jsonl(path: &Path, opts: &ValidateOptions) -> Result<Exit, Failure> {
     Ok(exit)
 }
 
-pub(crate) fn validate_lines(
+/// The `--jsonl` loop over any reader and writer (public for the benchmark).
+pub fn validate_lines(
     mut reader: impl BufRead,
     out: &mut impl Write,
     opts: &ValidateOptions,
