@@ -91,7 +91,7 @@ async fn sixty_jobs_under_faults_are_billed_once_with_the_exact_video() {
             rate_limit: 0.05,
             server_error: 0.05,
             drop_after_submit: 0.05,
-            truncated_json: 0.01,
+            truncated_json: 0.03,
             cut_download: 0.1,
             retry_after_secs: 0,
         },
@@ -106,21 +106,14 @@ async fn sixty_jobs_under_faults_are_billed_once_with_the_exact_video() {
     let batch = write_batch(dir.path(), 60);
     let out = dir.path().join("out");
     let plan = || BatchPlan::load(&batch, &out, &Default::default()).unwrap();
-    let (first, _) = run(&client, plan(), fast(Concurrency::Fixed(3))).await;
-    assert_eq!(
-        first.done + first.failed_total() + first.still_running,
-        60,
-        "{first:?}"
-    );
-    // A user reruns what did not finish; a healthy run needs none of this.
-    let mut last = first.clone();
-    for _ in 0..5 {
-        if last.all_done() {
-            break;
-        }
-        last = run(&client, plan(), fast(Concurrency::Fixed(3))).await.0;
-    }
-    assert!(last.all_done() && last.done == 60, "{last:?}");
+    let (first, others) = run(&client, plan(), fast(Concurrency::Fixed(3))).await;
+    // Jobs stopped by a fault that leaves them resumable are continued within the run.
+    assert!(first.all_done() && first.done == 60, "{first:?}");
+    let restarted = others
+        .iter()
+        .filter(|e| matches!(e, BatchEvent::Restarted { .. }))
+        .count();
+    assert!(restarted > 0, "the faults stopped some job at least once");
     let video = std::fs::read(dir.path().join("out/take-000.mp4")).unwrap();
     for i in 0..60 {
         let path = out.join(format!("take-{i:03}.mp4"));

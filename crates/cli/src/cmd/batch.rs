@@ -422,6 +422,9 @@ fn plain_line(event: &BatchEvent) -> Option<String> {
         BatchEvent::SlotRefused { name, .. } => {
             format!("[{name}] no concurrency slot free (500044); queued again, same trace id")
         }
+        BatchEvent::Restarted { name, reason, .. } => {
+            format!("[{name}] {reason}; continuing it from the journal")
+        }
         BatchEvent::ConcurrencyChanged { limit } => format!("concurrency now {limit}"),
         BatchEvent::BudgetStop { name, refusal, .. } => {
             format!("budget: [{name}] {refusal}; submitting nothing more")

@@ -54,6 +54,9 @@ pub struct BatchOptions {
     pub slot_retry_delay: Duration,
     /// Refusals of one job's submit (500044) before it fails with the concurrency error.
     pub max_slot_refusals: u32,
+    /// Times one job is continued again within the run after it stopped on a failure that
+    /// leaves it resumable (network, server, an unreadable answer), before it is reported.
+    pub max_job_restarts: u32,
 }
 
 impl Default for BatchOptions {
@@ -63,6 +66,7 @@ impl Default for BatchOptions {
             budget: None,
             slot_retry_delay: Duration::from_secs(2),
             max_slot_refusals: 200,
+            max_job_restarts: 3,
         }
     }
 }
@@ -82,6 +86,13 @@ pub enum BatchEvent {
     /// The server refused a submit for lack of a concurrency slot (500044); the same journaled
     /// job (same trace id) is queued again.
     SlotRefused { line: usize, name: String },
+    /// A job stopped on a failure that leaves it resumable (network, server, an unreadable
+    /// answer) and is queued again, continuing from its journal entry.
+    Restarted {
+        line: usize,
+        name: String,
+        reason: String,
+    },
     /// The number of jobs allowed in flight changed (auto concurrency).
     ConcurrencyChanged { limit: u32 },
     /// The next job does not fit the budget: nothing more is submitted.

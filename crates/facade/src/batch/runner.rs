@@ -86,6 +86,7 @@ struct Runner {
     holding: HashMap<usize, bool>, // item → submit accepted
     reserved: HashMap<usize, f64>,
     refusals: HashMap<usize, u32>,
+    restarts: HashMap<usize, u32>,
     running: usize,
     retry_at: Option<Instant>,
     upload_lock: Arc<tokio::sync::Mutex<()>>,
@@ -124,6 +125,7 @@ async fn drive(
         holding: HashMap::new(),
         reserved: HashMap::new(),
         refusals: HashMap::new(),
+        restarts: HashMap::new(),
         running: 0,
         retry_at: None,
         upload_lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -295,6 +297,22 @@ impl Runner {
             ) => {
                 self.running -= 1;
                 self.holding.remove(&index);
+                if let Err(e) = &result
+                    && let Some(need) = self.restart(index, job_id, e)
+                {
+                    if let Some(credits) = self.reserved.remove(&index) {
+                        self.budget.release(credits);
+                    }
+                    let record = self.known(index).ok().flatten();
+                    let item = &self.items[index];
+                    let _ = self.out.send(BatchEvent::Restarted {
+                        line: item.line,
+                        name: item.name(),
+                        reason: e.to_string(),
+                    });
+                    queue.push_back((index, need, record));
+                    return;
+                }
                 if let Some(credits) = self.reserved.remove(&index) {
                     match &result {
                         Ok(done) => self.budget.settle(credits, done.credits.map(|c| c as f64)),
@@ -313,6 +331,39 @@ impl Runner {
                 self.finish(index, job_id, result);
             }
         }
+    }
+
+    /// Whether a job that ended with `error` is continued again in this run, and what it needs:
+    /// only while the journal still holds it as resumable and the failure is not one a retry
+    /// cannot fix (the key, the credits, the request, the content, a timeout the user set).
+    fn restart(&mut self, index: usize, job_id: Option<i64>, error: &Error) -> Option<Need> {
+        use pixfuse_core::ErrorClass;
+        let Error::Transport(e) = error else {
+            return None;
+        };
+        if matches!(
+            e.class(),
+            Some(
+                ErrorClass::Auth
+                    | ErrorClass::Credits
+                    | ErrorClass::InvalidRequest
+                    | ErrorClass::Moderation
+                    | ErrorClass::NotFound
+                    | ErrorClass::Deleted
+            )
+        ) {
+            return None;
+        }
+        let record = self.client.journal().get(job_id?).ok()?;
+        let need = match record.state {
+            JobState::Prepared => Need::Submit,
+            JobState::Submitted => Need::Generating,
+            JobState::Succeeded | JobState::Downloaded => Need::Nothing,
+            JobState::Failed => return None,
+        };
+        let restarts = self.restarts.entry(index).or_default();
+        *restarts += 1;
+        (*restarts <= self.opts.max_job_restarts).then_some(need)
     }
 
     /// A job whose submit the server refused outright: the journal says failed, no video id.
