@@ -73,7 +73,8 @@ pub struct BatchArgs {
     /// Jobs generating at once: a number, or `auto` to discover the account's limit.
     #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_concurrency)]
     pub concurrency: Concurrency,
-    /// Stop submitting before the estimated credits would exceed this.
+    /// Stop submitting before the estimated credits of what this run submits would exceed
+    /// this (jobs already submitted by an earlier run cost nothing more).
     #[arg(long, value_name = "CREDITS")]
     pub budget: Option<f64>,
     /// Print the plan and the total estimated cost; send nothing.
@@ -275,6 +276,9 @@ fn print_summary(
         n => format!("{} ({n} earlier)", summary.done),
     };
     row(&mut out, "done", done)?;
+    if summary.failed.is_empty() {
+        row(&mut out, "failed", "0".to_owned())?;
+    }
     for (class, n) in &summary.failed {
         row(&mut out, &format!("failed: {class}"), n.to_string())?;
     }
