@@ -213,3 +213,30 @@ mod tests {
         assert_eq!(p.rejected[0].id.as_deref(), Some("bad"));
     }
 }
+
+#[cfg(test)]
+mod journal_tests {
+    use crate::journal::{Journal, NewJob};
+
+    #[test]
+    fn a_batch_key_maps_to_its_journaled_job_across_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let trace_id = uuid::Uuid::new_v4();
+        let id = {
+            let journal = Journal::open_in(dir.path()).unwrap();
+            assert!(journal.find_batch_job("k1").unwrap().is_none());
+            let job = NewJob {
+                trace_id,
+                request: "{}",
+                provider: "pixverse",
+                base_url: "http://127.0.0.1:1",
+                output_path: None,
+            };
+            journal.begin_batch_job(&job, "k1").unwrap().id
+        };
+        let journal = Journal::open_in(dir.path()).unwrap();
+        let found = journal.find_batch_job("k1").unwrap().unwrap();
+        assert_eq!((found.id, found.trace_id), (id, trace_id));
+        assert!(journal.find_batch_job("k2").unwrap().is_none());
+    }
+}
