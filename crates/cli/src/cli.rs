@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cmd::{
     account::{BalanceArgs, UploadArgs},
+    batch::BatchArgs,
     estimate::EstimateArgs,
     job::{RunArgs, SubmitArgs},
     journal::{JobsArgs, ResumeArgs},
@@ -68,6 +69,8 @@ pub enum Command {
     Jobs(JobsArgs),
     /// Finish jobs a crash, timeout or network failure interrupted.
     Resume(ResumeArgs),
+    /// Many jobs from a JSONL file at the account's concurrency limit, within a budget.
+    Batch(BatchArgs),
     Validate(ValidateArgs),
     Models(ModelsArgs),
     Estimate(EstimateArgs),

@@ -23,6 +23,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod caps;
 pub mod diagnostic;
 pub mod errcode;

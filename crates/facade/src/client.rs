@@ -280,6 +280,28 @@ impl Client {
         Ok(builder)
     }
 
+    /// A client like this one (same server, key, journal file) whose transport retries with
+    /// `retry` instead. The batch runner uses it to see a concurrency refusal (500044) at once.
+    pub(crate) fn with_retry_policy(&self, retry: RetryPolicy) -> Result<Client, Error> {
+        let config = self.inner.transport.config().clone().with_retry(retry);
+        let journal = Journal::open(self.journal().path())?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport: Transport::new(config)?,
+                journal: Mutex::new(journal),
+                provider: self.inner.provider,
+                base_url: self.inner.base_url.clone(),
+                wait_timeout: self.inner.wait_timeout,
+                validate: self.inner.validate.clone(),
+            }),
+        })
+    }
+
+    /// The retry policy requests are sent with.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        *self.inner.transport.config().retry()
+    }
+
     pub fn provider(&self) -> Provider {
         self.inner.provider
     }

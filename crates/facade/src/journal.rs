@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS uploads (
     created_ms  INTEGER NOT NULL,
     PRIMARY KEY (base_url, sha256)
 );
+CREATE TABLE IF NOT EXISTS batch_lines (
+    batch_key   TEXT    PRIMARY KEY,
+    job_id      INTEGER NOT NULL REFERENCES jobs(id)
+);
 ";
 
 /// Errors of the journal.
@@ -290,6 +294,36 @@ impl Journal {
             ],
         )?;
         self.get(self.conn.last_insert_rowid())
+    }
+
+    /// [`Journal::begin_job`] for a batch line: the job and its stable batch key are committed
+    /// together, so a rerun of the batch maps the line to this job (and its trace id).
+    pub fn begin_batch_job(
+        &self,
+        job: &NewJob<'_>,
+        batch_key: &str,
+    ) -> Result<JobRecord, JournalError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let record = self.begin_job(job)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO batch_lines (batch_key, job_id) VALUES (?1, ?2)",
+            params![batch_key, record.id],
+        )?;
+        tx.commit()?;
+        Ok(record)
+    }
+
+    /// The job a batch line was journaled as, if any.
+    pub fn find_batch_job(&self, batch_key: &str) -> Result<Option<JobRecord>, JournalError> {
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT job_id FROM batch_lines WHERE batch_key = ?1",
+                [batch_key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        id.map(|id| self.get(id)).transpose()
     }
 
     /// The server accepted the submit: the video id is durable from here on.

@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod batch;
 mod client;
 pub mod dry_run;
 mod error;

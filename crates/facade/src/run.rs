@@ -184,7 +184,11 @@ impl Client {
     }
 
     /// Replaces each local path or URL by an img_id, uploading each distinct file once.
-    async fn upload_sources(&self, job: &mut Job, on_event: &mut OnEvent<'_>) -> Result<(), Error> {
+    pub(crate) async fn upload_sources(
+        &self,
+        job: &mut Job,
+        on_event: &mut OnEvent<'_>,
+    ) -> Result<(), Error> {
         for reference in &mut job.image_references {
             let img_id = match &reference.source {
                 ImageSource::ImgId(_) => continue,

@@ -1,6 +1,7 @@
 //! One module per command; each returns the process's [`Exit`].
 
 pub mod account;
+pub mod batch;
 pub mod estimate;
 pub mod job;
 pub mod journal;
@@ -80,6 +81,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Balance(args) => account::balance(&ctx, net, &args),
         Command::Jobs(args) => journal::jobs(&ctx, net, &args),
         Command::Resume(args) => journal::resume(&ctx, net, &args),
+        Command::Batch(args) => batch::run(&ctx, net, &args),
         Command::Validate(args) => validate::run(&ctx, &args),
         Command::Models(args) => models::run(&ctx, &args),
         Command::Estimate(args) => estimate::run(&ctx, &args),

@@ -1,0 +1,484 @@
+//! `pixfuse batch`: many jobs from a JSONL file at the account's concurrency limit, within a
+//! budget, resumable by running it again.
+//!
+//! Exit code: 0 when every line is done; otherwise the most severe exit code among the lines,
+//! in this order (most severe first):
+//! 1 internal > 4 auth > 5 credits (a line skipped by `--budget` counts here) > 2 usage >
+//! 3 invalid request > 10 network/server > 9 concurrency > 6 moderation > 7 generation failed >
+//! 8 still running.
+//! Account-wide blockers come first (nothing else can succeed until they are fixed), then
+//! problems in the batch file, then infrastructure a rerun may get past, then per-video
+//! outcomes, and last a job that only needs a rerun to finish.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use futures_util::StreamExt;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pixfuse::ValidateOptions;
+use pixfuse::batch::{
+    BatchEvent, BatchOptions, BatchOutcome, BatchPlan, BatchResult, BatchSummary, Concurrency,
+};
+use pixfuse::event::status_name;
+use serde_json::{Value, json};
+
+use crate::cmd::{Ctx, Failure};
+use crate::connect::Settings;
+use crate::exit::Exit;
+use crate::failure::exit_for;
+use crate::net_args::NetArgs;
+
+/// The most jobs `--concurrency auto` ever has in flight.
+const AUTO_MAX: u32 = 20;
+
+/// Exit codes from most to least severe (see the module docs).
+const SEVERITY: [Exit; 10] = [
+    Exit::Internal,
+    Exit::Auth,
+    Exit::Credits,
+    Exit::Usage,
+    Exit::InvalidRequest,
+    Exit::Network,
+    Exit::Concurrency,
+    Exit::Moderation,
+    Exit::GenerationFailed,
+    Exit::StillRunning,
+];
+
+/// `pixfuse batch`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Each line of JOBS.jsonl is a job file's JSON, optionally with \"id\" (a stable name,
+also the default output name) and \"output\" (relative to --out-dir). Image paths are relative
+to the batch file. Running the same batch again finishes only what is unfinished.
+
+Exit code: 0 when all are done, else the most severe among the jobs:
+  1 > 4 auth > 5 credits or budget > 2 usage > 3 invalid > 10 network > 9 concurrency
+  > 6 moderation > 7 generation failed > 8 still running
+
+Examples:
+  pixfuse batch jobs.jsonl --out-dir out --dry-run
+  pixfuse batch jobs.jsonl --out-dir out --concurrency auto --budget 2000"
+)]
+pub struct BatchArgs {
+    /// The batch file: one job per line (JSONL).
+    #[arg(value_name = "JOBS.jsonl")]
+    pub jobs: PathBuf,
+    /// Where the videos (and their sidecars) go.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+    /// Jobs generating at once: a number, or `auto` to discover the account's limit.
+    #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_concurrency)]
+    pub concurrency: Concurrency,
+    /// Stop submitting before the estimated credits of what this run submits would exceed
+    /// this (jobs already submitted by an earlier run cost nothing more).
+    #[arg(long, value_name = "CREDITS")]
+    pub budget: Option<f64>,
+    /// Print the plan and the total estimated cost; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send models this build does not know (their checks are skipped).
+    #[arg(long)]
+    pub allow_unknown_model: bool,
+}
+
+fn parse_concurrency(text: &str) -> Result<Concurrency, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(Concurrency::Auto { max: AUTO_MAX });
+    }
+    match text.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(Concurrency::Fixed(n)),
+        _ => Err("write a number of jobs (at least 1) or `auto`".to_owned()),
+    }
+}
+
+pub fn run(ctx: &Ctx, net: &NetArgs, args: &BatchArgs) -> Result<Exit, Failure> {
+    if let Some(b) = args.budget
+        && !(b.is_finite() && b >= 0.0)
+    {
+        return Err(Failure::usage(
+            "--budget must be a number of credits, 0 or more",
+        ));
+    }
+    let opts = ValidateOptions::default().allow_unknown_model(args.allow_unknown_model);
+    let plan = BatchPlan::load(&args.jobs, &args.out_dir, &opts).map_err(Failure::from)?;
+    if plan.items.is_empty() && plan.rejected.is_empty() {
+        return Err(Failure::usage(format!(
+            "{} has no jobs (one job object per line)",
+            args.jobs.display()
+        )));
+    }
+    if args.dry_run {
+        return dry_run(ctx, &plan);
+    }
+    let settings = Settings::resolve(net)?;
+    let session = settings.session()?;
+    let batch_opts = BatchOptions {
+        concurrency: args.concurrency,
+        budget: args.budget,
+        ..BatchOptions::default()
+    };
+    let total = plan.items.len() + plan.rejected.len();
+    let mut view = View::new(ctx, total as u64);
+    let mut summary = BatchSummary::default();
+    let mut outcomes = Vec::new();
+    session.rt.block_on(async {
+        let mut events = session.client.run_batch(plan, batch_opts)?;
+        while let Some(event) = events.next().await {
+            view.show(&event);
+            if let BatchEvent::Finished(outcome) = event {
+                summary.add(&outcome);
+                outcomes.push(outcome);
+            }
+        }
+        Ok::<(), pixfuse::Error>(())
+    })?;
+    view.finish();
+    outcomes.sort_by_key(|o| o.line);
+    let exit = aggregate_exit(&outcomes);
+    print_summary(ctx, &summary, &outcomes, exit)?;
+    Ok(exit)
+}
+
+/// The exit code of one line's end.
+fn exit_of(outcome: &BatchOutcome) -> Exit {
+    match &outcome.result {
+        BatchResult::Done { .. } => Exit::Success,
+        BatchResult::Failed(e) => exit_for(e),
+        BatchResult::SkippedBudget(_) => Exit::Credits,
+    }
+}
+
+/// 0 when all are done, else the most severe line's code.
+fn aggregate_exit(outcomes: &[BatchOutcome]) -> Exit {
+    let worst = outcomes
+        .iter()
+        .map(exit_of)
+        .filter(|e| *e != Exit::Success)
+        .min_by_key(|e| SEVERITY.iter().position(|s| s == e).unwrap_or(0));
+    worst.unwrap_or(Exit::Success)
+}
+
+fn dry_run(ctx: &Ctx, plan: &BatchPlan) -> Result<Exit, Failure> {
+    let exit = plan
+        .rejected
+        .iter()
+        .map(|r| exit_for(&r.error))
+        .min_by_key(|e| SEVERITY.iter().position(|s| s == e).unwrap_or(0))
+        .unwrap_or(Exit::Success);
+    let mut out = std::io::stdout().lock();
+    if ctx.json {
+        let jobs: Vec<Value> = plan
+            .items
+            .iter()
+            .map(|i| {
+                json!({
+                    "line": i.line, "id": i.id, "output": i.output, "model": i.job.model.as_str(),
+                    "duration": i.job.duration, "quality": i.job.quality.as_str(),
+                    "estimated_credits": i.estimate,
+                })
+            })
+            .collect();
+        let rejected: Vec<Value> = plan
+            .rejected
+            .iter()
+            .map(|r| json!({"line": r.line, "id": r.id, "error": r.error.to_string()}))
+            .collect();
+        let value = json!({
+            "dry_run": true,
+            "jobs": jobs,
+            "rejected": rejected,
+            "estimated_credits": plan.estimated_credits(),
+            "unpriced": plan.unpriced(),
+            "exit_code": exit.code(),
+        });
+        writeln!(out, "{value}")?;
+        return Ok(exit);
+    }
+    writeln!(
+        out,
+        "{:>5}  {:<20} {:<6} {:>4} {:<6} {:>8}  OUTPUT",
+        "LINE", "ID", "MODEL", "SEC", "QUAL", "CREDITS"
+    )?;
+    for i in &plan.items {
+        let credits = i.estimate.map_or("?".to_owned(), |c| format!("{c}"));
+        writeln!(
+            out,
+            "{:>5}  {:<20} {:<6} {:>4} {:<6} {:>8}  {}",
+            i.line,
+            i.id.as_deref().unwrap_or("-"),
+            i.job.model.as_str(),
+            i.job.duration,
+            i.job.quality.as_str(),
+            credits,
+            i.output.display()
+        )?;
+    }
+    for r in &plan.rejected {
+        writeln!(
+            out,
+            "{:>5}  {}: {}",
+            r.line,
+            ctx.style.error("rejected"),
+            r.error
+        )?;
+    }
+    let unpriced = match plan.unpriced() {
+        0 => String::new(),
+        n => format!(" ({n} job(s) without a price estimate)"),
+    };
+    writeln!(
+        out,
+        "{} job(s), about {} credits estimated{unpriced}; nothing was sent",
+        plan.items.len(),
+        plan.estimated_credits()
+    )?;
+    Ok(exit)
+}
+
+fn print_summary(
+    ctx: &Ctx,
+    summary: &BatchSummary,
+    outcomes: &[BatchOutcome],
+    exit: Exit,
+) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    if ctx.json {
+        let jobs: Vec<Value> = outcomes.iter().map(outcome_json).collect();
+        let value = json!({
+            "status": if exit == Exit::Success { "done" } else { "incomplete" },
+            "exit_code": exit.code(),
+            "done": summary.done,
+            "done_earlier": summary.done_earlier,
+            "failed": summary.failed,
+            "still_running": summary.still_running,
+            "skipped_budget": summary.skipped_budget,
+            "credits_spent": summary.credits_spent,
+            "jobs": jobs,
+        });
+        writeln!(out, "{value}")?;
+        return Ok(());
+    }
+    for o in outcomes {
+        if let BatchResult::Failed(e) = &o.result {
+            writeln!(out, "{} line {}: {e}", ctx.style.error("failed"), o.line)?;
+        }
+    }
+    let row = |out: &mut std::io::StdoutLock<'_>, name: &str, n: String| {
+        writeln!(out, "  {name:<22} {n:>8}")
+    };
+    writeln!(out, "batch summary")?;
+    let done = match summary.done_earlier {
+        0 => summary.done.to_string(),
+        n => format!("{} ({n} earlier)", summary.done),
+    };
+    row(&mut out, "done", done)?;
+    if summary.failed.is_empty() {
+        row(&mut out, "failed", "0".to_owned())?;
+    }
+    for (class, n) in &summary.failed {
+        row(&mut out, &format!("failed: {class}"), n.to_string())?;
+    }
+    row(&mut out, "still running", summary.still_running.to_string())?;
+    row(
+        &mut out,
+        "skipped by budget",
+        summary.skipped_budget.to_string(),
+    )?;
+    row(&mut out, "credits spent", summary.credits_spent.to_string())?;
+    if summary.still_running > 0 || summary.failed.contains_key("network") {
+        writeln!(
+            out,
+            "run the same command again to finish what is unfinished"
+        )?;
+    }
+    Ok(())
+}
+
+fn outcome_json(o: &BatchOutcome) -> Value {
+    let mut v = json!({"line": o.line, "id": o.id, "output": o.output, "job_id": o.job_id});
+    match &o.result {
+        BatchResult::Done { outcome, earlier } => {
+            v["status"] = json!("done");
+            v["earlier"] = json!(earlier);
+            v["video_id"] = json!(outcome.video_id.to_string());
+            v["credits"] = json!(outcome.credits);
+        }
+        BatchResult::Failed(e) => {
+            v["status"] = json!(match e {
+                pixfuse::Error::StillRunning { .. } => "running",
+                _ => "failed",
+            });
+            v["class"] = json!(pixfuse::batch::failure_class(e));
+            v["exit_code"] = json!(exit_for(e).code());
+            v["error"] = json!(e.to_string());
+        }
+        BatchResult::SkippedBudget(refusal) => {
+            v["status"] = json!("skipped_budget");
+            v["error"] = json!(refusal.to_string());
+        }
+    }
+    v
+}
+
+/// Progress on stderr: an overall bar plus a line per in-flight job on a terminal, plain lines
+/// otherwise, nothing with `-q`.
+struct View {
+    quiet: bool,
+    multi: Option<(MultiProgress, ProgressBar)>,
+    lines: HashMap<usize, (ProgressBar, Instant)>,
+}
+
+impl View {
+    fn new(ctx: &Ctx, total: u64) -> Self {
+        let multi = (!ctx.quiet && std::io::stderr().is_terminal()).then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let bar = multi.add(ProgressBar::new(total));
+            bar.set_style(
+                ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            (multi, bar)
+        });
+        View {
+            quiet: ctx.quiet,
+            multi,
+            lines: HashMap::new(),
+        }
+    }
+
+    fn show(&mut self, event: &BatchEvent) {
+        if self.quiet {
+            return;
+        }
+        let Some((multi, overall)) = &self.multi else {
+            if let Some(line) = plain_line(event) {
+                let _ = writeln!(std::io::stderr().lock(), "pixfuse: {line}");
+            }
+            return;
+        };
+        match event {
+            BatchEvent::Started { line, name } => {
+                let bar = multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("  {spinner} {elapsed:>4} {prefix:<16} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(name.clone());
+                bar.set_message("starting");
+                bar.enable_steady_tick(Duration::from_millis(200));
+                self.lines.insert(*line, (bar, Instant::now()));
+            }
+            BatchEvent::Job { line, event, .. } => {
+                if let Some((bar, _)) = self.lines.get(line) {
+                    let msg = match event {
+                        pixfuse::Event::Polled { status, .. } => status_name(*status).to_owned(),
+                        pixfuse::Event::Downloading { .. } => "downloading".to_owned(),
+                        other => other.to_string(),
+                    };
+                    bar.set_message(msg);
+                }
+            }
+            BatchEvent::Finished(outcome) => {
+                if let Some((bar, _)) = self.lines.remove(&outcome.line) {
+                    bar.finish_and_clear();
+                    multi.remove(&bar);
+                }
+                overall.inc(1);
+                if !matches!(outcome.result, BatchResult::Done { .. }) {
+                    overall.println(finished_line(outcome));
+                }
+            }
+            other => {
+                if let Some(line) = plain_line(other) {
+                    overall.println(line);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        for (_, (bar, _)) in self.lines.drain() {
+            bar.finish_and_clear();
+        }
+        if let Some((_, overall)) = &self.multi {
+            overall.finish_and_clear();
+        }
+    }
+}
+
+/// The plain log line for an event worth one (in log mode).
+fn plain_line(event: &BatchEvent) -> Option<String> {
+    Some(match event {
+        BatchEvent::Started { name, .. } => format!("[{name}] started"),
+        BatchEvent::Job { name, event, .. } => match event {
+            pixfuse::Event::Submitted { .. }
+            | pixfuse::Event::Warning { .. }
+            | pixfuse::Event::Uploaded { .. }
+            | pixfuse::Event::Retrying { .. } => format!("[{name}] {event}"),
+            _ => return None,
+        },
+        BatchEvent::SlotRefused { name, .. } => {
+            format!("[{name}] no concurrency slot free (500044); queued again, same trace id")
+        }
+        BatchEvent::Restarted { name, reason, .. } => {
+            format!("[{name}] {reason}; continuing it from the journal")
+        }
+        BatchEvent::ConcurrencyChanged { limit } => format!("concurrency now {limit}"),
+        BatchEvent::BudgetStop { name, refusal, .. } => {
+            format!("budget: [{name}] {refusal}; submitting nothing more")
+        }
+        BatchEvent::Finished(outcome) => finished_line(outcome),
+        _ => return None,
+    })
+}
+
+fn finished_line(o: &BatchOutcome) -> String {
+    let name = o.id.clone().unwrap_or_else(|| format!("line {}", o.line));
+    match &o.result {
+        BatchResult::Done { earlier: true, .. } => format!("[{name}] done earlier"),
+        BatchResult::Done { outcome, .. } => {
+            format!("[{name}] done: {}", outcome.output.display())
+        }
+        BatchResult::Failed(e) => format!("[{name}] failed: {e}"),
+        BatchResult::SkippedBudget(r) => format!("[{name}] skipped: {r}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_lists_every_failure_code_once() {
+        for exit in [
+            Exit::Internal,
+            Exit::Usage,
+            Exit::InvalidRequest,
+            Exit::Auth,
+            Exit::Credits,
+            Exit::Moderation,
+            Exit::GenerationFailed,
+            Exit::StillRunning,
+            Exit::Concurrency,
+            Exit::Network,
+        ] {
+            assert_eq!(
+                SEVERITY.iter().filter(|e| **e == exit).count(),
+                1,
+                "{exit:?}"
+            );
+        }
+        assert!(parse_concurrency("0").is_err());
+        assert_eq!(parse_concurrency("3"), Ok(Concurrency::Fixed(3)));
+        assert_eq!(
+            parse_concurrency("AUTO"),
+            Ok(Concurrency::Auto { max: AUTO_MAX })
+        );
+    }
+}

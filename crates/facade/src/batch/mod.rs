@@ -1,0 +1,106 @@
+//! Many jobs at the account's concurrency limit, within a credit budget, resumable.
+//!
+//! ```no_run
+//! # async fn demo(client: pixfuse::Client) -> Result<(), pixfuse::Error> {
+//! use futures_util::StreamExt;
+//! use pixfuse::batch::{BatchEvent, BatchOptions, BatchPlan, BatchSummary, Concurrency};
+//! let plan = BatchPlan::load("jobs.jsonl".as_ref(), "out".as_ref(), &Default::default())?;
+//! let opts = BatchOptions { concurrency: Concurrency::Auto { max: 10 }, ..Default::default() };
+//! let mut summary = BatchSummary::default();
+//! let mut events = client.run_batch(plan, opts)?;
+//! while let Some(event) = events.next().await {
+//!     if let BatchEvent::Finished(outcome) = event {
+//!         summary.add(&outcome);
+//!     }
+//! }
+//! println!("{} done", summary.done);
+//! # Ok(()) }
+//! ```
+//!
+//! Each job runs the same flow as [`crate::Client::run`] (upload once, journal before submit,
+//! submit, wait, download, sidecar); the runner only decides when each may start. The pure
+//! decisions — how many may generate at once and whether the next job fits the budget — are
+//! core's [`pixfuse_core::batch`].
+
+mod outcome;
+mod plan;
+mod runner;
+
+use std::time::Duration;
+
+pub use outcome::{BatchOutcome, BatchResult, BatchSummary, failure_class};
+pub use pixfuse_core::batch::BudgetRefusal;
+pub use plan::{BatchItem, BatchPlan, RejectedLine};
+
+use crate::event::Event;
+
+/// How many jobs may generate at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Concurrency {
+    /// Exactly this many (at least one).
+    Fixed(u32),
+    /// Discover the account's limit: grow while submits succeed, shrink on 500044, never more
+    /// than `max`.
+    Auto { max: u32 },
+}
+
+/// How to run a batch.
+#[derive(Clone, Debug)]
+pub struct BatchOptions {
+    pub concurrency: Concurrency,
+    /// Stop submitting before the estimated credits would exceed this.
+    pub budget: Option<f64>,
+    /// Pause before submitting again after the server refused a slot (500044).
+    pub slot_retry_delay: Duration,
+    /// Refusals of one job's submit (500044) before it fails with the concurrency error.
+    pub max_slot_refusals: u32,
+    /// Times one job is continued again within the run after it stopped on a failure that
+    /// leaves it resumable (network, server, an unreadable answer), before it is reported.
+    pub max_job_restarts: u32,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions {
+            concurrency: Concurrency::Auto { max: 16 },
+            budget: None,
+            slot_retry_delay: Duration::from_secs(2),
+            max_slot_refusals: 200,
+            max_job_restarts: 3,
+        }
+    }
+}
+
+/// What a running batch reports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BatchEvent {
+    /// A job got a slot (or, already submitted earlier, is being waited for) and started.
+    Started { line: usize, name: String },
+    /// One step of a job.
+    Job {
+        line: usize,
+        name: String,
+        event: Event,
+    },
+    /// The server refused a submit for lack of a concurrency slot (500044); the same journaled
+    /// job (same trace id) is queued again.
+    SlotRefused { line: usize, name: String },
+    /// A job stopped on a failure that leaves it resumable (network, server, an unreadable
+    /// answer) and is queued again, continuing from its journal entry.
+    Restarted {
+        line: usize,
+        name: String,
+        reason: String,
+    },
+    /// The number of jobs allowed in flight changed (auto concurrency).
+    ConcurrencyChanged { limit: u32 },
+    /// The next job does not fit the budget: nothing more is submitted.
+    BudgetStop {
+        line: usize,
+        name: String,
+        refusal: BudgetRefusal,
+    },
+    /// A job ended (done, failed, still running, or skipped).
+    Finished(BatchOutcome),
+}

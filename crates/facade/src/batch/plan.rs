@@ -1,0 +1,242 @@
+//! Reading a batch file (JSONL: one job per line, in the job-file format, with optional `"id"`
+//! and `"output"`) into a plan: each line validated offline, priced, and given a stable key.
+//!
+//! The key is what makes a rerun resumable: it is journaled with the job, so running the same
+//! batch again maps each line to the job it already started (same trace id) instead of paying
+//! again. A line with an `"id"` is keyed by that id within its output directory; a line without
+//! one by the sha256 of its canonical job (keys sorted) and its output path.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use pixfuse_core::batch::split_batch_line;
+use pixfuse_core::{Diagnostic, Job, ValidateOptions, estimate_job};
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::jobfile::parse_job;
+use crate::run::absolute;
+
+/// One job of a batch, ready to run.
+#[derive(Clone, Debug)]
+pub struct BatchItem {
+    /// 1-based line number in the batch file.
+    pub line: usize,
+    /// The line's `"id"`, if it has one.
+    pub id: Option<String>,
+    /// Stable identity across runs (see the module docs).
+    pub key: String,
+    pub job: Job,
+    /// Absolute path of the video.
+    pub output: PathBuf,
+    /// Estimated credits (`None` when the price table cannot price it).
+    pub estimate: Option<f64>,
+    /// Validation warnings (errors reject the line instead).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl BatchItem {
+    /// A short human name: the id, else `line N`.
+    pub fn name(&self) -> String {
+        self.id
+            .clone()
+            .unwrap_or_else(|| format!("line {}", self.line))
+    }
+}
+
+/// A line that is not a runnable job.
+#[derive(Debug)]
+pub struct RejectedLine {
+    pub line: usize,
+    pub id: Option<String>,
+    pub error: Error,
+}
+
+/// A whole batch file, read and checked.
+#[derive(Debug, Default)]
+pub struct BatchPlan {
+    pub items: Vec<BatchItem>,
+    pub rejected: Vec<RejectedLine>,
+}
+
+impl BatchPlan {
+    /// Reads `file`; image paths are relative to its directory, outputs to `out_dir`. Only an
+    /// unreadable file is an error: a bad line is kept in [`BatchPlan::rejected`].
+    pub fn load(file: &Path, out_dir: &Path, opts: &ValidateOptions) -> Result<BatchPlan, Error> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Error::io("cannot read batch file", file, e))?;
+        let base = absolute(file.parent().unwrap_or(Path::new("")));
+        Ok(BatchPlan::parse(&text, &base, &absolute(out_dir), opts))
+    }
+
+    /// Parses batch text whose relative image paths are relative to `base`.
+    pub fn parse(text: &str, base: &Path, out_dir: &Path, opts: &ValidateOptions) -> BatchPlan {
+        let mut plan = BatchPlan::default();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            if raw.trim().is_empty() {
+                continue;
+            }
+            let split = match split_batch_line(line, raw) {
+                Ok(split) => split,
+                Err(e) => {
+                    plan.rejected.push(RejectedLine {
+                        line,
+                        id: None,
+                        error: Error::Config(e.to_string()),
+                    });
+                    continue;
+                }
+            };
+            let reject = |error| RejectedLine {
+                line,
+                id: split.id.clone(),
+                error,
+            };
+            let canonical = serde_json::Value::Object(split.job.clone()).to_string();
+            let (job, warnings) = match parse_job(canonical.as_bytes(), base, opts) {
+                Ok(parsed) => parsed,
+                Err(error) => {
+                    plan.rejected.push(reject(error));
+                    continue;
+                }
+            };
+            let job_hash = hex::encode(Sha256::digest(canonical.as_bytes()));
+            let output = match (&split.output, &split.id) {
+                (Some(o), _) => out_dir.join(o),
+                (None, Some(id)) => out_dir.join(format!("{}.mp4", file_safe(id))),
+                (None, None) => out_dir.join(format!("job-{}.mp4", &job_hash[..12])),
+            };
+            let key = match &split.id {
+                Some(id) => digest(&["id", &out_dir.to_string_lossy(), id]),
+                None => digest(&["job", &canonical, &output.to_string_lossy()]),
+            };
+            if let Some(first) = seen.insert(key.clone(), line) {
+                plan.rejected.push(reject(Error::Config(format!(
+                    "line {line} is the same job as line {first} (same id, or same request and \
+                     output); give each line its own \"id\" to generate both"
+                ))));
+                continue;
+            }
+            plan.items.push(BatchItem {
+                line,
+                id: split.id.clone(),
+                key,
+                estimate: estimate_job(&job).map(|e| e.credits),
+                job,
+                output,
+                warnings,
+            });
+        }
+        plan
+    }
+
+    /// Sum of the estimates of the jobs that have one.
+    pub fn estimated_credits(&self) -> f64 {
+        self.items.iter().filter_map(|i| i.estimate).sum()
+    }
+
+    /// Jobs the price table cannot price.
+    pub fn unpriced(&self) -> usize {
+        self.items.iter().filter(|i| i.estimate.is_none()).count()
+    }
+}
+
+fn digest(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// An id made safe as a file name.
+fn file_safe(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: &str = r#""image_references":[{"type":"subject","img_id":7,"ref_name":"dog"}],"prompt":"@dog runs ","model":"v5","duration":5,"quality":"540p","aspect_ratio":"16:9""#;
+
+    fn plan(text: &str) -> BatchPlan {
+        BatchPlan::parse(
+            text,
+            Path::new("/b"),
+            Path::new("/out"),
+            &ValidateOptions::default(),
+        )
+    }
+
+    #[test]
+    fn keys_are_stable_and_outputs_follow_ids() {
+        let text = format!(
+            "{{\"id\":\"a/1\",{JOB}}}\n\n{{{JOB},\"output\":\"x.mp4\"}}\n{{{JOB}}}\n{{{JOB}}}\nnot json\n"
+        );
+        let p = plan(&text);
+        assert_eq!(p.items.len(), 3);
+        assert_eq!(p.items[0].output, PathBuf::from("/out/a_1.mp4"));
+        assert_eq!(p.items[1].output, PathBuf::from("/out/x.mp4"));
+        assert!(p.items[2].output.to_string_lossy().starts_with("/out/job-"));
+        assert_eq!(p.rejected.len(), 2, "{:?}", p.rejected);
+        assert!(
+            p.rejected[0]
+                .error
+                .to_string()
+                .contains("same job as line 4")
+        );
+        assert_eq!(p.rejected[1].line, 6);
+        let again = plan(&text);
+        let keys = |p: &BatchPlan| p.items.iter().map(|i| i.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&p), keys(&again));
+        assert!(p.estimated_credits() > 0.0);
+    }
+
+    #[test]
+    fn an_invalid_line_is_rejected_alone() {
+        let text = format!("{{{JOB}}}\n{{\"id\":\"bad\",\"model\":\"v5\"}}\n");
+        let p = plan(&text);
+        assert_eq!(p.items.len(), 1);
+        assert!(matches!(p.rejected[0].error, Error::Invalid { .. }));
+        assert_eq!(p.rejected[0].id.as_deref(), Some("bad"));
+    }
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use crate::journal::{Journal, NewJob};
+
+    #[test]
+    fn a_batch_key_maps_to_its_journaled_job_across_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let trace_id = uuid::Uuid::new_v4();
+        let id = {
+            let journal = Journal::open_in(dir.path()).unwrap();
+            assert!(journal.find_batch_job("k1").unwrap().is_none());
+            let job = NewJob {
+                trace_id,
+                request: "{}",
+                provider: "pixverse",
+                base_url: "http://127.0.0.1:1",
+                output_path: None,
+            };
+            journal.begin_batch_job(&job, "k1").unwrap().id
+        };
+        let journal = Journal::open_in(dir.path()).unwrap();
+        let found = journal.find_batch_job("k1").unwrap().unwrap();
+        assert_eq!((found.id, found.trace_id), (id, trace_id));
+        assert!(journal.find_batch_job("k2").unwrap().is_none());
+    }
+}

@@ -1,0 +1,253 @@
+//! `Client::run_batch` against the sandbox: the account's concurrency limit kept busy under
+//! faults, every line billed once with the exact video, auto concurrency finding the limit, and
+//! the budget stopping submits before it is exceeded.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use pixfuse::batch::{BatchEvent, BatchOptions, BatchPlan, BatchResult, BatchSummary, Concurrency};
+use pixfuse::core::retry::Backoff;
+use pixfuse::{Client, PollPolicy, RetryPolicy};
+use pixfuse_e2e::write_job;
+use pixfuse_sandbox::{FaultConfig, Sandbox, SandboxConfig};
+
+fn client(base_url: &str, key: secrecy::SecretString, state: &Path) -> Client {
+    let tiny = Backoff {
+        base: Duration::from_millis(5),
+        factor: 2.0,
+        max: Duration::from_millis(50),
+    };
+    Client::builder()
+        .base_url(base_url)
+        .api_key(key)
+        .retry_policy(RetryPolicy {
+            max_attempts: 8,
+            backoff: tiny,
+            max_slot_waits: 50,
+            slot_backoff: tiny,
+            deadline: Some(Duration::from_secs(30)),
+        })
+        .poll_policy(PollPolicy::Fixed(Duration::from_millis(150)))
+        .request_timeout(Duration::from_secs(5))
+        .download_read_timeout(Duration::from_secs(5))
+        .wait_timeout(Duration::from_secs(60))
+        .state_dir(state)
+        .build()
+        .unwrap()
+}
+
+/// A batch file of `n` lines sharing two images (written next to it); returns its path.
+fn write_batch(dir: &Path, n: usize) -> PathBuf {
+    let job: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(write_job(dir)).unwrap()).unwrap();
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            let mut line = job.clone();
+            line["id"] = format!("take-{i:03}").into();
+            line["prompt"] = format!("@dog runs through @park at dusk, take {i}").into();
+            line.to_string()
+        })
+        .collect();
+    let path = dir.join("jobs.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    path
+}
+
+async fn run(
+    client: &Client,
+    plan: BatchPlan,
+    opts: BatchOptions,
+) -> (BatchSummary, Vec<BatchEvent>) {
+    let mut summary = BatchSummary::default();
+    let mut others = Vec::new();
+    let mut events = client.run_batch(plan, opts).unwrap();
+    while let Some(event) = events.next().await {
+        match event {
+            BatchEvent::Finished(outcome) => summary.add(&outcome),
+            BatchEvent::Job { .. } => {}
+            other => others.push(other),
+        }
+    }
+    (summary, others)
+}
+
+fn fast(concurrency: Concurrency) -> BatchOptions {
+    BatchOptions {
+        concurrency,
+        slot_retry_delay: Duration::from_millis(100),
+        ..BatchOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_jobs_under_faults_are_billed_once_with_the_exact_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SandboxConfig {
+        concurrency_limit: 3,
+        generation_time: Duration::from_secs(1),
+        faults: FaultConfig {
+            seed: 11,
+            rate_limit: 0.05,
+            server_error: 0.05,
+            drop_after_submit: 0.05,
+            truncated_json: 0.03,
+            cut_download: 0.1,
+            retry_after_secs: 0,
+        },
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let client = client(
+        sandbox.base_url(),
+        sandbox.demo_key(),
+        &dir.path().join("state"),
+    );
+    let batch = write_batch(dir.path(), 60);
+    let out = dir.path().join("out");
+    let plan = || BatchPlan::load(&batch, &out, &Default::default()).unwrap();
+    let (first, others) = run(&client, plan(), fast(Concurrency::Fixed(3))).await;
+    // Jobs stopped by a fault that leaves them resumable are continued within the run.
+    assert!(first.all_done() && first.done == 60, "{first:?}");
+    let restarted = others
+        .iter()
+        .filter(|e| matches!(e, BatchEvent::Restarted { .. }))
+        .count();
+    assert!(restarted > 0, "the faults stopped some job at least once");
+    let video = std::fs::read(dir.path().join("out/take-000.mp4")).unwrap();
+    for i in 0..60 {
+        let path = out.join(format!("take-{i:03}.mp4"));
+        assert_eq!(std::fs::read(&path).unwrap(), video, "{}", path.display());
+        assert!(out.join(format!("take-{i:03}.mp4.json")).exists());
+    }
+    let stats = sandbox.stats();
+    assert_eq!(stats.billable_jobs, 60, "{stats:?}");
+    assert_eq!(
+        stats.uploads, 2,
+        "shared images are uploaded once: {stats:?}"
+    );
+    assert!(stats.faults.dropped_submits > 0, "{stats:?}");
+
+    // Running the finished batch again sends nothing billable and reports every job done.
+    let (again, _) = run(&client, plan(), fast(Concurrency::Fixed(3))).await;
+    assert_eq!((again.done, again.done_earlier), (60, 60), "{again:?}");
+    assert_eq!(sandbox.stats().billable_jobs, 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_concurrency_discovers_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SandboxConfig {
+        concurrency_limit: 3,
+        generation_time: Duration::from_millis(400),
+        ..SandboxConfig::for_tests()
+    };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let client = client(
+        sandbox.base_url(),
+        sandbox.demo_key(),
+        &dir.path().join("state"),
+    );
+    let batch = write_batch(dir.path(), 15);
+    let plan = BatchPlan::load(&batch, &dir.path().join("out"), &Default::default()).unwrap();
+    let (summary, events) = run(&client, plan, fast(Concurrency::Auto { max: 8 })).await;
+    assert_eq!(summary.done, 15, "{summary:?}");
+    let limits: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            BatchEvent::ConcurrencyChanged { limit } => Some(*limit),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        limits.contains(&4),
+        "grew past the limit to probe it: {limits:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, BatchEvent::SlotRefused { .. })),
+        "the probe was refused"
+    );
+    assert!(
+        limits.iter().filter(|l| **l == 3).count() >= 2,
+        "settled on the revealed limit: {limits:?}"
+    );
+    assert!(limits.iter().all(|l| *l <= 4), "{limits:?}");
+    let stats = sandbox.stats();
+    assert_eq!(
+        stats.billable_jobs, 15,
+        "a refused submit bills nothing: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_budget_stops_submits_before_it_is_exceeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
+    let client = client(
+        sandbox.base_url(),
+        sandbox.demo_key(),
+        &dir.path().join("state"),
+    );
+    let batch = write_batch(dir.path(), 6);
+    let plan = BatchPlan::load(&batch, &dir.path().join("out"), &Default::default()).unwrap();
+    let each = plan.items[0].estimate.unwrap();
+    let opts = BatchOptions {
+        budget: Some(each * 2.5),
+        ..fast(Concurrency::Fixed(1))
+    };
+    let (summary, events) = run(&client, plan, opts).await;
+    assert_eq!(
+        (summary.done, summary.skipped_budget),
+        (2, 4),
+        "{summary:?}"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, BatchEvent::BudgetStop { .. }))
+            .count(),
+        1
+    );
+    assert_eq!(sandbox.stats().billable_jobs, 2);
+    assert!(summary.credits_spent as f64 <= each * 2.5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failure_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
+    let client = client(
+        sandbox.base_url(),
+        sandbox.demo_key(),
+        &dir.path().join("state"),
+    );
+    let batch = write_batch(dir.path(), 3);
+    let mut text = std::fs::read_to_string(&batch).unwrap();
+    text = text.replacen("take 1", "take 1 sandbox-moderate", 1);
+    text.push_str("\n{\"id\":\"broken\",\"model\":\"v5\"}\n");
+    std::fs::write(&batch, text).unwrap();
+    let plan = BatchPlan::load(&batch, &dir.path().join("out"), &Default::default()).unwrap();
+    let mut events = client.run_batch(plan, fast(Concurrency::Fixed(2))).unwrap();
+    let mut summary = BatchSummary::default();
+    let mut moderated = None;
+    while let Some(event) = events.next().await {
+        if let BatchEvent::Finished(outcome) = event {
+            summary.add(&outcome);
+            if let BatchResult::Failed(pixfuse::Error::Generation { status: 7, .. }) =
+                outcome.result
+            {
+                moderated = outcome.id.clone();
+            }
+        }
+    }
+    assert_eq!(summary.done, 2, "{summary:?}");
+    assert_eq!(summary.failed.get("moderation"), Some(&1), "{summary:?}");
+    assert_eq!(
+        summary.failed.get("invalid_request"),
+        Some(&1),
+        "{summary:?}"
+    );
+    assert_eq!(moderated.as_deref(), Some("take-001"));
+}
