@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use anyhow::Result;
+use anyhow::{Result, ensure};
 
 use crate::cargo;
 
@@ -33,12 +33,66 @@ pub fn run() -> Result<()> {
     } else {
         cargo(&["test", "--workspace", "--locked", "--no-fail-fast"])?;
     }
+    readme_main_job()?;
     println!("xtask ci: all checks passed");
     Ok(())
 }
 
+/// The README's first command, as a newcomer runs it: the whole job against the sandbox.
+/// (Its own state directory, so CI never touches the user's journal.)
+fn readme_main_job() -> Result<()> {
+    let dir = crate::root().join("target/readme");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = dir.join("dog-in-room.mp4");
+    let (out_arg, state_arg) = (
+        out.display().to_string(),
+        dir.join("state").display().to_string(),
+    );
+    cargo(&[
+        "run",
+        "--locked",
+        "--quiet",
+        "-p",
+        "pixfuse-cli",
+        "--",
+        "run",
+        "--sandbox",
+        "examples/dog-in-room.json",
+        "-o",
+        &out_arg,
+        "--state-dir",
+        &state_arg,
+    ])?;
+    let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    ensure!(
+        size > 0,
+        "the README's first command left no video at {}",
+        out.display()
+    );
+    ensure!(
+        dir.join("dog-in-room.mp4.json").exists(),
+        "the README's first command left no sidecar"
+    );
+    println!("readme: the main job produced a {size}-byte video and its sidecar");
+    Ok(())
+}
+
 pub fn bench() -> Result<()> {
-    cargo(&["bench", "--workspace", "--locked"])
+    cargo(&["bench", "--workspace", "--locked"])?;
+    // Issue 7's slot-utilisation figure: M=40 jobs, L=5 slots, T=2 s on the sandbox.
+    cargo(&[
+        "run",
+        "--locked",
+        "-p",
+        "pixfuse-e2e",
+        "--example",
+        "batch_bench",
+        "--",
+        "40",
+        "5",
+        "2000",
+        "fixed",
+    ])
 }
 
 fn has_nextest() -> bool {
