@@ -271,3 +271,34 @@ impl Vendor {
         false
     }
 }
+
+/// A `pixfuse::Client` on the sandbox with test-sized timings: millisecond backoffs, a fixed
+/// poll every `poll`, and bounded timeouts, so a broken test fails instead of hanging.
+pub fn sandbox_client(
+    sandbox: &pixfuse_sandbox::RunningSandbox,
+    state: &Path,
+    poll: Duration,
+) -> pixfuse::Client {
+    let tiny = pixfuse::core::retry::Backoff {
+        base: Duration::from_millis(5),
+        factor: 2.0,
+        max: Duration::from_millis(50),
+    };
+    pixfuse::Client::builder()
+        .base_url(sandbox.base_url())
+        .api_key(sandbox.demo_key())
+        .retry_policy(pixfuse::RetryPolicy {
+            max_attempts: 8,
+            backoff: tiny,
+            max_slot_waits: 50,
+            slot_backoff: tiny,
+            deadline: Some(Duration::from_secs(30)),
+        })
+        .poll_policy(pixfuse::PollPolicy::Fixed(poll))
+        .request_timeout(Duration::from_secs(5))
+        .download_read_timeout(Duration::from_secs(5))
+        .wait_timeout(Duration::from_secs(60))
+        .state_dir(state)
+        .build()
+        .expect("a sandbox client builds")
+}

@@ -2,47 +2,20 @@
 //! the same flow under injected faults — every job is billed exactly once and every video
 //! arrives whole.
 
-use std::path::Path;
 use std::time::Duration;
 
-use pixfuse::core::retry::Backoff;
-use pixfuse::{Client, JobState, PollPolicy, RetryPolicy};
-use pixfuse_e2e::write_job;
+use pixfuse::JobState;
+use pixfuse_e2e::{sandbox_client, write_job};
 use pixfuse_sandbox::{FaultConfig, Sandbox, SandboxConfig};
-
-fn client(base_url: &str, key: secrecy::SecretString, state: &Path) -> Client {
-    let tiny = Backoff {
-        base: Duration::from_millis(1),
-        factor: 2.0,
-        max: Duration::from_millis(10),
-    };
-    Client::builder()
-        .base_url(base_url)
-        .api_key(key)
-        .retry_policy(RetryPolicy {
-            max_attempts: 8,
-            backoff: tiny,
-            max_slot_waits: 50,
-            slot_backoff: tiny,
-            deadline: Some(Duration::from_secs(30)),
-        })
-        .poll_policy(PollPolicy::Fixed(Duration::from_millis(5)))
-        .request_timeout(Duration::from_secs(5))
-        .download_read_timeout(Duration::from_secs(5))
-        .wait_timeout(Duration::from_secs(20))
-        .state_dir(state)
-        .build()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_against_the_sandbox() {
     let dir = tempfile::tempdir().unwrap();
     let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
-    let client = client(
-        sandbox.base_url(),
-        sandbox.demo_key(),
+    let client = sandbox_client(
+        &sandbox,
         &dir.path().join("state"),
+        Duration::from_millis(5),
     );
     let job = pixfuse::load_job_file(&write_job(dir.path()), &Default::default())
         .unwrap()
@@ -62,10 +35,10 @@ async fn under_faults_every_job_is_billed_once_and_arrives_whole() {
     let dir = tempfile::tempdir().unwrap();
     let clean = {
         let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
-        let c = client(
-            sandbox.base_url(),
-            sandbox.demo_key(),
+        let c = sandbox_client(
+            &sandbox,
             &dir.path().join("clean"),
+            Duration::from_millis(5),
         );
         let job = pixfuse::load_job_file(&write_job(dir.path()), &Default::default())
             .unwrap()
@@ -88,7 +61,7 @@ async fn under_faults_every_job_is_billed_once_and_arrives_whole() {
     };
     let sandbox = Sandbox::start(config).await.unwrap();
     let state = dir.path().join("state");
-    let client = client(sandbox.base_url(), sandbox.demo_key(), &state);
+    let client = sandbox_client(&sandbox, &state, Duration::from_millis(5));
     const JOBS: u64 = 6;
     for n in 0..JOBS {
         let mut job = pixfuse::load_job_file(&write_job(dir.path()), &Default::default())
