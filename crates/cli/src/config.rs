@@ -140,7 +140,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path, profile: Option<&str>) -> Result<Config, ConfigError> {
         let file: FileFormat = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
-            message: e.to_string(),
+            message: parse_message(&e, text),
         })?;
         let chosen = profile.map(str::to_owned).or(file.profile);
         let mut settings = file.base;
@@ -203,11 +203,42 @@ mod opt_duration {
     }
 }
 
+/// toml's own Display quotes the offending line of the file — which may be `api_key = ...`.
+/// Only the message and a position leave this function, never file content.
+fn parse_message(e: &toml::de::Error, text: &str) -> String {
+    let message = e.message().trim_end_matches('.');
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or_default();
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
+
+    /// A broken line may hold the key: the error must locate it without quoting it.
+    #[test]
+    fn parse_errors_never_quote_the_file() {
+        for text in [
+            "api_key = sk-UNQUOTED-SECRET\n",
+            "apikey = \"sk-TYPO-SECRET\"\n",
+            "[profiles.work]\napi_key = \"sk-NESTED-SECRET\"\nbogus = 1\n",
+        ] {
+            let err = Config::parse(text, Path::new("c.toml"), None)
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains("SECRET"), "{err}");
+            assert!(err.contains("line "), "{err}");
+        }
+    }
 
     const FILE: &str = r#"
 provider = "pixverse"
