@@ -1,7 +1,6 @@
 //! The sidecar `<output>.json` next to each video: what was asked, what was paid, where it
 //! came from. Built from the journal record, which never holds the key.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::journal::JobRecord;
@@ -72,15 +71,9 @@ impl Sidecar {
     /// Writes the sidecar next to `output` atomically; returns its path.
     pub fn write(&self, output: &Path) -> std::io::Result<PathBuf> {
         let path = sidecar_path(output);
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-        serde_json::to_writer_pretty(&mut tmp, self)?;
-        tmp.write_all(b"\n")?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&path).map_err(|e| e.error)?;
+        let mut bytes = serde_json::to_vec_pretty(self)?;
+        bytes.push(b'\n');
+        crate::write_file_atomically(&path, &bytes)?;
         Ok(path)
     }
 }

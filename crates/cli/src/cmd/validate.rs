@@ -106,7 +106,7 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit, Failure> {
         if to_stdin {
             std::io::stdout().lock().write_all(text)?;
         } else {
-            std::fs::write(&args.file, text).map_err(|e| Failure {
+            pixfuse::write_file_atomically(&args.file, text).map_err(|e| Failure {
                 exit: Exit::Usage,
                 message: format!("cannot write the fixed file {}: {e}", args.file.display()),
             })?;
