@@ -7,16 +7,11 @@ use std::path::PathBuf;
 
 use secrecy::{ExposeSecret, SecretString};
 
-/// Generic key variable, for any provider.
-pub const KEY_ENV: &str = "PIXFUSE_API_KEY";
+pub use pixfuse::KEY_ENV;
 
-/// The provider's own key variable.
+/// The provider's own key variable (none for a name pixfuse does not know).
 pub fn provider_key_env(provider: &str) -> Option<&'static str> {
-    match provider {
-        "pixverse" => Some("PIXVERSE_API_KEY"),
-        "quickrouter" => Some("QUICKROUTER_API_KEY"),
-        _ => None,
-    }
+    pixfuse::parse_provider(provider).map(pixfuse::provider_key_env)
 }
 
 /// Where the key was found (for `-v`; never the key itself).
