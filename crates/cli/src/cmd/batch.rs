@@ -195,7 +195,7 @@ fn dry_run(ctx: &Ctx, plan: &BatchPlan) -> Result<Exit, Failure> {
             "unpriced": plan.unpriced(),
             "exit_code": exit.code(),
         });
-        writeln!(out, "{value}")?;
+        ctx.print_json(&value)?;
         return Ok(exit);
     }
     writeln!(
@@ -259,7 +259,7 @@ fn print_summary(
             "credits_spent": summary.credits_spent,
             "jobs": jobs,
         });
-        writeln!(out, "{value}")?;
+        ctx.print_json(&value)?;
         return Ok(());
     }
     for o in outcomes {

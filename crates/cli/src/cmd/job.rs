@@ -182,10 +182,12 @@ pub fn result_json(done: &pixfuse::JobOutcome) -> Value {
 
 /// Prints the result: the object with `--json`, a line otherwise.
 pub fn print_result(ctx: &Ctx, value: &Value, finished: bool) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
     if ctx.json {
-        writeln!(out, "{value}")?;
-    } else if finished {
+        ctx.print_json(value)?;
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    if finished {
         writeln!(
             out,
             "{} video {} saved to {}",
@@ -220,7 +222,7 @@ pub fn failed(ctx: &Ctx, error: Error) -> Failure {
             value["video_id"] = json!(video_id.to_string());
             value["resume_command"] = json!(resume_command);
         }
-        let _ = writeln!(std::io::stdout().lock(), "{value}");
+        let _ = ctx.print_json(&value);
     }
     Failure {
         exit,
@@ -238,7 +240,7 @@ fn invalid(ctx: &Ctx, diagnostics: &[Diagnostic], prompt: Option<&str>) -> Failu
             "errors": errors,
             "warnings": warnings,
         });
-        let _ = writeln!(std::io::stdout().lock(), "{value}");
+        let _ = ctx.print_json(&value);
     } else {
         let style = crate::render::Style::for_stderr();
         let mut err = std::io::stderr().lock();
@@ -278,7 +280,7 @@ fn dry_run(
     let mut out = std::io::stdout().lock();
     if ctx.json {
         let value = json!({"dry_run": true, "requests": plan, "warnings": warnings});
-        writeln!(out, "{value}")?;
+        ctx.print_json(&value)?;
     } else {
         for w in warnings {
             eprintln!("pixfuse: {}", warning_event(w));
