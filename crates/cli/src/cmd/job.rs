@@ -152,6 +152,9 @@ fn execute(
             Ok(Exit::Success)
         }
         Err(Error::Invalid { diagnostics }) => Err(invalid(ctx, &diagnostics, Some(&prompt))),
+        Err(Error::StillRunning { video_id, .. }) if settings.sandbox() => {
+            Err(sandbox_still_running(ctx, video_id))
+        }
         Err(e) => {
             let mut failure = failed(ctx, e);
             let job_id = journaled.load(Ordering::Relaxed);
@@ -230,6 +233,28 @@ pub fn failed(ctx: &Ctx, error: Error) -> Failure {
     }
 }
 
+/// Exit 8 under `--sandbox`: the sandbox lives in this process, so unlike a real job there is
+/// nothing left for `pixfuse resume` to poll once it exits.
+fn sandbox_still_running(ctx: &Ctx, video_id: u64) -> Failure {
+    let message = format!(
+        "sandbox video {video_id} was still being generated when --timeout expired; a sandbox job \
+         cannot be resumed after the process exits (the in-process sandbox is gone): run it \
+         again with a longer --timeout"
+    );
+    if ctx.json {
+        let _ = ctx.print_json(&json!({
+            "status": "running",
+            "exit_code": Exit::StillRunning.code(),
+            "error": message,
+            "video_id": video_id.to_string(),
+        }));
+    }
+    Failure {
+        exit: Exit::StillRunning,
+        message,
+    }
+}
+
 fn invalid(ctx: &Ctx, diagnostics: &[Diagnostic], prompt: Option<&str>) -> Failure {
     if ctx.json {
         let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
@@ -270,7 +295,7 @@ fn dry_run(
     warnings: &[Diagnostic],
 ) -> Result<Exit, Failure> {
     // Only read an existing journal (to show reused uploads); a dry run creates nothing.
-    let journal = settings.state_dir().ok().and_then(|dir| {
+    let journal = settings.journal_dir().ok().and_then(|dir| {
         let file = dir.join(pixfuse::journal::JOURNAL_FILE);
         file.is_file()
             .then(|| pixfuse::Journal::open(&file).ok())

@@ -36,7 +36,7 @@ pub struct ResumeArgs {
 }
 
 fn open_journal(settings: &Settings) -> Result<pixfuse::Journal, Failure> {
-    pixfuse::Journal::open_in(&settings.state_dir()?).map_err(|e| pixfuse::Error::from(e).into())
+    pixfuse::Journal::open_in(&settings.journal_dir()?).map_err(|e| pixfuse::Error::from(e).into())
 }
 
 fn job_json(r: &JobRecord) -> serde_json::Value {
