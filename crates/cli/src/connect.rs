@@ -79,14 +79,26 @@ impl Settings {
         })
     }
 
-    /// The state directory in effect (flag, env, config, platform default).
-    pub fn state_dir(&self) -> Result<PathBuf, Failure> {
-        self.state_dir
+    /// Where the journal lives: the state directory in effect (flag, env, config, platform
+    /// default), or its `sandbox` subdirectory with `--sandbox`, which keeps pretend jobs out of
+    /// the real journal. Every command reads and writes the journal here.
+    pub fn journal_dir(&self) -> Result<PathBuf, Failure> {
+        let mut dir = self
+            .state_dir
             .clone()
             .or_else(pixfuse::state::default_state_dir)
             .ok_or_else(|| {
                 Failure::usage("no state directory: pass --state-dir or set PIXFUSE_STATE_DIR")
-            })
+            })?;
+        if self.sandbox {
+            dir.push("sandbox");
+        }
+        Ok(dir)
+    }
+
+    /// Whether jobs go to the in-process sandbox (which ends with this process).
+    pub fn sandbox(&self) -> bool {
+        self.sandbox
     }
 
     /// The API key, from stdin, env or config (exit 4 when there is none).
@@ -140,11 +152,7 @@ impl Settings {
             Some(k) => k,
             None => self.api_key()?,
         };
-        let mut state_dir = self.state_dir()?;
-        if self.sandbox {
-            // Keep pretend jobs out of the real journal.
-            state_dir.push("sandbox");
-        }
+        let state_dir = self.journal_dir()?;
         let mut builder = Client::builder()
             .provider(self.provider)
             .base_url(base_url.unwrap_or(&self.base_url))

@@ -19,7 +19,7 @@ pub fn exit_for(error: &Error) -> Exit {
             pixfuse::journal::JournalError::StateDir { .. }
             | pixfuse::journal::JournalError::NoSuchJob(_),
         ) => Exit::Usage,
-        Error::Journal(_) => Exit::Internal,
+        Error::Journal(_) | Error::Internal(_) => Exit::Internal,
         Error::Config(_) | Error::OtherServer { .. } => Exit::Usage,
         _ => error
             .class()
@@ -33,5 +33,17 @@ impl From<Error> for Failure {
             exit: exit_for(&error),
             message: error.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_bugs_exit_1_and_configuration_mistakes_exit_2() {
+        assert_eq!(exit_for(&Error::Internal("bug".into())), Exit::Internal);
+        assert_eq!(exit_for(&Error::Internal("bug".into())).code(), 1);
+        assert_eq!(exit_for(&Error::Config("no key".into())), Exit::Usage);
     }
 }

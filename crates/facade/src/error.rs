@@ -52,6 +52,9 @@ pub enum Error {
     /// The client was configured wrongly (no key, bad base URL…).
     #[error("{0}")]
     Config(String),
+    /// A state the library's own invariants rule out: a bug in pixfuse, not a user error.
+    #[error("internal error (a bug in pixfuse, please report it): {0}")]
+    Internal(String),
 }
 
 fn summary(diagnostics: &[Diagnostic]) -> String {

@@ -139,7 +139,8 @@ impl Client {
     ) -> Result<JobOutcome, Error> {
         let record = self.journal().get(job_id)?;
         let Some(video_id) = record.video_id else {
-            return Err(Error::Config(format!(
+            // Callers submit (or find the video id) first; reaching here is a bug.
+            return Err(Error::Internal(format!(
                 "job {job_id} has no video id yet; run `pixfuse resume {job_id}`"
             )));
         };

@@ -98,7 +98,7 @@ impl Client {
         let request = match job.to_request_json() {
             Ok(value) => value.to_string(),
             // upload_sources resolved every source; this is a bug, not a user error.
-            Err(unresolved) => return Err(Error::Config(unresolved.to_string())),
+            Err(unresolved) => return Err(Error::Internal(unresolved.to_string())),
         };
         if let Some(twin) = self
             .journal()

@@ -59,7 +59,7 @@ pub fn upload(ctx: &Ctx, net: &NetArgs, args: &UploadArgs) -> Result<Exit, Failu
     progress.finish();
     let mut out = std::io::stdout().lock();
     if ctx.json {
-        writeln!(out, "{}", json!({ "images": images }))?;
+        ctx.print_json(&json!({ "images": images }))?;
     } else {
         for i in &images {
             let note = if i["reused"] == true {
@@ -84,7 +84,7 @@ pub fn balance(ctx: &Ctx, net: &NetArgs, _args: &BalanceArgs) -> Result<Exit, Fa
     let b = rt.block_on(client.balance()).map_err(|e| failed(ctx, e))?;
     let mut out = std::io::stdout().lock();
     if ctx.json {
-        writeln!(out, "{}", serde_json::to_value(b).unwrap_or_default())?;
+        ctx.print_json(&serde_json::to_value(b).unwrap_or_default())?;
     } else {
         writeln!(
             out,

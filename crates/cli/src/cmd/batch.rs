@@ -70,8 +70,9 @@ pub struct BatchArgs {
     /// Where the videos (and their sidecars) go.
     #[arg(long, value_name = "DIR")]
     pub out_dir: PathBuf,
-    /// Jobs generating at once: a number, or `auto` to discover the account's limit.
-    #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_concurrency)]
+    /// Jobs generating at once: a number; `auto` to discover the account's limit (at most 20);
+    /// or `auto:N` to discover it but never run more than N.
+    #[arg(long, value_name = "N|auto|auto:N", default_value = "auto", value_parser = parse_concurrency)]
     pub concurrency: Concurrency,
     /// Stop submitting before the estimated credits of what this run submits would exceed
     /// this (jobs already submitted by an earlier run cost nothing more).
@@ -86,13 +87,22 @@ pub struct BatchArgs {
 }
 
 fn parse_concurrency(text: &str) -> Result<Concurrency, String> {
+    const EXPECTED: &str =
+        "write a number of jobs (at least 1), `auto`, or `auto:N` (discover the limit, at most N)";
+    let at_least_one = |n: &str| n.parse::<u32>().ok().filter(|n| *n >= 1);
     if text.eq_ignore_ascii_case("auto") {
         return Ok(Concurrency::Auto { max: AUTO_MAX });
     }
-    match text.parse::<u32>() {
-        Ok(n) if n >= 1 => Ok(Concurrency::Fixed(n)),
-        _ => Err("write a number of jobs (at least 1) or `auto`".to_owned()),
+    if let Some((auto, cap)) = text.split_once(':')
+        && auto.eq_ignore_ascii_case("auto")
+    {
+        return at_least_one(cap)
+            .map(|max| Concurrency::Auto { max })
+            .ok_or_else(|| EXPECTED.to_owned());
     }
+    at_least_one(text)
+        .map(Concurrency::Fixed)
+        .ok_or_else(|| EXPECTED.to_owned())
 }
 
 pub fn run(ctx: &Ctx, net: &NetArgs, args: &BatchArgs) -> Result<Exit, Failure> {
@@ -195,7 +205,7 @@ fn dry_run(ctx: &Ctx, plan: &BatchPlan) -> Result<Exit, Failure> {
             "unpriced": plan.unpriced(),
             "exit_code": exit.code(),
         });
-        writeln!(out, "{value}")?;
+        ctx.print_json(&value)?;
         return Ok(exit);
     }
     writeln!(
@@ -259,7 +269,7 @@ fn print_summary(
             "credits_spent": summary.credits_spent,
             "jobs": jobs,
         });
-        writeln!(out, "{value}")?;
+        ctx.print_json(&value)?;
         return Ok(());
     }
     for o in outcomes {
@@ -480,5 +490,20 @@ mod tests {
             parse_concurrency("AUTO"),
             Ok(Concurrency::Auto { max: AUTO_MAX })
         );
+    }
+
+    #[test]
+    fn auto_concurrency_takes_a_cap() {
+        assert_eq!(
+            parse_concurrency("auto:4"),
+            Ok(Concurrency::Auto { max: 4 })
+        );
+        assert_eq!(
+            parse_concurrency("Auto:50"),
+            Ok(Concurrency::Auto { max: 50 })
+        );
+        for bad in ["auto:", "auto:0", "auto:x", "fast:3", "3:auto"] {
+            assert!(parse_concurrency(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -152,6 +152,9 @@ fn execute(
             Ok(Exit::Success)
         }
         Err(Error::Invalid { diagnostics }) => Err(invalid(ctx, &diagnostics, Some(&prompt))),
+        Err(Error::StillRunning { video_id, .. }) if settings.sandbox() => {
+            Err(sandbox_still_running(ctx, video_id))
+        }
         Err(e) => {
             let mut failure = failed(ctx, e);
             let job_id = journaled.load(Ordering::Relaxed);
@@ -182,10 +185,12 @@ pub fn result_json(done: &pixfuse::JobOutcome) -> Value {
 
 /// Prints the result: the object with `--json`, a line otherwise.
 pub fn print_result(ctx: &Ctx, value: &Value, finished: bool) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
     if ctx.json {
-        writeln!(out, "{value}")?;
-    } else if finished {
+        ctx.print_json(value)?;
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    if finished {
         writeln!(
             out,
             "{} video {} saved to {}",
@@ -220,11 +225,33 @@ pub fn failed(ctx: &Ctx, error: Error) -> Failure {
             value["video_id"] = json!(video_id.to_string());
             value["resume_command"] = json!(resume_command);
         }
-        let _ = writeln!(std::io::stdout().lock(), "{value}");
+        let _ = ctx.print_json(&value);
     }
     Failure {
         exit,
         message: error.to_string(),
+    }
+}
+
+/// Exit 8 under `--sandbox`: the sandbox lives in this process, so unlike a real job there is
+/// nothing left for `pixfuse resume` to poll once it exits.
+fn sandbox_still_running(ctx: &Ctx, video_id: u64) -> Failure {
+    let message = format!(
+        "sandbox video {video_id} was still being generated when --timeout expired; a sandbox job \
+         cannot be resumed after the process exits (the in-process sandbox is gone): run it \
+         again with a longer --timeout"
+    );
+    if ctx.json {
+        let _ = ctx.print_json(&json!({
+            "status": "running",
+            "exit_code": Exit::StillRunning.code(),
+            "error": message,
+            "video_id": video_id.to_string(),
+        }));
+    }
+    Failure {
+        exit: Exit::StillRunning,
+        message,
     }
 }
 
@@ -238,7 +265,7 @@ fn invalid(ctx: &Ctx, diagnostics: &[Diagnostic], prompt: Option<&str>) -> Failu
             "errors": errors,
             "warnings": warnings,
         });
-        let _ = writeln!(std::io::stdout().lock(), "{value}");
+        let _ = ctx.print_json(&value);
     } else {
         let style = crate::render::Style::for_stderr();
         let mut err = std::io::stderr().lock();
@@ -268,7 +295,7 @@ fn dry_run(
     warnings: &[Diagnostic],
 ) -> Result<Exit, Failure> {
     // Only read an existing journal (to show reused uploads); a dry run creates nothing.
-    let journal = settings.state_dir().ok().and_then(|dir| {
+    let journal = settings.journal_dir().ok().and_then(|dir| {
         let file = dir.join(pixfuse::journal::JOURNAL_FILE);
         file.is_file()
             .then(|| pixfuse::Journal::open(&file).ok())
@@ -278,7 +305,7 @@ fn dry_run(
     let mut out = std::io::stdout().lock();
     if ctx.json {
         let value = json!({"dry_run": true, "requests": plan, "warnings": warnings});
-        writeln!(out, "{value}")?;
+        ctx.print_json(&value)?;
     } else {
         for w in warnings {
             eprintln!("pixfuse: {}", warning_event(w));

@@ -36,7 +36,7 @@ pub struct ResumeArgs {
 }
 
 fn open_journal(settings: &Settings) -> Result<pixfuse::Journal, Failure> {
-    pixfuse::Journal::open_in(&settings.state_dir()?).map_err(|e| pixfuse::Error::from(e).into())
+    pixfuse::Journal::open_in(&settings.journal_dir()?).map_err(|e| pixfuse::Error::from(e).into())
 }
 
 fn job_json(r: &JobRecord) -> serde_json::Value {
@@ -62,7 +62,7 @@ pub fn jobs(ctx: &Ctx, net: &NetArgs, _args: &JobsArgs) -> Result<Exit, Failure>
     let mut out = std::io::stdout().lock();
     if ctx.json {
         let jobs: Vec<_> = list.iter().map(job_json).collect();
-        writeln!(out, "{}", json!({ "jobs": jobs }))?;
+        ctx.print_json(&json!({ "jobs": jobs }))?;
         return Ok(Exit::Success);
     }
     if list.is_empty() {
@@ -167,7 +167,7 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
     progress.finish();
     let mut out = std::io::stdout().lock();
     if ctx.json {
-        writeln!(out, "{}", json!({ "results": results }))?;
+        ctx.print_json(&json!({ "results": results }))?;
     } else if ids.is_empty() {
         writeln!(out, "nothing to resume")?;
     } else {

@@ -10,6 +10,7 @@ pub mod sandbox;
 pub mod validate;
 pub mod video;
 
+use std::cell::Cell;
 use std::io::Write;
 
 use crate::cli::{Cli, Command, GlobalArgs};
@@ -54,6 +55,8 @@ pub struct Ctx {
     pub quiet: bool,
     /// Styling for stdout.
     pub style: Style,
+    /// Whether a `--json` result object is on stdout already (see [`Ctx::print_json`]).
+    printed: Cell<bool>,
 }
 
 impl Ctx {
@@ -63,7 +66,15 @@ impl Ctx {
             verbose: global.verbose,
             quiet: global.quiet,
             style: Style::for_stdout(),
+            printed: Cell::new(false),
         }
+    }
+
+    /// Prints the `--json` result object. Every networked command prints its object through
+    /// here, so [`run`] knows whether a failure still owes one.
+    pub fn print_json(&self, value: &serde_json::Value) -> std::io::Result<()> {
+        self.printed.set(true);
+        writeln!(std::io::stdout().lock(), "{value}")
     }
 }
 
@@ -71,6 +82,12 @@ pub fn run(cli: Cli) -> Exit {
     let ctx = Ctx::new(&cli.global);
     crate::connect::init_tracing(cli.global.verbose);
     let net = &cli.global.net;
+    // Commands that talk to a server promise one `--json` object for every outcome (issue 5);
+    // the offline ones print their own `--json` verdicts.
+    let networked = !matches!(
+        cli.command,
+        Command::Validate(_) | Command::Models(_) | Command::Estimate(_) | Command::Sandbox(_)
+    );
     let result = match cli.command {
         Command::Run(args) => job::run(&ctx, net, &args),
         Command::Submit(args) => job::submit(&ctx, net, &args),
@@ -91,6 +108,14 @@ pub fn run(cli: Cli) -> Exit {
         Ok(exit) => exit,
         Err(f) if f.exit == Exit::Success => Exit::Success,
         Err(f) => {
+            if ctx.json && networked && !ctx.printed.get() {
+                // Failed before any result existed (configuration, job file, key, session).
+                let _ = ctx.print_json(&serde_json::json!({
+                    "status": "error",
+                    "exit_code": f.exit.code(),
+                    "error": f.message,
+                }));
+            }
             let style = Style::for_stderr();
             let _ = writeln!(
                 std::io::stderr().lock(),

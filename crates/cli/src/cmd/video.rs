@@ -68,7 +68,7 @@ pub fn status(ctx: &Ctx, net: &NetArgs, args: &StatusArgs) -> Result<Exit, Failu
         .map_err(|e| failed(ctx, e))?;
     let mut out = std::io::stdout().lock();
     if ctx.json {
-        writeln!(out, "{}", status_json(&s))?;
+        ctx.print_json(&status_json(&s))?;
     } else {
         writeln!(out, "video {}: {}", s.video_id, status_name(s.status))?;
         if let Some(url) = &s.url {
@@ -90,7 +90,7 @@ pub fn wait(ctx: &Ctx, net: &NetArgs, args: &WaitArgs) -> Result<Exit, Failure> 
     let s = result.map_err(|e| failed(ctx, e))?;
     let mut out = std::io::stdout().lock();
     if ctx.json {
-        writeln!(out, "{}", status_json(&s))?;
+        ctx.print_json(&status_json(&s))?;
     } else {
         writeln!(
             out,

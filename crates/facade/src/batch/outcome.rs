@@ -47,6 +47,7 @@ pub fn failure_class(error: &Error) -> &'static str {
         }),
         Error::Io { .. } | Error::Config(_) | Error::OtherServer { .. } => "local",
         Error::Journal(_) => "journal",
+        Error::Internal(_) => "internal",
     }
 }
 

@@ -505,7 +505,8 @@ async fn prepare(
     }
     let request = job
         .to_request_json()
-        .map_err(|unresolved| Error::Config(unresolved.to_string()))?
+        // upload_sources resolved every source; this is a bug, not a user error.
+        .map_err(|unresolved| Error::Internal(unresolved.to_string()))?
         .to_string();
     let record = client.journal().begin_batch_job(
         &NewJob {
@@ -536,7 +537,7 @@ impl Drop for EndGuard {
             let _ = self.msgs.send(Msg::Ended(
                 self.index,
                 Ended::Result {
-                    result: Err(Error::Config(
+                    result: Err(Error::Internal(
                         "the job's task stopped unexpectedly; rerun the batch to finish it"
                             .to_owned(),
                     )),
@@ -545,5 +546,27 @@ impl Drop for EndGuard {
                 },
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_task_that_stops_unexpectedly_ends_as_an_internal_error() {
+        let (msgs, mut rx) = unbounded_channel();
+        drop(EndGuard {
+            msgs,
+            index: 3,
+            armed: true,
+        });
+        let Ok(Msg::Ended(3, Ended::Result { result, .. })) = rx.try_recv() else {
+            panic!("the guard sent no end for job 3");
+        };
+        assert!(
+            matches!(result, Err(Error::Internal(_))),
+            "a panicked task is a bug, not a usage error: {result:?}"
+        );
     }
 }
