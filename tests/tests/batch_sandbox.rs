@@ -234,3 +234,52 @@ async fn one_failure_does_not_stop_the_others() {
     );
     assert_eq!(moderated.as_deref(), Some("take-001"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_edited_under_the_same_id_is_rejected_not_mapped_to_the_old_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
+    let client = sandbox_client(
+        &sandbox,
+        &dir.path().join("state"),
+        Duration::from_millis(150),
+    );
+    let batch = write_batch(dir.path(), 2);
+    let out = dir.path().join("out");
+    let plan = BatchPlan::load(&batch, &out, &Default::default()).unwrap();
+    let (first, _) = run(&client, plan, fast(Concurrency::Fixed(2))).await;
+    assert_eq!(first.done, 2, "{first:?}");
+
+    // The user changes take-000's prompt but keeps its id.
+    let text = std::fs::read_to_string(&batch).unwrap();
+    std::fs::write(&batch, text.replacen("take 0", "take 0, in the rain", 1)).unwrap();
+    let plan = BatchPlan::load(&batch, &out, &Default::default()).unwrap();
+    let mut events = client.run_batch(plan, fast(Concurrency::Fixed(2))).unwrap();
+    let mut summary = BatchSummary::default();
+    let mut changed = None;
+    while let Some(event) = events.next().await {
+        if let BatchEvent::Finished(outcome) = event {
+            summary.add(&outcome);
+            if let BatchResult::Failed(e) = &outcome.result {
+                changed = Some((outcome.id.clone(), e.to_string()));
+            }
+        }
+    }
+    let (id, message) = changed.expect("the edited line must be rejected");
+    assert_eq!(id.as_deref(), Some("take-000"));
+    assert!(message.contains("\"take-000\""), "{message}");
+    assert!(message.contains("new \"id\""), "{message}");
+    // The unchanged line still resumes; nothing was sent for the edited one.
+    assert_eq!((summary.done, summary.done_earlier), (1, 1), "{summary:?}");
+    assert_eq!(sandbox.stats().billable_jobs, 2);
+
+    // Restoring the line resumes the earlier job again.
+    std::fs::write(&batch, text).unwrap();
+    let plan = BatchPlan::load(&batch, &out, &Default::default()).unwrap();
+    let (restored, _) = run(&client, plan, fast(Concurrency::Fixed(2))).await;
+    assert_eq!(
+        (restored.done, restored.done_earlier),
+        (2, 2),
+        "{restored:?}"
+    );
+}

@@ -2,6 +2,12 @@
 
 pub use crate::generated::tables::ERROR_CODES;
 
+/// An img_id the server does not know (`invalid_image_id`): the image must be uploaded again.
+pub const INVALID_IMAGE_ID: i64 = 400032;
+
+/// A submit beyond the account's concurrent-generation limit (`concurrency_limit`).
+pub const CONCURRENCY_LIMIT: i64 = 500044;
+
 /// What kind of failure something is; it decides the reaction and the CLI's exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -75,4 +81,22 @@ pub fn lookup(code: i64) -> Option<&'static ErrCodeInfo> {
         .binary_search_by_key(&code, |row| row.code)
         .ok()
         .map(|i| &ERROR_CODES[i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The named codes other crates react to must be rows of the table, with the meaning the
+    /// reaction assumes; a spec change that renumbers them fails here, not in production.
+    #[test]
+    fn named_codes_are_rows_of_the_table() {
+        let image = lookup(INVALID_IMAGE_ID).unwrap();
+        assert_eq!(image.name, "invalid_image_id");
+        assert_eq!(image.class, ErrorClass::InvalidRequest);
+        let slot = lookup(CONCURRENCY_LIMIT).unwrap();
+        assert_eq!(slot.name, "concurrency_limit");
+        assert_eq!(slot.class, ErrorClass::Concurrency);
+        assert_eq!(slot.retry, RetryRule::WaitForSlot);
+    }
 }

@@ -141,6 +141,10 @@ impl ClientBuilder {
     }
 
     /// Uses this HTTP client (connection pool, proxy, TLS) instead of building one.
+    ///
+    /// The client **must** be built with [`crate::redirect_policy`] for the base
+    /// URL (or with `reqwest::redirect::Policy::none()`): with reqwest's default policy a
+    /// redirect from the API to another host carries the `API-KEY` header there.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self

@@ -20,6 +20,9 @@ use uuid::Uuid;
 /// File name of the journal inside the state directory.
 pub const JOURNAL_FILE: &str = "journal.sqlite3";
 
+// Bumped only by changes an older pixfuse cannot live with. Additive tables (like
+// `batch_line_hashes`) keep it: an older binary ignores them, and a row they lack is read as
+// "unknown" rather than as a mismatch.
 const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
@@ -59,6 +62,10 @@ CREATE TABLE IF NOT EXISTS uploads (
 CREATE TABLE IF NOT EXISTS batch_lines (
     batch_key   TEXT    PRIMARY KEY,
     job_id      INTEGER NOT NULL REFERENCES jobs(id)
+);
+CREATE TABLE IF NOT EXISTS batch_line_hashes (
+    batch_key   TEXT    PRIMARY KEY,
+    job_hash    TEXT    NOT NULL
 );
 ";
 
@@ -324,6 +331,43 @@ impl Journal {
             )
             .optional()?;
         id.map(|id| self.get(id)).transpose()
+    }
+
+    /// Checks batch lines `(batch_key, job_hash)` against what the journal knows, in one
+    /// transaction. A line whose key already has a job but whose job hash differs from the one
+    /// recorded for it is `false` (the user changed a line that kept its id); every other line
+    /// is `true`, and its hash is recorded. A journaled key without a recorded hash (written by
+    /// an older pixfuse) is accepted and gets this hash.
+    pub fn check_batch_lines(&self, lines: &[(&str, &str)]) -> Result<Vec<bool>, JournalError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut verdicts = Vec::with_capacity(lines.len());
+        for &(key, hash) in lines {
+            let journaled = tx
+                .query_row(
+                    "SELECT 1 FROM batch_lines WHERE batch_key = ?1",
+                    [key],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            let recorded: Option<String> = tx
+                .query_row(
+                    "SELECT job_hash FROM batch_line_hashes WHERE batch_key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let same = !journaled || recorded.as_deref().is_none_or(|h| h == hash);
+            if same {
+                tx.execute(
+                    "INSERT OR REPLACE INTO batch_line_hashes (batch_key, job_hash) VALUES (?1, ?2)",
+                    params![key, hash],
+                )?;
+            }
+            verdicts.push(same);
+        }
+        tx.commit()?;
+        Ok(verdicts)
     }
 
     /// The server accepted the submit: the video id is durable from here on.

@@ -173,7 +173,7 @@ impl Client {
                 } else {
                     journal.record_error(record.id, &e.to_string())?;
                 }
-                if e.err_code() == Some(INVALID_IMAGE_ID) {
+                if e.err_code() == Some(pixfuse_core::errcode::INVALID_IMAGE_ID) {
                     // The server forgot (or never had) an image we cached: upload it again
                     // next time instead of failing the same way forever.
                     journal.forget_uploads(&record.base_url, &img_ids_of(&record.request))?;
@@ -200,9 +200,6 @@ impl Client {
         Ok(())
     }
 }
-
-/// ErrCode of an img_id the server does not know.
-const INVALID_IMAGE_ID: i64 = 400032;
 
 /// The img_ids a journaled request refers to.
 fn img_ids_of(request: &str) -> Vec<u64> {

@@ -216,26 +216,36 @@ fn auth_header(style: AuthStyle, key: &str) -> Result<(HeaderName, HeaderValue),
 }
 
 fn build_client(config: &TransportConfig, base: &Url) -> Result<Client, TransportError> {
-    let api_origin = base.origin();
     Client::builder()
         .connect_timeout(config.connect_timeout)
         .tcp_nodelay(true)
         .user_agent(concat!("pixfuse/", env!("CARGO_PKG_VERSION")))
-        // reqwest strips `Authorization` on cross-host redirects but not `API-KEY`: never
-        // follow a redirect away from the API's origin (result downloads carry no key and may
-        // be redirected freely).
-        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-            let first = attempt.previous().first().map(Url::origin);
-            if attempt.previous().len() >= 10 {
-                attempt.error("too many redirects")
-            } else if first.as_ref() == Some(&api_origin) && attempt.url().origin() != api_origin {
-                attempt.stop()
-            } else {
-                attempt.follow()
-            }
-        }))
+        .redirect(redirect_policy(base))
         .build()
         .map_err(|e| TransportError::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The redirect policy every HTTP client carrying the API key must use: a request to the API's
+/// origin (that of `api_base`) is never redirected to another origin; other requests (result
+/// downloads, which carry no key) follow up to 10 redirects.
+///
+/// reqwest strips `Authorization` on cross-host redirects but not the vendor's `API-KEY`
+/// header, so a client with reqwest's default policy sends the key to wherever the API (or a
+/// relay, or anyone able to answer for it) redirects. A client injected with
+/// [`TransportConfig::with_http_client`] must be built with this policy (or
+/// `reqwest::redirect::Policy::none()`, which also stops download redirects).
+pub fn redirect_policy(api_base: &Url) -> reqwest::redirect::Policy {
+    let api_origin = api_base.origin();
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let first = attempt.previous().first().map(Url::origin);
+        if attempt.previous().len() >= 10 {
+            attempt.error("too many redirects")
+        } else if first.as_ref() == Some(&api_origin) && attempt.url().origin() != api_origin {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// A jitter value in [0, 1) for core's schedules.

@@ -130,6 +130,22 @@ impl TransportConfig {
     }
 
     /// Uses this client (its connection pool, proxy and TLS settings) instead of building one.
+    ///
+    /// The client **must** be built with [`crate::redirect_policy`] for this config's base URL
+    /// (or with `reqwest::redirect::Policy::none()`): with reqwest's default policy a redirect
+    /// from the API to another host carries the `API-KEY` header there. pixfuse cannot inspect
+    /// an existing client's policy, so this is on the caller.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use pixfuse_transport::{Provider, TransportConfig, redirect_policy};
+    /// let base = Provider::Pixverse.default_base_url();
+    /// let http = reqwest::Client::builder()
+    ///     .redirect(redirect_policy(&base.parse()?))
+    ///     .build()?;
+    /// # let _ = http;
+    /// # Ok(()) }
+    /// ```
     pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self

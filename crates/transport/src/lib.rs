@@ -29,7 +29,7 @@ mod preflight;
 mod wait;
 
 pub use api::{Balance, Submitted, UploadedImage, VideoStatus};
-pub use client::Transport;
+pub use client::{Transport, redirect_policy};
 pub use config::{AuthStyle, Provider, TransportConfig};
 pub use download::{DownloadProgress, Downloaded};
 pub use error::{CallInfo, Endpoint, TransportError};

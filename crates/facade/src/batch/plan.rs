@@ -4,7 +4,10 @@
 //! The key is what makes a rerun resumable: it is journaled with the job, so running the same
 //! batch again maps each line to the job it already started (same trace id) instead of paying
 //! again. A line with an `"id"` is keyed by that id within its output directory; a line without
-//! one by the sha256 of its canonical job (keys sorted) and its output path.
+//! one by the sha256 of its canonical job (keys sorted) and its output path. Since an id'd line's
+//! key ignores its content, the journal also keeps each line's job hash: a rerun whose line kept
+//! its id but changed its job is rejected ([`BatchPlan::reject_changed_lines`]) rather than
+//! silently mapped to the old job.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::jobfile::parse_job;
+use crate::journal::Journal;
 use crate::run::absolute;
 
 /// One job of a batch, ready to run.
@@ -26,6 +30,8 @@ pub struct BatchItem {
     pub id: Option<String>,
     /// Stable identity across runs (see the module docs).
     pub key: String,
+    /// sha256 of the line's canonical job (keys sorted; `"id"` and `"output"` left out).
+    pub job_hash: String,
     pub job: Job,
     /// Absolute path of the video.
     pub output: PathBuf,
@@ -123,6 +129,7 @@ impl BatchPlan {
                 line,
                 id: split.id.clone(),
                 key,
+                job_hash,
                 estimate: estimate_job(&job).map(|e| e.credits),
                 job,
                 output,
@@ -130,6 +137,43 @@ impl BatchPlan {
             });
         }
         plan
+    }
+
+    /// Moves to [`BatchPlan::rejected`] every line with an `"id"` whose job differs from the job
+    /// the journal already has under that id (a rerun after the line was edited): resuming the
+    /// old job would silently ignore the edit. Records the job hash of every other id'd line.
+    pub fn reject_changed_lines(&mut self, journal: &Journal) -> Result<(), Error> {
+        let lines: Vec<(&str, &str)> = self
+            .items
+            .iter()
+            .filter(|item| item.id.is_some())
+            .map(|item| (item.key.as_str(), item.job_hash.as_str()))
+            .collect();
+        let mut verdicts = journal.check_batch_lines(&lines)?.into_iter();
+        let mut kept = Vec::with_capacity(self.items.len());
+        for item in std::mem::take(&mut self.items) {
+            let Some(id) = item.id.clone() else {
+                kept.push(item);
+                continue;
+            };
+            if verdicts.next().unwrap_or(true) {
+                kept.push(item);
+                continue;
+            }
+            self.rejected.push(RejectedLine {
+                line: item.line,
+                error: Error::Config(format!(
+                    "line {} (id {id:?}) differs from the job an earlier run of this batch \
+                     started under that id; give the changed line a new \"id\" to generate it \
+                     (or restore the line to resume the earlier job)",
+                    item.line
+                )),
+                id: Some(id),
+            });
+        }
+        self.items = kept;
+        self.rejected.sort_by_key(|r| r.line);
+        Ok(())
     }
 
     /// Sum of the estimates of the jobs that have one.

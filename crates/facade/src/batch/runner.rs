@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use futures_util::Stream;
 use pixfuse_core::batch::{Budget, ConcurrencyController};
+use pixfuse_core::errcode::CONCURRENCY_LIMIT;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
@@ -22,9 +23,6 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::journal::{JobRecord, JobState, NewJob};
 
-/// ErrCode of a submit beyond the account's concurrency limit.
-const SLOT_REFUSED: i64 = 500044;
-
 impl Client {
     /// Runs `plan`, yielding progress and one [`BatchEvent::Finished`] per line (rejected lines
     /// included). Must be called inside a tokio runtime; the work runs on spawned tasks, so the
@@ -32,9 +30,10 @@ impl Client {
     /// already submitted are journaled; a rerun finishes them).
     pub fn run_batch(
         &self,
-        plan: BatchPlan,
+        mut plan: BatchPlan,
         opts: BatchOptions,
     ) -> Result<impl Stream<Item = BatchEvent> + Send + 'static, Error> {
+        plan.reject_changed_lines(&self.journal())?;
         // 500044 must reach the runner at once (to shrink and requeue), not be waited out in
         // the transport: same flow, one option changed.
         let mut retry = self.retry_policy();
@@ -463,7 +462,7 @@ async fn run_job(task: JobTask) {
                 .resume(record.id, Some(&item.output), &mut on_event)
                 .await;
             match result {
-                Err(Error::Transport(e)) if e.err_code() == Some(SLOT_REFUSED) => {
+                Err(Error::Transport(e)) if e.err_code() == Some(CONCURRENCY_LIMIT) => {
                     Ended::SlotRefused(Error::Transport(e))
                 }
                 Err(Error::AlreadyFailed { job_id, reason }) => {
