@@ -30,11 +30,11 @@ pub mod sidecar;
 pub mod state;
 mod wait;
 
+pub use atomic::write_file_atomically;
 pub use client::{
     BASE_URL_ENV, Balance, Client, ClientBuilder, KEY_ENV, PROVIDER_ENV, UploadedImage,
     VideoStatus, parse_provider, provider_key_env,
 };
-pub use atomic::write_file_atomically;
 pub use error::Error;
 pub use event::Event;
 pub use jobfile::{load_job_file, parse_job, rebase_paths};
