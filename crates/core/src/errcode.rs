@@ -32,6 +32,21 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// Whether a later attempt of the same request can succeed: only a transient failure or a
+    /// full concurrency slot clears by itself. The key, the credits, the request, the content,
+    /// an unknown or deleted id do not change by trying again.
+    pub fn may_clear_on_retry(self) -> bool {
+        match self {
+            ErrorClass::Transient | ErrorClass::Concurrency => true,
+            ErrorClass::InvalidRequest
+            | ErrorClass::Auth
+            | ErrorClass::Credits
+            | ErrorClass::Moderation
+            | ErrorClass::NotFound
+            | ErrorClass::Deleted => false,
+        }
+    }
+
     /// Stable snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {

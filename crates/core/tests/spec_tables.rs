@@ -83,3 +83,19 @@ fn error_codes_classify_per_section_7() {
     assert_eq!(lookup(99999).unwrap().retry, RetryRule::Backoff);
     assert!(lookup(123).is_none());
 }
+
+#[test]
+fn only_transient_and_concurrency_failures_clear_on_retry() {
+    assert!(ErrorClass::Transient.may_clear_on_retry());
+    assert!(ErrorClass::Concurrency.may_clear_on_retry());
+    for class in [
+        ErrorClass::InvalidRequest,
+        ErrorClass::Auth,
+        ErrorClass::Credits,
+        ErrorClass::Moderation,
+        ErrorClass::NotFound,
+        ErrorClass::Deleted,
+    ] {
+        assert!(!class.may_clear_on_retry(), "{class:?}");
+    }
+}

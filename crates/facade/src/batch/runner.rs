@@ -336,21 +336,10 @@ impl Runner {
     /// only while the journal still holds it as resumable and the failure is not one a retry
     /// cannot fix (the key, the credits, the request, the content, a timeout the user set).
     fn restart(&mut self, index: usize, job_id: Option<i64>, error: &Error) -> Option<Need> {
-        use pixfuse_core::ErrorClass;
         let Error::Transport(e) = error else {
             return None;
         };
-        if matches!(
-            e.class(),
-            Some(
-                ErrorClass::Auth
-                    | ErrorClass::Credits
-                    | ErrorClass::InvalidRequest
-                    | ErrorClass::Moderation
-                    | ErrorClass::NotFound
-                    | ErrorClass::Deleted
-            )
-        ) {
+        if e.class().is_some_and(|class| !class.may_clear_on_retry()) {
             return None;
         }
         let record = self.client.journal().get(job_id?).ok()?;
