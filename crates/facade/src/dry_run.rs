@@ -6,13 +6,11 @@ use std::path::Path;
 
 use pixfuse_core::{ImageSource, Job};
 use pixfuse_transport::Provider;
+use pixfuse_transport::endpoints::{GENERATE, UPLOAD};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::journal::Journal;
-
-pub const UPLOAD_PATH: &str = "/openapi/v2/image/upload";
-pub const GENERATE_PATH: &str = "/openapi/v2/video/fusion/generate";
 
 /// One request that would be sent.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -45,13 +43,6 @@ impl fmt::Display for PlannedRequest {
     }
 }
 
-fn auth_header(provider: Provider) -> (String, String) {
-    match provider {
-        Provider::QuickRouter => ("Authorization".into(), "Bearer [redacted]".into()),
-        _ => ("API-KEY".into(), "[redacted]".into()),
-    }
-}
-
 /// The requests `job` would cause at `base_url`: one upload per local image the journal has not
 /// seen (same content at the same provider reuses its img_id), then the submit. Unknown img_ids
 /// appear as a placeholder string naming their upload.
@@ -64,7 +55,10 @@ pub fn plan(
     let base = base_url.trim_end_matches('/');
     let headers = |trace: Uuid, content_type: &str| {
         vec![
-            auth_header(provider),
+            {
+                let (name, value) = provider.auth_style().redacted_header();
+                (name.to_owned(), value.to_owned())
+            },
             ("Ai-trace-id".into(), trace.to_string()),
             ("Content-Type".into(), content_type.into()),
         ]
@@ -91,8 +85,8 @@ pub fn plan(
             reference.ref_name
         )));
         requests.push(PlannedRequest {
-            method: "POST",
-            url: format!("{base}{UPLOAD_PATH}"),
+            method: UPLOAD.method,
+            url: format!("{base}{}", UPLOAD.path),
             headers: headers(Uuid::new_v4(), "multipart/form-data"),
             body: PlannedBody::Multipart { field, value },
         });
@@ -111,8 +105,8 @@ pub fn plan(
     }
     let json = reorder(&body);
     requests.push(PlannedRequest {
-        method: "POST",
-        url: format!("{base}{GENERATE_PATH}"),
+        method: GENERATE.method,
+        url: format!("{base}{}", GENERATE.path),
         headers: headers(Uuid::new_v4(), "application/json"),
         body: PlannedBody::Json { json },
     });

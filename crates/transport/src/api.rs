@@ -14,19 +14,19 @@ use crate::client::{Transport, check_scheme};
 use crate::error::{Endpoint, TransportError};
 use crate::preflight::{ImageInfo, preflight_image};
 
-pub(crate) const UPLOAD: Endpoint = Endpoint {
+pub const UPLOAD: Endpoint = Endpoint {
     method: "POST",
     path: "/openapi/v2/image/upload",
 };
-pub(crate) const GENERATE: Endpoint = Endpoint {
+pub const GENERATE: Endpoint = Endpoint {
     method: "POST",
     path: "/openapi/v2/video/fusion/generate",
 };
-pub(crate) const RESULT: Endpoint = Endpoint {
+pub const RESULT: Endpoint = Endpoint {
     method: "GET",
     path: "/openapi/v2/video/result/{video_id}",
 };
-pub(crate) const BALANCE: Endpoint = Endpoint {
+pub const BALANCE: Endpoint = Endpoint {
     method: "GET",
     path: "/openapi/v2/account/balance",
 };

@@ -52,6 +52,16 @@ pub enum AuthStyle {
     Bearer,
 }
 
+impl AuthStyle {
+    /// The auth header as it may be shown to a user: name and a redacted value.
+    pub fn redacted_header(self) -> (&'static str, &'static str) {
+        match self {
+            AuthStyle::ApiKeyHeader => ("API-KEY", "[redacted]"),
+            AuthStyle::Bearer => ("Authorization", "Bearer [redacted]"),
+        }
+    }
+}
+
 /// Everything the transport needs. Build with [`TransportConfig::new`] and the `with_*`
 /// setters; [`crate::Transport::new`] checks it.
 #[derive(Clone)]

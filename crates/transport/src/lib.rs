@@ -29,6 +29,11 @@ mod preflight;
 mod wait;
 
 pub use api::{Balance, Submitted, UploadedImage, VideoStatus};
+
+/// The vendor endpoints this transport calls (for tools that describe requests, like a dry run).
+pub mod endpoints {
+    pub use crate::api::{BALANCE, GENERATE, RESULT, UPLOAD};
+}
 pub use client::{Transport, redirect_policy};
 pub use config::{AuthStyle, Provider, TransportConfig};
 pub use download::{DownloadProgress, Downloaded};
