@@ -186,21 +186,14 @@ fn json_value() -> impl Strategy<Value = Value> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
             prop::collection::btree_map(
-                prop::sample::select(vec![
-                    "image_references",
-                    "prompt",
-                    "model",
-                    "duration",
-                    "quality",
-                    "aspect_ratio",
-                    "generate_audio_switch",
-                    "seed",
-                    "type",
-                    "img_id",
-                    "image",
-                    "ref_name",
-                    "x",
-                ])
+                // Keys validation looks at (top level and inside references), plus one it doesn't.
+                prop::sample::select(
+                    pixfuse_core::job::KNOWN_FIELDS
+                        .iter()
+                        .copied()
+                        .chain(["type", "img_id", "image", "ref_name", "x"])
+                        .collect::<Vec<_>>(),
+                )
                 .prop_map(str::to_owned),
                 inner,
                 0..8,
