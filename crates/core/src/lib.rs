@@ -2,7 +2,8 @@
 //!
 //! Everything here is data in, decision out: the wire types, the capability, error-code and
 //! pricing tables (all generated from `spec/` at build time), offline validation, estimates,
-//! and the retry and poll decisions the transport executes. No I/O, no clock, no environment:
+//! the retry and poll decisions the transport executes, and the job lifecycle and batch
+//! scheduler as state machines the facade drives. No I/O, no clock, no environment:
 //! this crate alone serves offline validation.
 //!
 //! ```
@@ -31,6 +32,7 @@ pub mod estimate;
 pub mod fix;
 mod generated;
 pub mod job;
+pub mod lifecycle;
 pub mod mention;
 pub mod poll;
 pub mod pricing;

@@ -78,6 +78,32 @@ impl JobStatus {
             JobStatus::Unknown(_) => "unknown",
         }
     }
+
+    /// A readable phrase for people (`rejected by content moderation`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Generating => "generating",
+            JobStatus::Deleted => "deleted",
+            JobStatus::Moderated => "rejected by content moderation",
+            JobStatus::Failed => "generation failed",
+            JobStatus::Unknown(_) => "unknown status (still waiting)",
+        }
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// Serialized as its stable name (`succeeded`, `generating`, …); [`JobStatus::code`] gives the
+/// vendor's number.
+impl serde::Serialize for JobStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// How to space status polls.
