@@ -1,22 +1,28 @@
 //! The client: configuration, and each step of a job callable alone.
 //!
-//! The end-to-end flow lives in [`crate::run`]; this module holds the builder and the single
-//! steps (upload, submit, status, wait, download, balance).
+//! The end-to-end flow lives in [`crate::run`] and [`crate::drive`]; this module holds the
+//! builder, the read-only view of the journal, the claims' heartbeat and the single steps
+//! (upload, status, download, balance).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use pixfuse_core::ValidateOptions;
-use pixfuse_core::poll::PollPolicy;
+use pixfuse_core::lifecycle::Owner;
+use pixfuse_core::poll::{JobStatus, PollPolicy};
 use pixfuse_core::retry::RetryPolicy;
 use pixfuse_transport::{Provider, Transport, TransportConfig};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
 
 use crate::error::Error;
 use crate::event::Event;
-use crate::journal::{Journal, UploadRecord};
+use crate::journal::{JobRecord, Journal, Store, UploadRecord};
+
+/// How long a claim on a job lasts without renewal (the owner renews it three times as often).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 /// Environment variable naming the provider (`pixverse` or `quickrouter`).
 pub const PROVIDER_ENV: &str = "PIXFUSE_PROVIDER";
@@ -56,6 +62,8 @@ pub struct ClientBuilder {
     poll: PollPolicy,
     wait_timeout: Option<Duration>,
     state_dir: Option<PathBuf>,
+    origin: Option<String>,
+    lease: Duration,
     http_client: Option<reqwest::Client>,
     validate: ValidateOptions,
 }
@@ -73,6 +81,8 @@ impl Default for ClientBuilder {
             poll: PollPolicy::Adaptive,
             wait_timeout: None,
             state_dir: None,
+            origin: None,
+            lease: DEFAULT_LEASE,
             http_client: None,
             validate: ValidateOptions::default(),
         }
@@ -140,6 +150,24 @@ impl ClientBuilder {
         self
     }
 
+    /// The name the journal files this client's jobs and cached uploads under (default: the
+    /// base URL). A trace id deduplicates only at the server that saw it, so a job is only ever
+    /// continued by a client with the same origin; give a server whose URL changes (a local
+    /// emulator on a random port) a stable one.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// How long this client's claims on jobs last without renewal (default
+    /// [`DEFAULT_LEASE`]; at least one second). While the client lives it renews them; once its
+    /// process is gone, another process on the same host takes its jobs over at once, one on
+    /// another host when the lease has run out.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_secs(1));
+        self
+    }
+
     /// Uses this HTTP client (connection pool, proxy, TLS) instead of building one.
     ///
     /// The client **must** be built with [`crate::redirect_policy`] for the base
@@ -156,7 +184,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Opens the journal and builds the client.
+    /// Opens (and if needed migrates) the journal and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let key = self.api_key.ok_or_else(|| {
             Error::Config(format!(
@@ -198,8 +226,13 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
-                journal: Mutex::new(journal),
+                journal,
+                owner: crate::journal::this_process(uuid::Uuid::new_v4()),
+                lease: self.lease,
+                heartbeat: Mutex::new(None),
+                uploads: tokio::sync::Mutex::new(()),
                 provider: self.provider,
+                origin: self.origin.unwrap_or_else(|| base_url.clone()),
                 base_url,
                 wait_timeout: self.wait_timeout,
                 validate: self.validate,
@@ -217,8 +250,15 @@ pub struct Client {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) transport: Transport,
-    journal: Mutex<Journal>,
+    pub(crate) journal: Journal,
+    /// This client as the owner of claims.
+    pub(crate) owner: Owner,
+    pub(crate) lease: Duration,
+    heartbeat: Mutex<Option<JoinHandle<()>>>,
+    /// Held while uploading, so concurrent jobs sharing an image upload it once.
+    pub(crate) uploads: tokio::sync::Mutex<()>,
     pub(crate) provider: Provider,
+    pub(crate) origin: String,
     pub(crate) base_url: String,
     pub(crate) wait_timeout: Option<Duration>,
     pub(crate) validate: ValidateOptions,
@@ -228,8 +268,7 @@ pub(crate) struct Inner {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct VideoStatus {
     pub video_id: u64,
-    /// The vendor's status code (1 done, 5 generating, 6 deleted, 7 moderated, 8 failed).
-    pub status: i64,
+    pub status: JobStatus,
     pub url: Option<String>,
     pub credits: Option<i64>,
     pub seed: Option<i64>,
@@ -238,7 +277,18 @@ pub struct VideoStatus {
 impl VideoStatus {
     /// Whether the video is ready to download.
     pub fn is_ready(&self) -> bool {
-        self.status == 1 && self.url.is_some()
+        self.status == JobStatus::Succeeded && self.url.is_some()
+    }
+
+    /// The status the journal has for a job.
+    pub(crate) fn of_record(record: &JobRecord, video_id: u64) -> Self {
+        VideoStatus {
+            video_id,
+            status: record.status.unwrap_or(JobStatus::Succeeded),
+            url: record.url.clone(),
+            credits: record.credits,
+            seed: record.seed,
+        }
     }
 }
 
@@ -284,16 +334,21 @@ impl Client {
         Ok(builder)
     }
 
-    /// A client like this one (same server, key, journal file) whose transport retries with
-    /// `retry` instead. The batch runner uses it to see a concurrency refusal (500044) at once.
+    /// A client like this one (same server, key, journal and claims) whose transport retries
+    /// with `retry` instead. The batch runner uses it to see a concurrency refusal (500044) at
+    /// once.
     pub(crate) fn with_retry_policy(&self, retry: RetryPolicy) -> Result<Client, Error> {
         let config = self.inner.transport.config().clone().with_retry(retry);
-        let journal = Journal::open(self.journal().path())?;
         Ok(Client {
             inner: Arc::new(Inner {
                 transport: Transport::new(config)?,
-                journal: Mutex::new(journal),
+                journal: self.inner.journal.clone(),
+                owner: self.inner.owner.clone(),
+                lease: self.inner.lease,
+                heartbeat: Mutex::new(None),
+                uploads: tokio::sync::Mutex::new(()),
                 provider: self.inner.provider,
+                origin: self.inner.origin.clone(),
                 base_url: self.inner.base_url.clone(),
                 wait_timeout: self.inner.wait_timeout,
                 validate: self.inner.validate.clone(),
@@ -314,13 +369,69 @@ impl Client {
         &self.inner.base_url
     }
 
-    /// The journal (locked for the guard's lifetime; never held across an await).
-    pub fn journal(&self) -> MutexGuard<'_, Journal> {
-        // A panic while holding the lock cannot leave SQLite inconsistent: keep going.
-        self.inner
-            .journal
+    /// The name this client's jobs are journaled under (see [`ClientBuilder::origin`]).
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    /// The journal, read-only: only the client's own flows write it.
+    pub fn journal(&self) -> &Journal {
+        &self.inner.journal
+    }
+
+    /// Every journaled job, newest first.
+    pub async fn jobs(&self) -> Result<Vec<JobRecord>, Error> {
+        Ok(self.inner.journal.jobs().await?)
+    }
+
+    /// One journaled job.
+    pub async fn job(&self, id: i64) -> Result<JobRecord, Error> {
+        Ok(self.inner.journal.job(id).await?)
+    }
+
+    /// Gives up every claim this client holds, so another process may continue its jobs at
+    /// once. Call it after stopping this client's work (an interrupt); a client that keeps
+    /// working claims its jobs again as it goes.
+    pub async fn release_claims(&self) -> Result<usize, Error> {
+        Ok(self.store().release_all(&self.inner.owner.instance).await?)
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        self.inner.journal.store()
+    }
+
+    /// Keeps this client's claims alive while it runs: a task renewing their leases, started
+    /// with the first claim (and again if its runtime went away).
+    pub(crate) fn keep_claims_alive(&self) {
+        let mut heartbeat = self
+            .inner
+            .heartbeat
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if heartbeat.as_ref().is_some_and(|task| !task.is_finished()) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let inner: Weak<Inner> = Arc::downgrade(&self.inner);
+        let every = self.inner.lease / 3;
+        *heartbeat = Some(runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = inner.upgrade() else {
+                    return;
+                };
+                let renewed = inner
+                    .journal
+                    .store()
+                    .renew(&inner.owner.instance, inner.lease)
+                    .await;
+                if let Err(e) = renewed {
+                    tracing::warn!(error = %e, "cannot renew the claims on this process's jobs");
+                }
+            }
+        }));
     }
 
     /// Uploads a local image once: the same content at the same provider reuses its img_id.
@@ -334,7 +445,7 @@ impl Client {
         on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<UploadedImage, Error> {
         let (sha256, size) = hash_file(path).await?;
-        if let Some(hit) = self.journal().find_upload(&self.inner.base_url, &sha256)? {
+        if let Some(hit) = self.store().upload(&self.inner.origin, &sha256).await? {
             on_event(Event::UploadReused {
                 path: path.to_owned(),
                 img_id: hit.img_id,
@@ -355,8 +466,9 @@ impl Client {
             img_id: uploaded.img_id,
             img_url: uploaded.img_url.clone(),
         };
-        self.journal()
-            .record_upload(&self.inner.base_url, &record, size)?;
+        self.store()
+            .record_upload(&self.inner.origin, &record, size)
+            .await?;
         on_event(Event::Uploaded {
             path: path.to_owned(),
             img_id: uploaded.img_id,
@@ -439,7 +551,7 @@ impl Balance {
 pub(crate) fn video_status(s: &pixfuse_transport::VideoStatus) -> VideoStatus {
     VideoStatus {
         video_id: s.video_id,
-        status: s.status.code(),
+        status: s.status,
         url: s.url.clone().filter(|u| !u.is_empty()),
         credits: s.credits,
         seed: s.resp.seed,
@@ -447,7 +559,7 @@ pub(crate) fn video_status(s: &pixfuse_transport::VideoStatus) -> VideoStatus {
 }
 
 /// sha256 (hex) and size of a file, read off the async runtime.
-async fn hash_file(path: &Path) -> Result<(String, u64), Error> {
+pub(crate) async fn hash_file(path: &Path) -> Result<(String, u64), Error> {
     let owned = path.to_owned();
     let result = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
         use std::io::Read;

@@ -44,9 +44,9 @@ impl fmt::Display for PlannedRequest {
 }
 
 /// The requests `job` would cause at `base_url`: one upload per local image the journal has not
-/// seen (same content at the same provider reuses its img_id), then the submit. Unknown img_ids
-/// appear as a placeholder string naming their upload.
-pub fn plan(
+/// seen (same content at the same origin — the base URL — reuses its img_id), then the submit.
+/// Unknown img_ids appear as a placeholder string naming their upload.
+pub async fn plan(
     job: &Job,
     provider: Provider,
     base_url: &str,
@@ -72,7 +72,7 @@ pub fn plan(
                 continue;
             }
             ImageSource::Path(p) => {
-                if let Some(id) = cached_img_id(Path::new(p), base, journal) {
+                if let Some(id) = cached_img_id(Path::new(p), base, journal).await {
                     img_ids.push(Value::from(id));
                     continue;
                 }
@@ -136,13 +136,12 @@ fn reorder(body: &Value) -> String {
     body.to_string()
 }
 
-fn cached_img_id(path: &Path, base_url: &str, journal: Option<&Journal>) -> Option<u64> {
-    use sha2::{Digest, Sha256};
+async fn cached_img_id(path: &Path, origin: &str, journal: Option<&Journal>) -> Option<u64> {
     let journal = journal?;
-    let bytes = std::fs::read(path).ok()?;
-    let sha = hex::encode(Sha256::digest(&bytes));
+    let (sha, _) = crate::client::hash_file(path).await.ok()?;
     journal
-        .find_upload(base_url, &sha)
+        .cached_upload(origin, &sha)
+        .await
         .ok()
         .flatten()
         .map(|u| u.img_id)

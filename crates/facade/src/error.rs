@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use pixfuse_core::lifecycle::JobState;
+use pixfuse_core::poll::JobStatus;
 use pixfuse_core::{Diagnostic, ErrorClass};
 
 use crate::journal::JournalError;
@@ -20,9 +22,9 @@ pub enum Error {
     /// The journal could not be read or written.
     #[error(transparent)]
     Journal(#[from] JournalError),
-    /// The video ended badly on the server: status 6 (deleted), 7 (moderation) or 8 (failed).
+    /// The video ended badly on the server: deleted, rejected by moderation, or failed.
     #[error("video {video_id} {}", generation_message(*.status))]
-    Generation { video_id: u64, status: i64 },
+    Generation { video_id: u64, status: JobStatus },
     /// The overall timeout expired while the video was still being generated. Nothing is lost:
     /// `resume` picks it up.
     #[error("video {video_id} is still being generated; continue with `{resume_command}`")]
@@ -32,9 +34,43 @@ pub enum Error {
         /// The command that continues it (`pixfuse resume 3` or `pixfuse wait 123`).
         resume_command: String,
     },
-    /// A job in the journal that has already failed for good.
-    #[error("job {job_id} failed earlier and cannot be resumed: {reason}")]
-    AlreadyFailed { job_id: i64, reason: String },
+    /// A job in the journal that has already ended without a video: it failed for good, or the
+    /// server refused it before billing.
+    #[error("job {job_id} {} earlier and cannot be resumed: {reason}{}", ended_how(*.state), retry_hint(*.state))]
+    AlreadyFailed {
+        job_id: i64,
+        state: JobState,
+        reason: String,
+    },
+    /// The output file belongs to another unfinished job.
+    #[error(
+        "{} already belongs to job {} ({}), which is not finished; this job would share it. Choose another output, finish job {} first (`pixfuse resume {}`), or pass --force to give the file to this job (job {} is then abandoned; its video stays on the server)",
+        .output.display(), .holder, .state, .holder, .holder, .holder
+    )]
+    OutputTaken {
+        output: PathBuf,
+        holder: i64,
+        state: JobState,
+    },
+    /// A newer job writes the same output: the older one must not overwrite its file.
+    #[error(
+        "job {job_id} would overwrite {}, which belongs to the newer job {newer}; save job {job_id} elsewhere with `pixfuse resume {job_id} -o OTHER.mp4`",
+        .output.display()
+    )]
+    OutputOwnedByNewer {
+        job_id: i64,
+        newer: i64,
+        output: PathBuf,
+    },
+    /// The job was abandoned (its output was given to a newer job); it is never continued.
+    #[error(
+        "job {job_id} was abandoned: its output now belongs to a newer job{}",
+        .video_id.map(|v| format!(" (its video stays on the server: `pixfuse download {v} -o OTHER.mp4`)")).unwrap_or_default()
+    )]
+    Abandoned { job_id: i64, video_id: Option<u64> },
+    /// The video's destination cannot be written (checked before anything is paid for).
+    #[error("cannot write the video to {}: {problem}", .path.display())]
+    Destination { path: PathBuf, problem: String },
     /// The job was sent to another server than this client's; resuming it here could bill it
     /// twice.
     #[error(
@@ -70,15 +106,33 @@ fn display_path(path: &str) -> &str {
     if path.is_empty() { "/" } else { path }
 }
 
-fn generation_message(status: i64) -> &'static str {
+fn generation_message(status: JobStatus) -> &'static str {
     match status {
-        6 => "was deleted on the server (status 6)",
-        7 => {
+        JobStatus::Deleted => "was deleted on the server (status 6)",
+        JobStatus::Moderated => {
             "was rejected by content moderation (status 7; credits are refunded); change the images or prompt"
         }
         _ => {
             "failed to generate (status 8; credits are refunded); try again, perhaps with another seed"
         }
+    }
+}
+
+fn ended_how(state: JobState) -> &'static str {
+    match state {
+        JobState::RefusedBeforeBilling => "was refused by the server (nothing was billed)",
+        JobState::Moderated => "was rejected by content moderation",
+        JobState::Deleted => "was deleted on the server",
+        JobState::Abandoned => "was abandoned",
+        _ => "failed",
+    }
+}
+
+fn retry_hint(state: JobState) -> &'static str {
+    if state.failed_for_good() {
+        "; run it again with --new (or a batch with --retry-failed) to make a new, separately billed video"
+    } else {
+        ""
     }
 }
 
@@ -88,8 +142,14 @@ impl Error {
         match self {
             Error::Invalid { .. } => Some(ErrorClass::InvalidRequest),
             Error::Transport(e) => e.class(),
-            Error::Generation { status: 7, .. } => Some(ErrorClass::Moderation),
-            Error::Generation { status: 6, .. } => Some(ErrorClass::Deleted),
+            Error::Generation {
+                status: JobStatus::Moderated,
+                ..
+            } => Some(ErrorClass::Moderation),
+            Error::Generation {
+                status: JobStatus::Deleted,
+                ..
+            } => Some(ErrorClass::Deleted),
             _ => None,
         }
     }

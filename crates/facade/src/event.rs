@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pixfuse_core::lifecycle::JobState;
+use pixfuse_core::poll::JobStatus;
 use uuid::Uuid;
 
 /// One step of a job. Observe them with a closure passed to [`crate::Client::run_with`].
@@ -21,6 +23,31 @@ pub enum Event {
     Uploaded { path: PathBuf, img_id: u64 },
     /// A local image was uploaded before (same content, same provider): its img_id is reused.
     UploadReused { path: PathBuf, img_id: u64 },
+    /// A new job is in the journal: its identity is claimed and its trace id minted; nothing
+    /// was sent yet.
+    Planned { job_id: i64, trace_id: Uuid },
+    /// An earlier job with this identity is continued (same trace id: nothing is billed twice).
+    Continuing { job_id: i64, state: JobState },
+    /// The job's video was already made and saved earlier: nothing was sent.
+    AlreadyDone { job_id: i64, output: PathBuf },
+    /// Another live pixfuse process runs this job: this one waits for it instead of submitting.
+    HeldElsewhere { job_id: i64, pid: u32, host: String },
+    /// The process that ran this job is gone (or its claim ran out): this one continues it.
+    TakenOver { job_id: i64, pid: u32 },
+    /// This job is a new, separately billed attempt at an earlier one (`--new`,
+    /// `--retry-failed`).
+    Superseding {
+        job_id: i64,
+        earlier: i64,
+        state: JobState,
+    },
+    /// An unfinished job was abandoned: its output was given to this job (`--force`).
+    Abandoned { job_id: i64, output: PathBuf },
+    /// The server refused the submit before billing anything because it no longer knows an
+    /// uploaded image: the images are uploaded again.
+    Reuploading { job_id: i64 },
+    /// The job was refused before billing and is tried again with a new trace id.
+    NewTraceId { job_id: i64, trace_id: Uuid },
     /// The trace id and request are durable in the journal; the submit is about to be sent.
     Journaled { job_id: i64, trace_id: Uuid },
     /// The server accepted the job.
@@ -29,10 +56,10 @@ pub enum Event {
         video_id: u64,
         credits: Option<i64>,
     },
-    /// A status poll answered.
+    /// A status poll answered. `elapsed` is the time since the submit.
     Polled {
         video_id: u64,
-        status: i64,
+        status: JobStatus,
         elapsed: Duration,
         polls: u32,
     },
@@ -73,6 +100,45 @@ impl std::fmt::Display for Event {
                 "reusing img_id {img_id} for {} (uploaded before)",
                 path.display()
             ),
+            Event::Planned { job_id, .. } => write!(f, "job {job_id} planned"),
+            Event::Continuing { job_id, state } => write!(
+                f,
+                "continuing job {job_id} ({state}) with its own trace id: nothing is billed twice"
+            ),
+            Event::AlreadyDone { job_id, output } => write!(
+                f,
+                "job {job_id} already saved this video to {}; nothing was sent (--new makes a new, separately billed one)",
+                output.display()
+            ),
+            Event::HeldElsewhere { job_id, pid, host } => write!(
+                f,
+                "job {job_id} is being run by another pixfuse process (pid {pid} on {host}); waiting for it"
+            ),
+            Event::TakenOver { job_id, pid } => write!(
+                f,
+                "job {job_id}: the process that ran it (pid {pid}) is gone; continuing it with the same trace id"
+            ),
+            Event::Superseding {
+                job_id,
+                earlier,
+                state,
+            } => write!(
+                f,
+                "job {job_id} is a new attempt at job {earlier} ({state}), with a new trace id: it is billed separately"
+            ),
+            Event::Abandoned { job_id, output } => write!(
+                f,
+                "job {job_id} was abandoned: {} now belongs to this job (its video stays on the server)",
+                output.display()
+            ),
+            Event::Reuploading { job_id } => write!(
+                f,
+                "job {job_id}: the server no longer knows an uploaded image (nothing was billed); uploading again"
+            ),
+            Event::NewTraceId { job_id, trace_id } => write!(
+                f,
+                "job {job_id}: refused before billing earlier; trying again with a new trace id {trace_id}"
+            ),
             Event::Journaled { job_id, trace_id } => {
                 write!(f, "job {job_id} journaled with trace id {trace_id}")
             }
@@ -94,8 +160,7 @@ impl std::fmt::Display for Event {
                 polls,
             } => write!(
                 f,
-                "video {video_id}: {} after {:.1}s ({polls} polls)",
-                status_name(*status),
+                "video {video_id}: {status} after {:.1}s ({polls} polls)",
                 elapsed.as_secs_f64()
             ),
             Event::Ready { video_id, .. } => write!(f, "video {video_id} is ready"),
@@ -118,17 +183,5 @@ impl std::fmt::Display for Event {
                 delay.as_secs_f64()
             ),
         }
-    }
-}
-
-/// A readable name for a vendor status code.
-pub fn status_name(status: i64) -> &'static str {
-    match status {
-        1 => "succeeded",
-        5 => "generating",
-        6 => "deleted",
-        7 => "rejected by content moderation",
-        8 => "generation failed",
-        _ => "unknown status (still waiting)",
     }
 }

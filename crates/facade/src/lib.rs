@@ -10,36 +10,40 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Every job is journaled (SQLite in the state directory) before its submit is sent, so a crash,
-//! a timeout or a dropped connection never bills a job twice nor loses a paid result:
-//! [`Client::resume`] continues it with the same trace id.
+//! Every job is claimed in the journal (SQLite in the state directory) before anything is
+//! uploaded or sent, and its request is durable before its submit leaves, so a crash, a timeout,
+//! an interrupt, a rerun or a second process never bills a job twice nor loses a paid result:
+//! running the same job again, or [`Client::resume`], continues it with the same trace id. The
+//! lifecycle itself is core's pure [`core::lifecycle`] state machine; this crate drives it.
 
 #![forbid(unsafe_code)]
 
 mod atomic;
 pub mod batch;
 mod client;
+mod drive;
 pub mod dry_run;
 mod error;
 pub mod event;
+mod identity;
 mod jobfile;
 pub mod journal;
+mod output;
 mod resume;
 mod run;
 pub mod sidecar;
 pub mod state;
-mod wait;
 
 pub use atomic::write_file_atomically;
 pub use client::{
-    BASE_URL_ENV, Balance, Client, ClientBuilder, KEY_ENV, PROVIDER_ENV, UploadedImage,
-    VideoStatus, parse_provider, provider_key_env,
+    BASE_URL_ENV, Balance, Client, ClientBuilder, DEFAULT_LEASE, KEY_ENV, PROVIDER_ENV,
+    UploadedImage, VideoStatus, parse_provider, provider_key_env,
 };
 pub use error::Error;
 pub use event::Event;
 pub use jobfile::{load_job_file, parse_job, rebase_paths};
 pub use journal::{JobRecord, JobState, Journal};
-pub use run::{JobOutcome, Submission};
+pub use run::{JobOptions, JobOutcome, Submission};
 pub use sidecar::Sidecar;
 
 /// The pure layer, re-exported so users depend on `pixfuse` alone.

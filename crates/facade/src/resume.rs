@@ -1,181 +1,132 @@
-//! Downloading a finished video (with its sidecar) and `resume`, which continues a journaled
-//! job from wherever it stopped.
+//! Continuing journaled jobs: `resume` (from wherever a job stopped), `wait` and `download` of a
+//! video by its id.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use pixfuse_core::lifecycle::Goal;
 
 use crate::client::{Client, VideoStatus};
+use crate::drive::DriveOptions;
 use crate::error::Error;
 use crate::event::Event;
-use crate::journal::{JobRecord, JobState};
+use crate::journal::JobRecord;
 use crate::run::{JobOutcome, OnEvent, absolute};
-use crate::sidecar::Sidecar;
-use crate::wait::update_of;
 
 impl Client {
-    /// Downloads the finished video `video_id` to `dest` (polling once for its URL), and writes
-    /// the sidecar when the journal knows the job.
-    pub async fn download(&self, video_id: u64, dest: &Path) -> Result<JobOutcome, Error> {
-        let record = self.journal().find_by_video_id(video_id)?;
-        let status = self.status(video_id).await?;
-        if let Some(r) = &record {
-            self.journal().record_status(r.id, &update_of(&status))?;
-        }
-        match (&status.url, status.status) {
-            (Some(_), 1) => {}
-            (_, 6..=8) => {
-                return Err(Error::Generation {
-                    video_id,
-                    status: status.status,
-                });
-            }
-            _ => {
-                let job_id = record.as_ref().map(|r| r.id);
-                return Err(Error::StillRunning {
-                    job_id,
-                    video_id,
-                    resume_command: match job_id {
-                        Some(id) => format!("pixfuse resume {id}"),
-                        None => format!("pixfuse wait {video_id}"),
-                    },
-                });
-            }
-        }
-        self.fetch(record.map(|r| r.id), &status, dest, &mut |_| {})
-            .await
-    }
-
-    /// Downloads a ready video and, for a journaled job, records it and writes the sidecar.
-    async fn fetch(
-        &self,
-        job_id: Option<i64>,
-        status: &VideoStatus,
-        dest: &Path,
-        on_event: &mut OnEvent<'_>,
-    ) -> Result<JobOutcome, Error> {
-        let url = status.url.clone().unwrap_or_default();
-        let dest = absolute(dest);
-        let bytes = self.download_url_with(&url, &dest, on_event).await?;
-        on_event(Event::Downloaded {
-            path: dest.clone(),
-            bytes,
-        });
-        let mut outcome = JobOutcome {
-            job_id,
-            trace_id: None,
-            video_id: status.video_id,
-            status: status.status,
-            output: dest.clone(),
-            sidecar: None,
-            credits: status.credits,
-            url,
-        };
-        if let Some(id) = job_id {
-            let record = {
-                let journal = self.journal();
-                journal.record_downloaded(id, &dest)?;
-                journal.get(id)?
-            };
-            let sidecar = Sidecar::from_record(&record, &dest)
-                .write(&dest)
-                .map_err(|e| Error::io("cannot write the sidecar next to", &dest, e))?;
-            on_event(Event::SidecarWritten {
-                path: sidecar.clone(),
-            });
-            outcome.trace_id = Some(record.trace_id);
-            outcome.credits = record.credits;
-            outcome.sidecar = Some(sidecar);
-        }
-        Ok(outcome)
-    }
-
     /// Continues journaled job `job_id` from where it stopped: an unanswered submit is resent
     /// with its same trace id (the vendor answers with the earlier result; nothing is billed
     /// twice); a job with a video id is only polled; a finished job is downloaded again only if
-    /// its file is missing. `output` overrides the journaled destination.
+    /// its file is missing; one refused before billing is tried again with a new trace id.
+    /// `output` overrides the journaled destination. A job another live process runs is waited
+    /// for instead.
     pub async fn resume(
         &self,
         job_id: i64,
         output: Option<&Path>,
         mut on_event: impl FnMut(Event) + Send,
     ) -> Result<JobOutcome, Error> {
-        if let Some(path) = output {
-            self.journal().record_output_path(job_id, &absolute(path))?;
-        }
-        let record = self.journal().get(job_id)?;
-        // A trace id only deduplicates at the server that first saw it: sending the job
-        // elsewhere could make (and bill) a second video.
-        if record.base_url != self.inner.base_url {
-            return Err(Error::OtherServer {
-                job_id,
-                base_url: record.base_url,
-            });
-        }
-        match record.state {
-            JobState::Failed => {
-                return Err(Error::AlreadyFailed {
-                    job_id,
-                    reason: record
-                        .last_error
-                        .unwrap_or_else(|| "unknown reason".to_owned()),
-                });
-            }
-            JobState::Prepared => {
-                self.send_submit(&record, &mut on_event).await?;
-            }
-            JobState::Downloaded if !record.needs_resume() => {
-                return outcome_of(&record);
-            }
-            JobState::Submitted | JobState::Succeeded | JobState::Downloaded => {}
-        }
-        self.finish(job_id, None, &mut on_event).await
+        let record = self
+            .continue_job(job_id, output, Goal::Downloaded, &mut on_event)
+            .await?;
+        Ok(JobOutcome::of(&record))
     }
 
-    /// Waits for a submitted job and downloads it to `output` (or its journaled destination).
-    pub(crate) async fn finish(
+    /// Claims journaled job `job_id` and drives it to `goal`.
+    async fn continue_job(
         &self,
         job_id: i64,
         output: Option<&Path>,
+        goal: Goal,
         on_event: &mut OnEvent<'_>,
-    ) -> Result<JobOutcome, Error> {
-        let record = self.journal().get(job_id)?;
-        let Some(video_id) = record.video_id else {
-            // Callers submit (or find the video id) first; reaching here is a bug.
-            return Err(Error::Internal(format!(
-                "job {job_id} has no video id yet; run `pixfuse resume {job_id}`"
-            )));
+    ) -> Result<JobRecord, Error> {
+        let record = self.job(job_id).await?;
+        self.check_origin(&record)?;
+        if record.state.failed_for_good() || record.state == crate::JobState::Abandoned {
+            return Err(Error::AlreadyFailed {
+                job_id,
+                state: record.state,
+                reason: record
+                    .last_error
+                    .unwrap_or_else(|| format!("the job is {}", record.state)),
+            });
+        }
+        let output = output.map(absolute);
+        if let Some(output) = &output {
+            crate::output::prove_writable(output)?;
+        }
+        let claimed = self
+            .store()
+            .claim_job(job_id, &self.inner.owner, self.inner.lease)
+            .await?;
+        let opts = DriveOptions {
+            form: None,
+            output,
+            retry_refused: true,
         };
-        let dest = match (output, &record.output_path) {
-            (Some(p), _) => p.to_owned(),
-            (None, Some(p)) => p.clone(),
-            (None, None) => PathBuf::from(format!("pixfuse-{video_id}.mp4")),
-        };
-        // A finished job's URL may have expired since: one fresh status gives a current one.
-        let status = match record.state {
-            JobState::Succeeded | JobState::Downloaded => {
-                let status = self.status(video_id).await?;
-                if status.is_ready() {
-                    self.journal().record_status(job_id, &update_of(&status))?;
-                    status
-                } else {
-                    self.wait_inner(video_id, Some(job_id), on_event).await?
-                }
-            }
-            _ => self.wait_inner(video_id, Some(job_id), on_event).await?,
-        };
-        self.fetch(Some(job_id), &status, &dest, on_event).await
+        self.continue_claimed(claimed, goal, opts, on_event).await
     }
-}
 
-fn outcome_of(record: &JobRecord) -> Result<JobOutcome, Error> {
-    let output = record.output_path.clone().unwrap_or_default();
-    Ok(JobOutcome {
-        job_id: Some(record.id),
-        trace_id: Some(record.trace_id),
-        video_id: record.video_id.unwrap_or_default(),
-        status: record.vendor_status.unwrap_or(1),
-        sidecar: Some(crate::sidecar::sidecar_path(&output)),
-        output,
-        credits: record.credits,
-        url: record.url.clone().unwrap_or_default(),
-    })
+    /// A trace id only deduplicates at the server that first saw it: sending the job elsewhere
+    /// could make (and bill) a second video.
+    fn check_origin(&self, record: &JobRecord) -> Result<(), Error> {
+        if record.origin == self.inner.origin {
+            return Ok(());
+        }
+        Err(Error::OtherServer {
+            job_id: record.id,
+            base_url: record.base_url.clone(),
+        })
+    }
+
+    /// Waits until the video is done. On success returns its status; a failed, moderated or
+    /// deleted video is an [`Error::Generation`]; the wait timeout is [`Error::StillRunning`].
+    pub async fn wait(&self, video_id: u64) -> Result<VideoStatus, Error> {
+        self.wait_with(video_id, |_| {}).await
+    }
+
+    /// [`Client::wait`], reporting each poll to `on_event`.
+    pub async fn wait_with(
+        &self,
+        video_id: u64,
+        mut on_event: impl FnMut(Event) + Send,
+    ) -> Result<VideoStatus, Error> {
+        let record = match self
+            .store()
+            .job_by_video(&self.inner.origin, video_id)
+            .await?
+        {
+            Some(job) => {
+                self.continue_job(job.id, None, Goal::Ready, &mut on_event)
+                    .await?
+            }
+            None => {
+                self.drive_unjournaled(video_id, Goal::Ready, None, &mut on_event)
+                    .await?
+            }
+        };
+        Ok(VideoStatus::of_record(&record, video_id))
+    }
+
+    /// Downloads the finished video `video_id` to `dest` (polling for a fresh URL), and writes
+    /// the sidecar when the journal knows the job.
+    pub async fn download(&self, video_id: u64, dest: &Path) -> Result<JobOutcome, Error> {
+        let dest = absolute(dest);
+        crate::output::prove_writable(&dest)?;
+        let mut on_event = |_: Event| {};
+        let record = match self
+            .store()
+            .job_by_video(&self.inner.origin, video_id)
+            .await?
+        {
+            Some(job) => {
+                self.continue_job(job.id, Some(&dest), Goal::Downloaded, &mut on_event)
+                    .await?
+            }
+            None => {
+                self.drive_unjournaled(video_id, Goal::Downloaded, Some(dest), &mut on_event)
+                    .await?
+            }
+        };
+        Ok(JobOutcome::of(&record))
+    }
 }

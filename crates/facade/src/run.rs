@@ -1,16 +1,20 @@
-//! The end-to-end job and its first half: validate, upload, journal (write-ahead), submit.
-//! Waiting is in `wait.rs`; downloading and resuming in `resume.rs`.
+//! The end-to-end job, and the one write-ahead entry point every flow goes through: validate,
+//! prove the destination writable, claim the job's identity (before any upload or submit), then
+//! drive it — or wait for the process that already does.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use pixfuse_core::lifecycle::{ClaimStatus, Goal, JobState, Owner};
+use pixfuse_core::poll::JobStatus;
 use pixfuse_core::{Diagnostic, ImageSource, Job, validate_job};
 use uuid::Uuid;
 
 use crate::client::Client;
+use crate::drive::DriveOptions;
 use crate::error::Error;
 use crate::event::Event;
-use crate::journal::{JobRecord, NewJob};
+use crate::journal::{ClaimOutcome, ClaimRequest, Fresh, JobRecord, liveness, now_ms};
 
 /// A job the server accepted.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -28,14 +32,80 @@ pub struct JobOutcome {
     pub job_id: Option<i64>,
     pub trace_id: Option<Uuid>,
     pub video_id: u64,
-    pub status: i64,
+    pub status: JobStatus,
     pub output: PathBuf,
     pub sidecar: Option<PathBuf>,
     pub credits: Option<i64>,
     pub url: String,
 }
 
+impl JobOutcome {
+    pub(crate) fn of(record: &JobRecord) -> JobOutcome {
+        let output = record.output_path.clone().unwrap_or_default();
+        let journaled = record.id > 0;
+        JobOutcome {
+            job_id: journaled.then_some(record.id),
+            trace_id: journaled.then_some(record.trace_id),
+            video_id: record.video_id.unwrap_or_default(),
+            status: record.status.unwrap_or(JobStatus::Succeeded),
+            sidecar: journaled.then(|| crate::sidecar::sidecar_path(&output)),
+            output,
+            credits: record.credits,
+            url: record.url.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// How a job is identified and whether an earlier one is continued.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobOptions {
+    /// Submit a new, separately billed video even when this job was journaled before (else the
+    /// earlier job is continued with its trace id, and nothing is billed twice).
+    pub new: bool,
+    /// Take the output file from another unfinished job (which is then abandoned; its video
+    /// stays on the server). Without it such a job is refused, naming the other one.
+    pub force: bool,
+    /// Identify the job by this key instead of its content (an agent's idempotency key): a
+    /// second call with the same key continues the first job whatever its content.
+    pub key: Option<String>,
+}
+
+impl JobOptions {
+    /// A new, separately billed video (`--new`).
+    pub fn new_video() -> Self {
+        JobOptions {
+            new: true,
+            ..JobOptions::default()
+        }
+    }
+
+    /// With [`JobOptions::force`] set.
+    pub fn forced(mut self) -> Self {
+        self.force = true;
+        self
+    }
+
+    /// Identified by `key`.
+    pub fn keyed(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+}
+
 pub(crate) type OnEvent<'a> = dyn FnMut(Event) + Send + 'a;
+
+/// A job to claim: its identity and what comes with it.
+pub(crate) struct ClaimSpec {
+    pub identity: String,
+    pub form: Job,
+    pub output: Option<PathBuf>,
+    pub fresh: Fresh,
+    pub force: bool,
+}
+
+/// How long a process waiting for another one's job sleeps between looks at the journal.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
 
 impl Client {
     /// Validates `job`: errors refuse it, warnings come back (and [`Client::run_with`] turns them
@@ -48,7 +118,9 @@ impl Client {
         Ok(diagnostics)
     }
 
-    /// The whole job: the video ends up at `output`, with `<output>.json` beside it.
+    /// The whole job: the video ends up at `output`, with `<output>.json` beside it. Running the
+    /// same job to the same output again continues (or reports) the earlier one instead of
+    /// paying again; see [`JobOptions`].
     pub async fn run(&self, job: Job, output: &Path) -> Result<JobOutcome, Error> {
         self.run_with(job, output, |_| {}).await
     }
@@ -58,11 +130,24 @@ impl Client {
         &self,
         job: Job,
         output: &Path,
+        on_event: impl FnMut(Event) + Send,
+    ) -> Result<JobOutcome, Error> {
+        self.run_with_options(job, output, &JobOptions::default(), on_event)
+            .await
+    }
+
+    /// [`Client::run_with`] with [`JobOptions`].
+    pub async fn run_with_options(
+        &self,
+        job: Job,
+        output: &Path,
+        opts: &JobOptions,
         mut on_event: impl FnMut(Event) + Send,
     ) -> Result<JobOutcome, Error> {
-        let submission = self.submit_inner(job, Some(output), &mut on_event).await?;
-        self.finish(submission.job_id, Some(output), &mut on_event)
-            .await
+        let record = self
+            .job_flow(job, Some(output), opts, Goal::Downloaded, &mut on_event)
+            .await?;
+        Ok(JobOutcome::of(&record))
     }
 
     /// Validates, uploads and submits, without waiting. The job is journaled, so
@@ -76,17 +161,45 @@ impl Client {
         &self,
         job: Job,
         output: Option<&Path>,
-        mut on_event: impl FnMut(Event) + Send,
+        on_event: impl FnMut(Event) + Send,
     ) -> Result<Submission, Error> {
-        self.submit_inner(job, output, &mut on_event).await
+        self.submit_with_options(job, output, &JobOptions::default(), on_event)
+            .await
     }
 
-    async fn submit_inner(
+    /// [`Client::submit_with`] with [`JobOptions`].
+    pub async fn submit_with_options(
+        &self,
+        job: Job,
+        output: Option<&Path>,
+        opts: &JobOptions,
+        mut on_event: impl FnMut(Event) + Send,
+    ) -> Result<Submission, Error> {
+        let record = self
+            .job_flow(job, output, opts, Goal::Submitted, &mut on_event)
+            .await?;
+        let Some(video_id) = record.video_id else {
+            return Err(Error::Internal(format!(
+                "job {} was submitted without a video id",
+                record.id
+            )));
+        };
+        Ok(Submission {
+            job_id: record.id,
+            trace_id: record.trace_id,
+            video_id,
+            credits: record.credits,
+        })
+    }
+
+    async fn job_flow(
         &self,
         mut job: Job,
         output: Option<&Path>,
+        opts: &JobOptions,
+        goal: Goal,
         on_event: &mut OnEvent<'_>,
-    ) -> Result<Submission, Error> {
+    ) -> Result<JobRecord, Error> {
         for warning in self.check(&job)? {
             on_event(Event::Warning {
                 code: warning.code.to_owned(),
@@ -94,91 +207,196 @@ impl Client {
                 message: warning.message,
             });
         }
-        self.upload_sources(&mut job, on_event).await?;
-        let request = match job.to_request_json() {
-            Ok(value) => value.to_string(),
-            // upload_sources resolved every source; this is a bug, not a user error.
-            Err(unresolved) => return Err(Error::Internal(unresolved.to_string())),
-        };
-        if let Some(twin) = self
-            .journal()
-            .find_unfinished_duplicate(&self.inner.base_url, &request)?
-        {
-            on_event(Event::Warning {
-                code: "duplicate_unfinished_job".to_owned(),
-                path: String::new(),
-                message: format!(
-                    "job {} sent this exact request and is not finished; this submits a new, \
-                     separately billed video (`pixfuse resume {}` would finish the earlier one)",
-                    twin.id, twin.id
-                ),
-            });
-        }
+        crate::identity::absolute_paths(&mut job);
         let output = output.map(absolute);
-        if let Some(dir) = output.as_deref().and_then(Path::parent) {
-            // Fail on an unwritable destination now, not after the video is paid for.
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io("cannot create the output directory", dir, e))?;
+        if let Some(output) = &output {
+            crate::output::prove_writable(output)?;
         }
-        let trace_id = Uuid::new_v4();
-        // Write-ahead: durable before a single byte of the submit is sent.
-        let record = self.journal().begin_job(&NewJob {
-            trace_id,
-            request: &request,
-            provider: self.inner.provider.as_str(),
-            base_url: &self.inner.base_url,
-            output_path: output.as_deref(),
-        })?;
-        on_event(Event::Journaled {
-            job_id: record.id,
-            trace_id,
-        });
-        self.send_submit(&record, on_event).await
+        let identity = match &opts.key {
+            Some(key) => crate::identity::of_key(key),
+            None => crate::identity::of_job(&job, output.as_deref()).await?,
+        };
+        let spec = ClaimSpec {
+            identity,
+            form: job,
+            output,
+            fresh: if opts.new {
+                Fresh::New
+            } else {
+                Fresh::Continue
+            },
+            force: opts.force,
+        };
+        self.claim_and_drive(spec, goal, on_event).await
     }
 
-    /// Sends (or resends, with the same trace id) the journaled request of `record`.
-    pub(crate) async fn send_submit(
+    /// The write-ahead entry point: claims `spec`'s identity in one transaction (before any
+    /// upload or submit), then drives the job — or, when another live process holds it, waits
+    /// for that process and takes the job over (same trace id) if it goes away.
+    pub(crate) async fn claim_and_drive(
         &self,
-        record: &JobRecord,
+        spec: ClaimSpec,
+        goal: Goal,
         on_event: &mut OnEvent<'_>,
-    ) -> Result<Submission, Error> {
-        let body = Bytes::from(record.request.clone());
-        match self.inner.transport.submit(body, record.trace_id).await {
-            Ok(submitted) => {
-                self.journal().record_submitted(
-                    record.id,
-                    submitted.video_id,
-                    submitted.credits,
-                )?;
-                on_event(Event::Submitted {
-                    job_id: record.id,
-                    video_id: submitted.video_id,
-                    credits: submitted.credits,
+    ) -> Result<JobRecord, Error> {
+        let claimed = self
+            .store()
+            .claim(ClaimRequest {
+                identity: spec.identity,
+                origin: self.inner.origin.clone(),
+                provider: self.inner.provider.as_str().to_owned(),
+                base_url: self.inner.base_url.clone(),
+                form: Some(spec.form.canonical_json()),
+                output: spec.output.clone(),
+                trace_id: Uuid::new_v4(),
+                owner: self.inner.owner.clone(),
+                lease: self.inner.lease,
+                fresh: spec.fresh,
+                force: spec.force,
+            })
+            .await?;
+        let opts = DriveOptions {
+            form: Some(spec.form),
+            output: spec.output.clone(),
+            retry_refused: true,
+        };
+        self.continue_claimed(claimed, goal, opts, on_event).await
+    }
+
+    /// Acts on a claim's outcome: drive what is ours, wait for what another process holds.
+    pub(crate) async fn continue_claimed(
+        &self,
+        claimed: ClaimOutcome,
+        goal: Goal,
+        opts: DriveOptions,
+        on_event: &mut OnEvent<'_>,
+    ) -> Result<JobRecord, Error> {
+        let job = match claimed {
+            ClaimOutcome::New {
+                job,
+                superseded,
+                abandoned,
+            } => {
+                if let Some(earlier) = superseded {
+                    on_event(Event::Superseding {
+                        job_id: job.id,
+                        earlier: earlier.id,
+                        state: earlier.state,
+                    });
+                }
+                for old in abandoned {
+                    on_event(Event::Abandoned {
+                        job_id: old.id,
+                        output: old.output_path.unwrap_or_default(),
+                    });
+                }
+                on_event(Event::Planned {
+                    job_id: job.id,
+                    trace_id: job.trace_id,
                 });
-                Ok(Submission {
-                    job_id: record.id,
-                    trace_id: record.trace_id,
-                    video_id: submitted.video_id,
-                    credits: submitted.credits,
+                job
+            }
+            ClaimOutcome::Existing { job, took_over } => {
+                self.announce_continuing(&job, took_over.as_ref(), &opts, on_event);
+                job
+            }
+            ClaimOutcome::Held { job, owner } => {
+                on_event(Event::HeldElsewhere {
+                    job_id: job.id,
+                    pid: owner.pid,
+                    host: owner.host.clone(),
+                });
+                match self.watch(job, goal, on_event).await? {
+                    Watched::Finished(job) => return finished_elsewhere(job, goal),
+                    Watched::TakenOver(job) => job,
+                }
+            }
+            ClaimOutcome::OutputTaken { holder } => {
+                return Err(Error::OutputTaken {
+                    output: opts.output.clone().unwrap_or_default(),
+                    holder: holder.id,
+                    state: holder.state,
+                });
+            }
+        };
+        self.drive(job, goal, opts, on_event).await
+    }
+
+    fn announce_continuing(
+        &self,
+        job: &JobRecord,
+        took_over: Option<&Owner>,
+        opts: &DriveOptions,
+        on_event: &mut OnEvent<'_>,
+    ) {
+        if let Some(owner) = took_over {
+            on_event(Event::TakenOver {
+                job_id: job.id,
+                pid: owner.pid,
+            });
+        }
+        let output = opts.output.clone().or_else(|| job.output_path.clone());
+        match (job.state, output) {
+            (JobState::Downloaded, Some(output)) if output.is_file() => {
+                on_event(Event::AlreadyDone {
+                    job_id: job.id,
+                    output,
                 })
             }
-            Err(e) => {
-                // Only a definite refusal by the server ends the job; anything else (network,
-                // retries exhausted) stays resumable with the same trace id.
-                let refused =
-                    !e.is_retryable() && e.status().is_some() && !e.may_have_reached_server();
-                let journal = self.journal();
-                if refused {
-                    journal.record_failed(record.id, &e.to_string())?;
-                } else {
-                    journal.record_error(record.id, &e.to_string())?;
+            (JobState::Planned, _) => {}
+            (state, _) => on_event(Event::Continuing {
+                job_id: job.id,
+                state,
+            }),
+        }
+    }
+
+    /// Waits while another live process drives `job`: returns once the job reached `goal` (or
+    /// ended) there, or once its owner is gone and this client took it over.
+    async fn watch(
+        &self,
+        job: JobRecord,
+        goal: Goal,
+        on_event: &mut OnEvent<'_>,
+    ) -> Result<Watched, Error> {
+        let id = job.id;
+        let deadline = self.inner.wait_timeout.map(|t| Instant::now() + t);
+        loop {
+            tokio::time::sleep(WATCH_EVERY).await;
+            let Some(row) = self.store().job(id).await? else {
+                return Err(crate::journal::JournalError::NoSuchJob(id).into());
+            };
+            if reached(&row, goal) || row.state.is_final() {
+                return Ok(Watched::Finished(row));
+            }
+            let free = row.claim.as_ref().is_none_or(|c| {
+                c.status(&self.inner.owner, now_ms(), liveness) == ClaimStatus::Expired
+            });
+            if free {
+                match self
+                    .store()
+                    .claim_job(id, &self.inner.owner, self.inner.lease)
+                    .await?
+                {
+                    ClaimOutcome::Existing { job, took_over } => {
+                        if let Some(owner) = took_over {
+                            on_event(Event::TakenOver {
+                                job_id: id,
+                                pid: owner.pid,
+                            });
+                        }
+                        return Ok(Watched::TakenOver(job));
+                    }
+                    // Another waiter was quicker: keep waiting, for that one now.
+                    _ => continue,
                 }
-                if e.err_code() == Some(pixfuse_core::errcode::INVALID_IMAGE_ID) {
-                    // The server forgot (or never had) an image we cached: upload it again
-                    // next time instead of failing the same way forever.
-                    journal.forget_uploads(&record.base_url, &img_ids_of(&record.request))?;
-                }
-                Err(e.into())
+            }
+            if deadline.is_some_and(|at| Instant::now() >= at) {
+                return Err(Error::StillRunning {
+                    job_id: Some(id),
+                    video_id: row.video_id.unwrap_or_default(),
+                    resume_command: format!("pixfuse resume {id}"),
+                });
             }
         }
     }
@@ -201,13 +419,44 @@ impl Client {
     }
 }
 
-/// The img_ids a journaled request refers to.
-fn img_ids_of(request: &str) -> Vec<u64> {
-    let request: serde_json::Value = serde_json::from_str(request).unwrap_or_default();
-    request["image_references"]
-        .as_array()
-        .map(|refs| refs.iter().filter_map(|r| r["img_id"].as_u64()).collect())
-        .unwrap_or_default()
+/// How waiting for another process ended.
+enum Watched {
+    /// The job reached the goal there, or ended.
+    Finished(JobRecord),
+    /// Its owner went away; the job is now ours.
+    TakenOver(JobRecord),
+}
+
+fn reached(job: &JobRecord, goal: Goal) -> bool {
+    match goal {
+        Goal::Submitted => job.video_id.is_some(),
+        Goal::Ready => matches!(job.state, JobState::Succeeded | JobState::Downloaded),
+        Goal::Downloaded => job.state == JobState::Downloaded,
+    }
+}
+
+/// The outcome of a job another process finished.
+fn finished_elsewhere(job: JobRecord, goal: Goal) -> Result<JobRecord, Error> {
+    if reached(&job, goal) {
+        return Ok(job);
+    }
+    Err(match (job.state, job.video_id, job.state.status()) {
+        (JobState::Abandoned, video_id, _) => Error::Abandoned {
+            job_id: job.id,
+            video_id,
+        },
+        (state, Some(video_id), Some(status)) if state.failed_for_good() => {
+            Error::Generation { video_id, status }
+        }
+        (state, _, _) => Error::AlreadyFailed {
+            job_id: job.id,
+            state,
+            reason: job
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "unknown reason".to_owned()),
+        },
+    })
 }
 
 /// Journaled paths are absolute, so `resume` works from any directory.

@@ -41,9 +41,11 @@ impl Sidecar {
     /// The sidecar of a job whose video is at `output`.
     pub fn from_record(record: &JobRecord, output: &Path) -> Self {
         let between = |a: Option<i64>, b: Option<i64>| Some(b? - a?);
+        let text = record.request.as_deref().unwrap_or_default();
         // The journal stores what we serialized; fall back to the raw text if it is odd.
-        let request = serde_json::from_str(&record.request)
-            .unwrap_or_else(|_| serde_json::Value::String(record.request.clone()));
+        let request = serde_json::from_str(text)
+            .unwrap_or_else(|_| serde_json::Value::String(text.to_owned()));
+        let requested_seed = record.sent_job().and_then(|job| job.seed).map(i64::from);
         Sidecar {
             pixfuse_version: env!("CARGO_PKG_VERSION").to_owned(),
             job_id: record.id,
@@ -53,7 +55,7 @@ impl Sidecar {
             base_url: record.base_url.clone(),
             credits: record.credits,
             // The server's seed when it reports one, else the one requested.
-            seed: record.seed.or_else(|| request["seed"].as_i64()),
+            seed: record.seed.or(requested_seed),
             request,
             url: record.url.clone(),
             output: output.to_owned(),
@@ -88,44 +90,30 @@ pub fn sidecar_path(output: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{Journal, NewJob, StatusUpdate};
+    use crate::journal::tests::{fixture_job, open};
+    use pixfuse_core::lifecycle::JobState;
+    use pixfuse_core::poll::JobStatus;
 
-    #[test]
-    fn sidecar_carries_the_job_and_round_trips() {
+    #[tokio::test]
+    async fn sidecar_carries_the_job_and_round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open_in(dir.path()).unwrap();
-        let trace = uuid::Uuid::new_v4();
-        let job = j
-            .begin_job(&NewJob {
-                trace_id: trace,
-                request: r#"{"prompt":"@a x","seed":3}"#,
-                provider: "pixverse",
-                base_url: "http://127.0.0.1:9",
-                output_path: None,
-            })
-            .unwrap();
-        j.record_submitted(job.id, u64::MAX, Some(45)).unwrap();
-        j.record_status(
-            job.id,
-            &StatusUpdate {
-                vendor_status: 1,
-                url: Some("http://127.0.0.1:9/v.mp4".into()),
-                credits: Some(60),
-                seed: Some(3),
-            },
-        )
-        .unwrap();
+        let store = open(dir.path());
         let out = dir.path().join("v.mp4");
-        j.record_downloaded(job.id, &out).unwrap();
-        let sidecar = Sidecar::from_record(&j.get(job.id).unwrap(), &out);
+        let job = fixture_job(&store, JobState::Downloaded, Some(u64::MAX), Some(&out)).await;
+        assert_eq!(job.status, Some(JobStatus::Succeeded));
+        let sidecar = Sidecar::from_record(&job, &out);
         let path = sidecar.write(&out).unwrap();
         assert_eq!(path, dir.path().join("v.mp4.json"));
         let back: Sidecar = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(back, sidecar);
-        assert_eq!(back.trace_id, trace.to_string());
+        assert_eq!(back.trace_id, job.trace_id.to_string());
         assert_eq!(back.video_id.as_deref(), Some("18446744073709551615"));
         assert_eq!(back.credits, Some(60));
-        assert_eq!(back.request["seed"], 3);
+        assert_eq!(
+            back.seed,
+            Some(3),
+            "the requested seed when the server reports none"
+        );
         assert!(back.timings.generation_ms.is_some());
     }
 }

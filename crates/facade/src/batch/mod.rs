@@ -10,17 +10,18 @@
 //! let mut events = client.run_batch(plan, opts)?;
 //! while let Some(event) = events.next().await {
 //!     if let BatchEvent::Finished(outcome) = event {
-//!         summary.add(&outcome);
+//!         summary.add(&outcome.end);
 //!     }
 //! }
 //! println!("{} done", summary.done);
 //! # Ok(()) }
 //! ```
 //!
-//! Each job runs the same flow as [`crate::Client::run`] (upload once, journal before submit,
-//! submit, wait, download, sidecar); the runner only decides when each may start. The pure
-//! decisions — how many may generate at once and whether the next job fits the budget — are
-//! core's [`pixfuse_core::batch`].
+//! Each line is claimed under its line key and runs the same flow as [`crate::Client::run`]
+//! (claim before anything is sent, upload once, journal before submit, submit, wait, download,
+//! sidecar). A line another live pixfuse process runs is waited for, not submitted again. What
+//! starts when — the concurrency limit, the budget, the order, requeues — is core's pure
+//! [`pixfuse_core::batch::Scheduler`]; the runner only executes it.
 
 mod outcome;
 mod plan;
@@ -28,9 +29,13 @@ mod runner;
 
 use std::time::Duration;
 
-pub use outcome::{BatchOutcome, BatchResult, BatchSummary, failure_class};
-pub use pixfuse_core::batch::BudgetRefusal;
+pub use outcome::{BatchOutcome, BatchResult, failure_class};
+pub use pixfuse_core::batch::{BudgetRefusal, Charge, LineEnd, LineKind};
 pub use plan::{BatchItem, BatchPlan, RejectedLine};
+
+/// The tally of a batch: every line in exactly one category; credits of this run and of
+/// earlier runs apart.
+pub type BatchSummary = pixfuse_core::batch::Tally;
 
 use crate::event::Event;
 
@@ -57,6 +62,11 @@ pub struct BatchOptions {
     /// Times one job is continued again within the run after it stopped on a failure that
     /// leaves it resumable (network, server, an unreadable answer), before it is reported.
     pub max_job_restarts: u32,
+    /// Lines whose job failed for good (moderated, failed, deleted) are submitted again as new
+    /// jobs with new trace ids: a new bill each, counted against the budget.
+    pub retry_failed: bool,
+    /// A line whose output belongs to another unfinished job takes it (that job is abandoned).
+    pub force: bool,
 }
 
 impl Default for BatchOptions {
@@ -67,6 +77,8 @@ impl Default for BatchOptions {
             slot_retry_delay: Duration::from_secs(2),
             max_slot_refusals: 200,
             max_job_restarts: 3,
+            retry_failed: false,
+            force: false,
         }
     }
 }
@@ -86,6 +98,10 @@ pub enum BatchEvent {
     /// The server refused a submit for lack of a concurrency slot (500044); the same journaled
     /// job (same trace id) is queued again.
     SlotRefused { line: usize, name: String },
+    /// Another live pixfuse process runs this line's job: this run waits for it.
+    Watching { line: usize, name: String, pid: u32 },
+    /// A line that failed for good earlier is submitted again (`retry_failed`): a new bill.
+    Retrying { line: usize, name: String },
     /// A job stopped on a failure that leaves it resumable (network, server, an unreadable
     /// answer) and is queued again, continuing from its journal entry.
     Restarted {
@@ -101,6 +117,6 @@ pub enum BatchEvent {
         name: String,
         refusal: BudgetRefusal,
     },
-    /// A job ended (done, failed, still running, or skipped).
+    /// A line ended (done, failed, still running, refused before billing, or skipped).
     Finished(BatchOutcome),
 }

@@ -6,8 +6,8 @@
 //! again. A line with an `"id"` is keyed by that id within its output directory; a line without
 //! one by the sha256 of its canonical job (keys sorted) and its output path. Since an id'd line's
 //! key ignores its content, the journal also keeps each line's job hash: a rerun whose line kept
-//! its id but changed its job is rejected ([`BatchPlan::reject_changed_lines`]) rather than
-//! silently mapped to the old job.
+//! its id but changed its job is rejected when the batch runs rather than silently mapped to the
+//! old job.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,8 +17,9 @@ use pixfuse_core::{Diagnostic, Job, ValidateOptions, estimate_job};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::identity::digest;
 use crate::jobfile::parse_job;
-use crate::journal::Journal;
+use crate::journal::Store;
 use crate::run::absolute;
 
 /// One job of a batch, ready to run.
@@ -79,6 +80,7 @@ impl BatchPlan {
     pub fn parse(text: &str, base: &Path, out_dir: &Path, opts: &ValidateOptions) -> BatchPlan {
         let mut plan = BatchPlan::default();
         let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut outputs: HashMap<PathBuf, usize> = HashMap::new();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
             if raw.trim().is_empty() {
@@ -125,6 +127,13 @@ impl BatchPlan {
                 ))));
                 continue;
             }
+            if let Some(first) = outputs.insert(output.clone(), line) {
+                plan.rejected.push(reject(Error::Config(format!(
+                    "line {line} writes {} like line {first}; give each line its own \"output\"",
+                    output.display()
+                ))));
+                continue;
+            }
             plan.items.push(BatchItem {
                 line,
                 id: split.id.clone(),
@@ -142,14 +151,14 @@ impl BatchPlan {
     /// Moves to [`BatchPlan::rejected`] every line with an `"id"` whose job differs from the job
     /// the journal already has under that id (a rerun after the line was edited): resuming the
     /// old job would silently ignore the edit. Records the job hash of every other id'd line.
-    pub fn reject_changed_lines(&mut self, journal: &Journal) -> Result<(), Error> {
-        let lines: Vec<(&str, &str)> = self
+    pub(crate) async fn reject_changed_lines(&mut self, store: &dyn Store) -> Result<(), Error> {
+        let lines: Vec<(String, String)> = self
             .items
             .iter()
             .filter(|item| item.id.is_some())
-            .map(|item| (item.key.as_str(), item.job_hash.as_str()))
+            .map(|item| (item.key.clone(), item.job_hash.clone()))
             .collect();
-        let mut verdicts = journal.check_batch_lines(&lines)?.into_iter();
+        let mut verdicts = store.check_batch_lines(lines).await?.into_iter();
         let mut kept = Vec::with_capacity(self.items.len());
         for item in std::mem::take(&mut self.items) {
             let Some(id) = item.id.clone() else {
@@ -185,15 +194,6 @@ impl BatchPlan {
     pub fn unpriced(&self) -> usize {
         self.items.iter().filter(|i| i.estimate.is_none()).count()
     }
-}
-
-fn digest(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
-    }
-    hex::encode(hasher.finalize())
 }
 
 /// An id made safe as a file name.
@@ -255,32 +255,5 @@ mod tests {
         assert_eq!(p.items.len(), 1);
         assert!(matches!(p.rejected[0].error, Error::Invalid { .. }));
         assert_eq!(p.rejected[0].id.as_deref(), Some("bad"));
-    }
-}
-
-#[cfg(test)]
-mod journal_tests {
-    use crate::journal::{Journal, NewJob};
-
-    #[test]
-    fn a_batch_key_maps_to_its_journaled_job_across_opens() {
-        let dir = tempfile::tempdir().unwrap();
-        let trace_id = uuid::Uuid::new_v4();
-        let id = {
-            let journal = Journal::open_in(dir.path()).unwrap();
-            assert!(journal.find_batch_job("k1").unwrap().is_none());
-            let job = NewJob {
-                trace_id,
-                request: "{}",
-                provider: "pixverse",
-                base_url: "http://127.0.0.1:1",
-                output_path: None,
-            };
-            journal.begin_batch_job(&job, "k1").unwrap().id
-        };
-        let journal = Journal::open_in(dir.path()).unwrap();
-        let found = journal.find_batch_job("k1").unwrap().unwrap();
-        assert_eq!((found.id, found.trace_id), (id, trace_id));
-        assert!(journal.find_batch_job("k2").unwrap().is_none());
     }
 }

@@ -1,0 +1,561 @@
+//! Driving one job: core's [`Lifecycle`] decides, this module executes — uploads, journal
+//! writes, the submit, polls, journal checks, the download and its sidecar — and feeds back
+//! what happened. Every flow (`run`, `submit`, `resume`, `wait`, `download`, a batch line) ends
+//! up here with a job it has claimed.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use pixfuse_core::Job;
+use pixfuse_core::lifecycle::{
+    Action, End, Goal, Input, JobState, Lifecycle, Params, Source, SubmitError, SubmitFailure,
+};
+use pixfuse_core::poll::JobShape;
+use uuid::Uuid;
+
+use crate::client::{Client, video_status};
+use crate::error::Error;
+use crate::event::Event;
+use crate::journal::{JobRecord, Transition, now_ms};
+use crate::run::OnEvent;
+use crate::sidecar::Sidecar;
+
+/// How often the journal is looked at between polls.
+const JOURNAL_EVERY: Duration = Duration::from_secs(1);
+
+/// What a drive is asked to do besides its goal.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DriveOptions {
+    /// The job form to upload from (else the journaled one).
+    pub form: Option<Job>,
+    /// Where the video goes instead of the journaled output.
+    pub output: Option<PathBuf>,
+    /// Try a job refused before billing again (a rerun); `false` reports the refusal.
+    pub retry_refused: bool,
+}
+
+impl Client {
+    /// Drives `job` (claimed by this client) towards `goal`; the claim is given up however it
+    /// ends, so another process may continue at once.
+    pub(crate) async fn drive(
+        &self,
+        job: JobRecord,
+        goal: Goal,
+        opts: DriveOptions,
+        on_event: &mut OnEvent<'_>,
+    ) -> Result<JobRecord, Error> {
+        self.keep_claims_alive();
+        let id = job.id;
+        let mut driver = Driver::new(self, job, true, opts, on_event);
+        let result = driver.run(goal).await;
+        let _ = self.store().release(id, &self.inner.owner.instance).await;
+        result.map(|()| driver.into_record())
+    }
+
+    /// Waits for (and with [`Goal::Downloaded`], downloads) a video the journal does not know:
+    /// the same lifecycle, with nothing persisted.
+    pub(crate) async fn drive_unjournaled(
+        &self,
+        video_id: u64,
+        goal: Goal,
+        output: Option<PathBuf>,
+        on_event: &mut OnEvent<'_>,
+    ) -> Result<JobRecord, Error> {
+        let mut job = unjournaled(self, video_id);
+        job.output_path = output.clone();
+        let opts = DriveOptions {
+            output,
+            ..DriveOptions::default()
+        };
+        let mut driver = Driver::new(self, job, false, opts, on_event);
+        driver.run(goal).await.map(|()| driver.into_record())
+    }
+}
+
+/// A stand-in record for a video the journal does not know.
+fn unjournaled(client: &Client, video_id: u64) -> JobRecord {
+    JobRecord {
+        id: 0,
+        trace_id: Uuid::nil(),
+        state: JobState::Submitted,
+        origin: client.inner.origin.clone(),
+        identity: None,
+        form: None,
+        request: None,
+        request_hash: None,
+        provider: client.inner.provider.as_str().to_owned(),
+        base_url: client.inner.base_url.clone(),
+        video_id: Some(video_id),
+        status: None,
+        url: None,
+        output_path: None,
+        credits: None,
+        seed: None,
+        created_ms: now_ms(),
+        // Known to the server already: the first poll goes out at once.
+        submitted_ms: Some(now_ms() - 1),
+        finished_ms: None,
+        downloaded_ms: None,
+        updated_ms: now_ms(),
+        last_error: None,
+        claim: None,
+    }
+}
+
+struct Driver<'c, 'e, 'f> {
+    client: &'c Client,
+    /// Whether the job is in the journal (else nothing is written).
+    journaled: bool,
+    job: JobRecord,
+    opts: DriveOptions,
+    /// The request built by the last upload.
+    request: Option<String>,
+    /// The download URL of the latest status.
+    url: Option<String>,
+    /// Facts of the last input, written by the next persist.
+    pending: Transition,
+    /// The failure behind the end, when there is one.
+    error: Option<Error>,
+    /// A failed poll that will be tried again, to announce with its delay.
+    poll_retry: Option<String>,
+    on_event: &'e mut OnEvent<'f>,
+}
+
+impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
+    fn new(
+        client: &'c Client,
+        job: JobRecord,
+        journaled: bool,
+        opts: DriveOptions,
+        on_event: &'e mut OnEvent<'f>,
+    ) -> Self {
+        Driver {
+            client,
+            journaled,
+            url: job.url.clone(),
+            job,
+            opts,
+            request: None,
+            pending: Transition::default(),
+            error: None,
+            poll_retry: None,
+            on_event,
+        }
+    }
+
+    fn into_record(self) -> JobRecord {
+        self.job
+    }
+
+    fn id(&self) -> i64 {
+        self.job.id
+    }
+
+    /// Where the video goes.
+    fn destination(&self) -> PathBuf {
+        self.opts
+            .output
+            .clone()
+            .or_else(|| self.job.output_path.clone())
+            .unwrap_or_else(|| {
+                crate::run::absolute(Path::new(&format!(
+                    "pixfuse-{}.mp4",
+                    self.job.video_id.unwrap_or_default()
+                )))
+            })
+    }
+
+    fn params(&self, goal: Goal) -> Params {
+        let sent = self.job.sent_job();
+        let job = sent.as_ref().or(self.opts.form.as_ref());
+        Params {
+            goal,
+            poll: self.client.inner.transport.config().poll(),
+            shape: job.map_or_else(JobShape::default, |j| JobShape {
+                model: Some(j.model.clone()),
+                duration: Some(j.duration),
+                quality: Some(j.quality.clone()),
+            }),
+            journal_every: JOURNAL_EVERY,
+            wait_until: self.client.inner.wait_timeout.map(|t| Instant::now() + t),
+            retry_refused: self.opts.retry_refused,
+            reuploads: 1,
+        }
+    }
+
+    async fn run(&mut self, goal: Goal) -> Result<(), Error> {
+        let mut machine = Lifecycle::new(
+            self.job.state,
+            self.job.trace_id,
+            self.job.video_id,
+            self.params(goal),
+        );
+        let running_for = self.job.submitted_ms.map_or(Duration::ZERO, |at| {
+            Duration::from_millis(u64::try_from(now_ms() - at).unwrap_or(0))
+        });
+        let file_present = self.destination().is_file();
+        machine.handle(
+            Input::Start {
+                file_present,
+                running_for,
+            },
+            Instant::now(),
+        );
+        loop {
+            while let Some(action) = machine.poll_action() {
+                if let Action::Finish(end) = action {
+                    return self.finish(end, &machine).await;
+                }
+                if let Some(input) = self.execute(action, &machine).await? {
+                    let now = Instant::now();
+                    machine.handle(input, now);
+                    if let Some(reason) = self.poll_retry.take() {
+                        let delay = machine
+                            .poll_timeout()
+                            .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
+                        (self.on_event)(Event::Retrying {
+                            what: format!("status poll {}", machine.polls()),
+                            attempt: machine.polls(),
+                            delay,
+                            reason,
+                        });
+                    }
+                }
+            }
+            let Some(at) = machine.poll_timeout() else {
+                return Err(self.error.take().unwrap_or_else(|| {
+                    Error::Internal(format!("job {} stopped without an outcome", self.id()))
+                }));
+            };
+            tokio::time::sleep_until(at.into()).await;
+            machine.handle(Input::Timeout, Instant::now());
+        }
+    }
+
+    /// Executes one action; returns what to tell the machine.
+    async fn execute(
+        &mut self,
+        action: Action,
+        machine: &Lifecycle,
+    ) -> Result<Option<Input>, Error> {
+        Ok(match action {
+            Action::Persist { from, to, trace_id } => {
+                self.persist(from, to, trace_id).await?;
+                None
+            }
+            Action::Upload => Some(self.upload().await?),
+            Action::ForgetUploads => {
+                let img_ids: Vec<u64> = self
+                    .job
+                    .sent_job()
+                    .map(|job| {
+                        job.image_references
+                            .iter()
+                            .filter_map(|r| r.source.img_id())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if self.journaled {
+                    self.client
+                        .store()
+                        .forget_uploads(&self.job.origin, &img_ids)
+                        .await?;
+                }
+                let job_id = self.id();
+                (self.on_event)(Event::Reuploading { job_id });
+                None
+            }
+            Action::NewTraceId => {
+                let (trace_id, job_id) = (Uuid::new_v4(), self.id());
+                (self.on_event)(Event::NewTraceId { job_id, trace_id });
+                Some(Input::Restart { trace_id })
+            }
+            Action::Submit { trace_id } => Some(self.submit(trace_id).await?),
+            Action::Poll { video_id } => Some(self.poll(video_id, machine).await?),
+            Action::CheckJournal => self.check_journal(machine).await?,
+            Action::Download => Some(self.download().await?),
+            // Handled by the loop.
+            Action::Finish(_) => None,
+        })
+    }
+
+    async fn persist(
+        &mut self,
+        from: JobState,
+        to: JobState,
+        trace_id: Option<Uuid>,
+    ) -> Result<(), Error> {
+        let mut change = std::mem::take(&mut self.pending);
+        change.from = Some(from);
+        change.to = Some(to);
+        change.trace_id = trace_id;
+        if to == JobState::Claimed {
+            change.request = self.request.clone();
+        }
+        if to == JobState::Downloaded {
+            change.output = Some(self.destination());
+            change.error = Some(None);
+        }
+        if !self.journaled {
+            self.job.state = to;
+            return Ok(());
+        }
+        self.job = self
+            .client
+            .store()
+            .transition(self.id(), &self.client.inner.owner.instance, change)
+            .await?;
+        let (job_id, trace_id) = (self.id(), self.job.trace_id);
+        match to {
+            JobState::Claimed => (self.on_event)(Event::Journaled { job_id, trace_id }),
+            JobState::Downloaded => {
+                let output = self.destination();
+                let sidecar = Sidecar::from_record(&self.job, &output)
+                    .write(&output)
+                    .map_err(|e| Error::io("cannot write the sidecar next to", &output, e))?;
+                (self.on_event)(Event::SidecarWritten { path: sidecar });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Uploads the job form's local images and builds the request.
+    async fn upload(&mut self) -> Result<Input, Error> {
+        let form = match &self.opts.form {
+            Some(job) => Some(job.clone()),
+            None => self
+                .job
+                .form
+                .as_deref()
+                .and_then(|f| serde_json::from_str::<Job>(f).ok()),
+        };
+        // A job journaled before forms were kept can still be sent as it was.
+        let Some(mut job) = form.or_else(|| self.job.sent_job()) else {
+            return Err(Error::Internal(format!(
+                "job {} has no job form to upload from; run its job file again",
+                self.id()
+            )));
+        };
+        {
+            let _one_at_a_time = self.client.inner.uploads.lock().await;
+            self.client
+                .upload_sources(&mut job, &mut *self.on_event)
+                .await?;
+        }
+        let request = job
+            .to_request_json()
+            // upload_sources resolved every source; this is a bug, not a user error.
+            .map_err(|unresolved| Error::Internal(unresolved.to_string()))?;
+        self.request = Some(request.to_string());
+        Ok(Input::Uploaded)
+    }
+
+    async fn submit(&mut self, trace_id: Uuid) -> Result<Input, Error> {
+        let Some(request) = self.request.clone().or_else(|| self.job.request.clone()) else {
+            return Err(Error::Internal(format!(
+                "job {} is claimed without a request",
+                self.id()
+            )));
+        };
+        match self
+            .client
+            .inner
+            .transport
+            .submit(Bytes::from(request), trace_id)
+            .await
+        {
+            Ok(submitted) => {
+                self.pending.video_id = Some(submitted.video_id);
+                self.pending.credits = submitted.credits;
+                self.pending.error = Some(None);
+                let job_id = self.id();
+                (self.on_event)(Event::Submitted {
+                    job_id,
+                    video_id: submitted.video_id,
+                    credits: submitted.credits,
+                });
+                Ok(Input::SubmitAccepted {
+                    video_id: submitted.video_id,
+                })
+            }
+            Err(e) => {
+                let failure = SubmitFailure::of(&SubmitError {
+                    answered: e.status().is_some(),
+                    retryable: e.is_retryable(),
+                    may_have_reached_server: e.may_have_reached_server(),
+                    err_code: e.err_code(),
+                });
+                let message = e.to_string();
+                if matches!(failure, SubmitFailure::Refused { .. }) {
+                    self.pending.error = Some(Some(message));
+                } else {
+                    self.note_error(&message).await;
+                }
+                self.error = Some(e.into());
+                Ok(Input::SubmitFailed(failure))
+            }
+        }
+    }
+
+    async fn poll(&mut self, video_id: u64, machine: &Lifecycle) -> Result<Input, Error> {
+        match self.client.inner.transport.status(video_id).await {
+            Ok(answer) => {
+                let status = video_status(&answer);
+                if status.url.is_some() {
+                    self.url = status.url.clone();
+                }
+                self.pending.status = Some(status.status);
+                self.pending.url = status.url.clone();
+                self.pending.credits = status.credits;
+                self.pending.seed = status.seed;
+                (self.on_event)(Event::Polled {
+                    video_id,
+                    status: status.status,
+                    elapsed: machine.running_for(Instant::now()),
+                    polls: machine.polls(),
+                });
+                Ok(Input::Observed {
+                    status: status.status,
+                    has_url: status.url.is_some(),
+                    source: Source::Poll,
+                })
+            }
+            Err(e) => {
+                let retryable = e.is_retryable();
+                if retryable {
+                    self.poll_retry = Some(e.to_string());
+                } else {
+                    self.note_error(&e.to_string()).await;
+                    self.error = Some(e.into());
+                }
+                Ok(Input::PollFailed { retryable })
+            }
+        }
+    }
+
+    /// Another writer (a webhook receiver, another process) may have recorded the end.
+    async fn check_journal(&mut self, machine: &Lifecycle) -> Result<Option<Input>, Error> {
+        if !self.journaled {
+            return Ok(None);
+        }
+        let Some(row) = self.client.store().job(self.id()).await? else {
+            return Err(crate::journal::JournalError::NoSuchJob(self.id()).into());
+        };
+        if row.state == JobState::Abandoned {
+            return Err(Error::Abandoned {
+                job_id: row.id,
+                video_id: row.video_id,
+            });
+        }
+        let ended = row.state == JobState::Succeeded || row.state.failed_for_good();
+        let input = match row.state.status() {
+            Some(status) if ended && row.state != machine.state() => {
+                if row.url.is_some() {
+                    self.url = row.url.clone();
+                }
+                Some(Input::Observed {
+                    status,
+                    has_url: row.url.is_some(),
+                    source: Source::Journal,
+                })
+            }
+            _ => None,
+        };
+        self.job = row;
+        Ok(input)
+    }
+
+    async fn download(&mut self) -> Result<Input, Error> {
+        let output = self.destination();
+        if self.journaled
+            && let Some(newer) = self.client.store().newer_writer(&output, self.id()).await?
+        {
+            return Err(Error::OutputOwnedByNewer {
+                job_id: self.id(),
+                newer: newer.id,
+                output,
+            });
+        }
+        let (Some(url), Some(video_id)) = (self.url.clone(), self.job.video_id) else {
+            return Err(Error::Internal(format!(
+                "job {} is ready without a URL",
+                self.id()
+            )));
+        };
+        (self.on_event)(Event::Ready {
+            video_id,
+            url: url.clone(),
+        });
+        let bytes = match self
+            .client
+            .download_url_with(&url, &output, &mut *self.on_event)
+            .await
+        {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.note_error(&e.to_string()).await;
+                return Err(e);
+            }
+        };
+        (self.on_event)(Event::Downloaded {
+            path: output,
+            bytes,
+        });
+        Ok(Input::Downloaded)
+    }
+
+    async fn note_error(&mut self, message: &str) {
+        if self.journaled
+            && let Err(e) = self.client.store().note_error(self.id(), message).await
+        {
+            tracing::warn!(job_id = self.id(), error = %e, "cannot record the job's last error");
+        }
+    }
+
+    async fn finish(&mut self, end: End, machine: &Lifecycle) -> Result<(), Error> {
+        let id = self.id();
+        match end {
+            End::Done => Ok(()),
+            End::StillRunning => {
+                self.note_error("still running when the wait timeout expired")
+                    .await;
+                let video_id = machine.video_id().unwrap_or_default();
+                Err(Error::StillRunning {
+                    job_id: self.journaled.then_some(id),
+                    video_id,
+                    resume_command: if self.journaled {
+                        format!("pixfuse resume {id}")
+                    } else {
+                        format!("pixfuse wait {video_id}")
+                    },
+                })
+            }
+            End::FailedForGood(state) => Err(match (machine.video_id(), state.status()) {
+                (Some(video_id), Some(status)) => Error::Generation { video_id, status },
+                _ => self.already_failed(state),
+            }),
+            End::Refused | End::SlotRefused | End::Ambiguous => Err(self
+                .error
+                .take()
+                .unwrap_or_else(|| self.already_failed(machine.state()))),
+            End::Abandoned => Err(Error::Abandoned {
+                job_id: id,
+                video_id: self.job.video_id,
+            }),
+        }
+    }
+
+    fn already_failed(&self, state: JobState) -> Error {
+        Error::AlreadyFailed {
+            job_id: self.id(),
+            state,
+            reason: self
+                .job
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "unknown reason".to_owned()),
+        }
+    }
+}

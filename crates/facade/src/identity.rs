@@ -1,0 +1,70 @@
+//! Who a job is across reruns and processes: the key its claim is made under.
+//!
+//! - `run`/`submit`: the canonical job form with each local image identified by its path *and*
+//!   the sha256 of its content (img_ids are not known before the upload), plus the output path.
+//!   Running the same command again finds the same job; changing an image's content, the prompt
+//!   or the output makes another.
+//! - a batch line: its line key (see `batch::plan`).
+//! - a caller's idempotency key (an agent's tool call).
+//!
+//! The origin is not part of the key: the journal keys identities per origin.
+
+use std::path::{Path, PathBuf};
+
+use pixfuse_core::{ImageSource, Job};
+use sha2::{Digest, Sha256};
+
+use crate::client::hash_file;
+use crate::error::Error;
+
+/// What the identity of a `run` is computed from.
+#[derive(serde::Serialize)]
+struct RunIdentity<'a> {
+    form: String,
+    images: Vec<(&'a str, String)>,
+    output: Option<&'a Path>,
+}
+
+/// The identity of a job run from its job form, to `output`.
+pub(crate) async fn of_job(job: &Job, output: Option<&Path>) -> Result<String, Error> {
+    let mut images = Vec::new();
+    for reference in &job.image_references {
+        if let ImageSource::Path(path) = &reference.source {
+            let (sha256, _) = hash_file(Path::new(path)).await?;
+            images.push((path.as_str(), sha256));
+        }
+    }
+    let identity = RunIdentity {
+        form: job.canonical_json(),
+        images,
+        output,
+    };
+    let text = serde_json::to_string(&identity).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(digest(&["run", &text]))
+}
+
+/// The identity of a job named by a caller's idempotency key.
+pub(crate) fn of_key(key: &str) -> String {
+    digest(&["key", key])
+}
+
+/// sha256 over `parts`, each terminated by a NUL (so no two part lists collide).
+pub(crate) fn digest(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Makes every local image path of `job` absolute, so the journaled job form (and the identity)
+/// does not depend on the directory the command ran in.
+pub(crate) fn absolute_paths(job: &mut Job) {
+    for reference in &mut job.image_references {
+        if let ImageSource::Path(path) = &reference.source {
+            let absolute: PathBuf = crate::run::absolute(Path::new(path));
+            reference.source = ImageSource::Path(absolute.to_string_lossy().into_owned());
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The job journal: what makes jobs survive crashes, reruns and other processes.
+//!
+//! The rule that keeps a job from being billed twice: a job's identity is claimed, and its trace
+//! id minted, in one transaction before anything is uploaded or sent; the request is committed
+//! with that trace id *before* the first submit leaves the process. A continued job resends with
+//! the same trace id, and the vendor answers with the earlier result instead of making (and
+//! billing) a new video. The video id is written as soon as it is known, then status, URL,
+//! output path and credits. The API key is never written here.
+//!
+//! Only the flows write it (through the crate-private `Store` boundary, whose one implementation
+//! today is SQLite in the state directory); this module's public face is read-only:
+//! [`Journal::jobs`], [`Journal::job`], the upload cache for dry runs, and [`Journal::forget`],
+//! which refuses to forget a job that may still be generating.
+
+mod owner;
+mod schema;
+mod sqlite;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use pixfuse_core::lifecycle::{Claim, JobState, Owner};
+use pixfuse_core::poll::JobStatus;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub(crate) use owner::{liveness, this_process};
+pub(crate) use sqlite::SqliteStore;
+pub(crate) use store::{ClaimOutcome, ClaimRequest, ForgetRefusal, Fresh, Store, Transition};
+
+/// File name of the journal inside the state directory.
+pub const JOURNAL_FILE: &str = "journal.sqlite3";
+
+/// Errors of the journal.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JournalError {
+    /// The state directory (or the journal file in it) cannot be created.
+    #[error(
+        "cannot create the state directory {path}: {source} (set --state-dir or PIXFUSE_STATE_DIR to a writable directory)"
+    )]
+    StateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The journal file cannot be opened as a database.
+    #[error("cannot open the journal {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A newer pixfuse wrote it.
+    #[error(
+        "journal {path} has schema version {found}, newer than this pixfuse understands ({}); upgrade pixfuse or use another --state-dir",
+        schema::VERSION
+    )]
+    NewerSchema { path: PathBuf, found: i64 },
+    /// A query failed.
+    #[error("journal query failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// No job with this id.
+    #[error("no job {0} in the journal (list them with `pixfuse jobs`)")]
+    NoSuchJob(i64),
+    /// A row the journal cannot read back.
+    #[error("journal row {id} is corrupt: {what}")]
+    Corrupt { id: i64, what: String },
+    /// Another writer moved the job first (it is no longer in the state this write expected).
+    #[error("job {id} changed meanwhile: it is {found}, not {expected}")]
+    Conflict {
+        id: i64,
+        expected: JobState,
+        found: JobState,
+    },
+    /// This process no longer holds the job's claim (its lease ran out and another process
+    /// took the job over).
+    #[error(
+        "job {id} was taken over by another pixfuse process{}; it continues there",
+        by.as_ref().map(|o| format!(" (pid {} on {})", o.pid, o.host)).unwrap_or_default()
+    )]
+    ClaimLost { id: i64, by: Option<Owner> },
+    /// The storage failed in a way of its own (a worker thread stopped).
+    #[error("journal storage failed: {0}")]
+    Storage(String),
+}
+
+/// One job as the journal has it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct JobRecord {
+    /// The journal's id (`pixfuse resume ID`).
+    pub id: i64,
+    /// The `Ai-trace-id` every submit of this job carries.
+    pub trace_id: Uuid,
+    pub state: JobState,
+    /// The server the job belongs to (its trace id deduplicates only there).
+    pub origin: String,
+    /// Who the job is across reruns (a hash; `None` once a newer job took the identity).
+    pub identity: Option<String>,
+    /// The job form (images by path), as claimed.
+    pub form: Option<String>,
+    /// The request exactly as sent (img_ids resolved), from `claimed` on.
+    pub request: Option<String>,
+    /// sha256 of `request`.
+    pub request_hash: Option<String>,
+    pub provider: String,
+    /// The URL the job was sent to.
+    pub base_url: String,
+    pub video_id: Option<u64>,
+    /// The last status the server reported.
+    pub status: Option<JobStatus>,
+    pub url: Option<String>,
+    pub output_path: Option<PathBuf>,
+    pub credits: Option<i64>,
+    pub seed: Option<i64>,
+    pub created_ms: i64,
+    pub submitted_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    pub downloaded_ms: Option<i64>,
+    pub updated_ms: i64,
+    pub last_error: Option<String>,
+    /// The process driving it, if one holds a claim.
+    #[serde(skip)]
+    pub claim: Option<Claim>,
+}
+
+impl JobRecord {
+    /// Whether `resume` has anything to do for this job.
+    pub fn needs_resume(&self) -> bool {
+        match self.state {
+            JobState::Downloaded => self.output_path.as_deref().is_some_and(|p| !p.exists()),
+            state => state.is_unfinished(),
+        }
+    }
+
+    /// The journaled request, read back as a job (img_ids resolved).
+    pub fn sent_job(&self) -> Option<pixfuse_core::Job> {
+        serde_json::from_str(self.request.as_deref()?).ok()
+    }
+}
+
+/// A cached upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub sha256: String,
+    pub img_id: u64,
+    pub img_url: Option<String>,
+}
+
+/// Hex sha256 of a canonical request, to spot identical jobs.
+pub fn request_hash(request: &str) -> String {
+    hex::encode(Sha256::digest(request.as_bytes()))
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before 1970).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The journal, read-only. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Journal {
+    store: Arc<dyn Store>,
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal in `state_dir`, which is created with mode 0700;
+    /// an older journal is migrated to this build's schema.
+    pub fn open_in(state_dir: &Path) -> Result<Journal, JournalError> {
+        Ok(Journal {
+            store: Arc::new(SqliteStore::open_in(state_dir)?),
+        })
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Where the journal lives.
+    pub fn location(&self) -> String {
+        self.store.location()
+    }
+
+    /// Every job, newest first.
+    pub async fn jobs(&self) -> Result<Vec<JobRecord>, JournalError> {
+        self.store.jobs().await
+    }
+
+    /// One job.
+    pub async fn job(&self, id: i64) -> Result<JobRecord, JournalError> {
+        self.store.job(id).await?.ok_or(JournalError::NoSuchJob(id))
+    }
+
+    /// Jobs `resume` has something to do for, oldest first. A job whose output now belongs to
+    /// a newer job is left out: resuming it would overwrite that job's file.
+    pub async fn unfinished(&self) -> Result<Vec<JobRecord>, JournalError> {
+        let mut jobs = self.store.jobs().await?;
+        jobs.retain(JobRecord::needs_resume);
+        jobs.reverse();
+        let mut kept = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let superseded = match &job.output_path {
+                Some(output) => self.store.newer_writer(output, job.id).await?.is_some(),
+                None => false,
+            };
+            if !superseded {
+                kept.push(job);
+            }
+        }
+        Ok(kept)
+    }
+
+    /// The cached upload of content `sha256` at `origin` (what a dry run would reuse).
+    pub async fn cached_upload(
+        &self,
+        origin: &str,
+        sha256: &str,
+    ) -> Result<Option<UploadRecord>, JournalError> {
+        self.store.upload(origin, sha256).await
+    }
+
+    /// Forgets jobs. One that may still be generating, or that another live process drives,
+    /// is refused unless `force` (its video may be paid for). One answer per id, in order.
+    pub async fn forget(&self, ids: &[i64], force: bool) -> Vec<Result<JobRecord, ForgetError>> {
+        let me = this_process(Uuid::new_v4());
+        match self.store.forget(ids, force, &me).await {
+            Ok(answers) => answers
+                .into_iter()
+                .zip(ids)
+                .map(|(answer, id)| {
+                    answer.map_err(|refusal| match refusal {
+                        ForgetRefusal::Missing => ForgetError::NoSuchJob(*id),
+                        ForgetRefusal::Unfinished(job) => ForgetError::Unfinished {
+                            id: job.id,
+                            state: job.state,
+                        },
+                    })
+                })
+                .collect(),
+            Err(e) => {
+                let message = e.to_string();
+                ids.iter()
+                    .map(|_| Err(ForgetError::Journal(message.clone())))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Why [`Journal::forget`] kept a job.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForgetError {
+    /// No such job.
+    #[error("no job {0} in the journal")]
+    NoSuchJob(i64),
+    /// It may still be generating (or another process drives it).
+    #[error(
+        "job {id} is {state} and may still be generating (a paid video would be lost); finish it with `pixfuse resume {id}`, or forget it anyway with --force"
+    )]
+    Unfinished { id: i64, state: JobState },
+    /// The journal failed.
+    #[error("{0}")]
+    Journal(String),
+}
+
+/// Creates `dir` (and parents); a directory pixfuse creates itself gets mode 0700.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

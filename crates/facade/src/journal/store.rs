@@ -1,0 +1,190 @@
+//! The journal's storage boundary: what the flows need from wherever jobs are kept. SQLite
+//! implements it today ([`super::sqlite::SqliteStore`]); a shared database can implement it
+//! again. Every method is async (a boxed `Send` future, so `dyn Store` works) and every write
+//! that moves a job is a compare-and-set on its state and its claim, so two writers never both
+//! win.
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+
+use pixfuse_core::lifecycle::{JobState, Owner};
+use pixfuse_core::poll::JobStatus;
+use uuid::Uuid;
+
+use super::{JobRecord, JournalError, UploadRecord};
+
+/// What every store method returns.
+pub(crate) type StoreFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, JournalError>> + Send + 'a>>;
+
+/// Whether a claim continues the job its identity names or starts another.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Fresh {
+    /// Continue the existing job (a rerun bills nothing more). A job refused before billing is
+    /// continued too: it gets a new trace id when it is tried again.
+    #[default]
+    Continue,
+    /// A new job even when one exists (`--new`): a new trace id, a new bill.
+    New,
+    /// A new job if the existing one failed for good (`--retry-failed`), else continue it.
+    RetryFailed,
+}
+
+/// A claim on a job's identity: made in one transaction before any upload or submit.
+#[derive(Clone, Debug)]
+pub(crate) struct ClaimRequest {
+    /// Who the job is across reruns and processes (see `crate::identity`).
+    pub identity: String,
+    pub origin: String,
+    pub provider: String,
+    pub base_url: String,
+    /// The job form (images by path), kept so the job can be continued before its uploads.
+    pub form: Option<String>,
+    /// Where its video goes.
+    pub output: Option<PathBuf>,
+    /// The trace id of a new job.
+    pub trace_id: Uuid,
+    pub owner: Owner,
+    pub lease: Duration,
+    pub fresh: Fresh,
+    /// Take the output from another unfinished job (which is then abandoned).
+    pub force: bool,
+}
+
+/// What a claim found.
+#[derive(Clone, Debug)]
+pub(crate) enum ClaimOutcome {
+    /// A new job, planned and ours. `superseded`: the job that had this identity before
+    /// (`--new`, `--retry-failed`); `abandoned`: unfinished jobs whose output it took (`force`).
+    New {
+        job: JobRecord,
+        superseded: Option<JobRecord>,
+        abandoned: Vec<JobRecord>,
+    },
+    /// The existing job, now ours. `took_over`: the owner whose claim had expired.
+    Existing {
+        job: JobRecord,
+        took_over: Option<Owner>,
+    },
+    /// A live owner holds the job: do not submit it, wait for it.
+    Held { job: JobRecord, owner: Owner },
+    /// The output belongs to another unfinished job (and `force` was not given).
+    OutputTaken { holder: JobRecord },
+}
+
+/// A state change and the facts learned with it, written only if the job is still in `from`
+/// and still claimed by the writer.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Transition {
+    pub from: Option<JobState>,
+    pub to: Option<JobState>,
+    pub trace_id: Option<Uuid>,
+    pub request: Option<String>,
+    pub video_id: Option<u64>,
+    pub status: Option<JobStatus>,
+    pub url: Option<String>,
+    pub credits: Option<i64>,
+    pub seed: Option<i64>,
+    pub output: Option<PathBuf>,
+    /// `Some(None)` clears the last error.
+    pub error: Option<Option<String>>,
+}
+
+/// Why a job could not be forgotten.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ForgetRefusal {
+    /// No such job.
+    Missing,
+    /// It may still be generating (or another live process drives it): forgetting it would
+    /// lose a paid video.
+    Unfinished(JobRecord),
+}
+
+/// The storage boundary.
+pub(crate) trait Store: Send + Sync + fmt::Debug {
+    /// Where the journal lives, for messages (never holds a password).
+    fn location(&self) -> String;
+
+    // ---- reads ----
+    fn job(&self, id: i64) -> StoreFuture<'_, Option<JobRecord>>;
+    /// Every job, newest first.
+    fn jobs(&self) -> StoreFuture<'_, Vec<JobRecord>>;
+    /// The newest job with this video id at `origin`.
+    fn job_by_video<'a>(
+        &'a self,
+        origin: &'a str,
+        video_id: u64,
+    ) -> StoreFuture<'a, Option<JobRecord>>;
+    /// The job that has this identity at `origin`.
+    fn job_by_identity<'a>(
+        &'a self,
+        origin: &'a str,
+        identity: &'a str,
+    ) -> StoreFuture<'a, Option<JobRecord>>;
+    /// A newer job (id above `than`) that writes `output` and is not abandoned: the file is
+    /// its, not the older job's, to write.
+    fn newer_writer<'a>(
+        &'a self,
+        output: &'a std::path::Path,
+        than: i64,
+    ) -> StoreFuture<'a, Option<JobRecord>>;
+
+    // ---- claims ----
+    /// Claims an identity (see [`ClaimRequest`]) in one transaction.
+    fn claim(&self, request: ClaimRequest) -> StoreFuture<'_, ClaimOutcome>;
+    /// Claims job `id` (to resume it): `Existing` when ours now, `Held` when a live owner has it.
+    fn claim_job<'a>(
+        &'a self,
+        id: i64,
+        owner: &'a Owner,
+        lease: Duration,
+    ) -> StoreFuture<'a, ClaimOutcome>;
+    /// Renews the lease of every claim `instance` holds; returns how many.
+    fn renew<'a>(&'a self, instance: &'a str, lease: Duration) -> StoreFuture<'a, usize>;
+    /// Gives up `instance`'s claim on job `id` (if it holds one).
+    fn release<'a>(&'a self, id: i64, instance: &'a str) -> StoreFuture<'a, ()>;
+    /// Gives up every claim `instance` holds.
+    fn release_all<'a>(&'a self, instance: &'a str) -> StoreFuture<'a, usize>;
+
+    // ---- lifecycle writes (by the claim's owner) ----
+    /// Applies `change` to job `id` if it is in `change.from` (when given) and claimed by
+    /// `instance`; returns the updated job.
+    fn transition<'a>(
+        &'a self,
+        id: i64,
+        instance: &'a str,
+        change: Transition,
+    ) -> StoreFuture<'a, JobRecord>;
+    /// Records a failure that leaves the job as it is (network down, a timeout).
+    fn note_error<'a>(&'a self, id: i64, error: &'a str) -> StoreFuture<'a, ()>;
+    /// Forgets jobs (refusing unfinished ones unless `force`); one answer per id.
+    fn forget<'a>(
+        &'a self,
+        ids: &'a [i64],
+        force: bool,
+        me: &'a Owner,
+    ) -> StoreFuture<'a, Vec<Result<JobRecord, ForgetRefusal>>>;
+
+    // ---- the upload cache ----
+    fn upload<'a>(
+        &'a self,
+        origin: &'a str,
+        sha256: &'a str,
+    ) -> StoreFuture<'a, Option<UploadRecord>>;
+    fn record_upload<'a>(
+        &'a self,
+        origin: &'a str,
+        upload: &'a UploadRecord,
+        size: u64,
+    ) -> StoreFuture<'a, ()>;
+    /// Forgets cached uploads with these img_ids (the server no longer knows them).
+    fn forget_uploads<'a>(&'a self, origin: &'a str, img_ids: &'a [u64]) -> StoreFuture<'a, usize>;
+
+    // ---- batch files ----
+    /// Checks `(line key, job hash)` pairs against the hashes recorded for the keys (see
+    /// `BatchPlan::reject_changed_lines`); records the hash of every line that passes.
+    fn check_batch_lines(&self, lines: Vec<(String, String)>) -> StoreFuture<'_, Vec<bool>>;
+}

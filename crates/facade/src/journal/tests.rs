@@ -1,0 +1,765 @@
+//! The journal's tests. `conformance` holds what every [`Store`] must do (claims, leases,
+//! takeover, states, the upload cache), written against `&dyn Store` so another storage runs
+//! the same suite; the rest is about the SQLite file itself (modes, WAL, migrations).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pixfuse_core::lifecycle::{JobState, Owner};
+use pixfuse_core::poll::JobStatus;
+use rusqlite::Connection;
+use uuid::Uuid;
+
+use super::*;
+
+pub(crate) const REQ: &str = r#"{"image_references":[{"type":"subject","img_id":1,"ref_name":"dog"}],"prompt":"@dog runs","model":"v5","duration":5,"quality":"540p","aspect_ratio":"16:9","seed":3}"#;
+const ORIGIN: &str = "http://127.0.0.1:1";
+
+pub(crate) fn open(dir: &Path) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open_in(dir).unwrap())
+}
+
+pub(crate) fn me() -> Owner {
+    this_process(Uuid::new_v4())
+}
+
+pub(crate) fn claim_request(identity: &str, owner: &Owner, output: Option<&Path>) -> ClaimRequest {
+    ClaimRequest {
+        identity: identity.to_owned(),
+        origin: ORIGIN.to_owned(),
+        provider: "pixverse".to_owned(),
+        base_url: ORIGIN.to_owned(),
+        form: Some(REQ.to_owned()),
+        output: output.map(Path::to_owned),
+        trace_id: Uuid::new_v4(),
+        owner: owner.clone(),
+        lease: Duration::from_secs(30),
+        fresh: Fresh::Continue,
+        force: false,
+    }
+}
+
+fn step(from: JobState, to: JobState) -> Transition {
+    Transition {
+        from: Some(from),
+        to: Some(to),
+        ..Transition::default()
+    }
+}
+
+/// A job taken along the happy path to `target` (or to a bad end from `generating`).
+pub(crate) async fn fixture_job(
+    store: &Arc<dyn Store>,
+    target: JobState,
+    video_id: Option<u64>,
+    output: Option<&Path>,
+) -> JobRecord {
+    let owner = me();
+    let ClaimOutcome::New { mut job, .. } = store
+        .claim(claim_request(&Uuid::new_v4().to_string(), &owner, output))
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh identity makes a new job")
+    };
+    let path = [
+        JobState::Uploading,
+        JobState::Claimed,
+        JobState::Submitted,
+        JobState::Generating,
+    ];
+    let end = match target {
+        JobState::Downloaded => vec![JobState::Succeeded, JobState::Downloaded],
+        t if path.contains(&t) || t == JobState::Planned => vec![],
+        t => vec![t],
+    };
+    for to in path.into_iter().chain(end) {
+        if job.state == target {
+            break;
+        }
+        let mut change = step(job.state, to);
+        match to {
+            JobState::Claimed => change.request = Some(REQ.to_owned()),
+            JobState::Submitted => {
+                change.video_id = video_id.or(Some(1));
+                change.credits = Some(45);
+            }
+            JobState::Succeeded => {
+                change.status = Some(JobStatus::Succeeded);
+                change.url = Some("https://cdn/v.mp4".to_owned());
+                change.credits = Some(60);
+            }
+            JobState::Downloaded => change.output = output.map(Path::to_owned),
+            bad => change.status = bad.status(),
+        }
+        job = store
+            .transition(job.id, &owner.instance, change)
+            .await
+            .unwrap();
+    }
+    store.release(job.id, &owner.instance).await.unwrap();
+    job.claim = None;
+    job
+}
+
+/// What every storage must do.
+mod conformance {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_claim_makes_a_planned_job_and_a_second_claim_finds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let owner = me();
+        let first = claim_request("k", &owner, None);
+        let trace = first.trace_id;
+        let ClaimOutcome::New { job, .. } = store.claim(first).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!((job.state, job.trace_id), (JobState::Planned, trace));
+        assert_eq!(job.form.as_deref(), Some(REQ));
+        assert_eq!(job.claim.as_ref().unwrap().owner, owner);
+        // The same owner again (a retry in the same process): its own job, same trace id.
+        let ClaimOutcome::Existing {
+            job: again,
+            took_over,
+        } = store.claim(claim_request("k", &owner, None)).await.unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((again.id, again.trace_id, took_over), (job.id, trace, None));
+    }
+
+    #[tokio::test]
+    async fn a_live_owner_holds_its_job_and_a_gone_one_is_taken_over_with_the_same_trace_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let (a, b) = (me(), me());
+        let ClaimOutcome::New { job, .. } =
+            store.claim(claim_request("k", &a, None)).await.unwrap()
+        else {
+            panic!()
+        };
+        // `a` is this very process: alive.
+        let ClaimOutcome::Held { owner, .. } =
+            store.claim(claim_request("k", &b, None)).await.unwrap()
+        else {
+            panic!("a live owner must hold its job")
+        };
+        assert_eq!(owner, a);
+        // The claim as a process that is gone left it (its pid now has another start time).
+        let gone = Owner {
+            start: "another-boot:1".into(),
+            ..a.clone()
+        };
+        store.release(job.id, &a.instance).await.unwrap();
+        let ClaimOutcome::Existing { .. } = store
+            .claim_job(job.id, &gone, Duration::from_secs(30))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let ClaimOutcome::Existing {
+            job: mine,
+            took_over,
+        } = store.claim(claim_request("k", &b, None)).await.unwrap()
+        else {
+            panic!("a gone owner's claim expires at once")
+        };
+        assert_eq!(took_over, Some(gone));
+        assert_eq!((mine.id, mine.trace_id), (job.id, job.trace_id));
+    }
+
+    #[tokio::test]
+    async fn another_hosts_claim_holds_until_its_lease_runs_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let remote = Owner {
+            host: "elsewhere".into(),
+            ..me()
+        };
+        let mut req = claim_request("k", &remote, None);
+        req.lease = Duration::from_millis(300);
+        store.claim(req).await.unwrap();
+        let b = me();
+        assert!(matches!(
+            store.claim(claim_request("k", &b, None)).await.unwrap(),
+            ClaimOutcome::Held { .. }
+        ));
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(matches!(
+            store.claim(claim_request("k", &b, None)).await.unwrap(),
+            ClaimOutcome::Existing {
+                took_over: Some(_),
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_renewed_lease_keeps_holding_and_a_released_claim_is_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let remote = Owner {
+            host: "elsewhere".into(),
+            ..me()
+        };
+        let mut req = claim_request("k", &remote, None);
+        req.lease = Duration::from_millis(200);
+        let ClaimOutcome::New { job, .. } = store.claim(req).await.unwrap() else {
+            panic!()
+        };
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert_eq!(
+            store
+                .renew(&remote.instance, Duration::from_millis(300))
+                .await
+                .unwrap(),
+            1
+        );
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let b = me();
+        assert!(matches!(
+            store.claim(claim_request("k", &b, None)).await.unwrap(),
+            ClaimOutcome::Held { .. }
+        ));
+        assert_eq!(store.release_all(&remote.instance).await.unwrap(), 1);
+        assert!(store.job(job.id).await.unwrap().unwrap().claim.is_none());
+        assert!(matches!(
+            store.claim(claim_request("k", &b, None)).await.unwrap(),
+            ClaimOutcome::Existing {
+                took_over: None,
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn only_the_owner_moves_a_job_and_only_from_the_state_it_expects() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let (a, b) = (me(), me());
+        let ClaimOutcome::New { job, .. } =
+            store.claim(claim_request("k", &a, None)).await.unwrap()
+        else {
+            panic!()
+        };
+        let err = store
+            .transition(
+                job.id,
+                &b.instance,
+                step(JobState::Planned, JobState::Uploading),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, JournalError::ClaimLost { .. }), "{err}");
+        let err = store
+            .transition(
+                job.id,
+                &a.instance,
+                step(JobState::Claimed, JobState::Submitted),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                JournalError::Conflict {
+                    expected: JobState::Claimed,
+                    found: JobState::Planned,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let moved = store
+            .transition(
+                job.id,
+                &a.instance,
+                step(JobState::Planned, JobState::Uploading),
+            )
+            .await
+            .unwrap();
+        assert_eq!(moved.state, JobState::Uploading);
+    }
+
+    #[tokio::test]
+    async fn a_trace_id_changes_only_after_a_refusal_before_billing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let a = me();
+        let job = fixture_job(&store, JobState::Claimed, None, None).await;
+        let ClaimOutcome::Existing { job, .. } = store
+            .claim_job(job.id, &a, Duration::from_secs(30))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let mut change = step(JobState::Claimed, JobState::Uploading);
+        change.trace_id = Some(Uuid::new_v4());
+        assert!(store.transition(job.id, &a.instance, change).await.is_err());
+        let mut refused = step(JobState::Claimed, JobState::RefusedBeforeBilling);
+        refused.error = Some(Some("invalid image id (ErrCode 400032)".into()));
+        store
+            .transition(job.id, &a.instance, refused)
+            .await
+            .unwrap();
+        let fresh = Uuid::new_v4();
+        let mut change = step(JobState::RefusedBeforeBilling, JobState::Uploading);
+        change.trace_id = Some(fresh);
+        let again = store.transition(job.id, &a.instance, change).await.unwrap();
+        assert_eq!((again.trace_id, again.state), (fresh, JobState::Uploading));
+        assert!(again.last_error.is_some());
+    }
+
+    #[tokio::test]
+    async fn the_happy_path_records_every_fact_and_big_ids_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let out = dir.path().join("v.mp4");
+        let job = fixture_job(&store, JobState::Downloaded, Some(u64::MAX - 1), Some(&out)).await;
+        assert_eq!(job.state, JobState::Downloaded);
+        assert_eq!(job.video_id, Some(u64::MAX - 1));
+        assert_eq!(job.request.as_deref(), Some(REQ));
+        assert_eq!(
+            job.request_hash.as_deref(),
+            Some(request_hash(REQ).as_str())
+        );
+        assert_eq!(
+            (job.credits, job.status),
+            (Some(60), Some(JobStatus::Succeeded))
+        );
+        assert_eq!(job.output_path.as_deref(), Some(out.as_path()));
+        assert!(job.submitted_ms.is_some() && job.finished_ms.is_some());
+        assert!(job.downloaded_ms.is_some());
+        assert_eq!(job.sent_job().unwrap().seed, Some(3));
+        let found = store
+            .job_by_video(ORIGIN, u64::MAX - 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id, job.id);
+        assert!(
+            store
+                .job_by_video("https://other", u64::MAX - 1)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // The file is gone: it needs a resume (a download only).
+        assert!(job.needs_resume());
+        std::fs::write(&out, b"v").unwrap();
+        assert!(!job.needs_resume());
+    }
+
+    #[tokio::test]
+    async fn new_and_retry_failed_make_a_new_job_and_keep_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let a = me();
+        let failed = fixture_job(&store, JobState::Moderated, None, None).await;
+        let identity = failed.identity.clone().unwrap();
+        // Continue: the failed job itself.
+        let ClaimOutcome::Existing { job, .. } = store
+            .claim(claim_request(&identity, &a, None))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(job.id, failed.id);
+        store.release(job.id, &a.instance).await.unwrap();
+        let mut retry = claim_request(&identity, &a, None);
+        retry.fresh = Fresh::RetryFailed;
+        let ClaimOutcome::New {
+            job, superseded, ..
+        } = store.claim(retry).await.unwrap()
+        else {
+            panic!()
+        };
+        assert_ne!(job.trace_id, failed.trace_id);
+        assert_eq!(superseded.map(|s| s.id), Some(failed.id));
+        let old = store.job(failed.id).await.unwrap().unwrap();
+        assert_eq!((old.state, old.identity), (JobState::Moderated, None));
+        // RetryFailed continues a job that did not fail.
+        let mut retry = claim_request(&identity, &a, None);
+        retry.fresh = Fresh::RetryFailed;
+        assert!(matches!(
+            store.claim(retry).await.unwrap(),
+            ClaimOutcome::Existing { .. }
+        ));
+        let mut new = claim_request(&identity, &a, None);
+        new.fresh = Fresh::New;
+        let ClaimOutcome::New { job: newest, .. } = store.claim(new).await.unwrap() else {
+            panic!()
+        };
+        assert!(newest.id > job.id);
+    }
+
+    #[tokio::test]
+    async fn an_output_of_an_unfinished_job_is_refused_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let out = dir.path().join("clip.mp4");
+        let busy = fixture_job(&store, JobState::Generating, Some(9), Some(&out)).await;
+        let a = me();
+        let ClaimOutcome::OutputTaken { holder } = store
+            .claim(claim_request("other", &a, Some(&out)))
+            .await
+            .unwrap()
+        else {
+            panic!("two unfinished jobs must not share a file")
+        };
+        assert_eq!(holder.id, busy.id);
+        let mut forced = claim_request("other", &a, Some(&out));
+        forced.force = true;
+        let ClaimOutcome::New { job, abandoned, .. } = store.claim(forced).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            abandoned.iter().map(|j| j.id).collect::<Vec<_>>(),
+            [busy.id]
+        );
+        let old = store.job(busy.id).await.unwrap().unwrap();
+        assert_eq!(old.state, JobState::Abandoned);
+        // A finished older job does not block; a newer writer is found for the old one.
+        let done = fixture_job(
+            &store,
+            JobState::Downloaded,
+            Some(3),
+            Some(&dir.path().join("x.mp4")),
+        )
+        .await;
+        assert!(matches!(
+            store
+                .claim(claim_request("third", &a, Some(&dir.path().join("x.mp4"))))
+                .await
+                .unwrap(),
+            ClaimOutcome::New { .. }
+        ));
+        assert!(
+            store
+                .newer_writer(&dir.path().join("x.mp4"), done.id)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(store.newer_writer(&out, job.id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn forgetting_refuses_a_job_that_may_still_generate_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let me = me();
+        let busy = fixture_job(&store, JobState::Generating, Some(9), None).await;
+        let done = fixture_job(&store, JobState::Failed, Some(8), None).await;
+        let answers = store
+            .forget(&[busy.id, done.id, 999], false, &me)
+            .await
+            .unwrap();
+        assert!(matches!(&answers[0], Err(ForgetRefusal::Unfinished(j)) if j.id == busy.id));
+        assert!(answers[1].is_ok());
+        assert_eq!(answers[2], Err(ForgetRefusal::Missing));
+        assert!(store.job(done.id).await.unwrap().is_none());
+        let answers = store.forget(&[busy.id], true, &me).await.unwrap();
+        assert!(answers[0].is_ok());
+        assert!(store.jobs().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn uploads_are_cached_per_origin_and_can_be_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let up = |n: u8, img_id| UploadRecord {
+            sha256: format!("{n:02x}").repeat(32),
+            img_id,
+            img_url: Some("https://cdn/i.png".into()),
+        };
+        assert_eq!(store.upload("a", &up(1, 1).sha256).await.unwrap(), None);
+        store
+            .record_upload("a", &up(1, u64::MAX), 10)
+            .await
+            .unwrap();
+        store
+            .record_upload("a", &up(1, u64::MAX), 10)
+            .await
+            .unwrap();
+        store.record_upload("a", &up(2, 20), 10).await.unwrap();
+        store
+            .record_upload("b", &up(1, u64::MAX), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.upload("a", &up(1, 1).sha256).await.unwrap(),
+            Some(up(1, u64::MAX))
+        );
+        assert_eq!(store.forget_uploads("a", &[u64::MAX, 7]).await.unwrap(), 1);
+        assert_eq!(store.upload("a", &up(1, 1).sha256).await.unwrap(), None);
+        assert!(store.upload("a", &up(2, 1).sha256).await.unwrap().is_some());
+        assert!(store.upload("b", &up(1, 1).sha256).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_changed_batch_line_is_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let a = me();
+        store.claim(claim_request("line", &a, None)).await.unwrap();
+        let lines = |hash: &str| {
+            vec![
+                ("line".to_owned(), hash.to_owned()),
+                ("new".to_owned(), "x".to_owned()),
+            ]
+        };
+        assert_eq!(
+            store.check_batch_lines(lines("h1")).await.unwrap(),
+            [true, true]
+        );
+        assert_eq!(
+            store.check_batch_lines(lines("h1")).await.unwrap(),
+            [true, true]
+        );
+        assert_eq!(
+            store.check_batch_lines(lines("h2")).await.unwrap(),
+            [false, true]
+        );
+    }
+
+    #[tokio::test]
+    async fn jobs_are_listed_newest_first_and_unknown_ones_are_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let a = fixture_job(&store, JobState::Claimed, None, None).await;
+        let b = fixture_job(&store, JobState::Planned, None, None).await;
+        let ids: Vec<i64> = store.jobs().await.unwrap().iter().map(|j| j.id).collect();
+        assert_eq!(ids, [b.id, a.id]);
+        let journal = Journal { store };
+        let ids: Vec<i64> = journal
+            .unfinished()
+            .await
+            .unwrap()
+            .iter()
+            .map(|j| j.id)
+            .collect();
+        assert_eq!(ids, [a.id, b.id]);
+        let err = journal.job(99).await.unwrap_err();
+        assert!(err.to_string().contains("pixfuse jobs"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn the_write_ahead_record_survives_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = {
+        let store = open(dir.path());
+        let job = fixture_job(&store, JobState::Claimed, None, None).await;
+        // Drop the connection without closing it cleanly, like a process killed mid-way.
+        std::mem::forget(store);
+        job
+    };
+    let store = open(dir.path());
+    let got = store.job(job.id).await.unwrap().unwrap();
+    assert_eq!((got.state, got.trace_id), (JobState::Claimed, job.trace_id));
+    assert_eq!(got.request.as_deref(), Some(REQ));
+    assert!(got.needs_resume());
+}
+
+#[tokio::test]
+async fn two_processes_claiming_one_identity_make_one_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let _ = open(dir.path());
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = open(dir.path());
+        tasks.push(tokio::spawn(async move {
+            store
+                .claim(claim_request("same", &me(), None))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut new = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            ClaimOutcome::New { .. } => new += 1,
+            ClaimOutcome::Held { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(new, 1);
+    assert_eq!(open(dir.path()).jobs().await.unwrap().len(), 1);
+}
+
+/// Builds a journal as the first release wrote it.
+fn v1_journal(dir: &Path) -> PathBuf {
+    let path = dir.join(JOURNAL_FILE);
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(schema::V1_SCHEMA).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    let row = |id: i64, state: &str, video: Option<&str>, status: Option<i64>| {
+        conn.execute(
+            "INSERT INTO jobs (id, trace_id, request, request_hash, provider, base_url, state,
+                               video_id, vendor_status, output_path, created_ms, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, 'pixverse', ?5, ?6, ?7, ?8, '/tmp/o.mp4', 1, 1)",
+            rusqlite::params![
+                id,
+                Uuid::from_u128(id as u128).to_string(),
+                REQ,
+                request_hash(REQ),
+                ORIGIN,
+                state,
+                video,
+                status
+            ],
+        )
+        .unwrap();
+    };
+    row(1, "prepared", None, None);
+    row(2, "submitted", Some("18446744073709551614"), Some(5));
+    row(3, "submitted", Some("7"), None);
+    row(4, "succeeded", Some("8"), Some(1));
+    row(5, "downloaded", Some("9"), Some(1));
+    row(6, "failed", Some("10"), Some(7));
+    row(7, "failed", Some("11"), Some(8));
+    row(8, "failed", Some("12"), Some(6));
+    row(9, "failed", None, None);
+    conn.execute(
+        "INSERT INTO batch_lines (batch_key, job_id) VALUES ('line-key', 2)",
+        [],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO uploads (base_url, sha256, img_id, img_url, size, created_ms)
+         VALUES (?1, 'ab', '5', NULL, 1, 1)",
+        [ORIGIN],
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_version_1_journal_is_migrated_and_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    v1_journal(dir.path());
+    let store = open(dir.path());
+    let state = |id| {
+        let store = Arc::clone(&store);
+        async move { store.job(id).await.unwrap().unwrap() }
+    };
+    let expected = [
+        (1, JobState::Claimed),
+        (2, JobState::Generating),
+        (3, JobState::Submitted),
+        (4, JobState::Succeeded),
+        (5, JobState::Downloaded),
+        (6, JobState::Moderated),
+        (7, JobState::Failed),
+        (8, JobState::Deleted),
+        (9, JobState::RefusedBeforeBilling),
+    ];
+    for (id, want) in expected {
+        let job = state(id).await;
+        assert_eq!(job.state, want, "job {id}");
+        assert_eq!(job.origin, ORIGIN);
+        assert_eq!(job.trace_id, Uuid::from_u128(id as u128));
+    }
+    let batch = state(2).await;
+    assert_eq!(batch.identity.as_deref(), Some("line-key"));
+    assert_eq!(batch.video_id, Some(u64::MAX - 1));
+    assert_eq!(batch.status, Some(JobStatus::Generating));
+    assert_eq!(
+        store
+            .job_by_identity(ORIGIN, "line-key")
+            .await
+            .unwrap()
+            .map(|j| j.id),
+        Some(2)
+    );
+    assert_eq!(
+        store.upload(ORIGIN, "ab").await.unwrap().map(|u| u.img_id),
+        Some(5)
+    );
+    // A migrated job is claimed and continued like any other.
+    let a = me();
+    let ClaimOutcome::Existing { job, .. } = store
+        .claim_job(1, &a, Duration::from_secs(30))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let mut accepted = step(JobState::Claimed, JobState::Submitted);
+    accepted.video_id = Some(42);
+    let job = store
+        .transition(job.id, &a.instance, accepted)
+        .await
+        .unwrap();
+    assert_eq!(job.video_id, Some(42));
+    // New jobs get ids after the old ones; a reopen does not migrate again.
+    let fresh = fixture_job(&store, JobState::Planned, None, None).await;
+    assert!(fresh.id > 9);
+    drop(store);
+    let conn = Connection::open(dir.path().join(JOURNAL_FILE)).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, schema::VERSION);
+    assert_eq!(open(dir.path()).jobs().await.unwrap().len(), 10);
+}
+
+#[test]
+fn a_newer_journal_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    let conn = Connection::open(dir.path().join(JOURNAL_FILE)).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    assert!(matches!(
+        SqliteStore::open_in(dir.path()),
+        Err(JournalError::NewerSchema { found: 99, .. })
+    ));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn files_are_private_and_in_wal_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("nested/state");
+    let store = open(&state);
+    fixture_job(&store, JobState::Planned, None, None).await;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&state.join(JOURNAL_FILE)), 0o600);
+    let wal = state.join(format!("{JOURNAL_FILE}-wal"));
+    assert!(wal.exists(), "WAL mode creates a -wal file");
+    assert_eq!(mode(&wal), 0o600);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_lax_existing_file_is_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(JOURNAL_FILE);
+    std::fs::write(&path, b"").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn a_state_dir_that_is_a_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f");
+    std::fs::write(&file, b"x").unwrap();
+    let err = SqliteStore::open_in(&file.join("sub")).unwrap_err();
+    assert!(err.to_string().contains("--state-dir"), "{err}");
+}
