@@ -65,7 +65,7 @@ async fn main() {
     let mut events = client.run_batch(plan, opts).expect("batch");
     while let Some(event) = events.next().await {
         if let BatchEvent::Finished(outcome) = event {
-            summary.add(&outcome);
+            summary.add(&outcome.end);
         }
     }
     let took = started.elapsed();

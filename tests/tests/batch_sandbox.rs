@@ -39,7 +39,7 @@ async fn run(
     let mut events = client.run_batch(plan, opts).unwrap();
     while let Some(event) = events.next().await {
         match event {
-            BatchEvent::Finished(outcome) => summary.add(&outcome),
+            BatchEvent::Finished(outcome) => summary.add(&outcome.end),
             BatchEvent::Job { .. } => {}
             other => others.push(other),
         }
@@ -194,7 +194,7 @@ async fn the_budget_stops_submits_before_it_is_exceeded() {
         1
     );
     assert_eq!(sandbox.stats().billable_jobs, 2);
-    assert!(summary.credits_spent as f64 <= each * 2.5);
+    assert!(summary.credits_this_run as f64 <= each * 2.5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,8 +217,8 @@ async fn one_failure_does_not_stop_the_others() {
     let mut moderated = None;
     while let Some(event) = events.next().await {
         if let BatchEvent::Finished(outcome) = event {
-            summary.add(&outcome);
-            if let BatchResult::Failed(pixfuse::Error::Generation { status: 7, .. }) =
+            summary.add(&outcome.end);
+            if let BatchResult::Failed(pixfuse::Error::Generation { status: pixfuse::JobStatus::Moderated, .. }) =
                 outcome.result
             {
                 moderated = outcome.id.clone();
@@ -259,7 +259,7 @@ async fn a_line_edited_under_the_same_id_is_rejected_not_mapped_to_the_old_job()
     let mut changed = None;
     while let Some(event) = events.next().await {
         if let BatchEvent::Finished(outcome) = event {
-            summary.add(&outcome);
+            summary.add(&outcome.end);
             if let BatchResult::Failed(e) = &outcome.result {
                 changed = Some((outcome.id.clone(), e.to_string()));
             }

@@ -5,8 +5,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use pixfuse::core::retry::Backoff;
-use pixfuse::journal::{JOURNAL_FILE, NewJob};
-use pixfuse::{Client, Error, Event, JobState, PollPolicy, RetryPolicy, SecretString};
+use pixfuse::journal::JOURNAL_FILE;
+use pixfuse::{
+    Client, Error, Event, JobOptions, JobState, JobStatus, PollPolicy, RetryPolicy, SecretString,
+};
 use pixfuse_e2e::{GENERATE, KEY, UPLOAD, Vendor, err_code, video_bytes, write_job};
 
 fn fast_retry() -> RetryPolicy {
@@ -62,7 +64,7 @@ async fn run_saves_the_exact_video_with_a_sidecar_and_reuses_uploads() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, Event::Polled { status: 5, .. }))
+            .any(|e| matches!(e, Event::Polled { status: JobStatus::Generating, .. }))
     );
 
     let sidecar: serde_json::Value =
@@ -93,7 +95,7 @@ async fn run_saves_the_exact_video_with_a_sidecar_and_reuses_uploads() {
             .count(),
         2
     );
-    let record = client.journal().get(done.job_id.unwrap()).unwrap();
+    let record = client.job(done.job_id.unwrap()).await.unwrap();
     assert_eq!(record.state, JobState::Downloaded);
 }
 
@@ -113,7 +115,7 @@ async fn an_invalid_job_is_refused_before_anything_is_sent() {
     };
     assert!(diagnostics.iter().any(|d| d.path == "/duration"));
     assert!(vendor.server.received_requests().await.unwrap().is_empty());
-    assert!(client.journal().list().unwrap().is_empty());
+    assert!(client.jobs().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -121,37 +123,40 @@ async fn a_crash_before_the_answer_is_resumed_with_the_same_trace_id() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let vendor = Vendor::start().await;
-    vendor.mount_submit(555).await;
+    vendor.mount_upload().await;
     vendor.mount_status(555, 0, 1).await;
     vendor.mount_video().await;
-    // What a process killed right after sending leaves behind: the write-ahead record only.
-    let trace = pixfuse::Uuid::new_v4();
-    let request = r#"{"image_references":[{"type":"subject","img_id":1,"ref_name":"dog"}],"prompt":"@dog runs","model":"v5","duration":5,"quality":"540p","aspect_ratio":"16:9"}"#;
+    let answer = pixfuse_e2e::ok(serde_json::json!({"video_id": 555, "credits": 45}));
+    let slow = vendor
+        .mount_switch(
+            "POST",
+            GENERATE,
+            answer.clone().set_delay(Duration::from_secs(60)),
+            answer,
+        )
+        .await;
     let out = dir.path().join("resumed.mp4");
-    let job_id = {
-        let journal = pixfuse::Journal::open_in(&state).unwrap();
-        journal
-            .begin_job(&NewJob {
-                trace_id: trace,
-                request,
-                provider: "pixverse",
-                base_url: &vendor.uri(),
-                output_path: Some(&out),
-            })
-            .unwrap()
-            .id
-    };
     let client = client(&vendor, &state);
-    let done = client.resume(job_id, None, |_| {}).await.unwrap();
+    // The submit is sent and its answer never comes: the caller gives up (as a killed process
+    // would), leaving the write-ahead record behind.
+    tokio::select! {
+        _ = client.submit(load(&write_job(dir.path())), Some(&out)) => panic!("no answer was sent"),
+        arrived = vendor.wait_for_submits(1, Duration::from_secs(10)) => assert!(arrived),
+    }
+    slow.flip();
+    let job = client.jobs().await.unwrap().remove(0);
+    assert_eq!(job.state, JobState::Claimed);
+    let done = client.resume(job.id, None, |_| {}).await.unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), video_bytes());
     assert_eq!(done.video_id, 555);
-    assert_eq!(vendor.submit_trace_ids().await, vec![trace.to_string()]);
-    let sent = &vendor.requests(&format!("^{GENERATE}$")).await[0];
-    assert_eq!(std::str::from_utf8(&sent.body).unwrap(), request);
+    let traces = vendor.submit_trace_ids().await;
+    assert_eq!(traces, vec![job.trace_id.to_string(); 2], "the resend reuses the trace id");
+    let sent = &vendor.requests(&format!("^{GENERATE}$")).await;
+    assert_eq!(sent[0].body, sent[1].body, "the journaled request, byte for byte");
 
     // Resuming a finished job whose file exists sends nothing more.
     let before = vendor.server.received_requests().await.unwrap().len();
-    client.resume(job_id, None, |_| {}).await.unwrap();
+    client.resume(job.id, None, |_| {}).await.unwrap();
     assert_eq!(
         vendor.server.received_requests().await.unwrap().len(),
         before
@@ -159,9 +164,9 @@ async fn a_crash_before_the_answer_is_resumed_with_the_same_trace_id() {
 
     // The file is gone: only a status poll and a download, never another submit.
     std::fs::remove_file(&out).unwrap();
-    client.resume(job_id, None, |_| {}).await.unwrap();
+    client.resume(job.id, None, |_| {}).await.unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), video_bytes());
-    assert_eq!(vendor.submit_trace_ids().await.len(), 1);
+    assert_eq!(vendor.submit_trace_ids().await.len(), 2);
 }
 
 #[tokio::test]
@@ -183,14 +188,18 @@ async fn terminal_statuses_end_the_job_for_good() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, Error::Generation { status: s, video_id: 77 } if s == status),
+            matches!(err, Error::Generation { status: s, video_id: 77 } if s.code() == status),
             "{err}"
         );
         assert_eq!(err.class(), class);
-        let jobs = client.journal().list().unwrap();
-        assert_eq!(jobs[0].state, JobState::Failed);
+        let jobs = client.jobs().await.unwrap();
+        assert_eq!(
+            Some(jobs[0].state),
+            JobState::from_status(JobStatus::from_code(status))
+        );
+        assert!(jobs[0].state.failed_for_good());
         assert!(!dir.path().join("x.mp4").exists());
-        assert!(client.journal().unfinished().unwrap().is_empty());
+        assert!(client.journal().unfinished().await.unwrap().is_empty());
     }
 }
 
@@ -210,8 +219,9 @@ async fn a_refused_submit_is_sent_once_and_not_resumed() {
         .unwrap_err();
     assert_eq!(err.class(), Some(pixfuse::ErrorClass::Credits), "{err}");
     assert_eq!(vendor.submit_trace_ids().await.len(), 1);
-    let jobs = client.journal().list().unwrap();
-    assert_eq!(jobs[0].state, JobState::Failed);
+    let jobs = client.jobs().await.unwrap();
+    assert_eq!(jobs[0].state, JobState::RefusedBeforeBilling);
+    assert!(client.journal().unfinished().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -245,15 +255,12 @@ async fn the_wait_timeout_names_the_resume_command_and_keeps_the_job() {
     };
     assert_eq!(resume_command, &format!("pixfuse resume {job_id}"));
     assert!(err.to_string().contains(resume_command.as_str()));
-    assert_eq!(
-        quick.journal().get(job_id).unwrap().state,
-        JobState::Submitted
-    );
+    assert!(quick.job(job_id).await.unwrap().state.is_generating());
     assert!(dir.path().join("state").join(JOURNAL_FILE).exists());
 }
 
 #[tokio::test]
-async fn submitting_an_unfinished_request_again_warns_about_paying_twice() {
+async fn submitting_the_same_job_again_continues_it_and_new_makes_another() {
     let dir = tempfile::tempdir().unwrap();
     let vendor = Vendor::start().await;
     vendor.mount_upload().await;
@@ -263,50 +270,59 @@ async fn submitting_an_unfinished_request_again_warns_about_paying_twice() {
     let first = client.submit(job.clone(), None).await.unwrap();
     let mut events = Vec::new();
     let second = client
-        .submit_with(job, None, |e| events.push(e))
+        .submit_with(job.clone(), None, |e| events.push(e))
         .await
         .unwrap();
-    assert_ne!(
-        first.trace_id, second.trace_id,
-        "a new job gets a new trace id"
-    );
-    let warning = events
-        .iter()
-        .find_map(|e| match e {
-            Event::Warning { code, message, .. } if code == "duplicate_unfinished_job" => {
-                Some(message.clone())
-            }
-            _ => None,
-        })
-        .expect("a duplicate warning");
+    assert_eq!(first, second, "the same job, not a second bill");
+    assert_eq!(vendor.submit_trace_ids().await.len(), 1);
     assert!(
-        warning.contains(&format!("pixfuse resume {}", first.job_id)),
-        "{warning}"
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Continuing { job_id, .. } if *job_id == first.job_id)),
+        "{events:?}"
     );
+    let third = client
+        .submit_with_options(job, None, &JobOptions::new_video(), |_| {})
+        .await
+        .unwrap();
+    assert_ne!(third.trace_id, first.trace_id, "--new: a new trace id");
+    assert_ne!(third.job_id, first.job_id);
+    assert_eq!(vendor.submit_trace_ids().await.len(), 2);
 }
 
 #[tokio::test]
-async fn an_image_id_the_server_forgot_is_uploaded_again_next_time() {
+async fn an_image_id_the_server_forgot_is_uploaded_again_and_resubmitted_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let dir = tempfile::tempdir().unwrap();
     let vendor = Vendor::start().await;
     vendor.mount_upload().await;
-    let forgot = vendor
-        .mount_switch(
-            "POST",
-            GENERATE,
-            err_code(400032, "invalid image id"),
-            pixfuse_e2e::ok(serde_json::json!({"video_id": 12})),
-        )
+    let answers = AtomicUsize::new(0);
+    pixfuse_e2e::wiremock::Mock::given(pixfuse_e2e::wiremock::matchers::method("POST"))
+        .and(pixfuse_e2e::wiremock::matchers::path(GENERATE))
+        .respond_with(move |_: &pixfuse_e2e::wiremock::Request| {
+            match answers.fetch_add(1, Ordering::SeqCst) {
+                0 => err_code(400032, "invalid image id"),
+                _ => pixfuse_e2e::ok(serde_json::json!({"video_id": 12})),
+            }
+        })
+        .mount(&vendor.server)
         .await;
     let client = client(&vendor, &dir.path().join("state"));
     let job = load(&write_job(dir.path()));
-    let err = client.submit(job.clone(), None).await.unwrap_err();
-    assert_eq!(
-        err.class(),
-        Some(pixfuse::ErrorClass::InvalidRequest),
-        "{err}"
+    // Cached uploads from an earlier job that the server has since forgotten.
+    let mut events = Vec::new();
+    let sub = client
+        .submit_with(job, None, |e| events.push(e))
+        .await
+        .unwrap();
+    assert_eq!(sub.video_id, 12);
+    assert!(events.iter().any(|e| matches!(e, Event::Reuploading { .. })));
+    let traces = vendor.submit_trace_ids().await;
+    assert_eq!(traces.len(), 2);
+    assert_ne!(
+        traces[0], traces[1],
+        "a definite refusal that billed nothing may take a new trace id"
     );
-    forgot.flip();
-    client.submit(job, None).await.unwrap();
+    assert_eq!(traces[1], sub.trace_id.to_string());
     assert_eq!(vendor.requests(&format!("^{UPLOAD}$")).await.len(), 4);
 }

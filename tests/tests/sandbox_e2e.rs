@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use pixfuse::JobState;
 use pixfuse_e2e::{sandbox_client, write_job};
 use pixfuse_sandbox::{FaultConfig, Sandbox, SandboxConfig};
 
@@ -73,9 +72,9 @@ async fn under_faults_every_job_is_billed_once_and_arrives_whole() {
         let mut outcome = client.run(job, &out).await;
         let mut resumes = 0;
         while outcome.is_err() && resumes < 10 {
-            let last = client.journal().list().unwrap()[0].clone();
+            let last = client.jobs().await.unwrap()[0].clone();
             assert!(
-                last.state != JobState::Failed,
+                !last.state.failed_for_good(),
                 "job {n} failed for good: {:?}",
                 outcome
             );
@@ -98,5 +97,5 @@ async fn under_faults_every_job_is_billed_once_and_arrives_whole() {
         stats.deduplicated_submits >= stats.faults.dropped_submits,
         "{stats:?}"
     );
-    assert!(client.journal().unfinished().unwrap().is_empty());
+    assert!(client.journal().unfinished().await.unwrap().is_empty());
 }

@@ -28,6 +28,10 @@ pub enum Exit {
     Concurrency = 9,
     /// 10: network or server failure after retries.
     Network = 10,
+    /// 130: interrupted (SIGINT, Ctrl-C); the journal is consistent and the job resumable.
+    Interrupted = 130,
+    /// 143: terminated (SIGTERM); the journal is consistent and the job resumable.
+    Terminated = 143,
 }
 
 impl Exit {
@@ -76,6 +80,8 @@ mod tests {
             (Exit::StillRunning, 8),
             (Exit::Concurrency, 9),
             (Exit::Network, 10),
+            (Exit::Interrupted, 130),
+            (Exit::Terminated, 143),
         ];
         for (exit, code) in table {
             assert_eq!(exit.code(), code, "{exit:?}");

@@ -1,6 +1,6 @@
 //! How a library error becomes an exit code and a message (the table in `exit.rs`).
 
-use pixfuse::{Error, ErrorClass, TransportError};
+use pixfuse::{Error, ErrorClass, JobStatus, TransportError};
 
 use crate::cmd::Failure;
 use crate::exit::Exit;
@@ -9,9 +9,19 @@ use crate::exit::Exit;
 pub fn exit_for(error: &Error) -> Exit {
     match error {
         Error::Invalid { .. } => Exit::InvalidRequest,
-        Error::Generation { status: 7, .. } => Exit::Moderation,
-        Error::Generation { .. } | Error::AlreadyFailed { .. } => Exit::GenerationFailed,
-        Error::StillRunning { .. } => Exit::StillRunning,
+        Error::Generation {
+            status: JobStatus::Moderated,
+            ..
+        } => Exit::Moderation,
+        Error::Generation { .. } | Error::Abandoned { .. } => Exit::GenerationFailed,
+        Error::AlreadyFailed { state, .. } => match state {
+            pixfuse::JobState::Moderated => Exit::Moderation,
+            pixfuse::JobState::RefusedBeforeBilling => Exit::InvalidRequest,
+            _ => Exit::GenerationFailed,
+        },
+        Error::StillRunning { .. }
+        // Another process took the job over: it goes on there.
+        | Error::Journal(pixfuse::journal::JournalError::ClaimLost { .. }) => Exit::StillRunning,
         Error::Transport(TransportError::Config(_)) => Exit::Usage,
         Error::Transport(TransportError::Io { .. }) | Error::Io { .. } => Exit::Usage,
         Error::Transport(e) => e.class().map_or(Exit::Network, Exit::from),
@@ -20,7 +30,11 @@ pub fn exit_for(error: &Error) -> Exit {
             | pixfuse::journal::JournalError::NoSuchJob(_),
         ) => Exit::Usage,
         Error::Journal(_) | Error::Internal(_) => Exit::Internal,
-        Error::Config(_) | Error::OtherServer { .. } => Exit::Usage,
+        Error::Config(_)
+        | Error::OtherServer { .. }
+        | Error::Destination { .. }
+        | Error::OutputTaken { .. }
+        | Error::OutputOwnedByNewer { .. } => Exit::Usage,
         _ => error
             .class()
             .map_or(Exit::Internal, |c: ErrorClass| Exit::from(c)),

@@ -8,6 +8,7 @@ mod connect;
 pub mod exit;
 mod failure;
 mod input;
+mod interrupt;
 mod key;
 pub mod net_args;
 mod progress;

@@ -51,7 +51,15 @@ impl Progress {
                 | Event::Submitted { .. }
                 | Event::Downloaded { .. }
                 | Event::Uploaded { .. }
-                | Event::UploadReused { .. } => bar.println(event.to_string()),
+                | Event::UploadReused { .. }
+                | Event::Continuing { .. }
+                | Event::AlreadyDone { .. }
+                | Event::HeldElsewhere { .. }
+                | Event::TakenOver { .. }
+                | Event::Superseding { .. }
+                | Event::Abandoned { .. }
+                | Event::Reuploading { .. }
+                | Event::NewTraceId { .. } => bar.println(event.to_string()),
                 Event::Downloading {
                     received,
                     total: Some(total),
@@ -77,7 +85,8 @@ impl Progress {
         match event {
             Event::Downloading { .. } => false,
             Event::Polled { status, polls, .. } => {
-                let changed = self.last_status.swap(*status, Ordering::Relaxed) != *status;
+                let code = status.code();
+                let changed = self.last_status.swap(code, Ordering::Relaxed) != code;
                 changed || polls % 10 == 0
             }
             _ => true,

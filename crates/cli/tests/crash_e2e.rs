@@ -50,7 +50,7 @@ async fn killed_right_after_the_submit_was_sent() {
     let mut cmd = s.cmd(&vendor.uri());
     cmd.args(["jobs", "--json"]);
     let jobs = json(&exec(cmd));
-    assert_eq!(jobs["jobs"][0]["state"], "prepared");
+    assert_eq!(jobs["jobs"][0]["state"], "claimed");
     assert_eq!(jobs["jobs"][0]["needs_resume"], true);
 
     let mut cmd = s.cmd(&vendor.uri());

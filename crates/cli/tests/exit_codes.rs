@@ -175,11 +175,13 @@ async fn exit_8_still_running_names_the_resume_command() {
         stderr(&out)
     );
 
+    // The same command again continues job 1 (nothing is billed twice) and times out again.
     let out = run_job(&vendor, &s, &["--timeout", "50ms", "--json"]).await;
     assert_exit(&out, 8);
     let v = json(&out);
     assert_eq!(v["status"], "running");
-    assert_eq!(v["resume_command"], "pixfuse resume 2");
+    assert_eq!(v["resume_command"], "pixfuse resume 1");
+    assert_eq!(vendor.submit_trace_ids().await.len(), 1);
     assert_eq!(v["video_id"], "80");
 
     let mut cmd = s.cmd(&vendor.uri());

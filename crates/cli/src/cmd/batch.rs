@@ -21,14 +21,15 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pixfuse::ValidateOptions;
 use pixfuse::batch::{
     BatchEvent, BatchOptions, BatchOutcome, BatchPlan, BatchResult, BatchSummary, Concurrency,
+    LineKind,
 };
-use pixfuse::event::status_name;
 use serde_json::{Value, json};
 
 use crate::cmd::{Ctx, Failure};
 use crate::connect::Settings;
 use crate::exit::Exit;
 use crate::failure::exit_for;
+use crate::interrupt::{self, Jobs};
 use crate::net_args::NetArgs;
 
 /// The most jobs `--concurrency auto` ever has in flight.
@@ -53,7 +54,9 @@ const SEVERITY: [Exit; 10] = [
 #[command(
     after_help = "Each line of JOBS.jsonl is a job file's JSON, optionally with \"id\" (a stable name,
 also the default output name) and \"output\" (relative to --out-dir). Image paths are relative
-to the batch file. Running the same batch again finishes only what is unfinished.
+to the batch file. Running the same batch again finishes only what is unfinished (and tries
+lines the server refused before billing again); two batches on one journal never bill a line
+twice: the second waits for the lines the first runs. Ctrl-C stops at once (exit 130).
 
 Exit code: 0 when all are done, else the most severe among the jobs:
   1 > 4 auth > 5 credits or budget > 2 usage > 3 invalid > 10 network > 9 concurrency
@@ -61,7 +64,8 @@ Exit code: 0 when all are done, else the most severe among the jobs:
 
 Examples:
   pixfuse batch jobs.jsonl --out-dir out --dry-run
-  pixfuse batch jobs.jsonl --out-dir out --concurrency auto --budget 2000"
+  pixfuse batch jobs.jsonl --out-dir out --concurrency auto --budget 2000
+  pixfuse batch jobs.jsonl --out-dir out --retry-failed    new takes of lines that failed"
 )]
 pub struct BatchArgs {
     /// The batch file: one job per line (JSONL).
@@ -84,6 +88,13 @@ pub struct BatchArgs {
     /// Send models this build does not know (their checks are skipped).
     #[arg(long)]
     pub allow_unknown_model: bool,
+    /// Submit lines whose job failed for good (moderated, failed, deleted) again, with new trace
+    /// ids: a new bill each, counted against --budget.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Take output files from other unfinished jobs that write them (those are abandoned).
+    #[arg(long)]
+    pub force: bool,
 }
 
 fn parse_concurrency(text: &str) -> Result<Concurrency, String> {
@@ -129,24 +140,44 @@ pub fn run(ctx: &Ctx, net: &NetArgs, args: &BatchArgs) -> Result<Exit, Failure> 
     let batch_opts = BatchOptions {
         concurrency: args.concurrency,
         budget: args.budget,
+        retry_failed: args.retry_failed,
+        force: args.force,
         ..BatchOptions::default()
     };
     let total = plan.items.len() + plan.rejected.len();
     let mut view = View::new(ctx, total as u64);
     let mut summary = BatchSummary::default();
     let mut outcomes = Vec::new();
-    session.rt.block_on(async {
+    let jobs = Jobs::default();
+    let work = async {
         let mut events = session.client.run_batch(plan, batch_opts)?;
         while let Some(event) = events.next().await {
             view.show(&event);
-            if let BatchEvent::Finished(outcome) = event {
-                summary.add(&outcome);
-                outcomes.push(outcome);
+            match event {
+                BatchEvent::Job { event, .. } => jobs.note(&event),
+                BatchEvent::Finished(outcome) => {
+                    summary.add(&outcome.end);
+                    outcomes.push(outcome);
+                }
+                _ => {}
             }
         }
         Ok::<(), pixfuse::Error>(())
-    })?;
+    };
+    let finished = interrupt::run(&session.rt, work);
     view.finish();
+    match finished {
+        Ok(result) => result?,
+        Err(signal) => {
+            return Err(interrupt::stopped(
+                ctx,
+                &session.rt,
+                &session.client,
+                &jobs,
+                signal,
+            ));
+        }
+    }
     outcomes.sort_by_key(|o| o.line);
     let exit = aggregate_exit(&outcomes);
     print_summary(ctx, &summary, &outcomes, exit)?;
@@ -266,46 +297,121 @@ fn print_summary(
             "failed": summary.failed,
             "still_running": summary.still_running,
             "skipped_budget": summary.skipped_budget,
-            "credits_spent": summary.credits_spent,
+            "refused_before_billing": summary.refused_before_billing,
+            "credits_this_run": summary.credits_this_run,
+            "credits_earlier": summary.credits_earlier,
+            "unreported_charges": summary.unreported_charges,
             "jobs": jobs,
         });
         ctx.print_json(&value)?;
         return Ok(());
     }
+    // Each line under its one category, then the counts.
     for o in outcomes {
-        if let BatchResult::Failed(e) = &o.result {
-            writeln!(out, "{} line {}: {e}", ctx.style.error("failed"), o.line)?;
-        }
+        let (label, text) = match (&o.end.kind, &o.result) {
+            (LineKind::Done { .. }, _) => continue,
+            (LineKind::StillRunning, _) => ("still running", resume_hint(o)),
+            (LineKind::RefusedBeforeBilling { .. }, BatchResult::Failed(e)) => {
+                ("refused before billing", e.to_string())
+            }
+            (LineKind::SkippedBudget(r), _) => ("skipped by budget", r.to_string()),
+            (_, BatchResult::Failed(e)) => ("failed", e.to_string()),
+            (_, _) => continue,
+        };
+        let label = match label {
+            "failed" => ctx.style.error(label).to_string(),
+            other => other.to_owned(),
+        };
+        writeln!(out, "{label} {}: {text}", line_name(o))?;
     }
-    let row = |out: &mut std::io::StdoutLock<'_>, name: &str, n: String| {
-        writeln!(out, "  {name:<22} {n:>8}")
-    };
-    writeln!(out, "batch summary")?;
+    let mut rows: Vec<(String, String)> = Vec::new();
     let done = match summary.done_earlier {
         0 => summary.done.to_string(),
         n => format!("{} ({n} earlier)", summary.done),
     };
-    row(&mut out, "done", done)?;
+    rows.push(("done".into(), done));
     if summary.failed.is_empty() {
-        row(&mut out, "failed", "0".to_owned())?;
+        rows.push(("failed".into(), "0".into()));
     }
     for (class, n) in &summary.failed {
-        row(&mut out, &format!("failed: {class}"), n.to_string())?;
+        rows.push((format!("failed: {}", class_label(class)), n.to_string()));
     }
-    row(&mut out, "still running", summary.still_running.to_string())?;
-    row(
-        &mut out,
-        "skipped by budget",
-        summary.skipped_budget.to_string(),
-    )?;
-    row(&mut out, "credits spent", summary.credits_spent.to_string())?;
-    if summary.still_running > 0 || summary.failed.contains_key("network") {
+    rows.push(("still running".into(), summary.still_running.to_string()));
+    rows.push(("skipped by budget".into(), summary.skipped_budget.to_string()));
+    if summary.refused_before_billing.is_empty() {
+        rows.push(("refused before billing".into(), "0".into()));
+    }
+    for (class, n) in &summary.refused_before_billing {
+        rows.push((
+            format!("refused before billing: {}", class_label(class)),
+            n.to_string(),
+        ));
+    }
+    rows.push((
+        "credits charged this run".into(),
+        summary.credits_this_run.to_string(),
+    ));
+    rows.push((
+        "credits charged earlier".into(),
+        summary.credits_earlier.to_string(),
+    ));
+    let width = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    let numbers = rows.iter().map(|(_, n)| n.chars().count()).max().unwrap_or(0);
+    writeln!(out, "batch summary ({} lines)", summary.lines())?;
+    for (label, n) in &rows {
+        writeln!(out, "  {label:<width$}  {n:>numbers$}")?;
+    }
+    if summary.unreported_charges > 0 {
         writeln!(
             out,
-            "run the same command again to finish what is unfinished"
+            "  ({} billed job(s) without a reported charge are not in the credits above)",
+            summary.unreported_charges
+        )?;
+    }
+    let unfinished = summary.still_running + summary.refused_total()
+        + summary.failed.get("network").copied().unwrap_or(0);
+    if unfinished > 0 {
+        writeln!(
+            out,
+            "run the same command again to finish what is unfinished (nothing is billed twice)"
+        )?;
+    }
+    if !summary.failed.is_empty() {
+        writeln!(
+            out,
+            "add --retry-failed to submit failed lines again (a new bill each)"
         )?;
     }
     Ok(())
+}
+
+fn line_name(o: &BatchOutcome) -> String {
+    match &o.id {
+        Some(id) => format!("line {} ({id})", o.line),
+        None => format!("line {}", o.line),
+    }
+}
+
+fn resume_hint(o: &BatchOutcome) -> String {
+    match o.job_id {
+        Some(id) => format!("job {id} is still generating; `pixfuse resume {id}` finishes it"),
+        None => "still generating".to_owned(),
+    }
+}
+
+/// A failure class as people read it.
+fn class_label(class: &str) -> String {
+    match class {
+        "generation_failed" => "generation failed".to_owned(),
+        "network" => "network or server".to_owned(),
+        "invalid_request" => "invalid request".to_owned(),
+        "credits" => "not enough credits".to_owned(),
+        "auth" => "API key".to_owned(),
+        "moderation" => "content moderation".to_owned(),
+        "local" => "local file or setting".to_owned(),
+        "output_taken" => "output taken by another job".to_owned(),
+        other => other.replace('_', " "),
+    }
 }
 
 fn outcome_json(o: &BatchOutcome) -> Value {
@@ -318,8 +424,9 @@ fn outcome_json(o: &BatchOutcome) -> Value {
             v["credits"] = json!(outcome.credits);
         }
         BatchResult::Failed(e) => {
-            v["status"] = json!(match e {
-                pixfuse::Error::StillRunning { .. } => "running",
+            v["status"] = json!(match o.end.kind {
+                LineKind::StillRunning => "running",
+                LineKind::RefusedBeforeBilling { .. } => "refused_before_billing",
                 _ => "failed",
             });
             v["class"] = json!(pixfuse::batch::failure_class(e));
@@ -387,7 +494,7 @@ impl View {
             BatchEvent::Job { line, event, .. } => {
                 if let Some((bar, _)) = self.lines.get(line) {
                     let msg = match event {
-                        pixfuse::Event::Polled { status, .. } => status_name(*status).to_owned(),
+                        pixfuse::Event::Polled { status, .. } => status.describe().to_owned(),
                         pixfuse::Event::Downloading { .. } => "downloading".to_owned(),
                         other => other.to_string(),
                     };
@@ -430,11 +537,22 @@ fn plain_line(event: &BatchEvent) -> Option<String> {
             pixfuse::Event::Submitted { .. }
             | pixfuse::Event::Warning { .. }
             | pixfuse::Event::Uploaded { .. }
-            | pixfuse::Event::Retrying { .. } => format!("[{name}] {event}"),
+            | pixfuse::Event::Retrying { .. }
+            | pixfuse::Event::Continuing { .. }
+            | pixfuse::Event::TakenOver { .. }
+            | pixfuse::Event::Abandoned { .. }
+            | pixfuse::Event::Reuploading { .. }
+            | pixfuse::Event::NewTraceId { .. } => format!("[{name}] {event}"),
             _ => return None,
         },
         BatchEvent::SlotRefused { name, .. } => {
             format!("[{name}] no concurrency slot free (500044); queued again, same trace id")
+        }
+        BatchEvent::Watching { name, pid, .. } => {
+            format!("[{name}] is being run by another pixfuse process (pid {pid}); waiting for it")
+        }
+        BatchEvent::Retrying { name, .. } => {
+            format!("[{name}] failed earlier; submitting it again with a new trace id (a new bill)")
         }
         BatchEvent::Restarted { name, reason, .. } => {
             format!("[{name}] {reason}; continuing it from the journal")
@@ -451,7 +569,7 @@ fn plain_line(event: &BatchEvent) -> Option<String> {
 fn finished_line(o: &BatchOutcome) -> String {
     let name = o.id.clone().unwrap_or_else(|| format!("line {}", o.line));
     match &o.result {
-        BatchResult::Done { earlier: true, .. } => format!("[{name}] done earlier"),
+        BatchResult::Done { earlier: true, .. } => format!("[{name}] done earlier (or by another process)"),
         BatchResult::Done { outcome, .. } => {
             format!("[{name}] done: {}", outcome.output.display())
         }

@@ -3,16 +3,16 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use clap::Args;
-use pixfuse::{Diagnostic, Error, Event, Job, ValidateOptions};
+use pixfuse::{Diagnostic, Error, Event, Job, JobOptions, ValidateOptions};
 use serde_json::{Map, Value, json};
 
 use crate::cmd::{Ctx, Failure};
 use crate::connect::Settings;
 use crate::exit::Exit;
 use crate::failure::exit_for;
+use crate::interrupt::{self, Jobs};
 use crate::net_args::NetArgs;
 use crate::progress::Progress;
 use crate::render::diagnostics;
@@ -55,12 +55,25 @@ pub struct RequestArgs {
     /// Print the exact HTTP requests (key redacted) and send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Submit a new, separately billed video even if this job ran before (by default the same
+    /// job to the same output continues the earlier one, billing nothing more).
+    #[arg(long)]
+    pub new: bool,
+    /// Take the output file from another unfinished job that writes it (that job is abandoned;
+    /// its video stays on the server).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `pixfuse run`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:
+#[command(after_help = "Running the same job to the same output again continues it (an interrupted or crashed
+run resumes with its trace id; a finished one is reported, not paid for again); --new makes a
+new video. Ctrl-C stops at once and says how to continue (exit 130; 143 for SIGTERM).
+
+Examples:
   pixfuse run job.json -o clip.mp4
+  pixfuse run job.json -o clip.mp4 --new      another, separately billed take
   pixfuse run --ref dog=dog.png --ref park=park.jpg:background \\
       --prompt '@dog runs in @park ' --model v5 --duration 5 --quality 540p --aspect 16:9 -o clip.mp4")]
 pub struct RunArgs {
@@ -119,33 +132,45 @@ fn execute(
     for w in &warnings {
         progress.event(&warning_event(w));
     }
-    // The journal id, once the job is journaled: a later failure can then say how to continue.
-    let journaled = AtomicI64::new(0);
+    // The journal ids the job went by: after a failure or a signal, say how to continue.
+    let jobs = Jobs::default();
     let on_event = |e: Event| {
-        if let Event::Journaled { job_id, .. } = &e {
-            journaled.store(*job_id, Ordering::Relaxed);
-        }
+        jobs.note(&e);
         progress.event(&e)
     };
     let rt = &session.rt;
     let prompt = job.prompt.clone();
-    let result = if wait {
-        let output = output.unwrap_or(Path::new("out.mp4"));
-        rt.block_on(client.run_with(job, output, on_event))
-            .map(|done| result_json(&done))
-    } else {
-        rt.block_on(client.submit_with(job, output, on_event))
-            .map(|sub| {
-                json!({
-                    "job_id": sub.job_id,
-                    "video_id": sub.video_id.to_string(),
-                    "trace_id": sub.trace_id,
-                    "status": "submitted",
-                    "credits": sub.credits,
+    let mut opts = JobOptions::default();
+    opts.new = request.new;
+    opts.force = request.force;
+    let work = async {
+        if wait {
+            let output = output.unwrap_or(Path::new("out.mp4"));
+            client
+                .run_with_options(job, output, &opts, on_event)
+                .await
+                .map(|done| result_json(&done))
+        } else {
+            client
+                .submit_with_options(job, output, &opts, on_event)
+                .await
+                .map(|sub| {
+                    json!({
+                        "job_id": sub.job_id,
+                        "video_id": sub.video_id.to_string(),
+                        "trace_id": sub.trace_id,
+                        "status": "submitted",
+                        "credits": sub.credits,
+                    })
                 })
-            })
+        }
     };
+    let result = interrupt::run(rt, work);
     progress.finish();
+    let result = match result {
+        Ok(result) => result,
+        Err(signal) => return Err(interrupt::stopped(ctx, rt, client, &jobs, signal)),
+    };
     match result {
         Ok(value) => {
             print_result(ctx, &value, wait)?;
@@ -157,12 +182,15 @@ fn execute(
         }
         Err(e) => {
             let mut failure = failed(ctx, e);
-            let job_id = journaled.load(Ordering::Relaxed);
-            let resumable =
-                job_id > 0 && client.journal().get(job_id).is_ok_and(|r| r.needs_resume());
-            if resumable && !failure.message.contains("pixfuse resume") {
+            let resumable = jobs.last().filter(|id| {
+                rt.block_on(client.job(*id))
+                    .is_ok_and(|r| r.needs_resume())
+            });
+            if let Some(job_id) = resumable
+                && !failure.message.contains("pixfuse resume")
+            {
                 failure.message.push_str(&format!(
-                    "\nthe job is journaled: `pixfuse resume {job_id}` continues it without paying twice"
+                    "\nthe job is journaled: `pixfuse resume {job_id}` (or the same command again) continues it without paying twice"
                 ));
             }
             Err(failure)
@@ -296,12 +324,18 @@ fn dry_run(
 ) -> Result<Exit, Failure> {
     // Only read an existing journal (to show reused uploads); a dry run creates nothing.
     let journal = settings.journal_dir().ok().and_then(|dir| {
-        let file = dir.join(pixfuse::journal::JOURNAL_FILE);
-        file.is_file()
-            .then(|| pixfuse::Journal::open(&file).ok())
+        dir.join(pixfuse::journal::JOURNAL_FILE)
+            .is_file()
+            .then(|| pixfuse::Journal::open_in(&dir).ok())
             .flatten()
     });
-    let plan = pixfuse::dry_run::plan(job, settings.provider, &settings.base_url, journal.as_ref());
+    let rt = crate::connect::runtime()?;
+    let plan = rt.block_on(pixfuse::dry_run::plan(
+        job,
+        settings.provider,
+        &settings.base_url,
+        journal.as_ref(),
+    ));
     let mut out = std::io::stdout().lock();
     if ctx.json {
         let value = json!({"dry_run": true, "requests": plan, "warnings": warnings});

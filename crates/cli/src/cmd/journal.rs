@@ -1,25 +1,46 @@
-//! `pixfuse jobs | resume`: the journal of jobs, and finishing the ones a crash, a timeout or a
-//! network failure interrupted.
+//! `pixfuse jobs | jobs rm | resume`: the journal of jobs, forgetting some, and finishing the
+//! ones a crash, a timeout, an interrupt or a network failure left unfinished.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::Args;
-use pixfuse::{Event, JobRecord};
+use clap::{Args, Subcommand};
+use pixfuse::{Event, JobRecord, Journal};
 use serde_json::json;
 
 use crate::cmd::job::result_json;
 use crate::cmd::{Ctx, Failure};
 use crate::connect::Settings;
 use crate::exit::Exit;
+use crate::interrupt::{self, Jobs};
 use crate::net_args::NetArgs;
 use crate::progress::Progress;
 use crate::render::table;
 
 /// `pixfuse jobs`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  pixfuse jobs --json")]
-pub struct JobsArgs {}
+#[command(after_help = "Examples:
+  pixfuse jobs --json
+  pixfuse jobs rm 3 4          forget jobs 3 and 4 (refused while one may still be generating)")]
+pub struct JobsArgs {
+    #[command(subcommand)]
+    pub action: Option<JobsAction>,
+}
+
+/// What to do with the journal instead of listing it.
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// Forget jobs: a job that may still be generating (its video may be paid for) is refused
+    /// unless --force.
+    Rm {
+        /// Journal ids (from `pixfuse jobs`).
+        #[arg(value_name = "JOB_ID", required = true)]
+        job_ids: Vec<i64>,
+        /// Forget them even if they may still be generating.
+        #[arg(long)]
+        force: bool,
+    },
+}
 
 /// `pixfuse resume`.
 #[derive(Debug, Args)]
@@ -35,8 +56,8 @@ pub struct ResumeArgs {
     pub output: Option<PathBuf>,
 }
 
-fn open_journal(settings: &Settings) -> Result<pixfuse::Journal, Failure> {
-    pixfuse::Journal::open_in(&settings.journal_dir()?).map_err(|e| pixfuse::Error::from(e).into())
+fn open_journal(settings: &Settings) -> Result<Journal, Failure> {
+    Journal::open_in(&settings.journal_dir()?).map_err(|e| pixfuse::Error::from(e).into())
 }
 
 fn job_json(r: &JobRecord) -> serde_json::Value {
@@ -45,7 +66,9 @@ fn job_json(r: &JobRecord) -> serde_json::Value {
         "state": r.state,
         "trace_id": r.trace_id,
         "video_id": r.video_id.map(|v| v.to_string()),
-        "vendor_status": r.vendor_status,
+        "status": r.status,
+        "vendor_status": r.status.map(|s| s.code()),
+        "origin": r.origin,
         "output": r.output_path,
         "credits": r.credits,
         "created_ms": r.created_ms,
@@ -54,10 +77,15 @@ fn job_json(r: &JobRecord) -> serde_json::Value {
     })
 }
 
-pub fn jobs(ctx: &Ctx, net: &NetArgs, _args: &JobsArgs) -> Result<Exit, Failure> {
+pub fn jobs(ctx: &Ctx, net: &NetArgs, args: &JobsArgs) -> Result<Exit, Failure> {
     let settings = Settings::resolve(net)?;
-    let list = open_journal(&settings)?
-        .list()
+    let journal = open_journal(&settings)?;
+    let rt = crate::connect::runtime()?;
+    if let Some(JobsAction::Rm { job_ids, force }) = &args.action {
+        return forget(ctx, &rt, &journal, job_ids, *force);
+    }
+    let list = rt
+        .block_on(journal.jobs())
         .map_err(|e| Failure::from(pixfuse::Error::from(e)))?;
     let mut out = std::io::stdout().lock();
     if ctx.json {
@@ -103,6 +131,46 @@ pub fn jobs(ctx: &Ctx, net: &NetArgs, _args: &JobsArgs) -> Result<Exit, Failure>
     Ok(Exit::Success)
 }
 
+/// `pixfuse jobs rm`.
+fn forget(
+    ctx: &Ctx,
+    rt: &tokio::runtime::Runtime,
+    journal: &Journal,
+    ids: &[i64],
+    force: bool,
+) -> Result<Exit, Failure> {
+    let answers = rt.block_on(journal.forget(ids, force));
+    let mut first_refusal = None;
+    let mut results = Vec::new();
+    for (id, answer) in ids.iter().zip(answers) {
+        match answer {
+            Ok(job) => {
+                if !ctx.json {
+                    println!("forgot job {} ({})", job.id, job.state);
+                }
+                results.push(json!({"job_id": id, "status": "forgotten", "state": job.state}));
+            }
+            Err(e) => {
+                if !ctx.json {
+                    eprintln!("pixfuse: {e}");
+                }
+                results.push(json!({"job_id": id, "status": "kept", "error": e.to_string()}));
+                first_refusal.get_or_insert(e);
+            }
+        }
+    }
+    if ctx.json {
+        ctx.print_json(&json!({ "results": results }))?;
+    }
+    match first_refusal {
+        None => Ok(Exit::Success),
+        Some(e) => Err(Failure {
+            exit: Exit::Usage,
+            message: e.to_string(),
+        }),
+    }
+}
+
 pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failure> {
     let settings = Settings::resolve(net)?;
     if args.output.is_some() && args.job_ids.len() != 1 {
@@ -110,14 +178,14 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
     }
     let session = settings.session()?;
     let client = &session.client;
+    let rt = &session.rt;
     let ids: Vec<i64> = if args.job_ids.is_empty() {
-        let unfinished = client
-            .journal()
-            .unfinished()
+        let unfinished = rt
+            .block_on(client.journal().unfinished())
             .map_err(|e| Failure::from(pixfuse::Error::from(e)))?;
         let (here, elsewhere): (Vec<_>, Vec<_>) = unfinished
             .into_iter()
-            .partition(|r| r.base_url == client.base_url());
+            .partition(|r| r.origin == client.origin());
         for r in &elsewhere {
             eprintln!(
                 "pixfuse: skipping job {} (sent to {}; resume it with --base-url {})",
@@ -128,13 +196,23 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
     } else {
         args.job_ids.clone()
     };
-    let rt = &session.rt;
     let progress = Progress::new(ctx.quiet);
+    let jobs = Jobs::default();
     let mut results = Vec::new();
     let mut first_failure: Option<Failure> = None;
     for id in &ids {
-        let outcome =
-            rt.block_on(client.resume(*id, args.output.as_deref(), |e: Event| progress.event(&e)));
+        jobs.add(*id);
+        let outcome = interrupt::run(
+            rt,
+            client.resume(*id, args.output.as_deref(), |e: Event| progress.event(&e)),
+        );
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(signal) => {
+                progress.finish();
+                return Err(interrupt::stopped(ctx, rt, client, &jobs, signal));
+            }
+        };
         match outcome {
             Ok(done) => {
                 progress.note(&format!(

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use pixfuse::event::status_name;
 use pixfuse::{Event, VideoStatus};
 use serde_json::json;
 
@@ -12,6 +11,7 @@ use crate::cmd::job::{failed, print_result, result_json};
 use crate::cmd::{Ctx, Failure};
 use crate::connect::Settings;
 use crate::exit::Exit;
+use crate::interrupt::{self, Jobs};
 use crate::net_args::NetArgs;
 use crate::progress::Progress;
 
@@ -52,8 +52,8 @@ pub struct DownloadArgs {
 fn status_json(s: &VideoStatus) -> serde_json::Value {
     json!({
         "video_id": s.video_id.to_string(),
-        "status": status_name(s.status),
-        "vendor_status": s.status,
+        "status": s.status.describe(),
+        "vendor_status": s.status.code(),
         "url": s.url,
         "credits": s.credits,
         "seed": s.seed,
@@ -70,7 +70,7 @@ pub fn status(ctx: &Ctx, net: &NetArgs, args: &StatusArgs) -> Result<Exit, Failu
     if ctx.json {
         ctx.print_json(&status_json(&s))?;
     } else {
-        writeln!(out, "video {}: {}", s.video_id, status_name(s.status))?;
+        writeln!(out, "video {}: {}", s.video_id, s.status)?;
         if let Some(url) = &s.url {
             writeln!(out, "url: {url}")?;
         }
@@ -85,8 +85,16 @@ pub fn wait(ctx: &Ctx, net: &NetArgs, args: &WaitArgs) -> Result<Exit, Failure> 
     let session = Settings::resolve(net)?.session()?;
     let (rt, client) = (&session.rt, &session.client);
     let progress = Progress::new(ctx.quiet);
-    let result = rt.block_on(client.wait_with(args.video_id, |e: Event| progress.event(&e)));
+    let jobs = Jobs::default();
+    let result = interrupt::run(
+        rt,
+        client.wait_with(args.video_id, |e: Event| {
+            jobs.note(&e);
+            progress.event(&e)
+        }),
+    );
     progress.finish();
+    let result = result.map_err(|signal| interrupt::stopped(ctx, rt, client, &jobs, signal))?;
     let s = result.map_err(|e| failed(ctx, e))?;
     let mut out = std::io::stdout().lock();
     if ctx.json {
@@ -105,9 +113,10 @@ pub fn wait(ctx: &Ctx, net: &NetArgs, args: &WaitArgs) -> Result<Exit, Failure> 
 pub fn download(ctx: &Ctx, net: &NetArgs, args: &DownloadArgs) -> Result<Exit, Failure> {
     let session = Settings::resolve(net)?.session()?;
     let (rt, client) = (&session.rt, &session.client);
-    let done = rt
-        .block_on(client.download(args.video_id, &args.output))
-        .map_err(|e| failed(ctx, e))?;
+    let jobs = Jobs::default();
+    let result = interrupt::run(rt, client.download(args.video_id, &args.output))
+        .map_err(|signal| interrupt::stopped(ctx, rt, client, &jobs, signal))?;
+    let done = result.map_err(|e| failed(ctx, e))?;
     print_result(ctx, &result_json(&done), true)?;
     Ok(Exit::Success)
 }
