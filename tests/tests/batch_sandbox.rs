@@ -218,8 +218,10 @@ async fn one_failure_does_not_stop_the_others() {
     while let Some(event) = events.next().await {
         if let BatchEvent::Finished(outcome) = event {
             summary.add(&outcome.end);
-            if let BatchResult::Failed(pixfuse::Error::Generation { status: pixfuse::JobStatus::Moderated, .. }) =
-                outcome.result
+            if let BatchResult::Failed(pixfuse::Error::Generation {
+                status: pixfuse::JobStatus::Moderated,
+                ..
+            }) = outcome.result
             {
                 moderated = outcome.id.clone();
             }

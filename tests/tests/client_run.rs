@@ -61,11 +61,13 @@ async fn run_saves_the_exact_video_with_a_sidecar_and_reuses_uploads() {
     assert_eq!(done.video_id, 987_654_321_012_345_678);
     assert_eq!(done.credits, Some(45));
     assert!(events.iter().any(|e| matches!(e, Event::Journaled { .. })));
-    assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::Polled { status: JobStatus::Generating, .. }))
-    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Polled {
+            status: JobStatus::Generating,
+            ..
+        }
+    )));
 
     let sidecar: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("clip.mp4.json")).unwrap()).unwrap();
@@ -150,9 +152,16 @@ async fn a_crash_before_the_answer_is_resumed_with_the_same_trace_id() {
     assert_eq!(std::fs::read(&out).unwrap(), video_bytes());
     assert_eq!(done.video_id, 555);
     let traces = vendor.submit_trace_ids().await;
-    assert_eq!(traces, vec![job.trace_id.to_string(); 2], "the resend reuses the trace id");
+    assert_eq!(
+        traces,
+        vec![job.trace_id.to_string(); 2],
+        "the resend reuses the trace id"
+    );
     let sent = &vendor.requests(&format!("^{GENERATE}$")).await;
-    assert_eq!(sent[0].body, sent[1].body, "the journaled request, byte for byte");
+    assert_eq!(
+        sent[0].body, sent[1].body,
+        "the journaled request, byte for byte"
+    );
 
     // Resuming a finished job whose file exists sends nothing more.
     let before = vendor.server.received_requests().await.unwrap().len();
@@ -316,7 +325,11 @@ async fn an_image_id_the_server_forgot_is_uploaded_again_and_resubmitted_once() 
         .await
         .unwrap();
     assert_eq!(sub.video_id, 12);
-    assert!(events.iter().any(|e| matches!(e, Event::Reuploading { .. })));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Reuploading { .. }))
+    );
     let traces = vendor.submit_trace_ids().await;
     assert_eq!(traces.len(), 2);
     assert_ne!(

@@ -134,13 +134,7 @@ impl Jobs {
 
 /// After `signal` stopped a command: gives up its claims, says what is unfinished and how to
 /// finish it, and returns the failure that exits with 130 or 143.
-pub fn stopped(
-    ctx: &Ctx,
-    rt: &Runtime,
-    client: &Client,
-    jobs: &Jobs,
-    signal: Signal,
-) -> Failure {
+pub fn stopped(ctx: &Ctx, rt: &Runtime, client: &Client, jobs: &Jobs, signal: Signal) -> Failure {
     let ids = jobs.ids();
     let records: Vec<JobRecord> = rt.block_on(async {
         let look = async {
@@ -153,7 +147,9 @@ pub fn stopped(
             }
             records
         };
-        tokio::time::timeout(CLEANUP, look).await.unwrap_or_default()
+        tokio::time::timeout(CLEANUP, look)
+            .await
+            .unwrap_or_default()
     });
     let unfinished: Vec<&JobRecord> = records.iter().filter(|r| r.state.is_unfinished()).collect();
     let command = same_command();
@@ -175,7 +171,10 @@ pub fn stopped(
         }
     }
     let message = if unfinished.is_empty() {
-        format!("{}; nothing is lost: run the same command again to continue: {command}", signal.name())
+        format!(
+            "{}; nothing is lost: run the same command again to continue: {command}",
+            signal.name()
+        )
     } else {
         format!(
             "{}; nothing is lost and nothing is billed twice: finish with `{command}` (the same command again){}",

@@ -337,7 +337,10 @@ fn print_summary(
         rows.push((format!("failed: {}", class_label(class)), n.to_string()));
     }
     rows.push(("still running".into(), summary.still_running.to_string()));
-    rows.push(("skipped by budget".into(), summary.skipped_budget.to_string()));
+    rows.push((
+        "skipped by budget".into(),
+        summary.skipped_budget.to_string(),
+    ));
     if summary.refused_before_billing.is_empty() {
         rows.push(("refused before billing".into(), "0".into()));
     }
@@ -355,8 +358,16 @@ fn print_summary(
         "credits charged earlier".into(),
         summary.credits_earlier.to_string(),
     ));
-    let width = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
-    let numbers = rows.iter().map(|(_, n)| n.chars().count()).max().unwrap_or(0);
+    let width = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let numbers = rows
+        .iter()
+        .map(|(_, n)| n.chars().count())
+        .max()
+        .unwrap_or(0);
     writeln!(out, "batch summary ({} lines)", summary.lines())?;
     for (label, n) in &rows {
         writeln!(out, "  {label:<width$}  {n:>numbers$}")?;
@@ -368,7 +379,8 @@ fn print_summary(
             summary.unreported_charges
         )?;
     }
-    let unfinished = summary.still_running + summary.refused_total()
+    let unfinished = summary.still_running
+        + summary.refused_total()
         + summary.failed.get("network").copied().unwrap_or(0);
     if unfinished > 0 {
         writeln!(
@@ -569,7 +581,9 @@ fn plain_line(event: &BatchEvent) -> Option<String> {
 fn finished_line(o: &BatchOutcome) -> String {
     let name = o.id.clone().unwrap_or_else(|| format!("line {}", o.line));
     match &o.result {
-        BatchResult::Done { earlier: true, .. } => format!("[{name}] done earlier (or by another process)"),
+        BatchResult::Done { earlier: true, .. } => {
+            format!("[{name}] done earlier (or by another process)")
+        }
         BatchResult::Done { outcome, .. } => {
             format!("[{name}] done: {}", outcome.output.display())
         }

@@ -67,7 +67,8 @@ pub struct RequestArgs {
 
 /// `pixfuse run`.
 #[derive(Debug, Args)]
-#[command(after_help = "Running the same job to the same output again continues it (an interrupted or crashed
+#[command(
+    after_help = "Running the same job to the same output again continues it (an interrupted or crashed
 run resumes with its trace id; a finished one is reported, not paid for again); --new makes a
 new video. Ctrl-C stops at once and says how to continue (exit 130; 143 for SIGTERM).
 
@@ -75,7 +76,8 @@ Examples:
   pixfuse run job.json -o clip.mp4
   pixfuse run job.json -o clip.mp4 --new      another, separately billed take
   pixfuse run --ref dog=dog.png --ref park=park.jpg:background \\
-      --prompt '@dog runs in @park ' --model v5 --duration 5 --quality 540p --aspect 16:9 -o clip.mp4")]
+      --prompt '@dog runs in @park ' --model v5 --duration 5 --quality 540p --aspect 16:9 -o clip.mp4"
+)]
 pub struct RunArgs {
     #[command(flatten)]
     pub request: RequestArgs,
@@ -182,10 +184,9 @@ fn execute(
         }
         Err(e) => {
             let mut failure = failed(ctx, e);
-            let resumable = jobs.last().filter(|id| {
-                rt.block_on(client.job(*id))
-                    .is_ok_and(|r| r.needs_resume())
-            });
+            let resumable = jobs
+                .last()
+                .filter(|id| rt.block_on(client.job(*id)).is_ok_and(|r| r.needs_resume()));
             if let Some(job_id) = resumable
                 && !failure.message.contains("pixfuse resume")
             {
