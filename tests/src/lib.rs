@@ -4,8 +4,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use serde_json::{Value, json};
 use wiremock::matchers::{any, method, path, path_regex};
@@ -301,4 +303,73 @@ pub fn sandbox_client(
         .state_dir(state)
         .build()
         .expect("a sandbox client builds")
+}
+
+/// A video host that sends the first half of [`video_bytes`] and then stalls (a download cut
+/// off mid-way, from the client's side), until told to serve the file whole.
+pub struct StallingHost {
+    addr: std::net::SocketAddr,
+    whole: Arc<AtomicBool>,
+    stalled: Arc<AtomicUsize>,
+}
+
+impl StallingHost {
+    pub async fn start() -> StallingHost {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().expect("its address");
+        let whole = Arc::new(AtomicBool::new(false));
+        let stalled = Arc::new(AtomicUsize::new(0));
+        let (w, st) = (whole.clone(), stalled.clone());
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let (whole, stalled) = (w.clone(), st.clone());
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let body = video_bytes();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = conn.write_all(head.as_bytes()).await;
+                    if whole.load(Ordering::SeqCst) {
+                        let _ = conn.write_all(&body).await;
+                        return;
+                    }
+                    let _ = conn.write_all(&body[..body.len() / 2]).await;
+                    let _ = conn.flush().await;
+                    stalled.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                });
+            }
+        });
+        StallingHost {
+            addr,
+            whole,
+            stalled,
+        }
+    }
+
+    /// The video's URL.
+    pub fn url(&self) -> String {
+        format!("http://{}/video.mp4", self.addr)
+    }
+
+    /// Connections that got half the file and are stalled now.
+    pub fn stalled(&self) -> usize {
+        self.stalled.load(Ordering::SeqCst)
+    }
+
+    /// From now on every request gets the whole file.
+    pub fn serve_whole(&self) {
+        self.whole.store(true, Ordering::SeqCst);
+    }
 }

@@ -2,14 +2,11 @@
 //! nothing with `-q`. Stdout stays reserved for the result.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pixfuse::Event;
-
-/// `last_status` before the first poll (no vendor status is this small).
-const NO_STATUS: i64 = i64::MIN;
+use pixfuse::{Event, JobStatus};
 
 /// Where events go.
 pub struct Progress {
@@ -17,7 +14,7 @@ pub struct Progress {
     quiet: bool,
     /// Last poll status logged, so log mode prints changes (and every tenth poll), not every
     /// poll.
-    last_status: AtomicI64,
+    last_status: Mutex<Option<JobStatus>>,
 }
 
 impl Progress {
@@ -35,7 +32,7 @@ impl Progress {
         Progress {
             bar,
             quiet,
-            last_status: AtomicI64::new(NO_STATUS),
+            last_status: Mutex::new(None),
         }
     }
 
@@ -85,8 +82,11 @@ impl Progress {
         match event {
             Event::Downloading { .. } => false,
             Event::Polled { status, polls, .. } => {
-                let code = status.code();
-                let changed = self.last_status.swap(code, Ordering::Relaxed) != code;
+                let mut last = self
+                    .last_status
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let changed = last.replace(*status) != Some(*status);
                 changed || polls % 10 == 0
             }
             _ => true,

@@ -388,10 +388,13 @@ fn print_summary(
             "run the same command again to finish what is unfinished (nothing is billed twice)"
         )?;
     }
-    if !summary.failed.is_empty() {
+    let failed_for_good = ["moderation", "generation_failed", "deleted"]
+        .iter()
+        .any(|class| summary.failed.contains_key(class));
+    if failed_for_good {
         writeln!(
             out,
-            "add --retry-failed to submit failed lines again (a new bill each)"
+            "add --retry-failed to submit lines that failed for good again (a new bill each)"
         )?;
     }
     Ok(())

@@ -47,18 +47,33 @@ pub struct SchedulerOptions {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
     /// Its submit was accepted: it holds a slot until its video is ready.
-    Accepted { line: usize },
-    /// Its video is ready: the slot is free.
-    SlotFree { line: usize },
-    /// Another process runs its job; this run only waits for it (no slot, no budget).
-    Watching { line: usize },
-    /// Its submit was refused for lack of a concurrency slot (500044).
-    SlotRefused { line: usize },
-    /// Its job stopped. `restart`: it stopped on a failure that leaves it resumable, and
-    /// continuing it needs this.
-    Ended {
+    Accepted {
+        /// The line (its index in the list the scheduler was made with).
         line: usize,
+    },
+    /// Its video is ready: the slot is free.
+    SlotFree {
+        /// The line.
+        line: usize,
+    },
+    /// Another process runs its job; this run only waits for it (no slot, no budget).
+    Watching {
+        /// The line.
+        line: usize,
+    },
+    /// Its submit was refused for lack of a concurrency slot (500044).
+    SlotRefused {
+        /// The line.
+        line: usize,
+    },
+    /// Its job stopped.
+    Ended {
+        /// The line.
+        line: usize,
+        /// How it ended.
         end: LineEnd,
+        /// Set when it stopped on a failure that leaves it resumable: what continuing it
+        /// needs.
         restart: Option<Need>,
     },
     /// Submit nothing more (interrupted, or nobody listens any more).
@@ -71,17 +86,41 @@ pub enum Input {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Start the line's job.
-    Start { line: usize, need: Need },
+    Start {
+        /// The line.
+        line: usize,
+        /// What it needs (a submit, or only waiting).
+        need: Need,
+    },
     /// The number of lines allowed in flight changed (auto concurrency).
-    ConcurrencyChanged { limit: u32 },
+    ConcurrencyChanged {
+        /// The new limit.
+        limit: u32,
+    },
     /// The line does not fit the budget: nothing more is submitted.
-    BudgetStop { line: usize, refusal: BudgetRefusal },
+    BudgetStop {
+        /// The first line that did not fit.
+        line: usize,
+        /// Why.
+        refusal: BudgetRefusal,
+    },
     /// Its submit met 500044; it is queued again with the same trace id.
-    SlotRefused { line: usize },
+    SlotRefused {
+        /// The line.
+        line: usize,
+    },
     /// It stopped on a resumable failure and is queued again.
-    Restarted { line: usize },
+    Restarted {
+        /// The line.
+        line: usize,
+    },
     /// The line ended.
-    Finished { line: usize, end: LineEnd },
+    Finished {
+        /// The line.
+        line: usize,
+        /// How, as the tally counts it.
+        end: LineEnd,
+    },
 }
 
 /// Many lines at the account's concurrency limit, within a credit budget.

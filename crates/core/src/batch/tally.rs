@@ -18,15 +18,23 @@ pub struct Charge {
 /// The category a line ends in.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LineKind {
-    /// The video is on disk. `earlier`: an earlier run or another process made it.
-    Done { earlier: bool },
-    /// It did not finish and a rerun will not finish it by itself. `class` is a stable
-    /// snake_case name (`moderation`, `generation_failed`, `network`, …).
-    Failed { class: &'static str },
+    /// The video is on disk.
+    Done {
+        /// An earlier run or another process made it.
+        earlier: bool,
+    },
+    /// It did not finish and a rerun will not finish it by itself.
+    Failed {
+        /// Why, as a stable snake_case name (`moderation`, `generation_failed`, `network`, …).
+        class: &'static str,
+    },
     /// Still generating when the batch stopped waiting; a rerun (or `resume`) finishes it.
     StillRunning,
     /// The server definitely refused the submit and billed nothing; a rerun tries again.
-    RefusedBeforeBilling { class: &'static str },
+    RefusedBeforeBilling {
+        /// Why (`credits`, `invalid_request`, …).
+        class: &'static str,
+    },
     /// Not submitted: it did not fit the budget.
     SkippedBudget(BudgetRefusal),
 }

@@ -79,29 +79,42 @@ pub enum Source {
 /// What happened.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
-    /// Begin, or continue from the journaled state. `file_present`: the job's output file
-    /// exists. `running_for`: how long the job has been on the server (since its submit).
+    /// Begin, or continue from the journaled state.
     Start {
+        /// The job's output file exists.
         file_present: bool,
+        /// How long the job has been on the server (since its submit).
         running_for: Duration,
     },
     /// The local images are uploaded and the request with their img_ids is built.
     Uploaded,
     /// The server accepted the submit.
-    SubmitAccepted { video_id: u64 },
+    SubmitAccepted {
+        /// The video id it answered with.
+        video_id: u64,
+    },
     /// The submit failed after the transport's retries.
     SubmitFailed(SubmitFailure),
     /// A new trace id for a job refused before billing (asked for by [`Action::NewTraceId`]).
     /// Ignored in every other state.
-    Restart { trace_id: Uuid },
+    Restart {
+        /// The new trace id.
+        trace_id: Uuid,
+    },
     /// The job's status, from a poll or from the journal.
     Observed {
+        /// The status.
         status: JobStatus,
+        /// A download URL came with it.
         has_url: bool,
+        /// Where it was seen.
         source: Source,
     },
-    /// A status poll failed; `retryable` ones are tried again on the schedule.
-    PollFailed { retryable: bool },
+    /// A status poll failed.
+    PollFailed {
+        /// Polling again on the schedule may succeed (else waiting stops).
+        retryable: bool,
+    },
     /// The video is on disk.
     Downloaded,
     /// Time passed (the instant [`Lifecycle::poll_timeout`] gave, or later).
@@ -111,11 +124,13 @@ pub enum Input {
 /// What to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Make the transition durable (in the journal) before anything else. `trace_id` is set
-    /// when the transition gives the job a new one.
+    /// Make the transition durable (in the journal) before anything else.
     Persist {
+        /// The state the journal must still hold.
         from: JobState,
+        /// The state to record.
         to: JobState,
+        /// Set when the transition gives the job a new trace id.
         trace_id: Option<Uuid>,
     },
     /// Upload the job's local images (the content-addressed cache makes repeats free) and
@@ -126,9 +141,15 @@ pub enum Action {
     /// Mint a new trace id and feed [`Input::Restart`].
     NewTraceId,
     /// Send the journaled request with this trace id.
-    Submit { trace_id: Uuid },
+    Submit {
+        /// The job's trace id.
+        trace_id: Uuid,
+    },
     /// Ask the API for the video's status.
-    Poll { video_id: u64 },
+    Poll {
+        /// The video to ask about.
+        video_id: u64,
+    },
     /// Read the job's row in the journal; feed a status found there as [`Source::Journal`].
     CheckJournal,
     /// Download the video from the URL of the latest status (a poll's or the journal's).

@@ -19,9 +19,12 @@ pub struct SubmitError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SubmitFailure {
     /// A definite refusal: nothing was made, nothing billed. A new attempt may use a new trace
-    /// id. `invalid_image`: the server does not know an img_id (400032), so uploading the
-    /// images again can fix it.
-    Refused { invalid_image: bool },
+    /// id.
+    Refused {
+        /// The server does not know an img_id (400032): uploading the images again can fix
+        /// it.
+        invalid_image: bool,
+    },
     /// The account's concurrency limit (500044): resend later with the same trace id.
     SlotRefused,
     /// The fate of the submit is unknown: resend with the same trace id to learn it without

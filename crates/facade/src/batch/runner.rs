@@ -77,14 +77,17 @@ enum Msg {
     Accepted(usize),
     SlotFree(usize),
     Watching(usize),
-    Ended {
-        line: usize,
-        result: Result<JobRecord, Error>,
-        /// The job as the journal has it now.
-        record: Option<JobRecord>,
-        /// This task's submit was accepted (so any bill is this run's).
-        submitted_here: bool,
-    },
+    Ended(Box<Ended>),
+}
+
+/// How a line's task ended.
+struct Ended {
+    line: usize,
+    result: Result<JobRecord, Error>,
+    /// The job as the journal has it now.
+    record: Option<JobRecord>,
+    /// This task's submit was accepted (so any bill is this run's).
+    submitted_here: bool,
 }
 
 async fn drive(
@@ -233,12 +236,12 @@ impl Runner {
                         let error = Error::Internal(format!(
                             "the job's task stopped unexpectedly ({e}); rerun the batch to finish it"
                         ));
-                        let input = self.input_of(Msg::Ended {
+                        let input = self.input_of(Msg::Ended(Box::new(Ended {
                             line,
                             result: Err(error),
                             record: None,
                             submitted_here: false,
-                        });
+                        })));
                         self.scheduler.handle(input, Instant::now());
                     }
                 }
@@ -274,12 +277,13 @@ impl Runner {
             Msg::Accepted(line) => Input::Accepted { line },
             Msg::SlotFree(line) => Input::SlotFree { line },
             Msg::Watching(line) => Input::Watching { line },
-            Msg::Ended {
-                line,
-                result,
-                record,
-                submitted_here,
-            } => {
+            Msg::Ended(ended) => {
+                let Ended {
+                    line,
+                    result,
+                    record,
+                    submitted_here,
+                } = *ended;
                 let job_id = record.as_ref().map(|r| r.id);
                 if matches!(&result, Err(Error::Transport(e)) if e.err_code() == Some(CONCURRENCY_LIMIT))
                 {
@@ -440,12 +444,12 @@ async fn run_line(
         .await
         .ok()
         .flatten();
-    let _ = msgs.send(Msg::Ended {
+    let _ = msgs.send(Msg::Ended(Box::new(Ended {
         line,
         result,
         record,
         submitted_here,
-    });
+    })));
 }
 
 /// The line's category and charge, from how its job ended and what the journal says.

@@ -254,7 +254,7 @@ impl Store for SqliteStore {
                     .as_ref()
                     .is_some_and(|c| c.status(&me, now_ms(), liveness) == ClaimStatus::Held);
                 if !force && (MAY_GENERATE.contains(&job.state) || driven) {
-                    answers.push(Err(ForgetRefusal::Unfinished(job)));
+                    answers.push(Err(ForgetRefusal::Unfinished(Box::new(job))));
                     continue;
                 }
                 tx.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
@@ -382,7 +382,7 @@ fn claim(conn: &mut Connection, req: &ClaimRequest) -> Result<ClaimOutcome, Jour
             return Ok(outcome);
         }
         tx.execute("UPDATE jobs SET identity = NULL WHERE id = ?1", [job.id])?;
-        superseded = Some(job);
+        superseded = Some(Box::new(job));
     }
     let mut abandoned = Vec::new();
     if let Some(output) = &req.output {

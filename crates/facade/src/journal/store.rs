@@ -61,7 +61,7 @@ pub(crate) enum ClaimOutcome {
     /// (`--new`, `--retry-failed`); `abandoned`: unfinished jobs whose output it took (`force`).
     New {
         job: JobRecord,
-        superseded: Option<JobRecord>,
+        superseded: Option<Box<JobRecord>>,
         abandoned: Vec<JobRecord>,
     },
     /// The existing job, now ours. `took_over`: the owner whose claim had expired.
@@ -100,7 +100,7 @@ pub(crate) enum ForgetRefusal {
     Missing,
     /// It may still be generating (or another live process drives it): forgetting it would
     /// lose a paid video.
-    Unfinished(JobRecord),
+    Unfinished(Box<JobRecord>),
 }
 
 /// The storage boundary.
