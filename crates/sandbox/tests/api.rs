@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 #[tokio::test]
-async fn upload_answers_a_64_bit_img_id_and_serves_the_image() {
+async fn upload_answers_a_realistic_img_id_and_serves_the_image() {
     let api = start(fast()).await;
     let (status, body) = api.upload_raw("dog.png", DOG_PNG).await;
     assert_eq!(status, 200);
@@ -16,10 +16,9 @@ async fn upload_answers_a_64_bit_img_id_and_serves_the_image() {
     assert_eq!(envelope["ErrCode"], 0);
     assert_eq!(envelope["ErrMsg"], "success");
     let img_id = envelope["Resp"]["img_id"].as_u64().unwrap();
-    assert!(
-        img_id > 1 << 53,
-        "ids beyond 2^53 catch clients that use floats"
-    );
+    // Like the vendor's: around 3 × 10^14, exact in a JavaScript number.
+    assert!((100_000_000_000_000..1 << 53).contains(&img_id), "{img_id}");
+    assert_eq!(img_id as f64 as u64, img_id);
     assert!(body.contains(&format!("\"img_id\":{img_id}")), "{body}");
 
     let img_url = envelope["Resp"]["img_url"].as_str().unwrap();
@@ -30,18 +29,30 @@ async fn upload_answers_a_64_bit_img_id_and_serves_the_image() {
 }
 
 #[tokio::test]
+async fn big_ids_are_above_2_to_the_53_for_clients_that_use_floats() {
+    let api = start(SandboxConfig {
+        big_ids: true,
+        ..fast()
+    })
+    .await;
+    let (_, body) = api.upload_raw("dog.png", DOG_PNG).await;
+    let envelope: Value = serde_json::from_str(&body).unwrap();
+    let img_id = envelope["Resp"]["img_id"].as_u64().unwrap();
+    assert!(img_id > 1 << 53, "{img_id}");
+    assert_ne!(img_id as f64 as u64, img_id, "no f64 holds it");
+    assert!(body.contains(&format!("\"img_id\":{img_id}")), "{body}");
+}
+
+#[tokio::test]
 async fn upload_judges_the_format_by_its_bytes_not_its_name() {
     let api = start(fast()).await;
     let (status, body) = api.upload_raw("cat.png", b"GIF89a\x01\x00\x01\x00").await;
     assert_eq!(status, 200);
     let envelope: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(envelope["ErrCode"], 500032, "{body}");
-    assert!(
-        envelope["ErrMsg"]
-            .as_str()
-            .unwrap()
-            .contains("png, jpeg or webp")
-    );
+    // The error table's meaning, as terse as the vendor's.
+    let meaning = pixfuse_core::errcode::lookup(500032).unwrap().meaning;
+    assert_eq!(envelope["ErrMsg"], meaning);
 
     // A PNG named .jpg is still a PNG.
     api.upload("dog.jpg", DOG_PNG).await;
@@ -94,6 +105,10 @@ async fn moderation_refuses_an_upload_with_the_lower_case_500_body() {
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["err_code"], 500052);
     assert!(body["err_msg"].is_string());
+    assert!(
+        body["resp"].is_null() && body.get("resp").is_some(),
+        "{body}"
+    );
     assert!(body.get("ErrCode").is_none());
 }
 
@@ -117,6 +132,7 @@ async fn result_of_an_unknown_video_is_not_found_in_a_200_envelope() {
     let api = start(fast()).await;
     let envelope = api.result(42).await;
     assert_eq!(envelope["ErrCode"], 500008);
+    assert!(envelope["Resp"].is_null(), "{envelope}");
     let envelope = api.get_json("video/result/not-a-number").await;
     assert_eq!(envelope["ErrCode"], 400013);
 }
@@ -142,12 +158,8 @@ async fn a_missing_or_wrong_key_is_refused_as_the_vendor_does() {
         let (status, body) = balance_status(&api, &headers).await;
         assert_eq!(status, 401, "{headers:?}");
         assert_eq!(body["ErrCode"], 400012);
-        assert!(
-            body["ErrMsg"]
-                .as_str()
-                .unwrap()
-                .starts_with("Invalid API-KEY")
-        );
+        assert_eq!(body["ErrMsg"], "Invalid API-KEY");
+        assert!(body["Resp"].is_null());
     }
     let key = api.key.clone();
     let bearer = format!("Bearer {key}");
@@ -226,6 +238,14 @@ async fn invalid_knobs_are_refused_at_start() {
         },
         SandboxConfig {
             generation_time: std::time::Duration::from_secs(3 * 3600),
+            ..fast()
+        },
+        SandboxConfig {
+            time_scale: 0.0,
+            ..fast()
+        },
+        SandboxConfig {
+            prices: pixfuse_sandbox::Prices::Scaled(f64::NAN),
             ..fast()
         },
     ];
