@@ -268,3 +268,109 @@ async fn shutdown_stops_the_server() {
     let refused = api.http.get(url).send().await;
     assert!(refused.is_err());
 }
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// An upload by `image_url` in a urlencoded body: (HTTP status, envelope).
+async fn upload_url(api: &common::Api, url: &str) -> (u16, Value) {
+    let response = api
+        .http
+        .post(api.url("image/upload"))
+        .header("API-KEY", &api.key)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("image_url={}", percent_encode(url)))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn url_uploads_fetch_loopback_and_stand_in_for_other_hosts() {
+    let api = start(fast()).await;
+    let dog = api.upload("dog.png", DOG_PNG).await;
+    let dog_url = format!("{}/media/image/{dog}.png", api.sandbox.base_url());
+    let (_, fetched) = upload_url(&api, &dog_url).await;
+    let served = |envelope: &Value| {
+        let url = envelope["Resp"]["img_url"].as_str().unwrap().to_owned();
+        let http = api.http.clone();
+        async move { http.get(url).send().await.unwrap().bytes().await.unwrap() }
+    };
+    assert_eq!(served(&fetched).await.as_ref(), DOG_PNG, "{fetched}");
+    let (_, remote) = upload_url(&api, "https://cdn.example.com/dog.png").await;
+    let placeholder = include_bytes!("../assets/placeholder.png");
+    assert_eq!(served(&remote).await.as_ref(), placeholder, "{remote}");
+
+    // A loopback URL that serves nothing: the upload failed.
+    let missing = format!("{}/media/image/1.png", api.sandbox.base_url());
+    assert_eq!(upload_url(&api, &missing).await.1["ErrCode"], 500041);
+    // Not a URL at all, or not http(s).
+    for bad in ["not a url", "ftp://127.0.0.1/dog.png"] {
+        let (_, envelope) = upload_url(&api, bad).await;
+        assert_eq!(envelope["ErrCode"], 400017, "{bad}: {envelope}");
+        assert_eq!(envelope["ErrMsg"], "a parameter is invalid: image_url");
+    }
+    // The moderation trigger in a URL, as in a file name.
+    let (status, body) = upload_url(&api, "https://cdn.example.com/sandbox-moderate.png").await;
+    assert_eq!(
+        (status, &body["err_code"]),
+        (500, &Value::from(500052)),
+        "{body}"
+    );
+    // A form with neither field.
+    let (_, envelope) = upload_url(&api, "").await;
+    assert_eq!(envelope["ErrCode"], 400011, "{envelope}");
+    assert_eq!(api.sandbox.stats().uploads, 3);
+}
+
+#[tokio::test]
+async fn a_loopback_redirect_off_the_machine_is_not_followed() {
+    use axum::response::Redirect;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().route(
+        "/away.png",
+        axum::routing::get(|| async { Redirect::temporary("https://cdn.example.com/x.png") }),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let api = start(fast()).await;
+    let (_, envelope) = upload_url(&api, &format!("http://{addr}/away.png")).await;
+    assert_eq!(envelope["ErrCode"], 500041, "{envelope}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn url_uploads_can_be_refused_altogether() {
+    let api = start(SandboxConfig {
+        url_uploads: pixfuse_sandbox::UrlUploads::Refuse,
+        ..fast()
+    })
+    .await;
+    let (_, envelope) = upload_url(&api, "https://cdn.example.com/dog.png").await;
+    assert_eq!(envelope["ErrCode"], 400017, "{envelope}");
+    let form = reqwest::multipart::Form::new().text("image_url", "http://127.0.0.1:9/a.png");
+    let envelope: Value = api
+        .http
+        .post(api.url("image/upload"))
+        .header("API-KEY", &api.key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(envelope["ErrCode"], 400017, "{envelope}");
+    // Files are still welcome.
+    api.upload("dog.png", DOG_PNG).await;
+}
