@@ -133,7 +133,7 @@ fn splice_files(body: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let mut rest = body;
     while let Some(start) = rest.find("{{FILE ") {
-        out.extend_from_slice(rest[..start].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..start]);
         let end = start + rest[start..].find("}}").unwrap();
         let path = root().join(&rest[start + 7..end]);
         out.extend(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())));
