@@ -48,6 +48,7 @@ pub fn provider_key_env(provider: Provider) -> &'static str {
 pub struct ClientBuilder {
     provider: Provider,
     base_url: Option<String>,
+    origin: Option<String>,
     api_key: Option<SecretString>,
     connect_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
@@ -65,6 +66,7 @@ impl Default for ClientBuilder {
         ClientBuilder {
             provider: Provider::Pixverse,
             base_url: None,
+            origin: None,
             api_key: None,
             connect_timeout: None,
             request_timeout: None,
@@ -89,6 +91,15 @@ impl ClientBuilder {
     /// Another base URL: a relay, the sandbox, a test server.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
+        self
+    }
+
+    /// The name the journal gives the server jobs are sent to (default: the base URL). A trace
+    /// id deduplicates only at the server that first saw it, so jobs, cached uploads and
+    /// `resume` are matched by origin. A server whose URL changes while its state stays (a
+    /// sandbox with a state directory, on a new port each run) needs a stable one.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
         self
     }
 
@@ -185,6 +196,7 @@ impl ClientBuilder {
             config = config.with_http_client(client);
         }
         let base_url = config.base_url().to_owned();
+        let origin = self.origin.unwrap_or_else(|| base_url.clone());
         let transport = Transport::new(config)?;
         let state_dir = self
             .state_dir
@@ -201,6 +213,7 @@ impl ClientBuilder {
                 journal: Mutex::new(journal),
                 provider: self.provider,
                 base_url,
+                origin,
                 wait_timeout: self.wait_timeout,
                 validate: self.validate,
             }),
@@ -220,6 +233,8 @@ pub(crate) struct Inner {
     journal: Mutex<Journal>,
     pub(crate) provider: Provider,
     pub(crate) base_url: String,
+    /// What the journal records as the server (see [`ClientBuilder::origin`]).
+    pub(crate) origin: String,
     pub(crate) wait_timeout: Option<Duration>,
     pub(crate) validate: ValidateOptions,
 }
@@ -295,6 +310,7 @@ impl Client {
                 journal: Mutex::new(journal),
                 provider: self.inner.provider,
                 base_url: self.inner.base_url.clone(),
+                origin: self.inner.origin.clone(),
                 wait_timeout: self.inner.wait_timeout,
                 validate: self.inner.validate.clone(),
             }),
@@ -312,6 +328,11 @@ impl Client {
 
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
+    }
+
+    /// The server's name in the journal (the base URL unless [`ClientBuilder::origin`] set one).
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
     }
 
     /// The journal (locked for the guard's lifetime; never held across an await).
@@ -334,7 +355,7 @@ impl Client {
         on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<UploadedImage, Error> {
         let (sha256, size) = hash_file(path).await?;
-        if let Some(hit) = self.journal().find_upload(&self.inner.base_url, &sha256)? {
+        if let Some(hit) = self.journal().find_upload(&self.inner.origin, &sha256)? {
             on_event(Event::UploadReused {
                 path: path.to_owned(),
                 img_id: hit.img_id,
@@ -356,7 +377,7 @@ impl Client {
             img_url: uploaded.img_url.clone(),
         };
         self.journal()
-            .record_upload(&self.inner.base_url, &record, size)?;
+            .record_upload(&self.inner.origin, &record, size)?;
         on_event(Event::Uploaded {
             path: path.to_owned(),
             img_id: uploaded.img_id,

@@ -154,6 +154,7 @@ pub struct NewJob<'a> {
     /// The canonical request JSON exactly as it will be sent (img_ids resolved).
     pub request: &'a str,
     pub provider: &'a str,
+    /// The server's origin ([`crate::ClientBuilder::origin`]; by default its base URL).
     pub base_url: &'a str,
     pub output_path: Option<&'a Path>,
 }
@@ -166,6 +167,7 @@ pub struct JobRecord {
     pub request: String,
     pub request_hash: String,
     pub provider: String,
+    /// The origin of the server the job was sent to (by default its base URL).
     pub base_url: String,
     pub state: JobState,
     pub video_id: Option<u64>,
@@ -469,12 +471,17 @@ impl Journal {
             .ok_or(JournalError::NoSuchJob(id))?
     }
 
-    /// The most recent job with this video id, if any.
-    pub fn find_by_video_id(&self, video_id: u64) -> Result<Option<JobRecord>, JournalError> {
+    /// The most recent job sent to `origin` with this video id, if any (video ids are unique
+    /// only per server).
+    pub fn find_by_video_id(
+        &self,
+        origin: &str,
+        video_id: u64,
+    ) -> Result<Option<JobRecord>, JournalError> {
         self.conn
             .query_row(
-                "SELECT * FROM jobs WHERE video_id = ?1 ORDER BY id DESC LIMIT 1",
-                [video_id.to_string()],
+                "SELECT * FROM jobs WHERE base_url = ?1 AND video_id = ?2 ORDER BY id DESC LIMIT 1",
+                params![origin, video_id.to_string()],
                 read_job,
             )
             .optional()?

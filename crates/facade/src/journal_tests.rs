@@ -51,8 +51,24 @@ fn video_id_survives_a_crash_after_submit_and_stays_exact_beyond_2_pow_63() {
     assert_eq!(got.video_id, Some(big));
     assert_eq!(got.credits, Some(45));
     assert!(got.submitted_ms.is_some());
-    assert_eq!(j.find_by_video_id(big).unwrap().unwrap().id, job.id);
-    assert!(j.find_by_video_id(7).unwrap().is_none());
+    assert_eq!(
+        j.find_by_video_id("http://127.0.0.1:1", big)
+            .unwrap()
+            .unwrap()
+            .id,
+        job.id
+    );
+    assert!(
+        j.find_by_video_id("http://127.0.0.1:1", 7)
+            .unwrap()
+            .is_none()
+    );
+    // The same video id at another server is another video.
+    assert!(
+        j.find_by_video_id("http://127.0.0.1:2", big)
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]

@@ -15,7 +15,9 @@ impl Client {
     /// Downloads the finished video `video_id` to `dest` (polling once for its URL), and writes
     /// the sidecar when the journal knows the job.
     pub async fn download(&self, video_id: u64, dest: &Path) -> Result<JobOutcome, Error> {
-        let record = self.journal().find_by_video_id(video_id)?;
+        let record = self
+            .journal()
+            .find_by_video_id(&self.inner.origin, video_id)?;
         let status = self.status(video_id).await?;
         if let Some(r) = &record {
             self.journal().record_status(r.id, &update_of(&status))?;
@@ -104,7 +106,7 @@ impl Client {
         let record = self.journal().get(job_id)?;
         // A trace id only deduplicates at the server that first saw it: sending the job
         // elsewhere could make (and bill) a second video.
-        if record.base_url != self.inner.base_url {
+        if record.base_url != self.inner.origin {
             return Err(Error::OtherServer {
                 job_id,
                 base_url: record.base_url,

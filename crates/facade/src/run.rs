@@ -102,7 +102,7 @@ impl Client {
         };
         if let Some(twin) = self
             .journal()
-            .find_unfinished_duplicate(&self.inner.base_url, &request)?
+            .find_unfinished_duplicate(&self.inner.origin, &request)?
         {
             on_event(Event::Warning {
                 code: "duplicate_unfinished_job".to_owned(),
@@ -126,7 +126,7 @@ impl Client {
             trace_id,
             request: &request,
             provider: self.inner.provider.as_str(),
-            base_url: &self.inner.base_url,
+            base_url: &self.inner.origin,
             output_path: output.as_deref(),
         })?;
         on_event(Event::Journaled {

@@ -25,7 +25,11 @@ impl Client {
         video_id: u64,
         mut on_event: impl FnMut(Event) + Send,
     ) -> Result<VideoStatus, Error> {
-        let job_id = self.journal().find_by_video_id(video_id)?.map(|r| r.id);
+        // Only a job sent to this server can be this video: another server's ids are its own.
+        let job_id = self
+            .journal()
+            .find_by_video_id(&self.inner.origin, video_id)?
+            .map(|r| r.id);
         self.wait_inner(video_id, job_id, &mut on_event).await
     }
 

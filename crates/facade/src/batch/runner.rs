@@ -501,7 +501,7 @@ async fn prepare(
             trace_id: uuid::Uuid::new_v4(),
             request: &request,
             provider: client.inner.provider.as_str(),
-            base_url: &client.inner.base_url,
+            base_url: &client.inner.origin,
             output_path: Some(&item.output),
         },
         &item.key,
