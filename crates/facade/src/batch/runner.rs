@@ -58,7 +58,8 @@ enum Need {
 
 /// Messages from job tasks to the runner.
 enum Msg {
-    Accepted(usize),
+    /// The server accepted the submit, charging this much if it said.
+    Accepted(usize, Option<i64>),
     SlotFree(usize),
     Ended(usize, Ended),
 }
@@ -250,8 +251,13 @@ impl Runner {
 
     fn handle(&mut self, msg: Msg, queue: &mut VecDeque<(usize, Need, Option<JobRecord>)>) {
         match msg {
-            Msg::Accepted(index) => {
+            Msg::Accepted(index, charged) => {
                 self.holding.insert(index, true);
+                // The real charge replaces the estimate at once: a server that charges more
+                // than estimated must stop the budget before the next submit, not after.
+                if let (Some(credits), Some(charged)) = (self.reserved.get_mut(&index), charged) {
+                    *credits = self.budget.rereserve(*credits, charged as f64);
+                }
                 let before = self.controller.limit();
                 self.controller.on_accepted(self.in_flight());
                 self.announce_limit(before);
@@ -411,8 +417,8 @@ async fn run_job(task: JobTask) {
     let name = item.name();
     let mut on_event = |event: Event| {
         match &event {
-            Event::Submitted { .. } => {
-                let _ = msgs.send(Msg::Accepted(index));
+            Event::Submitted { credits, .. } => {
+                let _ = msgs.send(Msg::Accepted(index, *credits));
             }
             Event::Ready { .. } => {
                 let _ = msgs.send(Msg::SlotFree(index));
