@@ -152,9 +152,6 @@ fn execute(
             Ok(Exit::Success)
         }
         Err(Error::Invalid { diagnostics }) => Err(invalid(ctx, &diagnostics, Some(&prompt))),
-        Err(Error::StillRunning { video_id, .. }) if settings.sandbox() => {
-            Err(sandbox_still_running(ctx, video_id))
-        }
         Err(e) => {
             let mut failure = failed(ctx, e);
             let job_id = journaled.load(Ordering::Relaxed);
@@ -212,7 +209,7 @@ pub fn failed(ctx: &Ctx, error: Error) -> Failure {
         let mut value = json!({
             "status": "error",
             "exit_code": exit.code(),
-            "error": error.to_string(),
+            "error": ctx.commands_in(&error.to_string()),
         });
         if let Error::StillRunning {
             job_id,
@@ -223,35 +220,13 @@ pub fn failed(ctx: &Ctx, error: Error) -> Failure {
             value["status"] = json!("running");
             value["job_id"] = json!(job_id);
             value["video_id"] = json!(video_id.to_string());
-            value["resume_command"] = json!(resume_command);
+            value["resume_command"] = json!(ctx.command(resume_command));
         }
         let _ = ctx.print_json(&value);
     }
     Failure {
         exit,
         message: error.to_string(),
-    }
-}
-
-/// Exit 8 under `--sandbox`: the sandbox lives in this process, so unlike a real job there is
-/// nothing left for `pixfuse resume` to poll once it exits.
-fn sandbox_still_running(ctx: &Ctx, video_id: u64) -> Failure {
-    let message = format!(
-        "sandbox video {video_id} was still being generated when --timeout expired; a sandbox job \
-         cannot be resumed after the process exits (the in-process sandbox is gone): run it \
-         again with a longer --timeout"
-    );
-    if ctx.json {
-        let _ = ctx.print_json(&json!({
-            "status": "running",
-            "exit_code": Exit::StillRunning.code(),
-            "error": message,
-            "video_id": video_id.to_string(),
-        }));
-    }
-    Failure {
-        exit: Exit::StillRunning,
-        message,
     }
 }
 

@@ -117,12 +117,21 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
             .map_err(|e| Failure::from(pixfuse::Error::from(e)))?;
         let (here, elsewhere): (Vec<_>, Vec<_>) = unfinished
             .into_iter()
-            .partition(|r| r.base_url == client.base_url());
+            .partition(|r| r.base_url == client.origin());
         for r in &elsewhere {
-            eprintln!(
-                "pixfuse: skipping job {} (sent to {}; resume it with --base-url {})",
-                r.id, r.base_url, r.base_url
-            );
+            if r.base_url.starts_with("sandbox:") {
+                // A sandbox's origin names its state, and that state is not this one's (it was
+                // deleted, or the journal was copied): no server can finish the job.
+                eprintln!(
+                    "pixfuse: skipping job {} (sent to a sandbox whose state is gone)",
+                    r.id
+                );
+            } else {
+                eprintln!(
+                    "pixfuse: skipping job {} (sent to {}; resume it with --base-url {})",
+                    r.id, r.base_url, r.base_url
+                );
+            }
         }
         here.iter().map(|r| r.id).collect()
     } else {

@@ -47,7 +47,7 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
     pub generation_time: Duration,
     /// Multiply every simulated time by this factor (0.1: ten times faster).
-    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = time_scale)]
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = crate::net_args::parse_time_scale)]
     pub time_scale: f64,
     /// Ids above 2^53, which no double can hold (a stress test for clients); by default ids
     /// look like the vendor's (about 3 × 10^14).
@@ -104,16 +104,6 @@ pub struct SandboxArgs {
     /// Retry-After of injected 429s, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 1)]
     pub retry_after: u32,
-}
-
-/// A time factor above 0, at most 1000.
-fn time_scale(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(f) if f > 0.0 && f <= 1000.0 => Ok(f),
-        _ => Err(format!(
-            "{s:?} is not a time factor: use a number above 0 (1 = real time, 0.1 = ten times faster)"
-        )),
-    }
 }
 
 /// A price factor, 0 or more.
