@@ -239,6 +239,7 @@ pub(crate) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// As the journal creates its directory (pixfuse's facade is not a dependency of the sandbox).
 fn create_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());

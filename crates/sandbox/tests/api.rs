@@ -83,17 +83,7 @@ async fn upload_refuses_images_over_the_size_limit() {
 async fn upload_without_the_image_field_is_an_empty_parameter() {
     let api = start(fast()).await;
     let form = reqwest::multipart::Form::new().text("other", "x");
-    let envelope: Value = api
-        .http
-        .post(api.url("image/upload"))
-        .header("API-KEY", &api.key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let envelope = api.upload_form(form).await;
     assert_eq!(envelope["ErrCode"], 400011);
 }
 
@@ -359,17 +349,7 @@ async fn url_uploads_can_be_refused_altogether() {
     let (_, envelope) = upload_url(&api, "https://cdn.example.com/dog.png").await;
     assert_eq!(envelope["ErrCode"], 400017, "{envelope}");
     let form = reqwest::multipart::Form::new().text("image_url", "http://127.0.0.1:9/a.png");
-    let envelope: Value = api
-        .http
-        .post(api.url("image/upload"))
-        .header("API-KEY", &api.key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let envelope = api.upload_form(form).await;
     assert_eq!(envelope["ErrCode"], 400017, "{envelope}");
     // Files are still welcome.
     api.upload("dog.png", DOG_PNG).await;
