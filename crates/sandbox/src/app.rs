@@ -92,7 +92,7 @@ impl App {
     ) -> Result<(String, Option<Fault>), Box<Response>> {
         let key = self
             .keys
-            .check(headers)
+            .check(headers, self.store.id())
             .map_err(|refused| Box::new(refused.into_response()))?;
         if endpoint == Endpoint::Generate {
             self.count(counter::SUBMITS_RECEIVED);

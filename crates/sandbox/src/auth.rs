@@ -24,9 +24,10 @@ impl Keys {
         self.keys.first()
     }
 
-    /// A stable name of the key presented (a hash, so the store never holds a key), or the
-    /// vendor's answer to a bad or missing key.
-    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<String, Reply> {
+    /// A stable name of the key presented, or the vendor's answer to a bad or missing key. The
+    /// name is a hash salted with `salt` (the store's identity): the store counts jobs per key
+    /// without ever holding one.
+    pub(crate) fn check(&self, headers: &HeaderMap, salt: &str) -> Result<String, Reply> {
         let api_key = || headers.get("api-key").and_then(|v| v.to_str().ok());
         let bearer = || {
             headers
@@ -43,15 +44,20 @@ impl Keys {
         self.keys
             .iter()
             .find(|k| !presented.is_empty() && k.expose_secret() == presented)
-            .map(|k| key_hash(k.expose_secret()))
+            .map(|k| key_hash(salt, k.expose_secret()))
             .ok_or_else(|| {
                 Reply::err_with_status(StatusCode::UNAUTHORIZED, INVALID_ACCOUNT, "Invalid API-KEY")
             })
     }
 }
 
-fn key_hash(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
+fn key_hash(salt: &str, key: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(salt.as_bytes());
+    hasher.update([0]);
+    hasher.update(key.as_bytes());
+    hasher
+        .finalize()
         .iter()
         .take(8)
         .map(|b| format!("{b:02x}"))
