@@ -296,3 +296,61 @@ mod tests {
         assert_eq!(refusal.code, crate::schema::WRONG_TYPE);
     }
 }
+
+#[cfg(test)]
+mod spec_examples {
+    use std::path::Path;
+
+    use serde_json::Value;
+
+    use super::judge;
+
+    /// `(name, pixfuse's verdict, the sandbox's)` for every example request (job forms, which
+    /// name images by path, are not requests a vendor ever sees).
+    fn verdicts() -> Vec<(String, bool, Result<(), (i64, String)>)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/examples");
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".json") || name.ends_with(".expect.json") {
+                continue;
+            }
+            let body = std::fs::read(&path).unwrap();
+            if String::from_utf8_lossy(&body).contains("\"image\"") {
+                continue;
+            }
+            let expect: Value =
+                serde_json::from_slice(&std::fs::read(path.with_extension("expect.json")).unwrap())
+                    .unwrap();
+            let sandbox = judge(&body).map(drop).map_err(|r| (r.code, r.param));
+            out.push((name, expect["valid"] == true, sandbox));
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_sandbox_accepts_every_example_pixfuse_calls_valid() {
+        for (name, valid, sandbox) in verdicts() {
+            if valid {
+                assert_eq!(
+                    sandbox,
+                    Ok(()),
+                    "{name}: pixfuse would send what the vendor refuses"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pixfuse_is_stricter_than_the_vendor_only_where_its_policy_says_so() {
+        let lenient: Vec<String> = verdicts()
+            .into_iter()
+            .filter(|(_, valid, sandbox)| !valid && sandbox.is_ok())
+            .map(|(name, ..)| name)
+            .collect();
+        // A mention of no reference (in any case) is an error by pixfuse's policy only.
+        assert_eq!(lenient, ["mention-unknown.json", "mention-wrong-case.json"]);
+    }
+}
