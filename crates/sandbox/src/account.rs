@@ -259,7 +259,7 @@ mod tests {
 
     #[test]
     fn spends_monthly_first_and_refunds_failures_when_they_end() {
-        let store = Store::open(None, 100, |r| r.start).unwrap();
+        let store = Store::open(None, 100, 300_000_000_000_000).unwrap();
         let now = clock::now_ms();
         store
             .write(|tx| add_job(tx, 7, &job(60, Outcome::Failed, 10), now))
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn a_new_month_grants_the_monthly_credits_again() {
-        let store = Store::open(None, 100, |r| r.start).unwrap();
+        let store = Store::open(None, 100, 300_000_000_000_000).unwrap();
         let now = clock::now_ms();
         store
             .write(|tx| add_job(tx, 9, &job(70, Outcome::Success, 0), now))
@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn trace_ids_point_at_their_video() {
-        let store = Store::open(None, 100, |r| r.start).unwrap();
+        let store = Store::open(None, 100, 300_000_000_000_000).unwrap();
         let now = clock::now_ms();
         store
             .write(|tx| add_job(tx, 11, &job(10, Outcome::Success, 0), now))

@@ -95,11 +95,7 @@ impl Sandbox {
         let state_dir = config.state_dir.clone();
         let credits = config.starting_credits;
         let store = tokio::task::spawn_blocking(move || {
-            store::Store::open(state_dir.as_deref(), credits, |ids| {
-                use rand::{Rng, SeedableRng};
-                rand::rngs::SmallRng::seed_from_u64(uuid::Uuid::new_v4().as_u64_pair().1)
-                    .random_range(ids)
-            })
+            store::Store::open(state_dir.as_deref(), credits, store::random_first_id())
         })
         .await
         .map_err(|e| SandboxError::State {

@@ -53,6 +53,14 @@ CREATE INDEX IF NOT EXISTS jobs_unsettled ON jobs(settled, ready_ms);
 /// Realistic ids start at a random point in this range, like the vendor's (3–4 × 10^14): well
 /// below 2^53, so clients that parse JSON numbers as doubles read them exactly.
 const REALISTIC_IDS: std::ops::Range<u64> = 300_000_000_000_000..390_000_000_000_000;
+/// Where a new store's ids start: a random point of [`REALISTIC_IDS`], so two stores rarely
+/// share an id.
+pub(crate) fn random_first_id() -> u64 {
+    use rand::{Rng, SeedableRng};
+    rand::rngs::SmallRng::seed_from_u64(uuid::Uuid::new_v4().as_u64_pair().1)
+        .random_range(REALISTIC_IDS)
+}
+
 /// Big ids start just above 2^53 and stay odd: no f64 can hold one.
 const BIG_ID_FLOOR: u64 = (1 << 53) + 1;
 
@@ -65,11 +73,12 @@ pub(crate) struct Store {
 
 impl Store {
     /// Opens (creating if needed) the store in `dir`, or an in-memory one. A new store gets a
-    /// fresh identity, an account with `starting_credits`, and a random start for its ids.
+    /// fresh identity, an account with `starting_credits`, and ids from `first_id` on (see
+    /// [`random_first_id`]); an existing one keeps all three.
     pub(crate) fn open(
         dir: Option<&Path>,
         starting_credits: u64,
-        first_id: impl FnOnce(std::ops::Range<u64>) -> u64,
+        first_id: u64,
     ) -> Result<Store, SandboxError> {
         let path = dir.map(|d| d.join(STORE_FILE));
         let fail = |e: rusqlite::Error| SandboxError::State {
@@ -112,7 +121,7 @@ impl Store {
             path: path.clone(),
         };
         store.id = store
-            .write(|tx| init(tx, starting_credits, first_id(REALISTIC_IDS)))
+            .write(|tx| init(tx, starting_credits, first_id))
             .map_err(fail)?;
         Ok(store)
     }
@@ -258,7 +267,7 @@ mod tests {
 
     #[test]
     fn realistic_ids_survive_a_double_and_big_ids_do_not() {
-        let store = Store::open(None, 100, |range| range.start).unwrap();
+        let store = Store::open(None, 100, REALISTIC_IDS.start).unwrap();
         let ids: Vec<u64> = (0..50)
             .map(|n| store.write(|tx| allocate_id(tx, false, 1 + n % 7)).unwrap())
             .collect();
@@ -279,11 +288,11 @@ mod tests {
     #[test]
     fn a_persistent_store_keeps_its_identity_and_its_ids() {
         let dir = tempfile::tempdir().unwrap();
-        let first = Store::open(Some(dir.path()), 100, |r| r.start).unwrap();
+        let first = Store::open(Some(dir.path()), 100, REALISTIC_IDS.start).unwrap();
         let id = first.write(|tx| allocate_id(tx, false, 5)).unwrap();
         let identity = first.id().to_owned();
         drop(first);
-        let again = Store::open(Some(dir.path()), 999, |r| r.end - 1).unwrap();
+        let again = Store::open(Some(dir.path()), 999, REALISTIC_IDS.end - 1).unwrap();
         assert_eq!(again.id(), identity);
         assert!(again.write(|tx| allocate_id(tx, false, 5)).unwrap() > id);
         assert_eq!(again.path(), Some(dir.path().join(STORE_FILE).as_path()));
@@ -291,8 +300,8 @@ mod tests {
 
     #[test]
     fn two_in_memory_stores_are_different_emulators() {
-        let a = Store::open(None, 1, |r| r.start).unwrap();
-        let b = Store::open(None, 1, |r| r.start).unwrap();
+        let a = Store::open(None, 1, random_first_id()).unwrap();
+        let b = Store::open(None, 1, random_first_id()).unwrap();
         assert_ne!(a.id(), b.id());
     }
 }
