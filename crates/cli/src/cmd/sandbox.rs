@@ -53,7 +53,8 @@ pub struct SandboxArgs {
     /// look like the vendor's (about 3 × 10^14).
     #[arg(long)]
     pub big_ids: bool,
-    /// What an upload by image_url does for a host other than loopback.
+    /// What uploads by image_url do: loopback URLs are fetched, other hosts get a placeholder
+    /// image or are fetched for real; or every URL upload is refused.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = UrlMode::Placeholder)]
     pub url_uploads: UrlMode,
     /// Charge the spec's prices times this factor (1.5: half as much again as pixfuse
@@ -63,7 +64,7 @@ pub struct SandboxArgs {
     /// Jobs one key may have generating at once (one more gets ErrCode 500044).
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub concurrency: u32,
-    /// Credits on the account at start.
+    /// Credits of a new account (an existing --state keeps its balance).
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub credits: u64,
     /// How clients must send their key.
@@ -132,7 +133,7 @@ pub enum UrlMode {
     Placeholder,
     /// Every URL fetched for real.
     Fetch,
-    /// URL uploads refused (ErrCode 400017).
+    /// Every URL upload refused (ErrCode 400017), as the vendor's upload page now says.
     Refuse,
 }
 
