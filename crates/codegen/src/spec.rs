@@ -7,8 +7,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
+use crate::order::{KeyOrder, key_order};
 
 pub(crate) const REQUEST_SCHEMA: &str = "fusion-generate.request.schema.json";
+pub(crate) const JOB_SCHEMA: &str = "job.schema.json";
 pub(crate) const RESPONSE_SCHEMAS: &[&str] = &[
     "responses/envelope.schema.json",
     "responses/generate.resp.schema.json",
@@ -22,6 +24,9 @@ pub(crate) const PRICING: &str = "pricing.json";
 
 pub(crate) struct Spec {
     pub request_schema: serde_json::Value,
+    pub job_schema: serde_json::Value,
+    /// Key order of the request and job schemas (file name → pointer → keys).
+    pub key_orders: BTreeMap<&'static str, KeyOrder>,
     pub response_schemas: Vec<(&'static str, serde_json::Value)>,
     pub capabilities: Capabilities,
     pub error_codes: ErrorCodes,
@@ -41,7 +46,18 @@ impl Spec {
             inputs.push(path.clone());
             Ok((path, text))
         };
-        let request_schema = parse(load(REQUEST_SCHEMA)?)?;
+        let mut key_orders = BTreeMap::new();
+        let mut schema = |name: &'static str| -> Result<serde_json::Value, Error> {
+            let (path, text) = load(name)?;
+            let order = key_order(&text).map_err(|source| Error::Parse {
+                path: path.clone(),
+                source,
+            })?;
+            key_orders.insert(name, order);
+            parse((path, text))
+        };
+        let request_schema = schema(REQUEST_SCHEMA)?;
+        let job_schema = schema(JOB_SCHEMA)?;
         let mut response_schemas = Vec::new();
         for name in RESPONSE_SCHEMAS {
             response_schemas.push((*name, parse(load(name)?)?));
@@ -59,6 +75,8 @@ impl Spec {
         }
         Ok(Spec {
             request_schema,
+            job_schema,
+            key_orders,
             response_schemas,
             capabilities,
             error_codes,

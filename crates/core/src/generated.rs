@@ -6,6 +6,11 @@ pub mod enums {
     include!(concat!(env!("OUT_DIR"), "/enums.rs"));
 }
 
+/// The job types and their serde code, generated from the job schema.
+pub mod job {
+    include!(concat!(env!("OUT_DIR"), "/job.rs"));
+}
+
 /// typify's wire types for the request and response bodies.
 #[allow(clippy::all, clippy::pedantic, missing_docs, unused_imports)]
 pub mod wire {

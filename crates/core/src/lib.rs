@@ -28,6 +28,7 @@ pub mod caps;
 pub mod diagnostic;
 pub mod errcode;
 pub mod estimate;
+mod fields;
 pub mod fix;
 mod generated;
 pub mod job;
