@@ -131,7 +131,26 @@ pub(crate) struct Capabilities {
     pub sources: BTreeMap<String, String>,
     pub request: RequestRules,
     pub upload: UploadRules,
+    pub render: RenderRules,
     pub models: Vec<ModelCaps>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RenderRules {
+    pub overhead_seconds: f64,
+    pub seconds_per_video_second: Vec<QualityRate>,
+    pub other_quality_seconds_per_video_second: f64,
+    pub typical_duration: u32,
+    pub typical_quality: String,
+    pub source: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QualityRate {
+    pub quality: String,
+    pub value: f64,
 }
 
 #[derive(Deserialize, Debug)]
@@ -157,6 +176,7 @@ pub(crate) struct UploadRules {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ModelCaps {
     pub model: String,
+    pub render_factor: f64,
     pub max_images: Limit,
     pub durations: Allowed<u32>,
     pub qualities: Allowed<String>,

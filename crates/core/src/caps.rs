@@ -81,9 +81,11 @@ pub struct AudioSwitch {
 }
 
 /// One model's row.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub struct ModelCaps {
     pub model: Model,
+    /// How much longer than [`RenderTime`]'s base this model renders (1.0: as the table says).
+    pub render_factor: f64,
     pub max_images: Limit,
     pub durations: Allowed<u32>,
     pub qualities: Allowed<Quality>,
@@ -124,13 +126,47 @@ pub struct UploadRules {
     pub max_side_px: &'static [Limit],
 }
 
+/// Rendering seconds per second of video at one quality.
+#[derive(Debug, PartialEq)]
+pub struct QualityRate {
+    pub quality: Quality,
+    pub seconds: f64,
+}
+
+/// A rough guess of how long a video takes to render: `(overhead_seconds + seconds of video ×
+/// the quality's rate) × the model's render_factor`. Only the polling schedule depends on it.
+#[derive(Debug, PartialEq)]
+pub struct RenderTime {
+    /// Seconds every job takes whatever its length.
+    pub overhead_seconds: f64,
+    pub seconds_per_video_second: &'static [QualityRate],
+    /// The rate for a quality the table does not list.
+    pub other_quality_seconds_per_video_second: f64,
+    /// Seconds of video assumed when a job's duration is unknown.
+    pub typical_duration: u32,
+    /// Quality assumed when a job's quality is unknown.
+    pub typical_quality: Quality,
+    pub source: &'static str,
+}
+
+impl RenderTime {
+    /// Rendering seconds per second of video at `quality`.
+    pub fn rate(&self, quality: &Quality) -> f64 {
+        self.seconds_per_video_second
+            .iter()
+            .find(|r| &r.quality == quality)
+            .map_or(self.other_quality_seconds_per_video_second, |r| r.seconds)
+    }
+}
+
 /// The whole table.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub struct Capabilities {
     /// Source tag → where the fact came from.
     pub sources: &'static [(&'static str, &'static str)],
     pub request: RequestRules,
     pub upload: UploadRules,
+    pub render: RenderTime,
     pub models: &'static [ModelCaps],
 }
 
