@@ -17,10 +17,11 @@ usage: cargo xtask <task>
 tasks:
   codegen [--check]   write (or check) the reviewable copy of what core's build.rs generates
   spec-lint           fail on spec mistakes and typify hazards
-  spec-probe          prove that editing spec/ alone changes what pixfuse-core accepts
+  spec-probe          prove that editing spec/ alone adds a model (validate, estimate, models,
+                      a sandbox run) and an aspect ratio
   layering            pixfuse-core's dependencies and sources stay pure
   ci                  everything CI runs: fmt, clippy, codegen --check, spec-lint, layering,
-                      spec-probe, then every test in the workspace
+                      every test in the workspace, the README's first command, spec-probe
   bench               run the benchmarks whose figures BENCHMARKS.md records
 ";
 
