@@ -32,6 +32,7 @@ pub fn run() -> Result<()> {
     } else {
         cargo(&["test", "--workspace", "--locked", "--no-fail-fast"])?;
     }
+    crate::package_check::run(false)?;
     readme_main_job()?;
     // Last: it builds the binary against an edited spec in the shared target dir, so anything
     // after it would rebuild pixfuse's crates once more.

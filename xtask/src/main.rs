@@ -4,6 +4,7 @@
 mod ci;
 mod codegen;
 mod layering;
+mod package_check;
 mod spec_probe;
 
 use std::path::{Path, PathBuf};
@@ -20,8 +21,13 @@ tasks:
   spec-probe          prove that editing spec/ alone adds a model (validate, estimate, models,
                       a sandbox run) and an aspect ratio
   layering            pixfuse-core's dependencies and sources stay pure
+  package-check [--verify]
+                      package the published crates (--verify: with cargo's own verification
+                      build); a crate outside the workspace that depends on the packaged
+                      pixfuse-core alone (no tokio, no reqwest) validates the seed request
   ci                  everything CI runs: fmt, clippy, codegen --check, spec-lint, layering,
-                      every test in the workspace, the README's first command, spec-probe
+                      every test in the workspace, package-check, the README's first command,
+                      spec-probe
   bench               run the benchmarks whose figures BENCHMARKS.md records
 ";
 
@@ -40,6 +46,7 @@ fn run() -> Result<()> {
         Some("spec-lint") => spec_lint(),
         Some("spec-probe") => spec_probe::run(),
         Some("layering") => layering::run(),
+        Some("package-check") => package_check::run(flag("--verify")),
         Some("ci") => ci::run(),
         Some("bench") => ci::bench(),
         Some("-h" | "--help" | "help") | None => {
