@@ -17,6 +17,13 @@ pub fn run() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // rustdoc: broken links and malformed docs fail (core's and codegen's missing_docs and
+    // unreachable_pub warnings are already denied by clippy's -D warnings above). Libraries
+    // only: the CLI's binary shares the facade's crate name `pixfuse`.
+    crate::cargo_env(
+        &["doc", "--workspace", "--no-deps", "--lib", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     crate::codegen::run(true)?;
     crate::spec_lint()?;
     crate::layering::run()?;

@@ -25,7 +25,7 @@ tasks:
                       package the published crates (--verify: with cargo's own verification
                       build); a crate outside the workspace that depends on the packaged
                       pixfuse-core alone (no tokio, no reqwest) validates the seed request
-  ci                  everything CI runs: fmt, clippy, codegen --check, spec-lint, layering,
+  ci                  everything CI runs: fmt, clippy, rustdoc, codegen --check, spec-lint, layering,
                       every test in the workspace, package-check, the README's first command,
                       spec-probe
   bench               run the benchmarks whose figures BENCHMARKS.md records
@@ -83,10 +83,17 @@ fn spec_lint() -> Result<()> {
 
 /// Runs `cargo` with `args` from the workspace root, failing on a non-zero exit.
 pub fn cargo(args: &[&str]) -> Result<()> {
+    cargo_env(args, &[])
+}
+
+/// [`cargo`] with extra environment variables.
+pub fn cargo_env(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("$ cargo {}", args.join(" "));
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+    eprintln!("$ {}cargo {}", shown.concat(), args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root())
         .status()
         .with_context(|| format!("running {cargo}"))?;

@@ -76,7 +76,7 @@ pub(crate) enum Ty {
 
 impl StructDef {
     /// Wire names in schema order, alternatives included.
-    pub fn wire_names(&self) -> Vec<&str> {
+    pub(crate) fn wire_names(&self) -> Vec<&str> {
         self.fields
             .iter()
             .flat_map(|f| match f {

@@ -12,6 +12,8 @@
 //! - `wire.rs`: typify's request and response types, with those enums substituted in;
 //! - `tables.rs`: the capability, error-code and pricing tables as plain `static`s.
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod enums;
 mod error;
 mod job;

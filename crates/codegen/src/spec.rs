@@ -35,7 +35,7 @@ pub(crate) struct Spec {
 }
 
 impl Spec {
-    pub fn load(dir: &Path) -> Result<Spec, Error> {
+    pub(crate) fn load(dir: &Path) -> Result<Spec, Error> {
         let mut inputs = Vec::new();
         let mut load = |name: &str| -> Result<(PathBuf, String), Error> {
             let path = dir.join(name);

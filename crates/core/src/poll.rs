@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use crate::{CAPABILITIES, Job, Model, Quality};
 
-/// The vendor's advised polling interval, fast and slow end.
+/// The vendor's advised polling interval, fast end.
 pub const ADVISED_MIN: Duration = Duration::from_secs(3);
+/// The vendor's advised polling interval, slow end.
 pub const ADVISED_MAX: Duration = Duration::from_secs(5);
 /// After this long in "generating" a job frees its concurrency slot (vendor).
 pub const STUCK_AFTER: Duration = Duration::from_secs(10 * 60);
@@ -94,9 +95,11 @@ pub enum PollPolicy {
 /// unknown job is assumed to be a typical one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JobShape {
+    /// The model, if known.
     pub model: Option<Model>,
     /// Seconds of video.
     pub duration: Option<u32>,
+    /// The output quality, if known.
     pub quality: Option<Quality>,
 }
 

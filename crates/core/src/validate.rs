@@ -27,10 +27,12 @@ impl Validation {
         !self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// The diagnostics that block sending.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.is_error())
     }
 
+    /// The diagnostics that only inform.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| !d.is_error())
     }

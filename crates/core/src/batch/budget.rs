@@ -9,7 +9,12 @@
 #[derive(Clone, Debug, PartialEq)]
 pub enum BudgetRefusal {
     /// The job's estimate does not fit what is left.
-    Exceeded { needed: f64, remaining: f64 },
+    Exceeded {
+        /// The job's estimated credits.
+        needed: f64,
+        /// Credits left in the budget.
+        remaining: f64,
+    },
     /// A budget is set but the job has no price estimate, so it cannot be kept within it.
     NoEstimate,
 }
