@@ -3,7 +3,8 @@
 //! schema, capability row, price), let v5 gain "2:3", build the `pixfuse` binary against the copy
 //! through `PIXFUSE_SPEC_DIR`, and check what its commands say: `validate` accepts v7 at its own
 //! durations and refuses it at another, `estimate` prices it, `models` lists its durations and
-//! render factor, and `run --sandbox` makes a video of it.
+//! render factor, and `run --sandbox` makes a video of it (the sandbox judges it from the same
+//! spec and renders it `render_factor` times as long; the probe does not time that).
 //!
 //! The build shares the workspace's target dir (a second one would compile every dependency
 //! again); only pixfuse's own crates are rebuilt, here and on the next normal build.
@@ -16,7 +17,7 @@ use serde_json::{Value, json};
 
 const MODEL: &str = "v7";
 const DURATIONS: [u32; 2] = [4, 7];
-const RENDER_FACTOR: f64 = 2.5;
+const RENDER_FACTOR: f64 = 1.5;
 const CREDITS_PER_SECOND: f64 = 3.0;
 
 pub fn run() -> Result<()> {

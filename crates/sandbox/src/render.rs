@@ -2,16 +2,19 @@
 //! Both are read from the request's own values (a quality names its short side, an aspect ratio
 //! its proportions), so the sandbox knows no model or resolution of its own.
 
-use pixfuse_core::{Model, Quality};
+use pixfuse_core::{CAPABILITIES, Model, Quality};
 
 /// The short side that renders in the base generation time; larger ones take longer.
 const BASE_SHORT_SIDE: f64 = 540.0;
 
 /// How much longer than the base time a 5 s video of `model` at `quality` takes: in proportion
-/// to its short side, never faster than the base. The capability table has no render times yet;
-/// when it gains them, this is the one place to read them from.
-pub(crate) fn render_factor(_model: &Model, quality: &Quality) -> f64 {
-    short_side(quality).map_or(1.0, |side| (f64::from(side) / BASE_SHORT_SIDE).max(1.0))
+/// to its short side, never faster than the base, times the model's `render_factor` from the
+/// capability table (1 for a model the table does not know).
+pub(crate) fn render_factor(model: &Model, quality: &Quality) -> f64 {
+    let frames =
+        short_side(quality).map_or(1.0, |side| (f64::from(side) / BASE_SHORT_SIDE).max(1.0));
+    let model = CAPABILITIES.model(model).map_or(1.0, |m| m.render_factor);
+    frames * model
 }
 
 /// The short side a quality names: `"720p"` → 720.
@@ -70,5 +73,13 @@ mod tests {
         assert_eq!(render_factor(&v5, &q("540p")), 1.0);
         assert_eq!(render_factor(&v5, &q("1080p")), 2.0);
         assert!(render_factor(&v5, &q("720p")) > 1.0);
+    }
+
+    #[test]
+    fn a_model_renders_as_much_longer_as_the_table_says() {
+        let v6 = CAPABILITIES.model(&Model::V6).unwrap().render_factor;
+        assert!(v6 > 1.0);
+        assert_eq!(render_factor(&Model::V6, &q("540p")), v6);
+        assert_eq!(render_factor(&Model::from("v99"), &q("540p")), 1.0);
     }
 }
