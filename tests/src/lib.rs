@@ -275,7 +275,9 @@ impl Vendor {
 }
 
 /// A `pixfuse::Client` on the sandbox with test-sized timings: millisecond backoffs, a fixed
-/// poll every `poll`, and bounded timeouts, so a broken test fails instead of hanging.
+/// poll every `poll`, and bounded timeouts, so a broken test fails instead of hanging. It
+/// journals jobs under the sandbox's origin, as `--sandbox` does, so another sandbox on the same
+/// state directory can finish them.
 pub fn sandbox_client(
     sandbox: &pixfuse_sandbox::RunningSandbox,
     state: &Path,
@@ -288,6 +290,7 @@ pub fn sandbox_client(
     };
     pixfuse::Client::builder()
         .base_url(sandbox.base_url())
+        .origin(sandbox.origin())
         .api_key(sandbox.demo_key())
         .retry_policy(pixfuse::RetryPolicy {
             max_attempts: 8,

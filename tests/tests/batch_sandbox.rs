@@ -10,7 +10,7 @@ use pixfuse::batch::{BatchEvent, BatchOptions, BatchPlan, BatchResult, BatchSumm
 
 use pixfuse::Client;
 use pixfuse_e2e::{sandbox_client, write_job};
-use pixfuse_sandbox::{FaultConfig, Sandbox, SandboxConfig};
+use pixfuse_sandbox::{FaultConfig, Prices, Sandbox, SandboxConfig};
 
 /// A batch file of `n` lines sharing two images (written next to it); returns its path.
 fn write_batch(dir: &Path, n: usize) -> PathBuf {
@@ -195,6 +195,49 @@ async fn the_budget_stops_submits_before_it_is_exceeded() {
     );
     assert_eq!(sandbox.stats().billable_jobs, 2);
     assert!(summary.credits_this_run as f64 <= each * 2.5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_charges_more_than_the_estimate_stops_the_budget_sooner() {
+    let dir = tempfile::tempdir().unwrap();
+    // The vendor charges twice what pixfuse's price table says.
+    let sandbox = Sandbox::start(SandboxConfig {
+        prices: Prices::Scaled(2.0),
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap();
+    let client = sandbox_client(
+        &sandbox,
+        &dir.path().join("state"),
+        Duration::from_millis(150),
+    );
+    let batch = write_batch(dir.path(), 6);
+    let plan = BatchPlan::load(&batch, &dir.path().join("out"), &Default::default()).unwrap();
+    let each = plan.items[0].estimate.unwrap();
+    // By the estimates four jobs fit; by what is really charged, two.
+    let budget = each * 4.5;
+    let opts = BatchOptions {
+        budget: Some(budget),
+        ..fast(Concurrency::Fixed(1))
+    };
+    let (summary, _) = run(&client, plan, opts).await;
+    assert_eq!(
+        (summary.done, summary.skipped_budget),
+        (2, 4),
+        "{summary:?}"
+    );
+    let charged = sandbox.stats().credits_spent;
+    assert_eq!(
+        charged as f64,
+        each * 4.0,
+        "twice the estimate for each of two"
+    );
+    assert_eq!(
+        summary.credits_this_run as u64, charged,
+        "the summary reports the real charge"
+    );
+    assert!(charged as f64 <= budget);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

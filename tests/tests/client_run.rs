@@ -339,3 +339,22 @@ async fn an_image_id_the_server_forgot_is_uploaded_again_and_resubmitted_once() 
     assert_eq!(traces[1], sub.trace_id.to_string());
     assert_eq!(vendor.requests(&format!("^{UPLOAD}$")).await.len(), 4);
 }
+
+#[tokio::test]
+async fn the_submit_body_lists_fields_in_the_documented_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let vendor = Vendor::start().await;
+    vendor.mount_happy(4242).await;
+    let client = client(&vendor, &dir.path().join("state"));
+    let job = load(&write_job(dir.path()));
+    client
+        .run_with(job, &dir.path().join("clip.mp4"), |_| {})
+        .await
+        .unwrap();
+    let sent = &vendor.requests(&format!("^{GENERATE}$")).await[0];
+    // The vendor's page lists the fields in this order, and references as type, img_id, ref_name.
+    assert_eq!(
+        std::str::from_utf8(&sent.body).unwrap(),
+        r#"{"image_references":[{"type":"subject","img_id":1000,"ref_name":"dog"},{"type":"background","img_id":1001,"ref_name":"park"}],"prompt":"@dog runs through @park at dusk","model":"v5","duration":5,"quality":"540p","aspect_ratio":"16:9","seed":42}"#
+    );
+}

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use pixfuse::JobState;
 use pixfuse_e2e::{sandbox_client, write_job};
 use pixfuse_sandbox::{FaultConfig, Sandbox, SandboxConfig};
 
@@ -21,6 +22,9 @@ async fn run_against_the_sandbox() {
         .0;
     let out = dir.path().join("clip.mp4");
     let done = client.run(job, &out).await.unwrap();
+    // for_tests() issues ids above 2^53: any trip through an f64 on the way would have broken
+    // the status polls and the download.
+    assert!(done.video_id > 1 << 53, "{}", done.video_id);
     let video = std::fs::read(&out).unwrap();
     assert_eq!(&video[4..8], b"ftyp", "an MP4 file");
     assert!(done.credits.unwrap() > 0);
@@ -98,4 +102,67 @@ async fn under_faults_every_job_is_billed_once_and_arrives_whole() {
         "{stats:?}"
     );
     assert!(client.journal().unfinished().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_submitted_through_one_sandbox_is_resumed_through_the_next_on_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = || SandboxConfig {
+        state_dir: Some(state.join("sandbox")),
+        generation_time: Duration::from_millis(300),
+        ..SandboxConfig::for_tests()
+    };
+    let job = pixfuse::load_job_file(&write_job(dir.path()), &Default::default())
+        .unwrap()
+        .0;
+    let out = dir.path().join("later.mp4");
+    let first = Sandbox::start(config()).await.unwrap();
+    let submitted = sandbox_client(&first, &state, Duration::from_millis(5))
+        .submit(job, Some(&out))
+        .await
+        .unwrap();
+    let origin = first.origin();
+    first.shutdown().await.unwrap();
+
+    // Another process, another port, the same state: the same vendor.
+    let next = Sandbox::start(config()).await.unwrap();
+    assert_eq!(next.origin(), origin);
+    let client = sandbox_client(&next, &state, Duration::from_millis(5));
+    let record = client.job(submitted.job_id).await.unwrap();
+    assert_eq!(record.origin, origin);
+    let done = client.resume(submitted.job_id, None, |_| {}).await.unwrap();
+    assert_eq!(done.video_id, submitted.video_id);
+    assert_eq!(&std::fs::read(&out).unwrap()[4..8], b"ftyp");
+    assert_eq!(next.stats().billable_jobs, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_video_id_never_writes_into_another_servers_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    // A job at another server, journaled in the same state dir.
+    let elsewhere = Sandbox::start(SandboxConfig {
+        generation_time: Duration::from_secs(60),
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap();
+    let other = sandbox_client(&elsewhere, &state, Duration::from_millis(5))
+        .submit(
+            pixfuse::load_job_file(&write_job(dir.path()), &Default::default())
+                .unwrap()
+                .0,
+            None,
+        )
+        .await
+        .unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
+    let client = sandbox_client(&sandbox, &state, Duration::from_millis(5));
+    // This server does not know that video id.
+    let error = client.wait(other.video_id).await.unwrap_err();
+    assert!(error.to_string().contains("500008"), "{error}");
+    let untouched = client.job(other.job_id).await.unwrap();
+    assert_eq!(untouched.last_error, None);
+    assert_eq!(untouched.state, JobState::Submitted);
 }

@@ -4,6 +4,7 @@
 mod ci;
 mod codegen;
 mod layering;
+mod package_check;
 mod spec_probe;
 
 use std::path::{Path, PathBuf};
@@ -17,10 +18,16 @@ usage: cargo xtask <task>
 tasks:
   codegen [--check]   write (or check) the reviewable copy of what core's build.rs generates
   spec-lint           fail on spec mistakes and typify hazards
-  spec-probe          prove that editing spec/ alone changes what pixfuse-core accepts
+  spec-probe          prove that editing spec/ alone adds a model (validate, estimate, models,
+                      a sandbox run) and an aspect ratio
   layering            pixfuse-core's dependencies and sources stay pure
-  ci                  everything CI runs: fmt, clippy, codegen --check, spec-lint, layering,
-                      spec-probe, then every test in the workspace
+  package-check [--verify]
+                      package the published crates (--verify: with cargo's own verification
+                      build); a crate outside the workspace that depends on the packaged
+                      pixfuse-core alone (no tokio, no reqwest) validates the seed request
+  ci                  everything CI runs: fmt, clippy, rustdoc, codegen --check, spec-lint, layering,
+                      every test in the workspace, package-check, the README's first command,
+                      spec-probe
   bench               run the benchmarks whose figures BENCHMARKS.md records
 ";
 
@@ -39,6 +46,7 @@ fn run() -> Result<()> {
         Some("spec-lint") => spec_lint(),
         Some("spec-probe") => spec_probe::run(),
         Some("layering") => layering::run(),
+        Some("package-check") => package_check::run(flag("--verify")),
         Some("ci") => ci::run(),
         Some("bench") => ci::bench(),
         Some("-h" | "--help" | "help") | None => {
@@ -75,10 +83,17 @@ fn spec_lint() -> Result<()> {
 
 /// Runs `cargo` with `args` from the workspace root, failing on a non-zero exit.
 pub fn cargo(args: &[&str]) -> Result<()> {
+    cargo_env(args, &[])
+}
+
+/// [`cargo`] with extra environment variables.
+pub fn cargo_env(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("$ cargo {}", args.join(" "));
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+    eprintln!("$ {}cargo {}", shown.concat(), args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root())
         .status()
         .with_context(|| format!("running {cargo}"))?;

@@ -27,6 +27,7 @@ pub struct Settings {
     config: Config,
     api_key_stdin: bool,
     sandbox: bool,
+    sandbox_time_scale: Option<f64>,
 }
 
 /// What a networked command works with. Fields drop in order: the client, then the sandbox,
@@ -75,13 +76,15 @@ impl Settings {
             state_dir: net.state_dir.clone().or_else(|| s.state_dir.clone()),
             api_key_stdin: net.api_key_stdin,
             sandbox: net.sandbox,
+            sandbox_time_scale: net.sandbox_time_scale,
             config,
         })
     }
 
     /// Where the journal lives: the state directory in effect (flag, env, config, platform
     /// default), or its `sandbox` subdirectory with `--sandbox`, which keeps pretend jobs out of
-    /// the real journal. Every command reads and writes the journal here.
+    /// the real journal (the emulator's own state lives there too). Every command reads and
+    /// writes the journal here.
     pub fn journal_dir(&self) -> Result<PathBuf, Failure> {
         let mut dir = self
             .state_dir
@@ -94,11 +97,6 @@ impl Settings {
             dir.push("sandbox");
         }
         Ok(dir)
-    }
-
-    /// Whether jobs go to the in-process sandbox (which ends with this process).
-    pub fn sandbox(&self) -> bool {
-        self.sandbox
     }
 
     /// The API key, from stdin, env or config (exit 4 when there is none).
@@ -141,13 +139,16 @@ impl Settings {
         policy
     }
 
-    /// A client for these settings. `base_url` and `key` override the resolved ones (how
-    /// `--sandbox` supplies its own URL and demo key).
-    pub fn client_with(
+    /// A client for these settings. `sandbox` overrides the resolved server: its URL, its demo
+    /// key, and its origin (stable across processes, unlike its port).
+    fn client_with(
         &self,
-        base_url: Option<&str>,
-        key: Option<SecretString>,
+        sandbox: Option<&pixfuse_sandbox::RunningSandbox>,
     ) -> Result<Client, Failure> {
+        let (base_url, key, origin) = match sandbox {
+            Some(s) => (Some(s.base_url()), Some(s.demo_key()), Some(s.origin())),
+            None => (None, None, None),
+        };
         let key = match key {
             Some(k) => k,
             None => self.api_key()?,
@@ -160,6 +161,9 @@ impl Settings {
             .retry_policy(self.retry_policy())
             .poll_policy(self.poll)
             .state_dir(state_dir);
+        if let Some(origin) = origin {
+            builder = builder.origin(origin);
+        }
         if let Some(t) = self.timeout {
             builder = builder.wait_timeout(t);
         }
@@ -167,20 +171,25 @@ impl Settings {
     }
 
     /// A runtime and a client for these settings; with `--sandbox`, also the local emulator
-    /// the client talks to.
+    /// the client talks to. Its state lives beside the sandbox journal, so a job submitted by
+    /// one `--sandbox` command is still generating (by the wall clock) for the next, and two
+    /// commands at once share one emulator.
     pub fn session(&self) -> Result<Session, Failure> {
         let rt = runtime()?;
         if !self.sandbox {
             return Ok(Session {
-                client: self.client_with(None, None)?,
+                client: self.client_with(None)?,
                 _sandbox: None,
                 rt,
             });
         }
+        let config = pixfuse_sandbox::SandboxConfig {
+            state_dir: Some(self.journal_dir()?),
+            time_scale: self.sandbox_time_scale.unwrap_or(1.0),
+            ..pixfuse_sandbox::SandboxConfig::default()
+        };
         let sandbox = rt
-            .block_on(pixfuse_sandbox::Sandbox::start(
-                pixfuse_sandbox::SandboxConfig::default(),
-            ))
+            .block_on(pixfuse_sandbox::Sandbox::start(config))
             .map_err(|e| Failure {
                 exit: Exit::Internal,
                 message: format!("cannot start the sandbox: {e}"),
@@ -189,7 +198,7 @@ impl Settings {
             "pixfuse: using a local sandbox at {} (no key, no credits, nothing leaves this machine)",
             sandbox.base_url()
         );
-        let client = self.client_with(Some(sandbox.base_url()), Some(sandbox.demo_key()))?;
+        let client = self.client_with(Some(&sandbox))?;
         Ok(Session {
             client,
             _sandbox: Some(sandbox),

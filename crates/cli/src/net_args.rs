@@ -39,10 +39,32 @@ pub struct NetArgs {
     /// Read the API key from standard input (keys never go on the command line).
     #[arg(long, global = true)]
     pub api_key_stdin: bool,
-    /// Talk to a local emulator of the API started for this command: no key, no credits,
-    /// nothing leaves the machine (its jobs are journaled under `<state dir>/sandbox`).
+    /// Talk to a local emulator of the API served by this command: no key, no credits, nothing
+    /// leaves the machine. Its state and journal live in `<state dir>/sandbox`, so its jobs
+    /// outlive the command: `submit --sandbox`, then `wait`, `resume` or `batch --sandbox` later.
     #[arg(long, global = true)]
     pub sandbox: bool,
+    /// With --sandbox: run the emulator's clock this much faster or slower (0.1: a 3 s job
+    /// takes 0.3 s).
+    #[arg(
+        long,
+        global = true,
+        env = "PIXFUSE_SANDBOX_TIME_SCALE",
+        value_name = "F",
+        value_parser = parse_time_scale
+    )]
+    pub sandbox_time_scale: Option<f64>,
+}
+
+/// A time factor above 0, at most 1000.
+pub fn parse_time_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 1000.0 => Ok(f),
+        _ => Err(format!(
+            "{text:?} is not a time factor: use a number above 0 and at most 1000 (1 = real time, \
+             0.1 = ten times faster)"
+        )),
+    }
 }
 
 /// `100ms`, `5s`, `2m`, `1h 30m`.

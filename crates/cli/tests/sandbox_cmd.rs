@@ -145,3 +145,31 @@ fn an_invalid_fault_probability_is_a_usage_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("add up to"), "{stderr}");
 }
+
+#[test]
+fn with_state_a_restarted_sandbox_is_the_same_vendor() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("emulator");
+    let state_arg = state.to_str().unwrap();
+    let origin = {
+        let (_running, announced) = start(&["--state", state_arg, "--credits", "500"]);
+        let file = announced["state_file"].as_str().unwrap();
+        assert!(file.ends_with("sandbox.sqlite3"), "{announced}");
+        announced["origin"].as_str().unwrap().to_owned()
+    };
+    assert!(origin.starts_with("sandbox:"), "{origin}");
+    let (_running, announced) = start(&["--state", state_arg, "--credits", "9"]);
+    assert_eq!(announced["origin"], origin.as_str());
+    let base_url = announced["base_url"].as_str().unwrap();
+    let key = announced["demo_key"].as_str().unwrap();
+    let (_, body) = get(base_url, "/openapi/v2/account/balance", &[("API-KEY", key)]);
+    let resp = &serde_json::from_str::<serde_json::Value>(&body).unwrap()["Resp"];
+    let total = resp["credit_monthly"].as_u64().unwrap() + resp["credit_package"].as_u64().unwrap();
+    assert_eq!(total, 500, "the account outlived the first process");
+
+    // Without --state, every start is a new vendor.
+    let (_a, first) = start(&[]);
+    let (_b, second) = start(&[]);
+    assert_ne!(first["origin"], second["origin"]);
+    assert!(first["state_file"].is_null());
+}

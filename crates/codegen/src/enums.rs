@@ -30,7 +30,7 @@ pub(crate) struct Variant {
 
 impl EnumDef {
     /// The Rust path expression of the variant for `value`, e.g. `crate::Model::V5_6`.
-    pub fn path_of(&self, value: &str, file: &str) -> Result<TokenStream, Error> {
+    pub(crate) fn path_of(&self, value: &str, file: &str) -> Result<TokenStream, Error> {
         let variant = self
             .variants
             .iter()

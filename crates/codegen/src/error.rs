@@ -4,20 +4,39 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A spec file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
+    /// A spec file is not JSON, or not of the shape its schema describes.
     #[error("{path} is not valid JSON of the expected shape: {source}")]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// serde_json's explanation.
         source: serde_json::Error,
     },
+    /// The spec is consistent JSON but says something codegen cannot honour.
     #[error("spec problem in {file}: {message}")]
-    Spec { file: String, message: String },
+    Spec {
+        /// The spec file, relative to the spec directory.
+        file: String,
+        /// What is wrong, and where in the file.
+        message: String,
+    },
+    /// typify refused a schema.
     #[error("typify failed on {file}: {message}")]
-    Typify { file: String, message: String },
+    Typify {
+        /// The schema file.
+        file: String,
+        /// typify's message.
+        message: String,
+    },
+    /// The generated tokens are not valid Rust: a bug in codegen, not in the spec.
     #[error("generated code does not parse (a codegen bug): {0}")]
     Render(String),
 }

@@ -4,15 +4,21 @@
 //! reviewable, checked-in copy). It has no runtime role: nothing here is linked into a user's
 //! binary.
 //!
-//! Three kinds of output, one file each:
+//! Four kinds of output, one file each:
 //! - `enums.rs`: readable, forward-compatible enums (`Model::V5_6`, `AspectRatio::R16x9`) from
 //!   the `oneOf`/`const` definitions of the request schema;
+//! - `job.rs`: the job types (`Job`, `JobReference`) with their serde code and field lists, from
+//!   the job schema, fields in the vendor's documented order;
 //! - `wire.rs`: typify's request and response types, with those enums substituted in;
 //! - `tables.rs`: the capability, error-code and pricing tables as plain `static`s.
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod enums;
 mod error;
+mod job;
 mod lint;
+mod order;
 mod spec;
 mod tables;
 mod wire;
@@ -44,10 +50,15 @@ pub struct Generated {
 pub fn generate(spec_dir: &Path) -> Result<Generated, Error> {
     let spec = spec::Spec::load(spec_dir)?;
     let enums = enums::collect(&spec.request_schema)?;
+    let jobs = job::collect(&spec, &enums)?;
     let files = vec![
         GeneratedFile {
             name: "enums.rs",
             contents: format(enums::render(&enums))?,
+        },
+        GeneratedFile {
+            name: "job.rs",
+            contents: format(job::render(&jobs))?,
         },
         GeneratedFile {
             name: "wire.rs",

@@ -21,9 +21,11 @@ pub fn lint(spec_dir: &Path) -> Vec<String> {
         false,
         &mut problems,
     );
+    schema_hazards(spec::JOB_SCHEMA, &spec.job_schema, "", false, &mut problems);
     for (name, schema) in &spec.response_schemas {
         schema_hazards(name, schema, "", true, &mut problems);
     }
+    job_covers_request(&spec, "", "", &mut problems);
     match crate::enums::collect(&spec.request_schema) {
         Err(e) => problems.push(e.to_string()),
         Ok(enums) => {
@@ -51,6 +53,73 @@ pub fn lint(spec_dir: &Path) -> Vec<String> {
     }
     examples(&spec_dir.join("examples"), &mut problems);
     problems
+}
+
+/// The job schema lists every property of the request schema, in the same (documented) order,
+/// at the top level and in the objects their arrays hold; it adds only the `x-rust-source`
+/// alternatives (`image`). Catches a field added to the request but not to the job form.
+fn job_covers_request(spec: &Spec, request_at: &str, job_at: &str, out: &mut Vec<String>) {
+    let order = |file: &str, at: &str| -> Vec<String> {
+        spec.key_orders
+            .get(file)
+            .and_then(|o| o.get(&format!("{at}/properties")))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let request = order(spec::REQUEST_SCHEMA, request_at);
+    let job = order(spec::JOB_SCHEMA, job_at);
+    let shared: Vec<&String> = job.iter().filter(|p| request.contains(p)).collect();
+    let missing: Vec<&String> = request.iter().filter(|p| !job.contains(p)).collect();
+    if !missing.is_empty() {
+        out.push(format!(
+            "{} #{job_at}: lacks request properties {missing:?} (every request field belongs in the job form too)",
+            spec::JOB_SCHEMA
+        ));
+    } else if shared
+        .iter()
+        .map(|s| s.as_str())
+        .ne(request.iter().map(String::as_str))
+    {
+        out.push(format!(
+            "{} #{job_at}: properties are not in the request's documented order {request:?}",
+            spec::JOB_SCHEMA
+        ));
+    }
+    let alternatives: Vec<&str> = spec
+        .job_schema
+        .pointer(job_at)
+        .and_then(|n| n.get("oneOf"))
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.pointer("/required/0").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    for extra in job.iter().filter(|p| !request.contains(p)) {
+        if !alternatives.contains(&extra.as_str()) {
+            out.push(format!(
+                "{} #{job_at}: property {extra:?} is not in the request schema (only x-rust-source alternatives may be added)",
+                spec::JOB_SCHEMA
+            ));
+        }
+    }
+    // Arrays of objects on both sides: compare their item definitions too.
+    let items_ref = |schema: &Value, at: &str, name: &str| -> Option<String> {
+        let reference = schema
+            .pointer(&format!("{at}/properties/{name}/items/$ref"))?
+            .as_str()?;
+        reference.strip_prefix('#').map(str::to_owned)
+    };
+    for name in &request {
+        if let (Some(r), Some(j)) = (
+            items_ref(&spec.request_schema, request_at, name),
+            items_ref(&spec.job_schema, job_at, name),
+        ) {
+            job_covers_request(spec, &r, &j, out);
+        }
+    }
 }
 
 /// Walks a schema: every property, definition and enum value needs a description; constructs

@@ -7,8 +7,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
+use crate::order::{KeyOrder, key_order};
 
 pub(crate) const REQUEST_SCHEMA: &str = "fusion-generate.request.schema.json";
+pub(crate) const JOB_SCHEMA: &str = "job.schema.json";
 pub(crate) const RESPONSE_SCHEMAS: &[&str] = &[
     "responses/envelope.schema.json",
     "responses/generate.resp.schema.json",
@@ -22,6 +24,9 @@ pub(crate) const PRICING: &str = "pricing.json";
 
 pub(crate) struct Spec {
     pub request_schema: serde_json::Value,
+    pub job_schema: serde_json::Value,
+    /// Key order of the request and job schemas (file name → pointer → keys).
+    pub key_orders: BTreeMap<&'static str, KeyOrder>,
     pub response_schemas: Vec<(&'static str, serde_json::Value)>,
     pub capabilities: Capabilities,
     pub error_codes: ErrorCodes,
@@ -30,7 +35,7 @@ pub(crate) struct Spec {
 }
 
 impl Spec {
-    pub fn load(dir: &Path) -> Result<Spec, Error> {
+    pub(crate) fn load(dir: &Path) -> Result<Spec, Error> {
         let mut inputs = Vec::new();
         let mut load = |name: &str| -> Result<(PathBuf, String), Error> {
             let path = dir.join(name);
@@ -41,7 +46,18 @@ impl Spec {
             inputs.push(path.clone());
             Ok((path, text))
         };
-        let request_schema = parse(load(REQUEST_SCHEMA)?)?;
+        let mut key_orders = BTreeMap::new();
+        let mut schema = |name: &'static str| -> Result<serde_json::Value, Error> {
+            let (path, text) = load(name)?;
+            let order = key_order(&text).map_err(|source| Error::Parse {
+                path: path.clone(),
+                source,
+            })?;
+            key_orders.insert(name, order);
+            parse((path, text))
+        };
+        let request_schema = schema(REQUEST_SCHEMA)?;
+        let job_schema = schema(JOB_SCHEMA)?;
         let mut response_schemas = Vec::new();
         for name in RESPONSE_SCHEMAS {
             response_schemas.push((*name, parse(load(name)?)?));
@@ -59,6 +75,8 @@ impl Spec {
         }
         Ok(Spec {
             request_schema,
+            job_schema,
+            key_orders,
             response_schemas,
             capabilities,
             error_codes,
@@ -113,7 +131,26 @@ pub(crate) struct Capabilities {
     pub sources: BTreeMap<String, String>,
     pub request: RequestRules,
     pub upload: UploadRules,
+    pub render: RenderRules,
     pub models: Vec<ModelCaps>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RenderRules {
+    pub overhead_seconds: f64,
+    pub seconds_per_video_second: Vec<QualityRate>,
+    pub other_quality_seconds_per_video_second: f64,
+    pub typical_duration: u32,
+    pub typical_quality: String,
+    pub source: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QualityRate {
+    pub quality: String,
+    pub value: f64,
 }
 
 #[derive(Deserialize, Debug)]
@@ -139,6 +176,7 @@ pub(crate) struct UploadRules {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ModelCaps {
     pub model: String,
+    pub render_factor: f64,
     pub max_images: Limit,
     pub durations: Allowed<u32>,
     pub qualities: Allowed<String>,

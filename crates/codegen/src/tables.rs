@@ -98,10 +98,52 @@ fn capabilities(c: &spec::Capabilities, enums: &Enums) -> Result<TokenStream, Er
             .collect::<Result<Vec<_>, _>>()?;
         quote!(crate::caps::UploadRules { extensions: &[#(#exts),*], max_bytes: #max_bytes, max_side_px: &[#(#sides),*] })
     };
+    let render = {
+        let r = &c.render;
+        src(&r.source, "render")?;
+        let figures = std::iter::once(r.overhead_seconds)
+            .chain(std::iter::once(r.other_quality_seconds_per_video_second))
+            .chain(r.seconds_per_video_second.iter().map(|q| q.value));
+        for figure in figures {
+            if !(figure.is_finite() && figure >= 0.0) {
+                return Err(Error::spec(
+                    CAPABILITIES,
+                    format!("render: {figure} is not a number of seconds (finite, not negative)"),
+                ));
+            }
+        }
+        let rates = r
+            .seconds_per_video_second
+            .iter()
+            .map(|q| {
+                let (quality, value) = (quality_e.path_of(&q.quality, CAPABILITIES)?, q.value);
+                Ok(quote!(crate::caps::QualityRate { quality: #quality, seconds: #value }))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let (overhead, other, duration, source) = (
+            r.overhead_seconds,
+            r.other_quality_seconds_per_video_second,
+            r.typical_duration,
+            &r.source,
+        );
+        let quality = quality_e.path_of(&r.typical_quality, CAPABILITIES)?;
+        quote!(crate::caps::RenderTime {
+            overhead_seconds: #overhead, seconds_per_video_second: &[#(#rates),*],
+            other_quality_seconds_per_video_second: #other, typical_duration: #duration,
+            typical_quality: #quality, source: #source,
+        })
+    };
     let mut models = Vec::new();
     for m in &c.models {
         let row = format!("models[{}]", m.model);
         let model = model_e.path_of(&m.model, CAPABILITIES)?;
+        if !(m.render_factor.is_finite() && m.render_factor > 0.0) {
+            return Err(Error::spec(
+                CAPABILITIES,
+                format!("{row}: render_factor must be a positive number"),
+            ));
+        }
+        let render_factor = m.render_factor;
         let max_images = limit(&m.max_images, &row)?;
         src(&m.durations.source, &row)?;
         let durations = &m.durations.values;
@@ -144,6 +186,7 @@ fn capabilities(c: &spec::Capabilities, enums: &Enums) -> Result<TokenStream, Er
             .collect::<Result<Vec<_>, _>>()?;
         models.push(quote!(crate::caps::ModelCaps {
             model: #model,
+            render_factor: #render_factor,
             max_images: #max_images,
             durations: crate::caps::Allowed { values: &[#(#durations),*], severity: #dsev, source: #dsrc },
             qualities: crate::caps::Allowed { values: &[#(#qualities),*], severity: #qsev, source: #qsrc },
@@ -159,6 +202,7 @@ fn capabilities(c: &spec::Capabilities, enums: &Enums) -> Result<TokenStream, Er
             sources: &[#(#sources),*],
             request: #request,
             upload: #upload,
+            render: #render,
             models: &[#(#models),*],
         };
     })

@@ -9,6 +9,10 @@ pub static CAPABILITIES: crate::caps::Capabilities = crate::caps::Capabilities {
             "pixfuse project policy where sources are silent or disagree (fusion-api.md section 4)",
         ),
         (
+            "render-guess",
+            "pixfuse's own rough guess of rendering times (no source publishes them); only the polling schedule depends on it",
+        ),
+        (
             "seed",
             "QuickRouter's page for POST /openapi/v2/video/fusion/generate (shared/seeds), the project's primary source",
         ),
@@ -73,9 +77,35 @@ pub static CAPABILITIES: crate::caps::Capabilities = crate::caps::Capabilities {
             },
         ],
     },
+    render: crate::caps::RenderTime {
+        overhead_seconds: 20f64,
+        seconds_per_video_second: &[
+            crate::caps::QualityRate {
+                quality: crate::Quality::Q360p,
+                seconds: 4f64,
+            },
+            crate::caps::QualityRate {
+                quality: crate::Quality::Q540p,
+                seconds: 5f64,
+            },
+            crate::caps::QualityRate {
+                quality: crate::Quality::Q720p,
+                seconds: 7f64,
+            },
+            crate::caps::QualityRate {
+                quality: crate::Quality::Q1080p,
+                seconds: 12f64,
+            },
+        ],
+        other_quality_seconds_per_video_second: 8f64,
+        typical_duration: 5u32,
+        typical_quality: crate::Quality::Q540p,
+        source: "render-guess",
+    },
     models: &[
         crate::caps::ModelCaps {
             model: crate::Model::V4_5,
+            render_factor: 1f64,
             max_images: crate::caps::Limit {
                 value: 3u64,
                 severity: crate::Severity::Error,
@@ -127,6 +157,7 @@ pub static CAPABILITIES: crate::caps::Capabilities = crate::caps::Capabilities {
         },
         crate::caps::ModelCaps {
             model: crate::Model::V5,
+            render_factor: 1f64,
             max_images: crate::caps::Limit {
                 value: 3u64,
                 severity: crate::Severity::Error,
@@ -173,6 +204,7 @@ pub static CAPABILITIES: crate::caps::Capabilities = crate::caps::Capabilities {
         },
         crate::caps::ModelCaps {
             model: crate::Model::V5_5,
+            render_factor: 1f64,
             max_images: crate::caps::Limit {
                 value: 7u64,
                 severity: crate::Severity::Error,
@@ -224,6 +256,7 @@ pub static CAPABILITIES: crate::caps::Capabilities = crate::caps::Capabilities {
         },
         crate::caps::ModelCaps {
             model: crate::Model::V5_6,
+            render_factor: 1f64,
             max_images: crate::caps::Limit {
                 value: 7u64,
                 severity: crate::Severity::Error,
@@ -275,6 +308,7 @@ pub static CAPABILITIES: crate::caps::Capabilities = crate::caps::Capabilities {
         },
         crate::caps::ModelCaps {
             model: crate::Model::V6,
+            render_factor: 1.3333333333333333f64,
             max_images: crate::caps::Limit {
                 value: 7u64,
                 severity: crate::Severity::Error,
@@ -334,6 +368,7 @@ pub static CAPABILITIES: crate::caps::Capabilities = crate::caps::Capabilities {
         },
         crate::caps::ModelCaps {
             model: crate::Model::C1,
+            render_factor: 1.3333333333333333f64,
             max_images: crate::caps::Limit {
                 value: 7u64,
                 severity: crate::Severity::Error,

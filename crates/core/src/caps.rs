@@ -32,6 +32,7 @@ impl Severity {
 /// A rule without a value: the severity of something happening at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
+    /// How much it matters.
     pub severity: Severity,
     /// Key of [`Capabilities::sources`].
     pub source: &'static str,
@@ -40,16 +41,22 @@ pub struct Policy {
 /// An upper bound: exceeding `value` yields `severity`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit {
+    /// The largest value allowed.
     pub value: u64,
+    /// How much exceeding it matters.
     pub severity: Severity,
+    /// Key of [`Capabilities::sources`].
     pub source: &'static str,
 }
 
 /// A set of allowed values; anything else yields `severity`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Allowed<T: 'static> {
+    /// The allowed values, in spec order.
     pub values: &'static [T],
+    /// How much another value matters.
     pub severity: Severity,
+    /// Key of [`Capabilities::sources`].
     pub source: &'static str,
 }
 
@@ -63,32 +70,47 @@ impl<T: PartialEq> Allowed<T> {
 /// Durations a model refuses at one quality.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Forbidden {
+    /// The quality.
     pub quality: Quality,
+    /// Durations refused at that quality.
     pub durations: &'static [u32],
+    /// How much asking for one matters.
     pub severity: Severity,
+    /// Key of [`Capabilities::sources`].
     pub source: &'static str,
 }
 
 /// Whether `generate_audio_switch` is honoured, and how sending it elsewhere is judged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AudioSwitch {
+    /// The model honours the switch.
     pub supported: bool,
     /// Severity of `true` on a model without audio.
     pub when_true: Severity,
     /// Severity of `false` on a model without audio (it has no effect).
     pub when_false: Severity,
+    /// Key of [`Capabilities::sources`].
     pub source: &'static str,
 }
 
 /// One model's row.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub struct ModelCaps {
+    /// The model this row describes.
     pub model: Model,
+    /// How much longer than [`RenderTime`]'s base this model renders (1.0: as the table says).
+    pub render_factor: f64,
+    /// Most `image_references`.
     pub max_images: Limit,
+    /// Allowed durations in seconds.
     pub durations: Allowed<u32>,
+    /// Allowed qualities.
     pub qualities: Allowed<Quality>,
+    /// Allowed aspect ratios.
     pub aspect_ratios: Allowed<AspectRatio>,
+    /// Quality × duration pairs the model refuses.
     pub forbidden: &'static [Forbidden],
+    /// Whether `generate_audio_switch` is honoured.
     pub audio_switch: AudioSwitch,
     /// Prompt length bounds in characters, one per severity (e.g. warning past 2048, error past 5000).
     pub prompt_max_chars: &'static [Limit],
@@ -106,11 +128,17 @@ impl ModelCaps {
 /// Rules for every model.
 #[derive(Debug, PartialEq, Eq)]
 pub struct RequestRules {
+    /// Longest ref_name in bytes of UTF-8.
     pub ref_name_max_bytes: Limit,
+    /// Largest seed.
     pub seed_max: Limit,
+    /// A model the table does not list.
     pub unknown_model: Policy,
+    /// A field the schema does not list.
     pub unknown_field: Policy,
+    /// A reference the prompt never mentions.
     pub unmentioned_ref: Policy,
+    /// A mention that ends the prompt (no space can follow it).
     pub mention_at_end: Policy,
 }
 
@@ -119,18 +147,61 @@ pub struct RequestRules {
 pub struct UploadRules {
     /// Lower-case file extensions.
     pub extensions: &'static [&'static str],
+    /// Largest file in bytes.
     pub max_bytes: Limit,
     /// Longest side in pixels, one bound per severity.
     pub max_side_px: &'static [Limit],
 }
 
+/// Rendering seconds per second of video at one quality.
+#[derive(Debug, PartialEq)]
+pub struct QualityRate {
+    /// The quality.
+    pub quality: Quality,
+    /// Rendering seconds per second of video.
+    pub seconds: f64,
+}
+
+/// A rough guess of how long a video takes to render: `(overhead_seconds + seconds of video ×
+/// the quality's rate) × the model's render_factor`. Only the polling schedule depends on it.
+#[derive(Debug, PartialEq)]
+pub struct RenderTime {
+    /// Seconds every job takes whatever its length.
+    pub overhead_seconds: f64,
+    /// Rendering seconds per second of video, by quality.
+    pub seconds_per_video_second: &'static [QualityRate],
+    /// The rate for a quality the table does not list.
+    pub other_quality_seconds_per_video_second: f64,
+    /// Seconds of video assumed when a job's duration is unknown.
+    pub typical_duration: u32,
+    /// Quality assumed when a job's quality is unknown.
+    pub typical_quality: Quality,
+    /// Key of [`Capabilities::sources`].
+    pub source: &'static str,
+}
+
+impl RenderTime {
+    /// Rendering seconds per second of video at `quality`.
+    pub fn rate(&self, quality: &Quality) -> f64 {
+        self.seconds_per_video_second
+            .iter()
+            .find(|r| &r.quality == quality)
+            .map_or(self.other_quality_seconds_per_video_second, |r| r.seconds)
+    }
+}
+
 /// The whole table.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub struct Capabilities {
     /// Source tag → where the fact came from.
     pub sources: &'static [(&'static str, &'static str)],
+    /// Rules for every model.
     pub request: RequestRules,
+    /// What an image upload accepts.
     pub upload: UploadRules,
+    /// Rough rendering times (for the polling schedule).
+    pub render: RenderTime,
+    /// One row per model.
     pub models: &'static [ModelCaps],
 }
 

@@ -11,12 +11,16 @@ use crate::Severity;
 /// edit to make, when there is one.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostic {
+    /// Whether it blocks sending.
     pub severity: Severity,
+    /// Stable snake_case code (docs/diagnostics.md lists them all).
     pub code: &'static str,
     /// RFC 6901 pointer into the request (`/duration`, `/image_references/2/ref_name`);
     /// `""` for the whole document.
     pub path: String,
+    /// What is wrong, naming what is allowed.
     pub message: String,
+    /// The nearest allowed value or the edit to make, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suggestion: Option<String>,
     /// Byte span into the prompt, for prompt diagnostics.

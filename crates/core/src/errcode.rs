@@ -78,15 +78,19 @@ pub enum RetryRule {
 /// One row of the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ErrCodeInfo {
+    /// The vendor's ErrCode.
     pub code: i64,
     /// Stable snake_case name.
     pub name: &'static str,
     /// What the vendor means.
     pub meaning: &'static str,
+    /// What kind of failure it is.
     pub class: ErrorClass,
+    /// Whether and how it may be retried.
     pub retry: RetryRule,
     /// What the user should do.
     pub hint: &'static str,
+    /// Where the row's facts came from (a source tag of spec/SOURCES.md).
     pub source: &'static str,
 }
 

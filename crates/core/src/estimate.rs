@@ -16,12 +16,15 @@ pub enum Basis {
 /// An estimated cost.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Estimate {
+    /// What the video costs.
     pub credits: f64,
     /// At [`crate::pricing::Pricing::credits_per_usd`].
     pub usd: f64,
+    /// How sure the price is.
     pub confidence: Confidence,
     /// Key of the price table's sources.
     pub source: &'static str,
+    /// Whether the price was listed or computed per second.
     pub basis: Basis,
 }
 

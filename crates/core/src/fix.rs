@@ -19,15 +19,18 @@ pub struct Change {
     pub span: Range<usize>,
     /// What was done, in plain English.
     pub description: String,
-    /// The mention before and after.
+    /// The mention before the fix.
     pub before: String,
+    /// The mention after the fix.
     pub after: String,
 }
 
 /// A fixed prompt and what changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fixed {
+    /// The prompt with every safe fix applied.
     pub prompt: String,
+    /// What changed, in prompt order.
     pub changes: Vec<Change>,
 }
 

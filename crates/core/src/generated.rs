@@ -2,18 +2,23 @@
 //! `crates/core/generated/`; `cargo xtask codegen --check` keeps it fresh).
 
 /// Readable enums (`Model::V5_6`, `AspectRatio::R16x9`), generated from the request schema.
-pub mod enums {
+pub(crate) mod enums {
     include!(concat!(env!("OUT_DIR"), "/enums.rs"));
+}
+
+/// The job types and their serde code, generated from the job schema.
+pub(crate) mod job {
+    include!(concat!(env!("OUT_DIR"), "/job.rs"));
 }
 
 /// typify's wire types for the request and response bodies.
 #[allow(clippy::all, clippy::pedantic, missing_docs, unused_imports)]
-pub mod wire {
+pub(crate) mod wire {
     include!(concat!(env!("OUT_DIR"), "/wire.rs"));
 }
 
 /// The capability, error-code and pricing tables as statics.
 #[allow(clippy::approx_constant, clippy::unreadable_literal)]
-pub mod tables {
+pub(crate) mod tables {
     include!(concat!(env!("OUT_DIR"), "/tables.rs"));
 }

@@ -20,15 +20,25 @@
 //! let mut job = v.job.unwrap();
 //! let changes = pixfuse_core::fix_job(&mut job);
 //! assert_eq!((job.prompt.as_str(), changes.len()), ("@dog , runs", 1));
+//!
+//! // The body on the wire lists the fields in the vendor's documented order, and a journaled
+//! // request reads back into the same typed job.
+//! let body = job.to_request_json()?;
+//! assert!(body.starts_with(r#"{"image_references":[{"type":"subject","img_id":7,"ref_name":"dog"}],"prompt""#));
+//! let back: pixfuse_core::Job = serde_json::from_str(&body)?;
+//! assert_eq!(back, job);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod batch;
 pub mod caps;
 pub mod diagnostic;
 pub mod errcode;
 pub mod estimate;
+mod fields;
 pub mod fix;
 mod generated;
 pub mod job;

@@ -42,7 +42,12 @@ pub enum MentionKind<'n> {
     Exact(&'n str),
     /// The token is a `ref_name` followed directly by punctuation (`@dog,` `@dog's`): a space
     /// is missing at byte `split` of the prompt.
-    NoSpace { name: &'n str, split: usize },
+    NoSpace {
+        /// The `ref_name` the token starts with.
+        name: &'n str,
+        /// Byte offset in the prompt where the space belongs.
+        split: usize,
+    },
     /// No `ref_name` matches.
     Unknown,
     /// A lone `@` (nothing to mention): not treated as a mention.

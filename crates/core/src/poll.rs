@@ -8,10 +8,11 @@
 
 use std::time::Duration;
 
-use crate::{Model, Quality};
+use crate::{CAPABILITIES, Job, Model, Quality};
 
-/// The vendor's advised polling interval, fast and slow end.
+/// The vendor's advised polling interval, fast end.
 pub const ADVISED_MIN: Duration = Duration::from_secs(3);
+/// The vendor's advised polling interval, slow end.
 pub const ADVISED_MAX: Duration = Duration::from_secs(5);
 /// After this long in "generating" a job frees its concurrency slot (vendor).
 pub const STUCK_AFTER: Duration = Duration::from_secs(10 * 60);
@@ -120,28 +121,46 @@ pub enum PollPolicy {
 /// unknown job is assumed to be a typical one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JobShape {
+    /// The model, if known.
     pub model: Option<Model>,
     /// Seconds of video.
     pub duration: Option<u32>,
+    /// The output quality, if known.
     pub quality: Option<Quality>,
 }
 
 impl JobShape {
-    /// A rough guess of the rendering time. Only the shape of the schedule depends on it, so
-    /// being wrong costs a few extra polls, never a missed result.
+    /// A rough guess of the rendering time, from the capability table's render figures
+    /// ([`crate::caps::RenderTime`] and the model's `render_factor`). Only the shape of the
+    /// schedule depends on it, so being wrong costs a few extra polls, never a missed result.
     pub fn expected_render(&self) -> Duration {
-        let seconds_of_video = u64::from(self.duration.unwrap_or(5).clamp(1, 60));
-        let per_video_second = match &self.quality {
-            Some(Quality::Q360p) => 4,
-            Some(Quality::Q540p) | None => 5,
-            Some(Quality::Q720p) => 7,
-            Some(Quality::Q1080p) => 12,
-            Some(_) => 8,
-        };
-        // The newer models render longer clips with audio; give them a third more.
-        let newer = matches!(self.model, Some(Model::V6 | Model::C1));
-        let base = 20 + seconds_of_video * per_video_second;
-        Duration::from_secs(if newer { base + base / 3 } else { base })
+        let render = &CAPABILITIES.render;
+        // A minute bounds a duration nobody checked (an unknown model's, say).
+        let seconds_of_video = f64::from(
+            self.duration
+                .unwrap_or(render.typical_duration)
+                .clamp(1, 60),
+        );
+        let rate = render.rate(self.quality.as_ref().unwrap_or(&render.typical_quality));
+        let factor = self
+            .model
+            .as_ref()
+            .and_then(|m| CAPABILITIES.model(m))
+            .map_or(1.0, |caps| caps.render_factor);
+        let seconds = (render.overhead_seconds + seconds_of_video * rate) * factor;
+        // codegen refuses negative or non-finite figures; the fallback only keeps this total.
+        Duration::try_from_secs_f64(seconds).unwrap_or(STUCK_AFTER)
+    }
+}
+
+impl From<&Job> for JobShape {
+    /// The shape of a job (a journaled request read back with `serde_json::from_str::<Job>`).
+    fn from(job: &Job) -> Self {
+        JobShape {
+            model: Some(job.model.clone()),
+            duration: Some(job.duration),
+            quality: Some(job.quality.clone()),
+        }
     }
 }
 

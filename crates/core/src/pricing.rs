@@ -32,31 +32,48 @@ impl Confidence {
 /// The price of one exact combination.
 #[derive(Debug, PartialEq)]
 pub struct FixedPrice {
+    /// The model priced.
     pub model: Model,
+    /// The quality priced.
     pub quality: Quality,
+    /// Seconds of video.
     pub duration: u32,
+    /// With the soundtrack switched on.
     pub audio: bool,
+    /// What one such video costs.
     pub credits: f64,
+    /// How sure the figure is.
     pub confidence: Confidence,
+    /// Key of [`Pricing::sources`].
     pub source: &'static str,
 }
 
 /// A price per second of video.
 #[derive(Debug, PartialEq)]
 pub struct PerSecondPrice {
+    /// The model priced.
     pub model: Model,
+    /// The quality priced.
     pub quality: Quality,
+    /// With the soundtrack switched on.
     pub audio: bool,
+    /// Credits per second of video.
     pub credits_per_second: f64,
+    /// How sure the figure is.
     pub confidence: Confidence,
+    /// Key of [`Pricing::sources`].
     pub source: &'static str,
 }
 
 /// The whole table.
 #[derive(Debug, PartialEq)]
 pub struct Pricing {
+    /// Credits one US dollar buys.
     pub credits_per_usd: f64,
+    /// Source tag → where the prices came from.
     pub sources: &'static [(&'static str, &'static str)],
+    /// Prices of exact combinations, preferred over per-second ones.
     pub fixed: &'static [FixedPrice],
+    /// Prices per second of video, for combinations without a fixed price.
     pub per_second: &'static [PerSecondPrice],
 }

@@ -73,7 +73,9 @@ pub enum Decision {
 /// A failure's class and the reaction to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Verdict {
+    /// What kind of failure it is.
     pub class: ErrorClass,
+    /// What to do about it.
     pub decision: Decision,
     /// The ErrCode table's row, when the failure carried a known code.
     pub info: Option<&'static errcode::ErrCodeInfo>,
@@ -162,8 +164,11 @@ fn classify_transport(failure: TransportFailure) -> Verdict {
 /// An exponential schedule: `base × factor^(n-1)`, capped at `max`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Backoff {
+    /// The first delay.
     pub base: Duration,
+    /// How much each delay grows over the one before.
     pub factor: f64,
+    /// The longest delay.
     pub max: Duration,
 }
 

@@ -8,54 +8,11 @@ use serde_json::Value;
 
 use crate::caps::ModelCaps;
 use crate::diagnostic::{Diagnostic, escape_pointer_token, ref_path};
-use crate::job::{ImageSource, JobReference, KNOWN_FIELDS, is_https_url};
+use crate::fields::{Fields, RefFields, Refs};
+use crate::job::{ImageSource, KNOWN_FIELDS, is_https_url};
 use crate::mention::{MentionKind, classify, has_space_or_at, mentions, same};
-use crate::shape::PartialRef;
 use crate::suggest::{closest, list, list_numbers, nearest, plausible, plural, ratio, truncate};
-use crate::validate::ValidateOptions;
 use crate::{AspectRatio, CAPABILITIES, Model, Quality, RefType, Severity};
-
-/// One reference as far as it could be read.
-pub(crate) struct RefFields<'a> {
-    pub type_: Option<&'a RefType>,
-    pub source: Option<&'a ImageSource>,
-    pub ref_name: Option<&'a str>,
-}
-
-/// The references, borrowed from a parsed job or from the slow path's partial read (no copy).
-#[derive(Clone, Copy)]
-pub(crate) enum Refs<'a> {
-    Job(&'a [JobReference]),
-    Partial(&'a [PartialRef]),
-}
-
-impl<'a> Refs<'a> {
-    fn len(self) -> usize {
-        match self {
-            Refs::Job(refs) => refs.len(),
-            Refs::Partial(refs) => refs.len(),
-        }
-    }
-
-    fn get(self, i: usize) -> RefFields<'a> {
-        match self {
-            Refs::Job(refs) => RefFields {
-                type_: Some(&refs[i].type_),
-                source: Some(&refs[i].source),
-                ref_name: Some(&refs[i].ref_name),
-            },
-            Refs::Partial(refs) => RefFields {
-                type_: refs[i].type_.as_ref(),
-                source: refs[i].source.as_ref(),
-                ref_name: refs[i].ref_name.as_deref(),
-            },
-        }
-    }
-
-    fn iter(self) -> impl Iterator<Item = RefFields<'a>> {
-        (0..self.len()).map(move |i| self.get(i))
-    }
-}
 
 /// Which references the prompt mentions: a bitmask, or a vector past 64 references.
 enum Marks {
@@ -87,17 +44,22 @@ impl Marks {
     }
 }
 
-/// The request as far as it could be read (`None`: missing or of the wrong type).
-pub(crate) struct Fields<'a> {
-    pub refs: Option<Refs<'a>>,
-    pub prompt: Option<&'a str>,
-    pub model: Option<&'a Model>,
-    pub duration: Option<i128>,
-    pub quality: Option<&'a Quality>,
-    pub aspect_ratio: Option<&'a AspectRatio>,
-    pub audio: Option<bool>,
-    pub seed: Option<i128>,
-    pub extra: &'a BTreeMap<String, Value>,
+/// What validation may let through.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ValidateOptions {
+    /// Treat a model missing from the capability table as a warning (model-specific checks are
+    /// skipped) instead of an error: for a model released after this build.
+    pub allow_unknown_model: bool,
+}
+
+impl ValidateOptions {
+    /// Sets [`ValidateOptions::allow_unknown_model`].
+    #[must_use]
+    pub fn allow_unknown_model(mut self, allow: bool) -> Self {
+        self.allow_unknown_model = allow;
+        self
+    }
 }
 
 pub(crate) fn check(fields: &Fields<'_>, opts: &ValidateOptions, out: &mut Vec<Diagnostic>) {

@@ -6,15 +6,9 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::diagnostic::{Diagnostic, ref_path};
+use crate::fields::{Fields, PartialRef, Refs};
 use crate::job::{ImageSource, Job, JobReference};
-use crate::rules::{Fields, Refs};
 use crate::{AspectRatio, CAPABILITIES, Model, Quality, RefType};
-
-pub(crate) struct PartialRef {
-    pub type_: Option<RefType>,
-    pub source: Option<ImageSource>,
-    pub ref_name: Option<String>,
-}
 
 /// The request as far as it could be read.
 pub(crate) struct Partial {
@@ -275,7 +269,8 @@ impl Reader<'_> {
                 "unknown_field",
                 ref_path(i, Some(key)),
                 format!(
-                    "\"{key}\" is not a field of an image reference (type, img_id, image, ref_name); pixfuse does not send it"
+                    "\"{key}\" is not a field of an image reference ({}); pixfuse does not send it",
+                    JobReference::FIELDS.join(", ")
                 ),
             ));
         }

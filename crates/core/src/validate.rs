@@ -5,27 +5,12 @@
 //! wrong type (and still run every rule on the fields it could read).
 
 use crate::diagnostic::Diagnostic;
+use crate::fields::Fields;
 use crate::job::Job;
-use crate::rules::{self, Fields, Refs};
+use crate::rules;
 use crate::shape;
 
-/// What validation may let through.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ValidateOptions {
-    /// Treat a model missing from the capability table as a warning (model-specific checks are
-    /// skipped) instead of an error: for a model released after this build.
-    pub allow_unknown_model: bool,
-}
-
-impl ValidateOptions {
-    /// Sets [`ValidateOptions::allow_unknown_model`].
-    #[must_use]
-    pub fn allow_unknown_model(mut self, allow: bool) -> Self {
-        self.allow_unknown_model = allow;
-        self
-    }
-}
+pub use crate::rules::ValidateOptions;
 
 /// The verdict on a request.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,10 +27,12 @@ impl Validation {
         !self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// The diagnostics that block sending.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.is_error())
     }
 
+    /// The diagnostics that only inform.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| !d.is_error())
     }
@@ -80,19 +67,8 @@ pub fn validate_bytes(bytes: &[u8], opts: &ValidateOptions) -> Validation {
 
 /// Validates a job already in typed form.
 pub fn validate_job(job: &Job, opts: &ValidateOptions) -> Vec<Diagnostic> {
-    let fields = Fields {
-        refs: Some(Refs::Job(&job.image_references)),
-        prompt: Some(&job.prompt),
-        model: Some(&job.model),
-        duration: Some(i128::from(job.duration)),
-        quality: Some(&job.quality),
-        aspect_ratio: Some(&job.aspect_ratio),
-        audio: job.generate_audio_switch,
-        seed: job.seed.map(i128::from),
-        extra: &job.extra,
-    };
     let mut out = Vec::new();
-    rules::check(&fields, opts, &mut out);
+    rules::check(&Fields::of(job), opts, &mut out);
     out
 }
 

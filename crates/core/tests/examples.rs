@@ -1,5 +1,5 @@
-//! Every request in spec/examples/ reaches exactly the verdict of its `.expect.json`, and every
-//! valid one serializes to a body the spec's JSON Schema accepts.
+//! Every request in spec/examples/ reaches exactly the verdict of its `.expect.json`, every valid
+//! one serializes to a body the spec's request schema accepts, and the job schema accepts it.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -109,7 +109,7 @@ fn every_valid_example_serializes_to_a_schema_valid_body() {
         {
             assert!(unresolved.is_err());
         }
-        let body = job.to_request_json().unwrap();
+        let body: Value = serde_json::from_str(&job.to_request_json().unwrap()).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&body)
             .map(|e| format!("{}: {e}", e.instance_path()))
@@ -146,5 +146,53 @@ fn every_code_is_catalogued_and_documented() {
                 d.code
             );
         }
+    }
+}
+
+/// The job schema is a real JSON Schema (its `$ref`s into the request schema resolve): every
+/// valid example, in job form or request form, conforms to it, and so does every request the
+/// serializer writes; an example with both or neither image source does not.
+#[test]
+fn the_job_schema_accepts_what_validation_accepts() {
+    let read = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(examples_dir().join("..").join(name)).unwrap())
+            .unwrap()
+    };
+    let request_schema = read("fusion-generate.request.schema.json");
+    let registry = jsonschema::Registry::new()
+        .add(
+            request_schema["$id"].as_str().unwrap(),
+            request_schema.clone(),
+        )
+        .unwrap()
+        .prepare()
+        .unwrap();
+    let validator = jsonschema::options()
+        .with_registry(&registry)
+        .build(&read("job.schema.json"))
+        .unwrap();
+    let mut checked = 0;
+    for (name, request, expect) in examples() {
+        let Ok(value) = serde_json::from_slice::<Value>(&request) else {
+            continue;
+        };
+        if expect["valid"] == true {
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{name}: {errors:#?}");
+            let job = validate_bytes(&request, &ValidateOptions::default())
+                .job
+                .unwrap();
+            let body: Value = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
+            assert!(validator.is_valid(&body), "{name}: the serialized job");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5);
+    for name in ["job-form-both-sources", "job-form-no-source"] {
+        let value = read(&format!("examples/{name}.json"));
+        assert!(!validator.is_valid(&value), "{name} should not conform");
     }
 }

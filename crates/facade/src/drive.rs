@@ -249,12 +249,7 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
                 let img_ids: Vec<u64> = self
                     .job
                     .sent_job()
-                    .map(|job| {
-                        job.image_references
-                            .iter()
-                            .filter_map(|r| r.source.img_id())
-                            .collect()
-                    })
+                    .map(|job| job.img_ids().collect())
                     .unwrap_or_default();
                 if self.journaled {
                     self.client
@@ -348,7 +343,7 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
             .to_request_json()
             // upload_sources resolved every source; this is a bug, not a user error.
             .map_err(|unresolved| Error::Internal(unresolved.to_string()))?;
-        self.request = Some(request.to_string());
+        self.request = Some(request);
         Ok(Input::Uploaded)
     }
 

@@ -64,26 +64,30 @@ pub async fn plan(
         ]
     };
     let mut requests = Vec::new();
-    let mut img_ids = Vec::new();
-    for reference in &job.image_references {
+    // The submit body as it will be sent; an id still to upload shows as a placeholder.
+    let mut body_job = job.clone();
+    let mut placeholders = Vec::new();
+    for reference in &mut body_job.image_references {
         let (field, value) = match &reference.source {
-            ImageSource::ImgId(id) => {
-                img_ids.push(Value::from(*id));
+            ImageSource::ImgId(_) => {
+                placeholders.push(None);
                 continue;
             }
             ImageSource::Path(p) => {
                 if let Some(id) = cached_img_id(Path::new(p), base, journal).await {
-                    img_ids.push(Value::from(id));
+                    reference.source = ImageSource::ImgId(id);
+                    placeholders.push(None);
                     continue;
                 }
                 ("image", format!("@{p}"))
             }
             ImageSource::Url(u) => ("image_url", u.clone()),
         };
-        img_ids.push(Value::String(format!(
+        placeholders.push(Some(format!(
             "<img_id from upload of {}>",
             reference.ref_name
         )));
+        reference.source = ImageSource::ImgId(0);
         requests.push(PlannedRequest {
             method: UPLOAD.method,
             url: format!("{base}{}", UPLOAD.path),
@@ -91,19 +95,10 @@ pub async fn plan(
             body: PlannedBody::Multipart { field, value },
         });
     }
-    let mut body = job.to_json_value();
-    if let Some(refs) = body
-        .get_mut("image_references")
-        .and_then(Value::as_array_mut)
-    {
-        for (reference, img_id) in refs.iter_mut().zip(img_ids) {
-            if let Some(obj) = reference.as_object_mut() {
-                obj.remove("image");
-                obj.insert("img_id".into(), img_id);
-            }
-        }
-    }
-    let json = reorder(&body);
+    let json = body_job
+        .to_request_json()
+        .map(|body| with_placeholders(&body, &placeholders))
+        .unwrap_or_default();
     requests.push(PlannedRequest {
         method: GENERATE.method,
         url: format!("{base}{}", GENERATE.path),
@@ -113,27 +108,27 @@ pub async fn plan(
     requests
 }
 
-/// Re-serializes with `type, img_id, ref_name` order in references, as the submit sends them.
-fn reorder(body: &Value) -> String {
-    let mut body = body.clone();
-    if let Some(refs) = body
-        .get_mut("image_references")
-        .and_then(Value::as_array_mut)
-    {
-        for reference in refs.iter_mut() {
-            if let Some(obj) = reference.as_object_mut() {
-                let mut ordered = serde_json::Map::new();
-                for key in ["type", "img_id", "ref_name"] {
-                    if let Some(v) = obj.remove(key) {
-                        ordered.insert(key.into(), v);
-                    }
-                }
-                ordered.append(obj);
-                *obj = ordered;
-            }
+/// Writes `placeholders[i]` (a JSON string) in place of the i-th reference's img_id. The
+/// references come first in the body and each has exactly one `"img_id":` key, and a string
+/// value can only hold that text escaped, so the first occurrences are the references' ids.
+fn with_placeholders(body: &str, placeholders: &[Option<String>]) -> String {
+    const KEY: &str = "\"img_id\":";
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    for placeholder in placeholders {
+        let Some(at) = rest.find(KEY) else { break };
+        let value_start = at + KEY.len();
+        out.push_str(&rest[..value_start]);
+        rest = &rest[value_start..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match placeholder {
+            Some(text) => out.push_str(&Value::String(text.clone()).to_string()),
+            None => out.push_str(&rest[..digits]),
         }
+        rest = &rest[digits..];
     }
-    body.to_string()
+    out.push_str(rest);
+    out
 }
 
 async fn cached_img_id(path: &Path, origin: &str, journal: Option<&Journal>) -> Option<u64> {
@@ -145,4 +140,30 @@ async fn cached_img_id(path: &Path, origin: &str, journal: Option<&Journal>) -> 
         .ok()
         .flatten()
         .map(|u| u.img_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn placeholders_replace_only_the_reference_ids_in_order() {
+        let job: Job = serde_json::from_str(
+            r#"{"image_references":[
+                {"type":"subject","img_id":18446744073709551615,"ref_name":"dog"},
+                {"type":"background","image":"room.png","ref_name":"room"}],
+                "prompt":"@dog \"img_id\":1 at @room ","model":"v5","duration":5,"quality":"540p",
+                "aspect_ratio":"16:9","zz":{"img_id":3}}"#,
+        )
+        .unwrap();
+        let plan = plan(&job, Provider::Pixverse, "http://127.0.0.1:1", None).await;
+        assert_eq!(plan.len(), 2, "one upload, then the submit");
+        let PlannedBody::Json { json } = &plan[1].body else {
+            panic!("the submit has a JSON body")
+        };
+        assert_eq!(
+            json,
+            r#"{"image_references":[{"type":"subject","img_id":18446744073709551615,"ref_name":"dog"},{"type":"background","img_id":"<img_id from upload of room>","ref_name":"room"}],"prompt":"@dog \"img_id\":1 at @room ","model":"v5","duration":5,"quality":"540p","aspect_ratio":"16:9","zz":{"img_id":3}}"#
+        );
+    }
 }

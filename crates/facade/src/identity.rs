@@ -35,12 +35,18 @@ pub(crate) async fn of_job(job: &Job, output: Option<&Path>) -> Result<String, E
         }
     }
     let identity = RunIdentity {
-        form: job.canonical_json(),
+        form: form_text(job)?,
         images,
         output,
     };
     let text = serde_json::to_string(&identity).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(digest(&["run", &text]))
+}
+
+/// The job form as the journal keeps it: serialized in the documented field order, so the same
+/// job always gives the same text.
+pub(crate) fn form_text(job: &Job) -> Result<String, Error> {
+    serde_json::to_string(job).map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// The identity of a job named by a caller's idempotency key.

@@ -239,6 +239,7 @@ impl Client {
         goal: Goal,
         on_event: &mut OnEvent<'_>,
     ) -> Result<JobRecord, Error> {
+        let form = crate::identity::form_text(&spec.form)?;
         let claimed = self
             .store()
             .claim(ClaimRequest {
@@ -246,7 +247,7 @@ impl Client {
                 origin: self.inner.origin.clone(),
                 provider: self.inner.provider.as_str().to_owned(),
                 base_url: self.inner.base_url.clone(),
-                form: Some(spec.form.canonical_json()),
+                form: Some(form),
                 output: spec.output.clone(),
                 trace_id: Uuid::new_v4(),
                 owner: self.inner.owner.clone(),

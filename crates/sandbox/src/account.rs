@@ -1,18 +1,12 @@
-//! The account the sandbox serves: balance, uploaded images, jobs, trace ids and counters.
-//! Plain data behind one mutex; the handlers decide, this module keeps the books.
+//! The account's books: balance, uploads, jobs and trace ids, as rows of the store. The
+//! handlers decide; these functions read and write rows inside the caller's transaction.
 
-use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
 
-use bytes::Bytes;
-use tokio::time::Instant;
-
-use crate::stats::SandboxStats;
-
-/// Ids start just above 2^53 and stay odd, so none of them survives a trip through an f64:
-/// a client that parses ids as floats fails at once instead of on some later day.
-const IMG_ID_BASE: u64 = (1 << 53) + 1;
-const VIDEO_ID_BASE: u64 = (1 << 53) + 1_000_000_001;
+use crate::clock;
+use crate::stats::counter;
+use crate::store::{bump, meta_int, set_meta_int, to_i64};
 
 /// How a job ends once its generation time has passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,224 +26,281 @@ impl Outcome {
             Outcome::Failed => 8,
         }
     }
+
+    fn from_status(status: i64) -> Self {
+        match status {
+            1 => Outcome::Success,
+            7 => Outcome::Moderated,
+            _ => Outcome::Failed,
+        }
+    }
 }
 
-pub(crate) struct Image {
-    pub(crate) bytes: Bytes,
-    pub(crate) content_type: &'static str,
-}
-
+/// A job as the result endpoint sees it.
 pub(crate) struct Job {
-    /// Index of the key that submitted it (concurrency is counted per key).
-    pub(crate) key: usize,
-    pub(crate) prompt: String,
-    pub(crate) seed: Option<u32>,
-    pub(crate) has_audio: bool,
     pub(crate) credits: u64,
-    pub(crate) created: SystemTime,
-    pub(crate) ready_at: Instant,
-    pub(crate) generation_time: Duration,
+    pub(crate) created_ms: i64,
+    pub(crate) ready_ms: i64,
     pub(crate) outcome: Outcome,
+    /// The answer fields fixed at submit time (prompt, seed, dimensions…).
+    pub(crate) fixed: Map<String, Value>,
 }
 
 impl Job {
-    /// Vendor status: 5 while generating, then the outcome's.
-    pub(crate) fn status(&self, now: Instant) -> i64 {
-        if now < self.ready_at {
+    /// Vendor status at `now_ms`: 5 while generating, then the outcome's.
+    pub(crate) fn status(&self, now_ms: i64) -> i64 {
+        if now_ms < self.ready_ms {
             5
         } else {
             self.outcome.status()
+        }
+    }
+
+    /// What the job costs by `now_ms`: nothing once it has ended in a refunded failure.
+    pub(crate) fn credits_at(&self, now_ms: i64) -> u64 {
+        if now_ms >= self.ready_ms && self.outcome != Outcome::Success {
+            0
+        } else {
+            self.credits
         }
     }
 }
 
 /// What a new job needs from the submit handler.
 pub(crate) struct NewJob {
-    pub(crate) key: usize,
+    pub(crate) key_hash: String,
     pub(crate) trace_id: Option<String>,
-    pub(crate) prompt: String,
-    pub(crate) seed: Option<u32>,
-    pub(crate) has_audio: bool,
     pub(crate) credits: u64,
-    pub(crate) generation_time: Duration,
+    pub(crate) generation_ms: i64,
     pub(crate) outcome: Outcome,
+    pub(crate) fixed: Map<String, Value>,
 }
 
-pub(crate) struct Account {
-    pub(crate) account_id: u64,
-    credit_monthly: u64,
-    credit_package: u64,
-    images: HashMap<u64, Image>,
-    jobs: HashMap<u64, Job>,
-    /// `Ai-trace-id` of every recorded submit → its video.
-    traces: HashMap<String, u64>,
-    /// Jobs whose refund (if any) is not booked yet.
-    unsettled: Vec<u64>,
-    next_img_id: u64,
-    next_video_id: u64,
-    pub(crate) stats: SandboxStats,
+/// Books what happened by `now_ms`: the monthly grant of a new month, and the refund of every
+/// job that has ended in moderation or failure since the last settlement (the vendor refunds
+/// both). Every write transaction starts with it, so the books are current whoever reads them.
+pub(crate) fn settle(tx: &Connection, now_ms: i64) -> rusqlite::Result<()> {
+    let month = clock::month_index(now_ms);
+    if meta_int(tx, "grant_month")? != month {
+        set_meta_int(tx, "credit_monthly", meta_int(tx, "monthly_grant")?)?;
+        set_meta_int(tx, "grant_month", month)?;
+    }
+    let refund: i64 = tx.query_row(
+        "SELECT COALESCE(SUM(credits), 0) FROM jobs
+         WHERE settled = 0 AND ready_ms <= ?1 AND outcome != 1",
+        [now_ms],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "UPDATE jobs SET settled = 1 WHERE settled = 0 AND ready_ms <= ?1",
+        [now_ms],
+    )?;
+    if refund > 0 {
+        set_meta_int(
+            tx,
+            "credit_package",
+            meta_int(tx, "credit_package")?.saturating_add(refund),
+        )?;
+        bump(tx, counter::CREDITS_SPENT, -refund)?;
+    }
+    Ok(())
 }
 
-impl Account {
-    pub(crate) fn new(starting_credits: u64) -> Self {
-        let monthly = starting_credits / 2;
-        Self {
-            account_id: 2_026_112_401,
-            credit_monthly: monthly,
-            credit_package: starting_credits - monthly,
-            images: HashMap::new(),
-            jobs: HashMap::new(),
-            traces: HashMap::new(),
-            unsettled: Vec::new(),
-            next_img_id: IMG_ID_BASE,
-            next_video_id: VIDEO_ID_BASE,
-            stats: SandboxStats::default(),
-        }
-    }
+/// `(credit_monthly, credit_package)`.
+pub(crate) fn balance(tx: &Connection) -> rusqlite::Result<(u64, u64)> {
+    let read = |key| meta_int(tx, key).map(|v| u64::try_from(v).unwrap_or(0));
+    Ok((read("credit_monthly")?, read("credit_package")?))
+}
 
-    /// `(credit_monthly, credit_package)`.
-    pub(crate) fn balance(&self) -> (u64, u64) {
-        (self.credit_monthly, self.credit_package)
-    }
+pub(crate) fn credits_left(tx: &Connection) -> rusqlite::Result<u64> {
+    let (monthly, package) = balance(tx)?;
+    Ok(monthly.saturating_add(package))
+}
 
-    pub(crate) fn credits_left(&self) -> u64 {
-        self.credit_monthly.saturating_add(self.credit_package)
-    }
+/// Spends monthly credits first, then package credits; the caller has checked the balance.
+fn charge(tx: &Connection, credits: u64) -> rusqlite::Result<()> {
+    let (monthly, package) = balance(tx)?;
+    let from_monthly = credits.min(monthly);
+    set_meta_int(tx, "credit_monthly", to_i64(monthly - from_monthly))?;
+    set_meta_int(
+        tx,
+        "credit_package",
+        to_i64(package.saturating_sub(credits - from_monthly)),
+    )?;
+    bump(tx, counter::CREDITS_SPENT, to_i64(credits))
+}
 
-    pub(crate) fn add_image(&mut self, image: Image) -> u64 {
-        let id = self.next_img_id;
-        self.next_img_id += 2;
-        self.images.insert(id, image);
-        self.stats.uploads += 1;
-        id
-    }
+/// Kinds of upload.
+pub(crate) const IMAGE: &str = "image";
 
-    pub(crate) fn image(&self, id: u64) -> Option<&Image> {
-        self.images.get(&id)
-    }
+pub(crate) fn add_media(
+    tx: &Connection,
+    id: u64,
+    kind: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO media (id, kind, content_type, bytes, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![to_i64(id), kind, content_type, bytes, clock::now_ms()],
+    )?;
+    bump(tx, counter::UPLOADS, 1)
+}
 
-    pub(crate) fn job(&self, id: u64) -> Option<&Job> {
-        self.jobs.get(&id)
-    }
+/// An upload's `(kind, content type, bytes)`.
+pub(crate) fn media(
+    tx: &Connection,
+    id: u64,
+) -> rusqlite::Result<Option<(String, String, Vec<u8>)>> {
+    tx.query_row(
+        "SELECT kind, content_type, bytes FROM media WHERE id = ?1",
+        [to_i64(id)],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()
+}
 
-    /// The video an earlier submit with this trace id created.
-    pub(crate) fn video_for_trace(&self, trace_id: &str) -> Option<u64> {
-        self.traces.get(trace_id).copied()
-    }
+/// Whether `id` is an uploaded image.
+pub(crate) fn is_image(tx: &Connection, id: u64) -> rusqlite::Result<bool> {
+    tx.query_row(
+        "SELECT 1 FROM media WHERE id = ?1 AND kind = ?2",
+        params![to_i64(id), IMAGE],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|found| found.is_some())
+}
 
-    /// Jobs of `key` still generating at `now`.
-    pub(crate) fn running(&self, key: usize, now: Instant) -> usize {
-        self.jobs
-            .values()
-            .filter(|job| job.key == key && now < job.ready_at)
-            .count()
-    }
+/// The video an earlier submit with this trace id created, and what it was charged.
+pub(crate) fn video_for_trace(
+    tx: &Connection,
+    trace_id: &str,
+) -> rusqlite::Result<Option<(u64, u64)>> {
+    tx.query_row(
+        "SELECT id, credits FROM jobs WHERE trace_id = ?1",
+        [trace_id],
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+    )
+    .optional()
+    .map(|row| row.map(|(id, credits)| (unsigned(id), unsigned(credits))))
+}
 
-    /// Books a new job and charges it; the caller has checked the balance.
-    pub(crate) fn add_job(&mut self, job: NewJob, now: Instant) -> u64 {
-        let id = self.next_video_id;
-        self.next_video_id += 2;
-        self.charge(job.credits);
-        if let Some(trace) = job.trace_id {
-            self.traces.insert(trace, id);
-        }
-        self.jobs.insert(
-            id,
-            Job {
-                key: job.key,
-                prompt: job.prompt,
-                seed: job.seed,
-                has_audio: job.has_audio,
-                credits: job.credits,
-                created: SystemTime::now(),
-                ready_at: now + job.generation_time,
-                generation_time: job.generation_time,
-                outcome: job.outcome,
-            },
-        );
-        self.unsettled.push(id);
-        self.stats.billable_jobs += 1;
-        id
-    }
+/// Jobs of the key with this hash still generating at `now_ms`.
+pub(crate) fn running(tx: &Connection, key_hash: &str, now_ms: i64) -> rusqlite::Result<u64> {
+    tx.query_row(
+        "SELECT COUNT(*) FROM jobs WHERE key_hash = ?1 AND ready_ms > ?2",
+        params![key_hash, now_ms],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(unsigned)
+}
 
-    /// Refunds jobs that ended in moderation or failure by `now` (the vendor refunds both).
-    pub(crate) fn settle(&mut self, now: Instant) {
-        let jobs = &self.jobs;
-        let mut refund = 0;
-        self.unsettled.retain(|id| match jobs.get(id) {
-            Some(job) if now >= job.ready_at => {
-                if job.outcome != Outcome::Success {
-                    refund += job.credits;
-                }
-                false
-            }
-            Some(_) => true,
-            None => false,
-        });
-        if refund > 0 {
-            self.credit_package = self.credit_package.saturating_add(refund);
-            self.stats.credits_spent = self.stats.credits_spent.saturating_sub(refund);
-        }
-    }
+/// Books job `id` and charges it; the caller has checked the limit and the balance.
+pub(crate) fn add_job(tx: &Connection, id: u64, job: &NewJob, now_ms: i64) -> rusqlite::Result<()> {
+    charge(tx, job.credits)?;
+    tx.execute(
+        "INSERT INTO jobs (id, key_hash, trace_id, credits, created_ms, ready_ms, outcome, result)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            to_i64(id),
+            job.key_hash,
+            job.trace_id,
+            to_i64(job.credits),
+            now_ms,
+            now_ms.saturating_add(job.generation_ms),
+            job.outcome.status(),
+            Value::Object(job.fixed.clone()).to_string(),
+        ],
+    )?;
+    bump(tx, counter::BILLABLE_JOBS, 1)
+}
 
-    fn charge(&mut self, credits: u64) {
-        let from_monthly = credits.min(self.credit_monthly);
-        self.credit_monthly -= from_monthly;
-        self.credit_package = self.credit_package.saturating_sub(credits - from_monthly);
-        self.stats.credits_spent += credits;
-    }
+pub(crate) fn job(tx: &Connection, id: u64) -> rusqlite::Result<Option<Job>> {
+    tx.query_row(
+        "SELECT credits, created_ms, ready_ms, outcome, result FROM jobs WHERE id = ?1",
+        [to_i64(id)],
+        |r| {
+            let fixed: String = r.get(4)?;
+            Ok(Job {
+                credits: unsigned(r.get(0)?),
+                created_ms: r.get(1)?,
+                ready_ms: r.get(2)?,
+                outcome: Outcome::from_status(r.get(3)?),
+                fixed: match serde_json::from_str(&fixed) {
+                    Ok(Value::Object(map)) => map,
+                    _ => Map::new(),
+                },
+            })
+        },
+    )
+    .optional()
+}
+
+fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
-    fn job(credits: u64, outcome: Outcome, ms: u64) -> NewJob {
+    fn job(credits: u64, outcome: Outcome, ms: i64) -> NewJob {
         NewJob {
-            key: 0,
+            key_hash: "k".into(),
             trace_id: Some(format!("trace-{credits}-{ms}")),
-            prompt: "p".into(),
-            seed: None,
-            has_audio: false,
             credits,
-            generation_time: Duration::from_millis(ms),
+            generation_ms: ms,
             outcome,
+            fixed: Map::new(),
         }
     }
 
     #[test]
-    fn ids_exceed_two_to_the_53_and_are_not_floats() {
-        let mut account = Account::new(100);
-        let id = account.add_image(Image {
-            bytes: Bytes::new(),
-            content_type: "image/png",
-        });
-        assert!(id > 1 << 53);
-        assert_ne!(id as f64 as u64, id);
+    fn spends_monthly_first_and_refunds_failures_when_they_end() {
+        let store = Store::open(None, 100, 300_000_000_000_000).unwrap();
+        let now = clock::now_ms();
+        store
+            .write(|tx| add_job(tx, 7, &job(60, Outcome::Failed, 10), now))
+            .unwrap();
+        assert_eq!(store.read(|tx| balance(tx)).unwrap(), (0, 40));
+        assert_eq!(store.read(|tx| running(tx, "k", now)).unwrap(), 1);
+        store.write(|tx| settle(tx, now)).unwrap();
+        assert_eq!(store.read(|tx| credits_left(tx)).unwrap(), 40);
+        store.write(|tx| settle(tx, now + 10)).unwrap();
+        assert_eq!(store.read(|tx| credits_left(tx)).unwrap(), 100);
+        assert_eq!(store.read(|tx| running(tx, "k", now + 10)).unwrap(), 0);
+        // Settling again refunds nothing more.
+        store.write(|tx| settle(tx, now + 20)).unwrap();
+        assert_eq!(store.read(|tx| credits_left(tx)).unwrap(), 100);
+        let row = store.read(|tx| super::job(tx, 7)).unwrap().unwrap();
+        assert_eq!((row.status(now), row.status(now + 10)), (5, 8));
+        assert_eq!((row.credits_at(now), row.credits_at(now + 10)), (60, 0));
     }
 
     #[test]
-    fn spends_monthly_first_and_refunds_failures_when_they_end() {
-        let now = Instant::now();
-        let mut account = Account::new(100);
-        account.add_job(job(60, Outcome::Failed, 10), now);
-        assert_eq!(account.balance(), (0, 40));
-        assert_eq!(account.running(0, now), 1);
-        account.settle(now);
-        assert_eq!(account.credits_left(), 40);
-        let later = now + Duration::from_millis(10);
-        account.settle(later);
-        assert_eq!(account.credits_left(), 100);
-        assert_eq!(account.stats.credits_spent, 0);
-        assert_eq!(account.running(0, later), 0);
+    fn a_new_month_grants_the_monthly_credits_again() {
+        let store = Store::open(None, 100, 300_000_000_000_000).unwrap();
+        let now = clock::now_ms();
+        store
+            .write(|tx| add_job(tx, 9, &job(70, Outcome::Success, 0), now))
+            .unwrap();
+        assert_eq!(store.read(|tx| balance(tx)).unwrap(), (0, 30));
+        let next_month = now + 32 * 86_400_000;
+        store.write(|tx| settle(tx, next_month)).unwrap();
+        assert_eq!(store.read(|tx| balance(tx)).unwrap(), (50, 30));
     }
 
     #[test]
     fn trace_ids_point_at_their_video() {
-        let now = Instant::now();
-        let mut account = Account::new(100);
-        let id = account.add_job(job(10, Outcome::Success, 0), now);
-        assert_eq!(account.video_for_trace("trace-10-0"), Some(id));
-        assert_eq!(account.video_for_trace("other"), None);
+        let store = Store::open(None, 100, 300_000_000_000_000).unwrap();
+        let now = clock::now_ms();
+        store
+            .write(|tx| add_job(tx, 11, &job(10, Outcome::Success, 0), now))
+            .unwrap();
+        let found = store.read(|tx| video_for_trace(tx, "trace-10-0")).unwrap();
+        assert_eq!(found, Some((11, 10)));
+        assert_eq!(store.read(|tx| video_for_trace(tx, "other")).unwrap(), None);
     }
 }

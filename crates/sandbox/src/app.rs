@@ -1,49 +1,86 @@
-//! The shared state of one sandbox and its routes.
+//! The shared state of one sandbox server and its routes.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::time::Instant;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
-use crate::account::Account;
 use crate::auth::Keys;
 use crate::config::SandboxConfig;
 use crate::faults::{Endpoint, Fault, FaultDice};
 use crate::reply::{self, Reply};
-use crate::{media, result, submit, upload};
+use crate::stats::counter;
+use crate::store::{self, Store};
+use crate::{account, clock, media, result, submit, upload};
 
 pub(crate) struct App {
     pub(crate) config: SandboxConfig,
     pub(crate) keys: Keys,
+    /// Faults only: its sequence must depend on nothing but the seed and the requests.
     pub(crate) dice: FaultDice,
+    pub(crate) store: Store,
     pub(crate) base_url: String,
-    account: Mutex<Account>,
+    /// Everything random that is not a fault (ids, seeds): seeded afresh for each server.
+    rng: Mutex<SmallRng>,
+    /// Fetches `image_url` uploads.
+    pub(crate) http: reqwest::Client,
 }
 
 pub(crate) type Shared = Arc<App>;
 
 impl App {
-    pub(crate) fn new(config: SandboxConfig, keys: Keys, base_url: String) -> Self {
+    pub(crate) fn new(config: SandboxConfig, keys: Keys, store: Store, base_url: String) -> Self {
+        let seed = uuid::Uuid::new_v4().as_u64_pair().0;
         Self {
             dice: FaultDice::new(config.faults.clone()),
-            account: Mutex::new(Account::new(config.starting_credits)),
+            rng: Mutex::new(SmallRng::seed_from_u64(seed)),
+            http: upload::url_client(config.url_uploads),
             keys,
+            store,
             base_url,
             config,
         }
     }
 
-    /// The account, with refunds booked up to now.
-    pub(crate) fn account(&self) -> MutexGuard<'_, Account> {
-        // Every update completes before the guard drops, so a poisoned lock still holds
-        // consistent books.
-        let mut account = self.account.lock().unwrap_or_else(|e| e.into_inner());
-        account.settle(Instant::now());
-        account
+    /// A random number in `range`.
+    pub(crate) fn random(&self, range: std::ops::RangeInclusive<u64>) -> u64 {
+        // A poisoned lock only means another request panicked mid-draw.
+        self.rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .random_range(range)
+    }
+
+    /// A new id (upload or video) from the store's sequence, in the configured id space.
+    pub(crate) fn new_id(&self, tx: &rusqlite::Connection) -> rusqlite::Result<u64> {
+        store::allocate_id(tx, self.config.big_ids, self.random(1..=97))
+    }
+
+    /// Runs `f` in a write transaction after booking what happened by now (monthly grants,
+    /// refunds); a store failure becomes the vendor's server error.
+    pub(crate) fn write(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection, i64) -> rusqlite::Result<Reply>,
+    ) -> Reply {
+        let now = clock::now_ms();
+        self.store
+            .write(|tx| {
+                account::settle(tx, now)?;
+                f(tx, now)
+            })
+            .unwrap_or_else(|e| Reply::server_error(&e))
+    }
+
+    /// Adds one to counter `name` (a lost count is logged, never an answer).
+    pub(crate) fn count(&self, name: &str) {
+        if let Err(error) = self.store.write(|tx| store::bump(tx, name, 1)) {
+            tracing::warn!(%error, name, "sandbox counter not updated");
+        }
     }
 
     /// Checks the key and draws this request's fault. `Err` is the answer to send at once:
@@ -52,13 +89,13 @@ impl App {
         &self,
         headers: &HeaderMap,
         endpoint: Endpoint,
-    ) -> Result<(usize, Option<Fault>), Box<Response>> {
+    ) -> Result<(String, Option<Fault>), Box<Response>> {
         let key = self
             .keys
-            .check(headers)
-            .map_err(IntoResponse::into_response)?;
+            .check(headers, self.store.id())
+            .map_err(|refused| Box::new(refused.into_response()))?;
         if endpoint == Endpoint::Generate {
-            self.account().stats.submits_received += 1;
+            self.count(counter::SUBMITS_RECEIVED);
         }
         let fault = self.dice.roll(endpoint);
         self.count_fault(fault);
@@ -70,15 +107,13 @@ impl App {
 
     pub(crate) fn count_fault(&self, fault: Option<Fault>) {
         let Some(fault) = fault else { return };
-        let mut account = self.account();
-        let faults = &mut account.stats.faults;
-        match fault {
-            Fault::RateLimit => faults.rate_limited += 1,
-            Fault::ServerError { .. } => faults.server_errors += 1,
-            Fault::DropAfterSubmit => faults.dropped_submits += 1,
-            Fault::TruncatedJson => faults.truncated_bodies += 1,
-            Fault::CutDownload => faults.cut_downloads += 1,
-        }
+        self.count(match fault {
+            Fault::RateLimit => counter::RATE_LIMITED,
+            Fault::ServerError { .. } => counter::SERVER_ERRORS,
+            Fault::DropAfterSubmit => counter::DROPPED_SUBMITS,
+            Fault::TruncatedJson => counter::TRUNCATED_BODIES,
+            Fault::CutDownload => counter::CUT_DOWNLOADS,
+        });
     }
 }
 
@@ -97,6 +132,7 @@ pub(crate) fn router(app: Shared) -> Router {
         .route("/openapi/v2/video/result/{video_id}", get(result::handle))
         .route("/openapi/v2/account/balance", get(balance))
         .route("/media/video/{file}", get(media::video))
+        .route("/media/cover/{file}", get(media::cover))
         .route("/media/image/{file}", get(media::image))
         .fallback(not_found)
         .with_state(app)
@@ -110,13 +146,21 @@ async fn balance(
         Ok((_, fault)) => fault,
         Err(answer) => return *answer,
     };
-    let account = app.account();
-    let (monthly, package) = account.balance();
-    Reply::ok(serde_json::json!({
-        "account_id": account.account_id,
-        "credit_monthly": monthly,
-        "credit_package": package,
-    }))
+    let account_id = app
+        .store
+        .id()
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+        % 9_000_000_000
+        + 1_000_000_000;
+    app.write(|tx, _| {
+        let (monthly, package) = account::balance(tx)?;
+        Ok(Reply::ok(serde_json::json!({
+            "account_id": account_id,
+            "credit_monthly": monthly,
+            "credit_package": package,
+        })))
+    })
     .into_response_with(fault)
 }
 

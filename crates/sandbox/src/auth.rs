@@ -2,9 +2,13 @@
 
 use axum::http::{HeaderMap, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 
 use crate::config::AuthStyle;
 use crate::reply::Reply;
+
+/// ErrCode of a missing or wrong key ("invalid account").
+const INVALID_ACCOUNT: i64 = 400012;
 
 pub(crate) struct Keys {
     keys: Vec<SecretString>,
@@ -20,8 +24,10 @@ impl Keys {
         self.keys.first()
     }
 
-    /// The index of the key presented, or the vendor's answer to a bad or missing key.
-    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<usize, Reply> {
+    /// A stable name of the key presented, or the vendor's answer to a bad or missing key. The
+    /// name is a hash salted with `salt` (the store's identity): the store counts jobs per key
+    /// without ever holding one.
+    pub(crate) fn check(&self, headers: &HeaderMap, salt: &str) -> Result<String, Reply> {
         let api_key = || headers.get("api-key").and_then(|v| v.to_str().ok());
         let bearer = || {
             headers
@@ -37,22 +43,23 @@ impl Keys {
         let presented = presented.map(str::trim).unwrap_or_default();
         self.keys
             .iter()
-            .position(|k| !presented.is_empty() && k.expose_secret() == presented)
+            .find(|k| !presented.is_empty() && k.expose_secret() == presented)
+            .map(|k| key_hash(salt, k.expose_secret()))
             .ok_or_else(|| {
-                Reply::err_with_status(StatusCode::UNAUTHORIZED, 400012, self.refusal(presented))
+                Reply::err_with_status(StatusCode::UNAUTHORIZED, INVALID_ACCOUNT, "Invalid API-KEY")
             })
     }
+}
 
-    fn refusal(&self, presented: &str) -> &'static str {
-        match (presented.is_empty(), self.style) {
-            (false, _) => "Invalid API-KEY",
-            (true, AuthStyle::ApiKey) => "Invalid API-KEY: send the key in the API-KEY header",
-            (true, AuthStyle::Bearer) => {
-                "Invalid API-KEY: send the key as Authorization: Bearer <key>"
-            }
-            (true, AuthStyle::Either) => {
-                "Invalid API-KEY: send the key in the API-KEY header or as Authorization: Bearer <key>"
-            }
-        }
-    }
+fn key_hash(salt: &str, key: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(salt.as_bytes());
+    hasher.update([0]);
+    hasher.update(key.as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

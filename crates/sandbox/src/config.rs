@@ -1,7 +1,9 @@
 //! Every knob of the sandbox, with defaults that suit a first demo.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use pixfuse_core::{Model, Quality};
 use secrecy::SecretString;
 
 use crate::SandboxError;
@@ -24,6 +26,36 @@ pub enum AuthStyle {
     /// Either of the two.
     #[default]
     Either,
+}
+
+/// What `POST /openapi/v2/image/upload` does with an `image_url` instead of a file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UrlUploads {
+    /// Loopback URLs (`127.0.0.0/8`, `[::1]`, `localhost`) are fetched for real; any other host
+    /// gets the committed placeholder image (`assets/placeholder.png`), the same bytes for every
+    /// URL, so nothing ever leaves the machine.
+    #[default]
+    Placeholder,
+    /// Every URL is fetched for real, wherever it points.
+    Fetch,
+    /// URL uploads are refused with ErrCode 400017, as the vendor's current upload page says they
+    /// are unsupported.
+    Refuse,
+}
+
+/// What a job costs at the sandbox.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub enum Prices {
+    /// The price table in `spec/pricing.json` (rounded up to whole credits).
+    #[default]
+    Spec,
+    /// The spec's price times this factor, rounded up: a server that charges more (or less)
+    /// than pixfuse estimates.
+    Scaled(f64),
+    /// Every job costs exactly this many credits.
+    Flat(u64),
 }
 
 /// Deterministic fault injection: every request draws one number from a generator seeded with
@@ -123,22 +155,37 @@ impl FaultConfig {
 pub struct SandboxConfig {
     /// Port on 127.0.0.1; `None` picks a free one.
     pub port: Option<u16>,
-    /// Simulated generation time of a 5 s video at 360p/540p; longer videos and higher
+    /// Simulated generation time of a 5 s video at 540p or below; longer videos and higher
     /// qualities take proportionally longer (see [`SandboxConfig::generation_time_for`]).
     pub generation_time: Duration,
+    /// Multiplies every simulated duration (generation times), so a test or a demo can run the
+    /// same schedule faster (`0.1`) or slower (`2.0`).
+    pub time_scale: f64,
     /// Jobs one key may have generating at once; one more is refused with ErrCode 500044.
     pub concurrency_limit: u32,
-    /// Credits on the account at start (half monthly, half package, monthly spent first).
+    /// Credits of a new account (half monthly, half package, monthly spent first). The monthly
+    /// half is granted again at the start of each calendar month (UTC), as a subscription's is.
     pub starting_credits: u64,
     /// Accepted keys; empty means [`DEMO_KEY`] only.
     pub keys: Vec<SecretString>,
     pub auth_style: AuthStyle,
     pub faults: FaultConfig,
     /// A prompt containing this word ends in status 7 (moderation failure, refunded).
-    /// An upload whose file name contains it is refused by moderation (HTTP 500, 500052).
+    /// An upload whose file name (or URL) contains it is refused by moderation (HTTP 500, 500052).
     pub moderation_trigger: Option<String>,
     /// A prompt containing this word ends in status 8 (generation failed, refunded).
     pub failure_trigger: Option<String>,
+    /// Where the emulator keeps its account, images, jobs and trace ids (`sandbox.sqlite3` in
+    /// this directory), so they outlive the process and several processes share one consistent
+    /// emulator. `None` keeps everything in memory for the life of the server.
+    pub state_dir: Option<PathBuf>,
+    /// Ids above 2^53 (and odd), which no f64 can hold: a stress mode that catches clients that
+    /// parse ids as floats. Off, ids look like the vendor's (around 3 × 10^14).
+    pub big_ids: bool,
+    /// What an upload by `image_url` does.
+    pub url_uploads: UrlUploads,
+    /// What jobs cost.
+    pub prices: Prices,
 }
 
 impl Default for SandboxConfig {
@@ -146,6 +193,7 @@ impl Default for SandboxConfig {
         Self {
             port: None,
             generation_time: Duration::from_secs(3),
+            time_scale: 1.0,
             concurrency_limit: 5,
             starting_credits: 10_000,
             keys: Vec::new(),
@@ -153,32 +201,49 @@ impl Default for SandboxConfig {
             faults: FaultConfig::default(),
             moderation_trigger: Some("sandbox-moderate".to_owned()),
             failure_trigger: Some("sandbox-fail".to_owned()),
+            state_dir: None,
+            big_ids: false,
+            url_uploads: UrlUploads::default(),
+            prices: Prices::default(),
         }
     }
 }
 
 impl SandboxConfig {
-    /// A configuration for tests: free port, 10 ms generations, no faults.
+    /// A configuration for pixfuse's own tests: free port, 10 ms generations, no faults, in
+    /// memory, and ids above 2^53 so that any id that goes through an f64 fails the test.
     pub fn for_tests() -> Self {
         Self {
             generation_time: Duration::from_millis(10),
+            big_ids: true,
             ..Self::default()
         }
     }
 
-    /// How long a job of `duration` seconds at `quality` takes to generate.
-    pub fn generation_time_for(&self, duration: u32, quality: &pixfuse_core::Quality) -> Duration {
-        use pixfuse_core::Quality;
-        let quality_factor = match quality {
-            Quality::Q720p => 1.5,
-            Quality::Q1080p => 2.0,
-            _ => 1.0,
-        };
+    /// How long a job of `duration` seconds of `model` at `quality` takes to generate.
+    pub fn generation_time_for(&self, model: &Model, duration: u32, quality: &Quality) -> Duration {
         let length_factor = f64::from(duration.max(1)) / 5.0;
-        self.generation_time.mul_f64(quality_factor * length_factor)
+        let factor = crate::render::render_factor(model, quality) * length_factor;
+        self.generation_time
+            .mul_f64(factor * self.time_scale)
+            .min(MAX_GENERATION_TIME)
     }
 
     pub(crate) fn check(&self) -> Result<(), SandboxError> {
+        if !(self.time_scale.is_finite() && self.time_scale > 0.0 && self.time_scale <= 1000.0) {
+            return Err(SandboxError::InvalidConfig(format!(
+                "time_scale is {}; use a number above 0 and at most 1000 (1 = real time)",
+                self.time_scale
+            )));
+        }
+        match self.prices {
+            Prices::Scaled(f) if !(f.is_finite() && f >= 0.0) => {
+                return Err(SandboxError::InvalidConfig(format!(
+                    "the price factor is {f}; use a number of 0 or more (1 = the spec's prices)"
+                )));
+            }
+            _ => {}
+        }
         if self.generation_time > MAX_GENERATION_TIME {
             return Err(SandboxError::InvalidConfig(format!(
                 "generation_time is {:?}; the sandbox simulates at most {} hours",

@@ -1,10 +1,12 @@
 //! pixfuse-sandbox: a local emulator of the PixVerse Fusion API on 127.0.0.1.
 //!
-//! It answers the endpoints pixfuse uses the way the vendor documents them (fusion-api.md):
-//! image upload, fusion generate (validated by pixfuse-core, deduplicated by `Ai-trace-id`),
-//! video result (status 5, then 1, 7 or 8), balance, and a media server with `Range`. Faults
-//! (429, 5xx, dropped connections, truncated JSON, cut downloads) can be injected
-//! deterministically from a seed, so tests and benchmarks can rely on it.
+//! It answers the endpoints pixfuse uses the way the vendor documents them (fusion-api.md), so
+//! clients written by others run against it unchanged: image upload (a file or an `image_url`),
+//! fusion generate (judged from spec data alone, deduplicated by `Ai-trace-id`), video result
+//! (status 5, then 1, 7 or 8), balance, and a media server with `Range`. Its state can live in a
+//! directory ([`SandboxConfig::state_dir`]), so jobs outlive the process and several processes
+//! share one emulator. Faults (429, 5xx, dropped connections, truncated JSON, cut downloads) can
+//! be injected deterministically from a seed, so tests and benchmarks can rely on it.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pixfuse_sandbox::SandboxError> {
@@ -20,25 +22,33 @@
 mod account;
 mod app;
 mod auth;
+mod clock;
 mod config;
 mod faults;
+mod judge;
 mod media;
+mod price;
 mod range;
+mod render;
 mod reply;
 mod result;
+mod schema;
 mod stats;
+mod store;
 mod submit;
 mod upload;
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{AuthStyle, DEMO_KEY, FaultConfig, SandboxConfig};
+pub use config::{AuthStyle, DEMO_KEY, FaultConfig, Prices, SandboxConfig, UrlUploads};
 pub use stats::{FaultStats, SandboxStats};
+pub use store::STORE_FILE;
 
 /// What can go wrong starting or running a sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +69,16 @@ pub enum SandboxError {
     /// The server stopped with an I/O error.
     #[error("the sandbox server failed: {0}")]
     Serve(#[source] std::io::Error),
+    /// The state directory or its database could not be opened.
+    #[error(
+        "cannot open the sandbox state{}: {source}",
+        .path.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default()
+    )]
+    State {
+        path: Option<PathBuf>,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Entry point: [`Sandbox::start`].
@@ -67,10 +87,21 @@ pub enum SandboxError {
 pub struct Sandbox;
 
 impl Sandbox {
-    /// Binds 127.0.0.1 (on `config.port`, or a free port) and serves in a task of the current
-    /// tokio runtime until [`RunningSandbox::shutdown`] or drop.
+    /// Opens the state (in `config.state_dir`, or in memory), binds 127.0.0.1 (on
+    /// `config.port`, or a free port) and serves in a task of the current tokio runtime until
+    /// [`RunningSandbox::shutdown`] or drop.
     pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
         config.check()?;
+        let state_dir = config.state_dir.clone();
+        let credits = config.starting_credits;
+        let store = tokio::task::spawn_blocking(move || {
+            store::Store::open(state_dir.as_deref(), credits, store::random_first_id())
+        })
+        .await
+        .map_err(|e| SandboxError::State {
+            path: config.state_dir.clone(),
+            source: Box::new(e),
+        })??;
         let port = config.port.unwrap_or(0);
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .await
@@ -85,7 +116,7 @@ impl Sandbox {
             config.keys.clone()
         };
         let keys = auth::Keys::new(keys, config.auth_style);
-        let app = Arc::new(app::App::new(config, keys, base_url.clone()));
+        let app = Arc::new(app::App::new(config, keys, store, base_url.clone()));
         let router = app::router(Arc::clone(&app));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -140,14 +171,45 @@ impl RunningSandbox {
         self.demo_key().expose_secret().to_owned()
     }
 
-    /// What the server has seen so far.
-    pub fn stats(&self) -> SandboxStats {
-        self.app.account().stats.clone()
+    /// A stable name for this emulator's state, `sandbox:<uuid>`: the same for every server on
+    /// one state directory, whatever its port, and different for every other store. A client
+    /// journals jobs under it (`pixfuse::ClientBuilder::origin`), so a job sent to one process
+    /// can be resumed through another.
+    pub fn origin(&self) -> String {
+        format!("sandbox:{}", self.app.store.id())
     }
 
-    /// Credits left on the account.
+    /// The database file, when the state is persistent.
+    pub fn state_file(&self) -> Option<&std::path::Path> {
+        self.app.store.path()
+    }
+
+    /// What the emulator has seen so far (see [`SandboxStats`]). Zeroes if the store cannot be
+    /// read (the error is logged).
+    pub fn stats(&self) -> SandboxStats {
+        self.app
+            .store
+            .read(|tx| store::counters(tx))
+            .map(|c| SandboxStats::from_counters(&c))
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "sandbox stats unreadable");
+                SandboxStats::default()
+            })
+    }
+
+    /// Credits left on the account, with refunds booked up to now.
     pub fn credits_left(&self) -> u64 {
-        self.app.account().credits_left()
+        let now = clock::now_ms();
+        self.app
+            .store
+            .write(|tx| {
+                account::settle(tx, now)?;
+                account::credits_left(tx)
+            })
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "sandbox balance unreadable");
+                0
+            })
     }
 
     /// Stops accepting connections, lets requests in flight finish, and waits for the server.

@@ -6,17 +6,33 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use tokio::time::Instant;
 
 use crate::app::Shared;
 use crate::faults::{Endpoint, Fault};
 use crate::range::{self, RangeRequest};
+use crate::stats::counter;
+use crate::{account, clock};
 
 /// Every finished job's video: a real, playable 3 s H.264 MP4 (see the crate README for how
 /// it was made).
 pub(crate) static VIDEO: &[u8] = include_bytes!("../assets/sample.mp4");
-pub(crate) const VIDEO_WIDTH: u32 = 320;
-pub(crate) const VIDEO_HEIGHT: u32 = 180;
+/// Every finished job's cover (a 320×180 PNG).
+static COVER: &[u8] = include_bytes!("../assets/cover.png");
+/// What a URL upload of a remote host stores (a 128×128 PNG), unless such URLs are fetched.
+pub(crate) static PLACEHOLDER: &[u8] = include_bytes!("../assets/placeholder.png");
+
+/// Whether `file` (`{id}.{ext}`) names a job that has succeeded by now.
+fn finished(app: &Shared, file: &str, ext: &str) -> bool {
+    let Some(id) = file
+        .strip_suffix(ext)
+        .and_then(|id| id.strip_suffix('.'))
+        .and_then(|id| id.parse::<u64>().ok())
+    else {
+        return false;
+    };
+    let now = clock::now_ms();
+    matches!(app.store.read(|tx| account::job(tx, id)), Ok(Some(job)) if job.status(now) == 1)
+}
 
 pub(crate) async fn video(
     State(app): State<Shared>,
@@ -24,15 +40,7 @@ pub(crate) async fn video(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    let ready = file
-        .strip_suffix(".mp4")
-        .and_then(|id| id.parse::<u64>().ok())
-        .is_some_and(|id| {
-            app.account()
-                .job(id)
-                .is_some_and(|job| job.status(Instant::now()) == 1)
-        });
-    if !ready {
+    if !finished(&app, &file, "mp4") {
         return (StatusCode::NOT_FOUND, "no such video").into_response();
     }
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -43,7 +51,7 @@ pub(crate) async fn video(
     let fault = if sends_bytes {
         let fault = app.dice.roll(Endpoint::Media);
         app.count_fault(fault);
-        app.account().stats.downloads_served += 1;
+        app.count(counter::DOWNLOADS_SERVED);
         fault
     } else {
         None
@@ -51,16 +59,28 @@ pub(crate) async fn video(
     serve(Bytes::from_static(VIDEO), "video/mp4", range, fault)
 }
 
+pub(crate) async fn cover(State(app): State<Shared>, Path(file): Path<String>) -> Response {
+    if !finished(&app, &file, "png") {
+        return (StatusCode::NOT_FOUND, "no such cover").into_response();
+    }
+    serve(Bytes::from_static(COVER), "image/png", None, None)
+}
+
 pub(crate) async fn image(State(app): State<Shared>, Path(file): Path<String>) -> Response {
     let id = file.split_once('.').map_or(file.as_str(), |(id, _)| id);
-    let image = id.parse::<u64>().ok().and_then(|id| {
-        app.account()
-            .image(id)
-            .map(|image| (image.bytes.clone(), image.content_type))
-    });
+    let image = match id.parse::<u64>() {
+        Ok(id) => app.store.read(|tx| account::media(tx, id)),
+        Err(_) => Ok(None),
+    };
     match image {
-        Some((bytes, content_type)) => serve(bytes, content_type, None, None),
-        None => (StatusCode::NOT_FOUND, "no such image").into_response(),
+        Ok(Some((kind, content_type, bytes))) if kind == account::IMAGE => {
+            let mut response = serve(Bytes::from(bytes), "application/octet-stream", None, None);
+            if let Ok(value) = HeaderValue::from_str(&content_type) {
+                response.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            response
+        }
+        _ => (StatusCode::NOT_FOUND, "no such image").into_response(),
     }
 }
 

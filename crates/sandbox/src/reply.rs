@@ -7,6 +7,36 @@ use serde_json::{Value, json};
 
 use crate::faults::Fault;
 
+/// ErrCodes the sandbox answers outside the judge's refusals.
+const SERVER_ERROR: i64 = 500100;
+const MODERATION: i64 = 500052;
+
+/// Why a request is refused: a vendor ErrCode and the parameter it is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) code: i64,
+    pub(crate) param: String,
+}
+
+impl Refusal {
+    pub(crate) fn new(code: i64, param: impl Into<String>) -> Self {
+        Self {
+            code,
+            param: param.into(),
+        }
+    }
+}
+
+/// The vendor's short message for `code`: the error table's meaning, then the parameter at
+/// fault, if one is.
+pub(crate) fn message(code: i64, param: Option<&str>) -> String {
+    let meaning = pixfuse_core::errcode::lookup(code).map_or("error", |row| row.meaning);
+    match param {
+        Some(param) if !param.is_empty() => format!("{meaning}: {param}"),
+        _ => meaning.to_owned(),
+    }
+}
+
 /// A JSON answer before faults are applied.
 pub(crate) struct Reply {
     status: StatusCode,
@@ -22,11 +52,21 @@ impl Reply {
         }
     }
 
-    /// A vendor error: HTTP 200 (as the vendor does), the code in `ErrCode`.
-    pub(crate) fn err(code: i64, message: impl Into<String>) -> Self {
-        Self::err_with_status(StatusCode::OK, code, message)
+    /// A vendor error on HTTP 200 (as the vendor sends them), its message from the error table.
+    pub(crate) fn err(code: i64) -> Self {
+        Self::err_with_status(StatusCode::OK, code, message(code, None))
     }
 
+    /// [`Reply::err`] naming the parameter at fault (`image_references[1].ref_name`).
+    pub(crate) fn refuse(refusal: &Refusal) -> Self {
+        Self::err_with_status(
+            StatusCode::OK,
+            refusal.code,
+            message(refusal.code, Some(&refusal.param)),
+        )
+    }
+
+    /// An error envelope; `Resp` is null, as the vendor's errors carry no answer.
     pub(crate) fn err_with_status(
         status: StatusCode,
         code: i64,
@@ -34,15 +74,29 @@ impl Reply {
     ) -> Self {
         Self {
             status,
-            body: json!({ "ErrCode": code, "ErrMsg": message.into(), "Resp": {} }),
+            body: json!({ "ErrCode": code, "ErrMsg": message.into(), "Resp": null }),
         }
     }
 
+    /// The store failed: the vendor's "server error", which clients retry.
+    pub(crate) fn server_error(error: &rusqlite::Error) -> Self {
+        tracing::error!(%error, "sandbox store failed");
+        Self::err_with_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            SERVER_ERROR,
+            message(SERVER_ERROR, None),
+        )
+    }
+
     /// The lower-case body the vendor sends when moderation refuses an upload (HTTP 500).
-    pub(crate) fn moderation_upload(code: i64, message: impl Into<String>) -> Self {
+    pub(crate) fn moderation_upload() -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            body: json!({ "err_code": code, "err_msg": message.into(), "resp": {} }),
+            body: json!({
+                "err_code": MODERATION,
+                "err_msg": message(MODERATION, None),
+                "resp": null,
+            }),
         }
     }
 
@@ -106,8 +160,12 @@ pub(crate) fn early_fault(fault: Option<Fault>, retry_after_secs: u32) -> Option
                 .into_response(),
         ),
         Fault::ServerError { proxy_html: false } => Some(
-            Reply::err_with_status(StatusCode::INTERNAL_SERVER_ERROR, 500100, "server error")
-                .into_response(),
+            Reply::err_with_status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                SERVER_ERROR,
+                message(SERVER_ERROR, None),
+            )
+            .into_response(),
         ),
         Fault::DropAfterSubmit | Fault::TruncatedJson | Fault::CutDownload => None,
     }

@@ -1,17 +1,18 @@
-//! `GET /openapi/v2/video/result/{video_id}`: status 5 while generating, then 1, 7 or 8.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! `GET /openapi/v2/video/result/{video_id}`: status 5 while generating, then 1, 7 or 8, with the
+//! fields the vendor reports.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::json;
-use tokio::time::Instant;
+use serde_json::Value;
 
 use crate::app::Shared;
 use crate::faults::Endpoint;
-use crate::media::{VIDEO, VIDEO_HEIGHT, VIDEO_WIDTH};
-use crate::reply::Reply;
+use crate::media::VIDEO;
+use crate::reply::{Refusal, Reply};
+use crate::{account, clock};
+
+const NOT_FOUND: i64 = 500008;
 
 pub(crate) async fn handle(
     State(app): State<Shared>,
@@ -22,85 +23,45 @@ pub(crate) async fn handle(
         Ok((_, fault)) => fault,
         Err(answer) => return *answer,
     };
-    let Ok(video_id) = video_id.parse::<u64>() else {
-        return Reply::err(
-            400013,
-            format!("video_id must be an integer, got {video_id:?}"),
-        )
-        .into_response_with(fault);
+    let Ok(video_id) = video_id.trim().parse::<u64>() else {
+        return Reply::refuse(&Refusal::new(crate::schema::WRONG_TYPE, "id"))
+            .into_response_with(fault);
     };
-    let account = app.account();
-    let Some(job) = account.job(video_id) else {
-        return Reply::err(500008, format!("video {video_id} not found")).into_response_with(fault);
+    let now = clock::now_ms();
+    let reply = match app.store.read(|tx| account::job(tx, video_id)) {
+        Ok(Some(job)) => Reply::ok(answer(&app.base_url, video_id, &job, now)),
+        Ok(None) => Reply::err(NOT_FOUND),
+        Err(e) => Reply::server_error(&e),
     };
-    let status = job.status(Instant::now());
-    let url = if status == 1 {
-        format!("{}/media/video/{video_id}.mp4", app.base_url)
-    } else {
-        String::new()
+    reply.into_response_with(fault)
+}
+
+fn answer(base_url: &str, video_id: u64, job: &account::Job, now: i64) -> Value {
+    let status = job.status(now);
+    let done = status == 1;
+    let media = |kind: &str, ext: &str| {
+        if done {
+            format!("{base_url}/media/{kind}/{video_id}.{ext}")
+        } else {
+            String::new()
+        }
     };
     let modified = if status == 5 {
-        job.created
+        job.created_ms
     } else {
-        job.created + job.generation_time
+        job.ready_ms
     };
-    Reply::ok(json!({
-        "id": video_id,
-        "status": status,
-        "url": url,
-        "prompt": job.prompt,
-        "seed": job.seed.unwrap_or(0),
-        "outputWidth": VIDEO_WIDTH,
-        "outputHeight": VIDEO_HEIGHT,
-        "size": if status == 1 { VIDEO.len() } else { 0 },
-        "has_audio": job.has_audio,
-        "credits": job.credits,
-        "create_time": timestamp(job.created),
-        "modify_time": timestamp(modified),
-    }))
-    .into_response_with(fault)
-}
-
-/// `YYYY-MM-DD HH:MM:SS` in UTC.
-fn timestamp(at: SystemTime) -> String {
-    let secs = at
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), after Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    #[test]
-    fn formats_utc_timestamps() {
-        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01 00:00:00");
-        let leap_day = UNIX_EPOCH + Duration::from_secs(1_709_210_096);
-        assert_eq!(timestamp(leap_day), "2024-02-29 12:34:56");
-    }
+    let mut resp = job.fixed.clone();
+    resp.insert("id".into(), video_id.into());
+    resp.insert("status".into(), status.into());
+    resp.insert("url".into(), media("video", "mp4").into());
+    resp.insert("cover_url".into(), media("cover", "png").into());
+    resp.insert("size".into(), if done { VIDEO.len() } else { 0 }.into());
+    resp.insert("credits".into(), job.credits_at(now).into());
+    resp.insert(
+        "create_time".into(),
+        clock::vendor_time(job.created_ms).into(),
+    );
+    resp.insert("modify_time".into(), clock::vendor_time(modified).into());
+    Value::Object(resp)
 }

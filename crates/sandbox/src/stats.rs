@@ -1,6 +1,8 @@
-//! Counters a test can read to check what really happened on the server side.
+//! Counters a test can read to check what really happened on the server side. They live in the
+//! store, so every process sharing a persistent store counts into the same ones.
 
-/// A snapshot of what the sandbox has seen since it started.
+/// A snapshot of what the emulator has seen since its store was created (for an in-memory
+/// store: since the server started).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SandboxStats {
@@ -28,4 +30,45 @@ pub struct FaultStats {
     pub dropped_submits: u64,
     pub truncated_bodies: u64,
     pub cut_downloads: u64,
+}
+
+/// Names of the counters in the store.
+pub(crate) mod counter {
+    pub(crate) const SUBMITS_RECEIVED: &str = "submits_received";
+    pub(crate) const BILLABLE_JOBS: &str = "billable_jobs";
+    pub(crate) const DEDUPLICATED_SUBMITS: &str = "deduplicated_submits";
+    pub(crate) const CREDITS_SPENT: &str = "credits_spent";
+    pub(crate) const UPLOADS: &str = "uploads";
+    pub(crate) const DOWNLOADS_SERVED: &str = "downloads_served";
+    pub(crate) const RATE_LIMITED: &str = "faults.rate_limited";
+    pub(crate) const SERVER_ERRORS: &str = "faults.server_errors";
+    pub(crate) const DROPPED_SUBMITS: &str = "faults.dropped_submits";
+    pub(crate) const TRUNCATED_BODIES: &str = "faults.truncated_bodies";
+    pub(crate) const CUT_DOWNLOADS: &str = "faults.cut_downloads";
+}
+
+impl SandboxStats {
+    pub(crate) fn from_counters(counters: &[(String, i64)]) -> Self {
+        let get = |name: &str| {
+            counters
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, v)| u64::try_from(*v).unwrap_or(0))
+        };
+        SandboxStats {
+            submits_received: get(counter::SUBMITS_RECEIVED),
+            billable_jobs: get(counter::BILLABLE_JOBS),
+            deduplicated_submits: get(counter::DEDUPLICATED_SUBMITS),
+            credits_spent: get(counter::CREDITS_SPENT),
+            uploads: get(counter::UPLOADS),
+            downloads_served: get(counter::DOWNLOADS_SERVED),
+            faults: FaultStats {
+                rate_limited: get(counter::RATE_LIMITED),
+                server_errors: get(counter::SERVER_ERRORS),
+                dropped_submits: get(counter::DROPPED_SUBMITS),
+                truncated_bodies: get(counter::TRUNCATED_BODIES),
+                cut_downloads: get(counter::CUT_DOWNLOADS),
+            },
+        }
+    }
 }

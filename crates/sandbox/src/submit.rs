@@ -1,128 +1,138 @@
-//! `POST /openapi/v2/video/fusion/generate`: validated by pixfuse-core, deduplicated by
-//! `Ai-trace-id`, limited per key, charged per pixfuse-core's estimate.
+//! `POST /openapi/v2/video/fusion/generate`: deduplicated by `Ai-trace-id`, judged from spec data
+//! ([`crate::judge`]), limited per key, charged from the price table.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use pixfuse_core::{Diagnostic, Job, ValidateOptions, estimate, validate_bytes};
-use serde_json::json;
-use tokio::time::Instant;
+use serde_json::{Map, Value, json};
 
-use crate::account::{NewJob, Outcome};
+use crate::account::{self, NewJob, Outcome};
 use crate::app::{App, Shared};
 use crate::faults::Endpoint;
+use crate::judge::{Fusion, judge};
 use crate::reply::Reply;
+use crate::stats::counter;
+use crate::{clock, price, render};
+
+const INVALID_IMAGE_ID: i64 = 400032;
+const CONCURRENCY_LIMIT: i64 = 500044;
+const INSUFFICIENT_BALANCE: i64 = 500090;
 
 pub(crate) async fn handle(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let (key, fault) = match app.admit(&headers, Endpoint::Generate) {
         Ok(admitted) => admitted,
         Err(answer) => return *answer,
     };
-    let trace_id = headers
-        .get("ai-trace-id")
+    submit(&app, key, trace_id(&headers), &body).into_response_with(fault)
+}
+
+/// The trace id as the vendor reads it: header names are case-insensitive (`Ai-trace-id`,
+/// `Ai-Trace-Id`), and of several trace headers the first one counts, as `Header.Get` has it.
+fn trace_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all("ai-trace-id")
+        .iter()
+        .next()
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .map(str::to_owned);
-    submit(&app, key, trace_id, &body).into_response_with(fault)
+        .map(str::to_owned)
 }
 
-fn submit(app: &App, key: usize, trace_id: Option<String>, body: &[u8]) -> Reply {
-    // A re-sent trace id answers with the earlier video before anything else is checked: the
-    // retry of a submit whose answer was lost must neither bill again nor hit the limit its
-    // own first attempt now occupies.
-    if let Some(trace) = &trace_id {
-        let mut account = app.account();
-        if let Some(video_id) = account.video_for_trace(trace) {
-            account.stats.deduplicated_submits += 1;
-            let credits = account.job(video_id).map_or(0, |job| job.credits);
-            return Reply::ok(json!({ "video_id": video_id, "credits": credits }));
+fn submit(app: &App, key: String, trace_id: Option<String>, body: &[u8]) -> Reply {
+    let job = judge(body).map(|fusion| {
+        let job = new_job(app, &fusion, key, trace_id.clone());
+        (fusion.img_ids, job)
+    });
+    let limit = u64::from(app.config.concurrency_limit);
+    // One transaction from the trace id to the charge: two processes cannot both bill one trace
+    // id, take the last slot or spend the last credits.
+    app.write(|tx, now| {
+        // A re-sent trace id answers with the earlier video before anything else is checked:
+        // the retry of a submit whose answer was lost must neither bill again nor hit the limit
+        // its own first attempt now occupies.
+        if let Some(trace) = &trace_id
+            && let Some((video_id, credits)) = account::video_for_trace(tx, trace)?
+        {
+            crate::store::bump(tx, counter::DEDUPLICATED_SUBMITS, 1)?;
+            return Ok(Reply::ok(
+                json!({ "video_id": video_id, "credits": credits }),
+            ));
         }
-    }
-
-    let validation = validate_bytes(body, &ValidateOptions::default());
-    let errors: Vec<&Diagnostic> = validation
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .collect();
-    if !errors.is_empty() {
-        return Reply::err(err_code(&errors), describe(&errors));
-    }
-    let Some(job) = validation.job else {
-        return Reply::err(400013, "the body is not a fusion request");
-    };
-    let img_ids = match img_ids(&job) {
-        Ok(ids) => ids,
-        Err(reply) => return reply,
-    };
-
-    let audio = job.generate_audio_switch.unwrap_or(false);
-    let credits = estimate(&job.model, &job.quality, job.duration, audio)
-        .map_or(0, |e| e.credits.ceil().max(0.0) as u64);
-    let outcome = outcome(app, &job.prompt);
-    let generation_time = app.config.generation_time_for(job.duration, &job.quality);
-
-    let now = Instant::now();
-    let mut account = app.account();
-    if let Some(missing) = img_ids.iter().find(|id| account.image(**id).is_none()) {
-        return Reply::err(
-            400032,
-            format!("invalid image id {missing}: upload the image first"),
-        );
-    }
-    let limit = app.config.concurrency_limit as usize;
-    if account.running(key, now) >= limit {
-        return Reply::err(
-            500044,
-            format!("concurrent generation limit reached ({limit} jobs); retry when one finishes"),
-        );
-    }
-    if account.credits_left() < credits {
-        return Reply::err(
-            500090,
-            format!(
-                "insufficient balance: this job costs {credits} credits, {} left",
-                account.credits_left()
-            ),
-        );
-    }
-    let video_id = account.add_job(
-        NewJob {
-            key,
-            trace_id,
-            prompt: job.prompt,
-            seed: job.seed,
-            has_audio: audio,
-            credits,
-            generation_time,
-            outcome,
-        },
-        now,
-    );
-    Reply::ok(json!({ "video_id": video_id, "credits": credits }))
+        let (img_ids, job) = match &job {
+            Ok(accepted) => accepted,
+            Err(refusal) => return Ok(Reply::refuse(refusal)),
+        };
+        for &img_id in img_ids {
+            if !account::is_image(tx, img_id)? {
+                return Ok(Reply::err(INVALID_IMAGE_ID));
+            }
+        }
+        if account::running(tx, &job.key_hash, now)? >= limit {
+            return Ok(Reply::err(CONCURRENCY_LIMIT));
+        }
+        if account::credits_left(tx)? < job.credits {
+            return Ok(Reply::err(INSUFFICIENT_BALANCE));
+        }
+        let video_id = app.new_id(tx)?;
+        account::add_job(tx, video_id, job, now)?;
+        Ok(Reply::ok(
+            json!({ "video_id": video_id, "credits": job.credits }),
+        ))
+    })
 }
 
-/// The vendor takes only uploaded images: every reference must carry an `img_id`.
-fn img_ids(job: &Job) -> Result<Vec<u64>, Reply> {
-    job.image_references
-        .iter()
-        .enumerate()
-        .map(|(i, reference)| {
-            reference.source.img_id().ok_or_else(|| {
-                Reply::err(
-                    400011,
-                    format!(
-                        "image_references[{i}].img_id is empty: reference {:?} names its image by \
-                         `image`, which only pixfuse understands; upload it with \
-                         POST /openapi/v2/image/upload and send the img_id",
-                        reference.ref_name
-                    ),
-                )
-            })
-        })
-        .collect()
+/// The job an accepted request becomes: its price, generation time, outcome and the result
+/// fields it fixes (a random seed when it sent none).
+fn new_job(app: &App, fusion: &Fusion, key_hash: String, trace_id: Option<String>) -> NewJob {
+    let credits = price::credits(
+        app.config.prices,
+        &fusion.model,
+        &fusion.quality,
+        fusion.duration,
+        fusion.audio,
+    );
+    let generation =
+        app.config
+            .generation_time_for(&fusion.model, fusion.duration, &fusion.quality);
+    let seed_max = pixfuse_core::CAPABILITIES.request.seed_max.value;
+    let seed = fusion
+        .seed
+        .map_or_else(|| app.random(0..=seed_max), u64::from);
+    NewJob {
+        key_hash,
+        trace_id,
+        credits,
+        generation_ms: clock::ms(generation),
+        outcome: outcome(app, &fusion.prompt),
+        fixed: fixed_fields(fusion, seed),
+    }
+}
+
+/// The result fields a job's request decides once and for all.
+fn fixed_fields(fusion: &Fusion, seed: u64) -> Map<String, Value> {
+    let (width, height) =
+        render::dimensions(&fusion.quality, &fusion.aspect_ratio).unwrap_or_default();
+    let mut fixed = Map::new();
+    fixed.insert("prompt".into(), fusion.prompt.clone().into());
+    if let Some(negative) = &fusion.negative_prompt {
+        fixed.insert("negative_prompt".into(), negative.clone().into());
+    }
+    if let Some(style) = &fusion.style {
+        fixed.insert("style".into(), style.clone().into());
+    }
+    fixed.insert("seed".into(), seed.into());
+    fixed.insert("outputWidth".into(), width.into());
+    fixed.insert("outputHeight".into(), height.into());
+    fixed.insert(
+        "resolution_ratio".into(),
+        render::short_side(&fusion.quality)
+            .unwrap_or_default()
+            .into(),
+    );
+    fixed.insert("has_audio".into(), fusion.audio.into());
+    fixed
 }
 
 fn outcome(app: &App, prompt: &str) -> Outcome {
@@ -136,37 +146,18 @@ fn outcome(app: &App, prompt: &str) -> Outcome {
     }
 }
 
-/// The vendor's code for the first error (its codes are coarse; the message has the detail).
-fn err_code(errors: &[&Diagnostic]) -> i64 {
-    match errors.first().map(|d| d.code) {
-        Some(
-            "missing_field"
-            | "no_images"
-            | "prompt_empty"
-            | "ref_name_empty"
-            | "image_source_missing",
-        ) => 400011,
-        Some("prompt_too_long") => 400018,
-        Some("wrong_type" | "json_syntax") => 400013,
-        _ => 400017,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
 
-/// pixfuse-core's reasons, one per error: `path: message (suggestion)`.
-fn describe(errors: &[&Diagnostic]) -> String {
-    errors
-        .iter()
-        .map(|d| {
-            let path = if d.path.is_empty() {
-                "request"
-            } else {
-                d.path.as_str()
-            };
-            match &d.suggestion {
-                Some(s) => format!("{path}: {} ({s})", d.message),
-                None => format!("{path}: {}", d.message),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    use super::*;
+
+    #[test]
+    fn the_first_trace_header_counts_whatever_its_spelling() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(trace_id(&headers), None);
+        headers.append("Ai-Trace-Id", HeaderValue::from_static(" t-1 "));
+        headers.append("Ai-trace-id", HeaderValue::from_static("t-2"));
+        assert_eq!(trace_id(&headers).as_deref(), Some("t-1"));
+    }
 }

@@ -1,130 +1,211 @@
-//! `POST /openapi/v2/image/upload`: multipart field `image`, checked as the vendor checks it.
+//! `POST /openapi/v2/image/upload`: "either image or image_url is required". A file in multipart
+//! field `image`, or a URL in field `image_url` of a multipart form or of an
+//! `application/x-www-form-urlencoded` body, in any order; a file wins over a URL. The image is
+//! then checked as the vendor checks it.
 
-use axum::extract::State;
-use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::http::HeaderMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::extract::{Form, FromRequest, Multipart, Request, State};
+use axum::http::header;
 use axum::response::Response;
 use bytes::Bytes;
 use pixfuse_core::{CAPABILITIES, Severity};
 use serde_json::json;
 
-use crate::account::Image;
-use crate::app::Shared;
+use crate::account::{self, IMAGE};
+use crate::app::{App, Shared};
+use crate::config::UrlUploads;
 use crate::faults::Endpoint;
-use crate::reply::Reply;
+use crate::media::PLACEHOLDER;
+use crate::reply::{Refusal, Reply};
+use crate::schema::{EMPTY, INVALID, WRONG_TYPE};
 
 /// ErrCodes of the 500030–500042 family the sandbox uses.
 const TOO_LARGE: i64 = 500030;
 const UNREADABLE: i64 = 500031;
 const BAD_FORMAT: i64 = 500032;
 const BAD_SIZE: i64 = 500033;
-const MODERATION: i64 = 500052;
+const UPLOAD_FAILED: i64 = 500041;
 
-pub(crate) async fn handle(
-    State(app): State<Shared>,
-    headers: HeaderMap,
-    form: Result<Multipart, MultipartRejection>,
-) -> Response {
-    let fault = match app.admit(&headers, Endpoint::Upload) {
+/// How long fetching an `image_url` may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a request offers to upload.
+#[derive(Debug, Default)]
+struct Offer {
+    /// `(file name, bytes)` of field `image`.
+    file: Option<(String, Bytes)>,
+    url: Option<String>,
+}
+
+pub(crate) async fn handle(State(app): State<Shared>, request: Request) -> Response {
+    let fault = match app.admit(request.headers(), Endpoint::Upload) {
         Ok((_, fault)) => fault,
         Err(answer) => return *answer,
     };
-    let reply = match read_image(form).await {
-        Ok((file_name, bytes)) => store(&app, file_name, bytes),
+    let reply = match read_offer(request).await {
+        Ok(Offer {
+            file: Some((name, bytes)),
+            ..
+        }) if !bytes.is_empty() => store(&app, &name, bytes),
+        Ok(Offer { url: Some(url), .. }) => match fetch(&app, &url).await {
+            Ok(bytes) => store(&app, &url, bytes),
+            Err(reply) => reply,
+        },
+        Ok(_) => Reply::refuse(&Refusal::new(EMPTY, "image")),
         Err(reply) => reply,
     };
     reply.into_response_with(fault)
 }
 
-async fn read_image(form: Result<Multipart, MultipartRejection>) -> Result<(String, Bytes), Reply> {
-    let mut form = form.map_err(|e| {
-        Reply::err(
-            400013,
-            format!("expected a multipart/form-data body with the file in field `image` ({e})"),
-        )
-    })?;
+async fn read_offer(request: Request) -> Result<Offer, Reply> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let unreadable = || Reply::refuse(&Refusal::new(WRONG_TYPE, "body"));
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let Form(fields) = Form::<Vec<(String, String)>>::from_request(request, &())
+            .await
+            .map_err(|_| unreadable())?;
+        let url = fields
+            .into_iter()
+            .find(|(name, value)| name == "image_url" && !value.trim().is_empty())
+            .map(|(_, value)| value.trim().to_owned());
+        return Ok(Offer { file: None, url });
+    }
+    if !content_type.starts_with("multipart/form-data") {
+        return Ok(Offer::default());
+    }
+    let mut form = Multipart::from_request(request, &())
+        .await
+        .map_err(|_| unreadable())?;
+    let mut offer = Offer::default();
     loop {
         let field = match form.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
-            Err(e) => {
-                return Err(Reply::err(
-                    400013,
-                    format!("unreadable multipart body: {e}"),
-                ));
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(Reply::err(TOO_LARGE));
             }
+            Err(_) => return Err(unreadable()),
         };
         match field.name() {
-            Some("image") => {
-                let file_name = field.file_name().unwrap_or_default().to_owned();
-                let bytes = field.bytes().await.map_err(|e| {
-                    Reply::err(TOO_LARGE, format!("image too large or unreadable: {e}"))
-                })?;
-                return Ok((file_name, bytes));
+            Some("image") if offer.file.is_none() => {
+                let name = field.file_name().unwrap_or_default().to_owned();
+                let bytes = field.bytes().await.map_err(|_| Reply::err(TOO_LARGE))?;
+                offer.file = Some((name, bytes));
             }
-            Some("image_url") => {
-                return Err(Reply::err(
-                    400017,
-                    "uploads by URL are not supported: send the file itself in field `image`",
-                ));
+            Some("image_url") if offer.url.is_none() => {
+                let url = field.text().await.map_err(|_| unreadable())?;
+                let url = url.trim();
+                if !url.is_empty() {
+                    offer.url = Some(url.to_owned());
+                }
             }
-            _ => continue,
+            _ => {}
         }
     }
-    Err(Reply::err(
-        400011,
-        "parameter `image` is empty: send the file in multipart field `image`",
-    ))
+    Ok(offer)
 }
 
-fn store(app: &Shared, file_name: String, bytes: Bytes) -> Reply {
+/// The bytes behind an `image_url`, as [`UrlUploads`] says to get them.
+async fn fetch(app: &App, url: &str) -> Result<Bytes, Reply> {
+    let refuse = || Reply::refuse(&Refusal::new(INVALID, "image_url"));
+    let mode = app.config.url_uploads;
+    if mode == UrlUploads::Refuse {
+        return Err(refuse());
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|_| refuse())?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(refuse());
+    }
+    if mode == UrlUploads::Placeholder && !is_loopback(&parsed) {
+        return Ok(Bytes::from_static(PLACEHOLDER));
+    }
+    let failed = |error: &dyn std::fmt::Display| {
+        tracing::debug!(%url, %error, "image_url fetch failed");
+        Reply::err(UPLOAD_FAILED)
+    };
+    let mut response = app.http.get(parsed).send().await.map_err(|e| failed(&e))?;
+    if !response.status().is_success() {
+        return Err(failed(&response.status()));
+    }
+    let limit = CAPABILITIES.upload.max_bytes.value;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| failed(&e))? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() as u64 > limit {
+            return Err(Reply::err(TOO_LARGE));
+        }
+    }
+    Ok(Bytes::from(bytes))
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The client that fetches URLs. Redirects are followed (at most 5), but in placeholder mode only
+/// to loopback: a local server cannot send the sandbox off the machine.
+pub(crate) fn url_client(mode: UrlUploads) -> reqwest::Client {
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 5
+            || (mode == UrlUploads::Placeholder && !is_loopback(attempt.url()))
+        {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .timeout(FETCH_TIMEOUT)
+        .redirect(policy)
+        .build()
+        .unwrap_or_default()
+}
+
+/// Judges the image as the vendor does and stores it. `name` (a file name or the URL) carries
+/// the moderation trigger.
+fn store(app: &App, name: &str, bytes: Bytes) -> Reply {
     let rules = &CAPABILITIES.upload;
     if let Some(word) = &app.config.moderation_trigger
-        && file_name.contains(word.as_str())
+        && name.contains(word.as_str())
     {
-        return Reply::moderation_upload(MODERATION, "content moderation failed");
+        return Reply::moderation_upload();
     }
     if bytes.len() as u64 > rules.max_bytes.value {
-        return Reply::err(
-            TOO_LARGE,
-            format!(
-                "image too large: {} bytes, at most {} allowed",
-                bytes.len(),
-                rules.max_bytes.value
-            ),
-        );
+        return Reply::err(TOO_LARGE);
     }
     let Some((content_type, extension)) = sniff(&bytes) else {
-        return Reply::err(
-            BAD_FORMAT,
-            "image format not supported: use png, jpeg or webp",
-        );
+        return Reply::err(BAD_FORMAT);
     };
     let Ok(size) = imagesize::blob_size(&bytes) else {
-        return Reply::err(UNREADABLE, "image unreadable: its header is damaged");
+        return Reply::err(UNREADABLE);
     };
     let longest = size.width.max(size.height) as u64;
-    if let Some(limit) = rules
+    if rules
         .max_side_px
         .iter()
-        .find(|l| l.severity == Severity::Error && longest > l.value)
+        .any(|l| l.severity == Severity::Error && longest > l.value)
     {
-        return Reply::err(
-            BAD_SIZE,
-            format!(
-                "image size not supported: {}x{} px, at most {} px per side",
-                size.width, size.height, limit.value
-            ),
-        );
+        return Reply::err(BAD_SIZE);
     }
-    let id = app.account().add_image(Image {
-        bytes,
-        content_type,
-    });
-    Reply::ok(json!({
-        "img_id": id,
-        "img_url": format!("{}/media/image/{id}.{extension}", app.base_url),
-    }))
+    let base_url = &app.base_url;
+    app.write(|tx, _| {
+        let id = app.new_id(tx)?;
+        account::add_media(tx, id, IMAGE, content_type, &bytes)?;
+        Ok(Reply::ok(json!({
+            "img_id": id,
+            "img_url": format!("{base_url}/media/image/{id}.{extension}"),
+        })))
+    })
 }
 
 /// `(content type, extension)` from the magic bytes; the file name is not trusted.
@@ -142,7 +223,7 @@ fn sniff(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
 
 #[cfg(test)]
 mod tests {
-    use super::sniff;
+    use super::*;
 
     #[test]
     fn knows_the_three_formats_by_their_magic() {
@@ -154,5 +235,24 @@ mod tests {
         assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(("image/webp", "webp")));
         assert_eq!(sniff(b"GIF89a"), None);
         assert_eq!(sniff(b""), None);
+    }
+
+    #[test]
+    fn loopback_hosts_are_the_only_local_ones() {
+        let local = |u: &str| is_loopback(&reqwest::Url::parse(u).unwrap());
+        assert!(local("http://127.0.0.1:9/a.png"));
+        assert!(local("http://127.8.9.10/a.png"));
+        assert!(local("http://[::1]:80/a.png"));
+        assert!(local("http://LOCALHOST/a.png"));
+        assert!(!local("https://cdn.example.com/a.png"));
+        assert!(!local("http://10.0.0.1/a.png"));
+        assert!(!local("http://localhost.example.com/a.png"));
+    }
+
+    #[test]
+    fn the_placeholder_is_a_real_image() {
+        let size = imagesize::blob_size(PLACEHOLDER).unwrap();
+        assert_eq!((size.width, size.height), (128, 128));
+        assert_eq!(sniff(PLACEHOLDER), Some(("image/png", "png")));
     }
 }

@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 #[tokio::test]
-async fn upload_answers_a_64_bit_img_id_and_serves_the_image() {
+async fn upload_answers_a_realistic_img_id_and_serves_the_image() {
     let api = start(fast()).await;
     let (status, body) = api.upload_raw("dog.png", DOG_PNG).await;
     assert_eq!(status, 200);
@@ -16,10 +16,9 @@ async fn upload_answers_a_64_bit_img_id_and_serves_the_image() {
     assert_eq!(envelope["ErrCode"], 0);
     assert_eq!(envelope["ErrMsg"], "success");
     let img_id = envelope["Resp"]["img_id"].as_u64().unwrap();
-    assert!(
-        img_id > 1 << 53,
-        "ids beyond 2^53 catch clients that use floats"
-    );
+    // Like the vendor's: around 3 × 10^14, exact in a JavaScript number.
+    assert!((100_000_000_000_000..1 << 53).contains(&img_id), "{img_id}");
+    assert_eq!(img_id as f64 as u64, img_id);
     assert!(body.contains(&format!("\"img_id\":{img_id}")), "{body}");
 
     let img_url = envelope["Resp"]["img_url"].as_str().unwrap();
@@ -30,18 +29,30 @@ async fn upload_answers_a_64_bit_img_id_and_serves_the_image() {
 }
 
 #[tokio::test]
+async fn big_ids_are_above_2_to_the_53_for_clients_that_use_floats() {
+    let api = start(SandboxConfig {
+        big_ids: true,
+        ..fast()
+    })
+    .await;
+    let (_, body) = api.upload_raw("dog.png", DOG_PNG).await;
+    let envelope: Value = serde_json::from_str(&body).unwrap();
+    let img_id = envelope["Resp"]["img_id"].as_u64().unwrap();
+    assert!(img_id > 1 << 53, "{img_id}");
+    assert_ne!(img_id as f64 as u64, img_id, "no f64 holds it");
+    assert!(body.contains(&format!("\"img_id\":{img_id}")), "{body}");
+}
+
+#[tokio::test]
 async fn upload_judges_the_format_by_its_bytes_not_its_name() {
     let api = start(fast()).await;
     let (status, body) = api.upload_raw("cat.png", b"GIF89a\x01\x00\x01\x00").await;
     assert_eq!(status, 200);
     let envelope: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(envelope["ErrCode"], 500032, "{body}");
-    assert!(
-        envelope["ErrMsg"]
-            .as_str()
-            .unwrap()
-            .contains("png, jpeg or webp")
-    );
+    // The error table's meaning, as terse as the vendor's.
+    let meaning = pixfuse_core::errcode::lookup(500032).unwrap().meaning;
+    assert_eq!(envelope["ErrMsg"], meaning);
 
     // A PNG named .jpg is still a PNG.
     api.upload("dog.jpg", DOG_PNG).await;
@@ -72,17 +83,7 @@ async fn upload_refuses_images_over_the_size_limit() {
 async fn upload_without_the_image_field_is_an_empty_parameter() {
     let api = start(fast()).await;
     let form = reqwest::multipart::Form::new().text("other", "x");
-    let envelope: Value = api
-        .http
-        .post(api.url("image/upload"))
-        .header("API-KEY", &api.key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let envelope = api.upload_form(form).await;
     assert_eq!(envelope["ErrCode"], 400011);
 }
 
@@ -94,6 +95,10 @@ async fn moderation_refuses_an_upload_with_the_lower_case_500_body() {
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["err_code"], 500052);
     assert!(body["err_msg"].is_string());
+    assert!(
+        body["resp"].is_null() && body.get("resp").is_some(),
+        "{body}"
+    );
     assert!(body.get("ErrCode").is_none());
 }
 
@@ -117,6 +122,7 @@ async fn result_of_an_unknown_video_is_not_found_in_a_200_envelope() {
     let api = start(fast()).await;
     let envelope = api.result(42).await;
     assert_eq!(envelope["ErrCode"], 500008);
+    assert!(envelope["Resp"].is_null(), "{envelope}");
     let envelope = api.get_json("video/result/not-a-number").await;
     assert_eq!(envelope["ErrCode"], 400013);
 }
@@ -142,12 +148,8 @@ async fn a_missing_or_wrong_key_is_refused_as_the_vendor_does() {
         let (status, body) = balance_status(&api, &headers).await;
         assert_eq!(status, 401, "{headers:?}");
         assert_eq!(body["ErrCode"], 400012);
-        assert!(
-            body["ErrMsg"]
-                .as_str()
-                .unwrap()
-                .starts_with("Invalid API-KEY")
-        );
+        assert_eq!(body["ErrMsg"], "Invalid API-KEY");
+        assert!(body["Resp"].is_null());
     }
     let key = api.key.clone();
     let bearer = format!("Bearer {key}");
@@ -228,6 +230,14 @@ async fn invalid_knobs_are_refused_at_start() {
             generation_time: std::time::Duration::from_secs(3 * 3600),
             ..fast()
         },
+        SandboxConfig {
+            time_scale: 0.0,
+            ..fast()
+        },
+        SandboxConfig {
+            prices: pixfuse_sandbox::Prices::Scaled(f64::NAN),
+            ..fast()
+        },
     ];
     for config in bad {
         let error = pixfuse_sandbox::Sandbox::start(config).await.unwrap_err();
@@ -247,4 +257,100 @@ async fn shutdown_stops_the_server() {
     api.sandbox.shutdown().await.unwrap();
     let refused = api.http.get(url).send().await;
     assert!(refused.is_err());
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// An upload by `image_url` in a urlencoded body: (HTTP status, envelope).
+async fn upload_url(api: &common::Api, url: &str) -> (u16, Value) {
+    let response = api
+        .http
+        .post(api.url("image/upload"))
+        .header("API-KEY", &api.key)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("image_url={}", percent_encode(url)))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn url_uploads_fetch_loopback_and_stand_in_for_other_hosts() {
+    let api = start(fast()).await;
+    let dog = api.upload("dog.png", DOG_PNG).await;
+    let dog_url = format!("{}/media/image/{dog}.png", api.sandbox.base_url());
+    let (_, fetched) = upload_url(&api, &dog_url).await;
+    let served = |envelope: &Value| {
+        let url = envelope["Resp"]["img_url"].as_str().unwrap().to_owned();
+        let http = api.http.clone();
+        async move { http.get(url).send().await.unwrap().bytes().await.unwrap() }
+    };
+    assert_eq!(served(&fetched).await.as_ref(), DOG_PNG, "{fetched}");
+    let (_, remote) = upload_url(&api, "https://cdn.example.com/dog.png").await;
+    let placeholder = include_bytes!("../assets/placeholder.png");
+    assert_eq!(served(&remote).await.as_ref(), placeholder, "{remote}");
+
+    // A loopback URL that serves nothing: the upload failed.
+    let missing = format!("{}/media/image/1.png", api.sandbox.base_url());
+    assert_eq!(upload_url(&api, &missing).await.1["ErrCode"], 500041);
+    // Not a URL at all, or not http(s).
+    for bad in ["not a url", "ftp://127.0.0.1/dog.png"] {
+        let (_, envelope) = upload_url(&api, bad).await;
+        assert_eq!(envelope["ErrCode"], 400017, "{bad}: {envelope}");
+        assert_eq!(envelope["ErrMsg"], "a parameter is invalid: image_url");
+    }
+    // The moderation trigger in a URL, as in a file name.
+    let (status, body) = upload_url(&api, "https://cdn.example.com/sandbox-moderate.png").await;
+    assert_eq!(
+        (status, &body["err_code"]),
+        (500, &Value::from(500052)),
+        "{body}"
+    );
+    // A form with neither field.
+    let (_, envelope) = upload_url(&api, "").await;
+    assert_eq!(envelope["ErrCode"], 400011, "{envelope}");
+    assert_eq!(api.sandbox.stats().uploads, 3);
+}
+
+#[tokio::test]
+async fn a_loopback_redirect_off_the_machine_is_not_followed() {
+    use axum::response::Redirect;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().route(
+        "/away.png",
+        axum::routing::get(|| async { Redirect::temporary("https://cdn.example.com/x.png") }),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let api = start(fast()).await;
+    let (_, envelope) = upload_url(&api, &format!("http://{addr}/away.png")).await;
+    assert_eq!(envelope["ErrCode"], 500041, "{envelope}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn url_uploads_can_be_refused_altogether() {
+    let api = start(SandboxConfig {
+        url_uploads: pixfuse_sandbox::UrlUploads::Refuse,
+        ..fast()
+    })
+    .await;
+    let (_, envelope) = upload_url(&api, "https://cdn.example.com/dog.png").await;
+    assert_eq!(envelope["ErrCode"], 400017, "{envelope}");
+    let form = reqwest::multipart::Form::new().text("image_url", "http://127.0.0.1:9/a.png");
+    let envelope = api.upload_form(form).await;
+    assert_eq!(envelope["ErrCode"], 400017, "{envelope}");
+    // Files are still welcome.
+    api.upload("dog.png", DOG_PNG).await;
 }

@@ -14,20 +14,27 @@ const VIDEO: &[u8] = include_bytes!("../assets/sample.mp4");
 const PRICE: u64 = 45;
 
 #[tokio::test]
-async fn an_invalid_request_carries_pixfuse_cores_reasons_in_a_200_envelope() {
+async fn an_invalid_request_gets_one_vendor_error_in_a_200_envelope() {
     let api = start(fast()).await;
     let ids = api.dog_and_room().await;
     let mut body = request(&ids, "@dog naps in @room today");
     body["duration"] = json!(10);
     body["prompt"] = json!("@dog, naps in @room today");
     let envelope = api.submit(&body, &uuid()).await;
+    // Two mistakes, one answer: the code and a short message naming the parameter, no advice.
     assert_eq!(envelope["ErrCode"], 400017, "{envelope}");
-    let message = envelope["ErrMsg"].as_str().unwrap();
-    assert!(message.contains("/duration"), "{message}");
-    assert!(message.contains("/prompt"), "{message}");
+    assert_eq!(envelope["ErrMsg"], "a parameter is invalid: duration");
+    assert!(envelope["Resp"].is_null(), "{envelope}");
+    body["duration"] = json!(5);
+    let envelope = api.submit(&body, &uuid()).await;
+    assert_eq!(
+        envelope["ErrMsg"], "a parameter is invalid: prompt",
+        "{envelope}"
+    );
 
     let envelope = api.submit(&json!({ "prompt": "x" }), &uuid()).await;
     assert_eq!(envelope["ErrCode"], 400011, "{envelope}");
+    assert!(envelope["Resp"].is_null());
     let response = api
         .http
         .post(api.url("video/fusion/generate"))
@@ -40,7 +47,7 @@ async fn an_invalid_request_carries_pixfuse_cores_reasons_in_a_200_envelope() {
     assert_eq!(envelope["ErrCode"], 400013, "{envelope}");
 
     let stats = api.sandbox.stats();
-    assert_eq!((stats.submits_received, stats.billable_jobs), (3, 0));
+    assert_eq!((stats.submits_received, stats.billable_jobs), (4, 0));
     assert_eq!(api.sandbox.credits_left(), 10_000);
 }
 
@@ -60,7 +67,7 @@ async fn img_ids_the_sandbox_never_issued_are_invalid() {
     let ids = api.dog_and_room().await;
     let envelope = api
         .submit(
-            &request(&[ids[0], ids[1] + 2], "@dog naps in @room today"),
+            &request(&[ids[0], ids[1] + 1_000_000], "@dog naps in @room today"),
             &uuid(),
         )
         .await;
@@ -77,7 +84,7 @@ async fn a_job_generates_then_succeeds_with_a_downloadable_video() {
         .await;
     assert_eq!(envelope["Resp"]["credits"], PRICE);
     let id = video_id(&envelope);
-    assert!(id > 1 << 53);
+    assert!(id < 1 << 53, "a realistic id by default: {id}");
 
     let first = api.result(id).await;
     assert_eq!(first["Resp"]["status"], 5, "{first}");
@@ -100,6 +107,69 @@ async fn a_job_generates_then_succeeds_with_a_downloadable_video() {
     assert_eq!(stats.billable_jobs, 1);
     assert_eq!(stats.credits_spent, PRICE);
     assert_eq!(stats.downloads_served, 1);
+}
+
+#[tokio::test]
+async fn a_finished_job_reports_the_fields_its_request_decided() {
+    // Long enough that the second job is surely still generating when first polled.
+    let api = start(SandboxConfig {
+        generation_time: Duration::from_millis(300),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let ids = api.dog_and_room().await;
+    let mut body = request(&ids, "@dog naps in @room today");
+    body["model"] = json!("v6");
+    body["quality"] = json!("720p");
+    body["aspect_ratio"] = json!("9:16");
+    body["generate_audio_switch"] = json!(true);
+    body["negative_prompt"] = json!("blurry");
+    body["style"] = json!("anime");
+    let id = video_id(&api.submit(&body, &uuid()).await);
+    let done = api.wait(id).await;
+    let resp = &done["Resp"];
+    assert_eq!(
+        (resp["outputWidth"].as_u64(), resp["outputHeight"].as_u64()),
+        (Some(720), Some(1280)),
+        "{done}"
+    );
+    assert_eq!(resp["resolution_ratio"], 720);
+    assert_eq!(resp["has_audio"], true);
+    assert_eq!(resp["negative_prompt"], "blurry");
+    assert_eq!(resp["style"], "anime");
+    let seed = resp["seed"].as_u64().unwrap();
+    assert!(seed <= 2_147_483_647, "a seed was drawn: {seed}");
+    for time in ["create_time", "modify_time"] {
+        let text = resp[time].as_str().unwrap();
+        assert_eq!(text.len(), 19, "YYYY-MM-DD HH:MM:SS: {text}");
+        assert_eq!((&text[4..5], &text[10..11], &text[13..14]), ("-", " ", ":"));
+    }
+    let cover = api
+        .http
+        .get(resp["cover_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cover.status(), 200);
+    assert_eq!(cover.headers()["content-type"], "image/png");
+    assert!(cover.bytes().await.unwrap().starts_with(b"\x89PNG"));
+
+    // A seed that was sent is reported as sent; fields not sent are not invented.
+    body["seed"] = json!(42);
+    for field in ["negative_prompt", "style"] {
+        body.as_object_mut().unwrap().remove(field);
+    }
+    let id = video_id(&api.submit(&body, &uuid()).await);
+    let resp = api.result(id).await["Resp"].clone();
+    assert_eq!(resp["seed"], 42);
+    assert!(
+        resp.get("style").is_none() && resp.get("negative_prompt").is_none(),
+        "{resp}"
+    );
+    assert_eq!(
+        (resp["status"].as_u64(), resp["cover_url"].as_str()),
+        (Some(5), Some(""))
+    );
 }
 
 #[tokio::test]
@@ -138,8 +208,10 @@ async fn trigger_words_end_in_moderation_or_failure_and_are_refunded() {
     let moderated = api.wait(moderated).await;
     assert_eq!(moderated["Resp"]["status"], 7, "{moderated}");
     assert_eq!(moderated["Resp"]["url"], "");
+    assert_eq!(moderated["Resp"]["credits"], 0, "refunded: {moderated}");
     let failed = api.wait(failed).await;
     assert_eq!(failed["Resp"]["status"], 8, "{failed}");
+    assert_eq!(failed["Resp"]["credits"], 0, "refunded: {failed}");
     assert_eq!(api.credits_left().await, 10_000);
     assert_eq!(api.sandbox.stats().credits_spent, 0);
 
@@ -287,28 +359,26 @@ async fn media_honours_range_requests() {
 }
 
 #[tokio::test]
-async fn generation_time_scales_with_duration_and_quality() {
+async fn generation_time_scales_with_duration_quality_and_the_time_scale() {
     let config = SandboxConfig {
-        generation_time: Duration::from_secs(2),
+        generation_time: Duration::from_secs(3),
         ..SandboxConfig::default()
     };
+    let v5 = pixfuse_core::Model::from("v5");
     let q = |s: &str| pixfuse_core::Quality::from_known(s).unwrap();
-    assert_eq!(
-        config.generation_time_for(5, &q("540p")),
-        Duration::from_secs(2)
-    );
-    assert_eq!(
-        config.generation_time_for(10, &q("540p")),
-        Duration::from_secs(4)
-    );
-    assert_eq!(
-        config.generation_time_for(5, &q("1080p")),
-        Duration::from_secs(4)
-    );
-    assert_eq!(
-        config.generation_time_for(5, &q("720p")),
-        Duration::from_secs(3)
-    );
+    let time = |config: &SandboxConfig, duration, quality| {
+        config.generation_time_for(&v5, duration, &q(quality))
+    };
+    assert_eq!(time(&config, 5, "540p"), Duration::from_secs(3));
+    assert_eq!(time(&config, 5, "360p"), Duration::from_secs(3));
+    assert_eq!(time(&config, 10, "540p"), Duration::from_secs(6));
+    assert_eq!(time(&config, 5, "1080p"), Duration::from_secs(6));
+    assert_eq!(time(&config, 5, "720p"), Duration::from_secs(4));
+    let faster = SandboxConfig {
+        time_scale: 0.1,
+        ..config
+    };
+    assert_eq!(time(&faster, 10, "540p"), Duration::from_millis(600));
 }
 
 #[test]

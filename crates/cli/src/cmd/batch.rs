@@ -78,8 +78,9 @@ pub struct BatchArgs {
     /// or `auto:N` to discover it but never run more than N.
     #[arg(long, value_name = "N|auto|auto:N", default_value = "auto", value_parser = parse_concurrency)]
     pub concurrency: Concurrency,
-    /// Stop submitting before the estimated credits of what this run submits would exceed
-    /// this (jobs already submitted by an earlier run cost nothing more).
+    /// Stop submitting before the credits of what this run submits would exceed this: each job
+    /// counts at its estimate until the server says what it charged (jobs already submitted by
+    /// an earlier run cost nothing more).
     #[arg(long, value_name = "CREDITS")]
     pub budget: Option<f64>,
     /// Print the plan and the total estimated cost; send nothing.

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use pixfuse::{Diagnostic, Error, Event, Job, JobOptions, ValidateOptions};
+use pixfuse::core::CAPABILITIES;
+use pixfuse::{Diagnostic, Error, Event, Job, JobOptions, Quality, ValidateOptions};
 use serde_json::{Map, Value, json};
 
 use crate::cmd::{Ctx, Failure};
@@ -31,14 +32,12 @@ pub struct RequestArgs {
     /// The prompt; mention references as `@NAME ` (a space after the name).
     #[arg(long)]
     pub prompt: Option<String>,
-    /// Model: v4.5, v5, v5.5, v5.6, v6, c1.
-    #[arg(long)]
+    #[arg(long, help = model_help())]
     pub model: Option<String>,
     /// Seconds of video.
     #[arg(long)]
     pub duration: Option<u32>,
-    /// 360p, 540p, 720p or 1080p.
-    #[arg(long)]
+    #[arg(long, help = quality_help())]
     pub quality: Option<String>,
     /// Aspect ratio such as 16:9.
     #[arg(long = "aspect", value_name = "RATIO")]
@@ -46,8 +45,7 @@ pub struct RequestArgs {
     /// Seed, 0..=2147483647.
     #[arg(long)]
     pub seed: Option<u32>,
-    /// Generate audio (v5.6, v6, c1): `--audio` or `--audio=false`.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help = audio_help())]
     pub audio: Option<bool>,
     /// Send a model this build does not know (its checks are skipped).
     #[arg(long)]
@@ -63,6 +61,39 @@ pub struct RequestArgs {
     /// its video stays on the server).
     #[arg(long)]
     pub force: bool,
+}
+
+// Help text that names models or qualities comes from this build's capability table, so a model
+// added under spec/ appears in `--help` without an edit here.
+
+fn model_help() -> String {
+    let models: Vec<&str> = CAPABILITIES
+        .models
+        .iter()
+        .map(|m| m.model.as_str())
+        .collect();
+    format!("Model: {}.", models.join(", "))
+}
+
+fn quality_help() -> String {
+    let qualities: Vec<&str> = Quality::KNOWN.iter().map(Quality::as_str).collect();
+    match qualities.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}.", rest.join(", ")),
+        _ => format!("{}.", qualities.join("")),
+    }
+}
+
+fn audio_help() -> String {
+    let models: Vec<&str> = CAPABILITIES
+        .models
+        .iter()
+        .filter(|m| m.audio_switch.supported)
+        .map(|m| m.model.as_str())
+        .collect();
+    format!(
+        "Generate audio ({}): `--audio` or `--audio=false`.",
+        models.join(", ")
+    )
 }
 
 /// `pixfuse run`.
@@ -179,9 +210,6 @@ fn execute(
             Ok(Exit::Success)
         }
         Err(Error::Invalid { diagnostics }) => Err(invalid(ctx, &diagnostics, Some(&prompt))),
-        Err(Error::StillRunning { video_id, .. }) if settings.sandbox() => {
-            Err(sandbox_still_running(ctx, video_id))
-        }
         Err(e) => {
             let mut failure = failed(ctx, e);
             let resumable = jobs
@@ -241,7 +269,7 @@ pub fn failed(ctx: &Ctx, error: Error) -> Failure {
         let mut value = json!({
             "status": "error",
             "exit_code": exit.code(),
-            "error": error.to_string(),
+            "error": ctx.commands_in(&error.to_string()),
         });
         if let Error::StillRunning {
             job_id,
@@ -252,35 +280,13 @@ pub fn failed(ctx: &Ctx, error: Error) -> Failure {
             value["status"] = json!("running");
             value["job_id"] = json!(job_id);
             value["video_id"] = json!(video_id.to_string());
-            value["resume_command"] = json!(resume_command);
+            value["resume_command"] = json!(ctx.command(resume_command));
         }
         let _ = ctx.print_json(&value);
     }
     Failure {
         exit,
         message: error.to_string(),
-    }
-}
-
-/// Exit 8 under `--sandbox`: the sandbox lives in this process, so unlike a real job there is
-/// nothing left for `pixfuse resume` to poll once it exits.
-fn sandbox_still_running(ctx: &Ctx, video_id: u64) -> Failure {
-    let message = format!(
-        "sandbox video {video_id} was still being generated when --timeout expired; a sandbox job \
-         cannot be resumed after the process exits (the in-process sandbox is gone): run it \
-         again with a longer --timeout"
-    );
-    if ctx.json {
-        let _ = ctx.print_json(&json!({
-            "status": "running",
-            "exit_code": Exit::StillRunning.code(),
-            "error": message,
-            "video_id": video_id.to_string(),
-        }));
-    }
-    Failure {
-        exit: Exit::StillRunning,
-        message,
     }
 }
 
@@ -449,6 +455,16 @@ fn parse_ref(spec: &str, cwd: &Path) -> Result<Value, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_names_what_the_table_knows() {
+        assert_eq!(model_help(), "Model: v4.5, v5, v5.5, v5.6, v6, c1.");
+        assert_eq!(quality_help(), "360p, 540p, 720p or 1080p.");
+        assert_eq!(
+            audio_help(),
+            "Generate audio (v5.6, v6, c1): `--audio` or `--audio=false`."
+        );
+    }
 
     #[test]
     fn ref_specs() {

@@ -187,10 +187,19 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
             .into_iter()
             .partition(|r| r.origin == client.origin());
         for r in &elsewhere {
-            eprintln!(
-                "pixfuse: skipping job {} (sent to {}; resume it with --base-url {})",
-                r.id, r.base_url, r.base_url
-            );
+            if r.origin.starts_with("sandbox:") {
+                // A sandbox's origin names its state, and that state is not this one's (it was
+                // deleted, or the journal was copied): no server can finish the job.
+                eprintln!(
+                    "pixfuse: skipping job {} (sent to a sandbox whose state is gone)",
+                    r.id
+                );
+            } else {
+                eprintln!(
+                    "pixfuse: skipping job {} (sent to {}; resume it with --base-url {})",
+                    r.id, r.base_url, r.base_url
+                );
+            }
         }
         here.iter().map(|r| r.id).collect()
     } else {

@@ -69,11 +69,52 @@ fn human(ctx: &Ctx) -> String {
         &rows,
     );
     if !ctx.quiet {
-        out.push_str(
-            "\n1080p*(8): that quality is refused at 8 s. Prompt 2048/5000: a warning past 2048 characters, an error past 5000.\n",
-        );
+        out.push_str(&legend());
     }
     out
+}
+
+/// Explains the table's two notations with the first row that uses each.
+fn legend() -> String {
+    let mut notes = Vec::new();
+    if let Some(f) = CAPABILITIES.models.iter().flat_map(|m| m.forbidden).next() {
+        let durations: Vec<String> = f.durations.iter().map(u32::to_string).collect();
+        notes.push(format!(
+            "{}*({}): that quality is refused at {} s.",
+            f.quality,
+            durations.join(","),
+            durations.join(" or ")
+        ));
+    }
+    let graded = CAPABILITIES
+        .models
+        .iter()
+        .find(|m| m.prompt_max_chars.len() > 1);
+    if let Some(m) = graded {
+        let mut limits: Vec<_> = m.prompt_max_chars.iter().collect();
+        limits.sort_by_key(|l| l.value);
+        let words: Vec<String> = limits
+            .iter()
+            .map(|l| format!("{} past {}", article(l.severity), l.value))
+            .collect();
+        notes.push(format!(
+            "Prompt {}: {}.",
+            prompt_max(m),
+            words.join(" characters, ")
+        ));
+    }
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!("\n{}\n", notes.join(" "))
+    }
+}
+
+fn article(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "an error",
+        Severity::Warning => "a warning",
+    }
 }
 
 fn durations(values: &[u32]) -> String {
@@ -134,6 +175,7 @@ fn row_json(m: &ModelCaps) -> Value {
         })).collect::<Vec<_>>(),
         "aspect_ratios": m.aspect_ratios.values.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         "audio_switch": m.audio_switch.supported,
+        "render_factor": m.render_factor,
         "prompt_max_chars": m.prompt_max_chars.iter().map(|l| json!({
             "value": l.value,
             "severity": l.severity,

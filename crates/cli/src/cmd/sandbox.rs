@@ -1,10 +1,13 @@
 //! `pixfuse sandbox`: run the local vendor emulator in the foreground.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use pixfuse_sandbox::{AuthStyle, FaultConfig, Sandbox, SandboxConfig, SandboxStats};
+use pixfuse_sandbox::{
+    AuthStyle, FaultConfig, Prices, Sandbox, SandboxConfig, SandboxStats, UrlUploads,
+};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -13,25 +16,55 @@ use crate::exit::Exit;
 
 /// Run a local emulator of the PixVerse API (no key, no credits, no network) until Ctrl-C.
 ///
-/// It validates like the vendor, bills pretend credits, deduplicates by Ai-trace-id, serves a
-/// real MP4, and can inject faults deterministically from a seed.
+/// It judges requests as the vendor does (from spec data alone), bills pretend credits,
+/// deduplicates by Ai-trace-id, serves a real MP4, and can inject faults deterministically from a
+/// seed. Clients written for the vendor run against it unchanged.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:
+#[command(
+    after_help = "With --state DIR the account, images, jobs and trace ids live in \
+DIR/sandbox.sqlite3: a restarted sandbox (or several at once) is the same vendor, and its jobs
+keep generating by the wall clock. Without it, everything ends with the process.
+
+Uploads by image_url: loopback URLs are fetched; any other host gets a fixed placeholder image
+(--url-uploads placeholder), is fetched for real (fetch), or is refused (refuse, as the vendor's
+current upload page says).
+
+Examples:
   pixfuse sandbox
-  pixfuse sandbox --port 8787 --generation-time 500ms
-  pixfuse sandbox --fault-seed 7 --fault-429 0.1 --fault-drop 0.05 --fault-cut 0.2")]
+  pixfuse sandbox --port 8787 --generation-time 500ms --state ./sandbox-state
+  pixfuse sandbox --big-ids --price-scale 1.5
+  pixfuse sandbox --fault-seed 7 --fault-429 0.1 --fault-drop 0.05 --fault-cut 0.2"
+)]
 pub struct SandboxArgs {
     /// Port on 127.0.0.1 (default: a free one).
     #[arg(long)]
     pub port: Option<u16>,
-    /// Generation time of a 5 s video at 360p/540p; longer videos and 720p/1080p take
+    /// Keep the emulator's state in this directory (created if needed) instead of memory.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Generation time of a 5 s video at 540p or below; longer videos and higher qualities take
     /// proportionally longer (e.g. 3s, 250ms).
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
     pub generation_time: Duration,
+    /// Multiply every simulated time by this factor (0.1: ten times faster).
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = crate::net_args::parse_time_scale)]
+    pub time_scale: f64,
+    /// Ids above 2^53, which no double can hold (a stress test for clients); by default ids
+    /// look like the vendor's (about 3 × 10^14).
+    #[arg(long)]
+    pub big_ids: bool,
+    /// What uploads by image_url do: loopback URLs are fetched, other hosts get a placeholder
+    /// image or are fetched for real; or every URL upload is refused.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = UrlMode::Placeholder)]
+    pub url_uploads: UrlMode,
+    /// Charge the spec's prices times this factor (1.5: half as much again as pixfuse
+    /// estimates).
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = price_scale)]
+    pub price_scale: f64,
     /// Jobs one key may have generating at once (one more gets ErrCode 500044).
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub concurrency: u32,
-    /// Credits on the account at start.
+    /// Credits of a new account (an existing --state keeps its balance).
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub credits: u64,
     /// How clients must send their key.
@@ -74,6 +107,16 @@ pub struct SandboxArgs {
     pub retry_after: u32,
 }
 
+/// A price factor, 0 or more.
+fn price_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f >= 0.0 => Ok(f),
+        _ => Err(format!(
+            "{s:?} is not a price factor: use a number of 0 or more (1 = the spec's prices)"
+        )),
+    }
+}
+
 /// A probability between 0 and 1.
 fn probability(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -82,6 +125,16 @@ fn probability(s: &str) -> Result<f64, String> {
             "{s:?} is not a probability: use a number from 0 to 1 (e.g. 0.05)"
         )),
     }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum UrlMode {
+    /// Loopback fetched, other hosts a placeholder image (nothing leaves the machine).
+    Placeholder,
+    /// Every URL fetched for real.
+    Fetch,
+    /// Every URL upload refused (ErrCode 400017), as the vendor's upload page now says.
+    Refuse,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -130,7 +183,20 @@ impl SandboxArgs {
         let trigger = |word: &str| (!self.no_triggers).then(|| word.to_owned());
         Ok(SandboxConfig {
             port: self.port,
+            state_dir: self.state.clone(),
             generation_time: self.generation_time,
+            time_scale: self.time_scale,
+            big_ids: self.big_ids,
+            url_uploads: match self.url_uploads {
+                UrlMode::Placeholder => UrlUploads::Placeholder,
+                UrlMode::Fetch => UrlUploads::Fetch,
+                UrlMode::Refuse => UrlUploads::Refuse,
+            },
+            prices: if self.price_scale == 1.0 {
+                Prices::Spec
+            } else {
+                Prices::Scaled(self.price_scale)
+            },
             concurrency_limit: self.concurrency,
             starting_credits: self.credits,
             keys,
@@ -174,7 +240,7 @@ pub fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<Exit, Failure> {
         } else {
             Some(sandbox.demo_key_str())
         };
-        announce(ctx, sandbox.base_url(), key.as_deref())?;
+        announce(ctx, &sandbox, key.as_deref())?;
         tokio::signal::ctrl_c().await.map_err(|e| Failure {
             exit: Exit::Internal,
             message: format!("cannot wait for Ctrl-C: {e}"),
@@ -191,10 +257,22 @@ pub fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<Exit, Failure> {
     })
 }
 
-fn announce(ctx: &Ctx, base_url: &str, key: Option<&str>) -> Result<(), Failure> {
+fn announce(
+    ctx: &Ctx,
+    sandbox: &pixfuse_sandbox::RunningSandbox,
+    key: Option<&str>,
+) -> Result<(), Failure> {
+    let base_url = sandbox.base_url();
+    let state = sandbox.state_file();
     let mut out = std::io::stdout().lock();
     if ctx.json {
-        writeln!(out, "{}", json!({ "base_url": base_url, "demo_key": key }))?;
+        let value = json!({
+            "base_url": base_url,
+            "demo_key": key,
+            "origin": sandbox.origin(),
+            "state_file": state,
+        });
+        writeln!(out, "{value}")?;
     } else {
         writeln!(
             out,
@@ -205,6 +283,13 @@ fn announce(ctx: &Ctx, base_url: &str, key: Option<&str>) -> Result<(), Failure>
             Some(key) => writeln!(out, "demo key: {key}")?,
             None => writeln!(out, "keys: the ones in --keys-env")?,
         }
+        match state {
+            Some(file) => writeln!(out, "state: {}", file.display())?,
+            None => writeln!(
+                out,
+                "state: in memory (gone when this stops; --state DIR keeps it)"
+            )?,
+        }
         writeln!(out, "Press Ctrl-C to stop.")?;
     }
     out.flush()?;
@@ -214,7 +299,7 @@ fn announce(ctx: &Ctx, base_url: &str, key: Option<&str>) -> Result<(), Failure>
 fn summary(stats: &SandboxStats) -> String {
     format!(
         "sandbox stopped: {} submits ({} billed, {} deduplicated), {} credits spent, {} uploads, \
-         {} downloads",
+         {} downloads (since its state was created)",
         stats.submits_received,
         stats.billable_jobs,
         stats.deduplicated_submits,

@@ -9,7 +9,12 @@
 #[derive(Clone, Debug, PartialEq)]
 pub enum BudgetRefusal {
     /// The job's estimate does not fit what is left.
-    Exceeded { needed: f64, remaining: f64 },
+    Exceeded {
+        /// The job's estimated credits.
+        needed: f64,
+        /// Credits left in the budget.
+        remaining: f64,
+    },
     /// A budget is set but the job has no price estimate, so it cannot be kept within it.
     NoEstimate,
 }
@@ -89,6 +94,14 @@ impl Budget {
         Ok(needed)
     }
 
+    /// The server accepted a job and said what it charges: the reservation becomes `actual`,
+    /// even past the limit (those credits are spent already), so the next reservation sees the
+    /// real figure instead of the estimate. Returns the new reservation.
+    pub fn rereserve(&mut self, reserved: f64, actual: f64) -> f64 {
+        self.reserved = (self.reserved - reserved).max(0.0) + actual;
+        actual
+    }
+
     /// A job finished and was charged: `actual` credits when the server said, else the
     /// reservation stands as the charge.
     pub fn settle(&mut self, reserved: f64, actual: Option<f64>) {
@@ -124,6 +137,21 @@ mod tests {
         assert_eq!(b.remaining(), Some(60.0));
         assert!(b.reserve(Some(60.0)).is_ok());
         assert_eq!(b.remaining(), Some(0.0));
+    }
+
+    #[test]
+    fn a_charge_above_the_estimate_counts_at_once() {
+        let mut b = Budget::limited(100.0);
+        let first = b.reserve(Some(30.0)).unwrap();
+        // The server charges 60, not 30: only 40 remain, so a second 30 still fits, a third not.
+        let first = b.rereserve(first, 60.0);
+        assert_eq!(b.remaining(), Some(40.0));
+        let second = b.reserve(Some(30.0)).unwrap();
+        assert!(b.rereserve(second, 60.0) > 0.0);
+        assert_eq!(b.remaining(), Some(0.0));
+        assert!(b.reserve(Some(30.0)).is_err());
+        b.settle(first, Some(60.0));
+        assert_eq!((b.spent(), b.reserved()), (60.0, 60.0));
     }
 
     #[test]

@@ -17,12 +17,28 @@ pub struct BatchLine {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BatchLineError {
+    /// The line is not JSON.
     #[error("line {line}: not valid JSON ({message}); each line must be one job object")]
-    Json { line: usize, message: String },
+    Json {
+        /// 1-based line number.
+        line: usize,
+        /// serde_json's description of the syntax error.
+        message: String,
+    },
+    /// The line is JSON but not an object.
     #[error("line {line}: expected a JSON object (one job per line)")]
-    NotAnObject { line: usize },
+    NotAnObject {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A batch key (`id`, `output`) is not a non-empty string.
     #[error("line {line}: \"{key}\" must be a non-empty string")]
-    BadKey { line: usize, key: &'static str },
+    BadKey {
+        /// 1-based line number.
+        line: usize,
+        /// The key at fault.
+        key: &'static str,
+    },
 }
 
 /// Splits line number `line` (1-based, for messages) of a batch file.

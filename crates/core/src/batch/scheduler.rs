@@ -50,6 +50,9 @@ pub enum Input {
     Accepted {
         /// The line (its index in the list the scheduler was made with).
         line: usize,
+        /// What the server said it charged: it replaces the estimate in the budget at once, so
+        /// a server that charges more than estimated stops the budget before the next submit.
+        charged: Option<i64>,
     },
     /// Its video is ready: the slot is free.
     SlotFree {
@@ -209,12 +212,15 @@ impl Scheduler {
     /// Feeds one input.
     pub fn handle(&mut self, input: Input, now: Instant) {
         match input {
-            Input::Accepted { line } => {
+            Input::Accepted { line, charged } => {
                 // Only a line started for a submit holds a slot to be accepted in.
                 let Some(accepted) = self.holding.get_mut(&line) else {
                     return;
                 };
                 *accepted = true;
+                if let (Some(credits), Some(charged)) = (self.reserved.get_mut(&line), charged) {
+                    *credits = self.opts.budget.rereserve(*credits, charged as f64);
+                }
                 let before = self.opts.controller.limit();
                 self.opts.controller.on_accepted(self.in_flight());
                 self.announce_limit(before);

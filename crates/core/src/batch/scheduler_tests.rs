@@ -53,7 +53,13 @@ fn a_fixed_limit_starts_that_many_and_the_next_when_a_slot_frees() {
         now,
     );
     assert_eq!(started(&drain(&mut s)), [0, 1]);
-    s.handle(Input::Accepted { line: 0 }, now);
+    s.handle(
+        Input::Accepted {
+            line: 0,
+            charged: None,
+        },
+        now,
+    );
     assert!(drain(&mut s).is_empty());
     // Ready: the download does not hold the account's slot.
     s.handle(Input::SlotFree { line: 0 }, now);
@@ -113,7 +119,13 @@ fn a_slot_refusal_requeues_the_line_first_after_a_pause_and_shrinks_auto() {
         now,
     );
     assert_eq!(started(&drain(&mut s)), [0]);
-    s.handle(Input::Accepted { line: 0 }, now);
+    s.handle(
+        Input::Accepted {
+            line: 0,
+            charged: None,
+        },
+        now,
+    );
     assert_eq!(
         drain(&mut s),
         [
@@ -146,6 +158,42 @@ fn a_slot_refusal_requeues_the_line_first_after_a_pause_and_shrinks_auto() {
         started(&drain(&mut s)),
         [1],
         "the refused line goes before line 2"
+    );
+}
+
+#[test]
+fn a_charge_above_the_estimate_replaces_it_at_once() {
+    let now = Instant::now();
+    let mut s = Scheduler::new(
+        opts(ConcurrencyController::fixed(1), Budget::limited(100.0)),
+        &submits(3, 30.0),
+        now,
+    );
+    assert_eq!(started(&drain(&mut s)), [0]);
+    // Charged 60, not 30: the budget sees the real figure before the next submit.
+    s.handle(
+        Input::Accepted {
+            line: 0,
+            charged: Some(60),
+        },
+        now,
+    );
+    s.handle(Input::SlotFree { line: 0 }, now);
+    assert_eq!(started(&drain(&mut s)), [1]);
+    s.handle(
+        Input::Accepted {
+            line: 1,
+            charged: Some(60),
+        },
+        now,
+    );
+    s.handle(Input::SlotFree { line: 1 }, now);
+    let actions = drain(&mut s);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::BudgetStop { line: 2, .. })),
+        "{actions:?}"
     );
 }
 
@@ -426,7 +474,7 @@ proptest! {
                 continue;
             };
             let input = match step {
-                Step::Accept => Input::Accepted { line },
+                Step::Accept => Input::Accepted { line, charged: None },
                 Step::Ready => Input::SlotFree { line },
                 Step::Watching => Input::Watching { line },
                 Step::SlotRefused => Input::SlotRefused { line },

@@ -74,7 +74,8 @@ impl Drop for BatchStream {
 
 /// What a line's task reports.
 enum Msg {
-    Accepted(usize),
+    /// The server accepted the submit, charging this much if it said.
+    Accepted(usize, Option<i64>),
     SlotFree(usize),
     Watching(usize),
     Ended(Box<Ended>),
@@ -274,7 +275,7 @@ impl Runner {
 
     fn input_of(&mut self, msg: Msg) -> Input {
         match msg {
-            Msg::Accepted(line) => Input::Accepted { line },
+            Msg::Accepted(line, charged) => Input::Accepted { line, charged },
             Msg::SlotFree(line) => Input::SlotFree { line },
             Msg::Watching(line) => Input::Watching { line },
             Msg::Ended(ended) => {
@@ -389,9 +390,9 @@ async fn run_line(
     let result = {
         let mut on_event = |event: Event| {
             match &event {
-                Event::Submitted { .. } => {
+                Event::Submitted { credits, .. } => {
                     submitted_here = true;
-                    let _ = msgs.send(Msg::Accepted(line));
+                    let _ = msgs.send(Msg::Accepted(line, *credits));
                 }
                 Event::Ready { .. } => {
                     let _ = msgs.send(Msg::SlotFree(line));

@@ -74,6 +74,20 @@ impl Api {
         (status, response.text().await.unwrap())
     }
 
+    /// The envelope answering an upload of `form` (any HTTP status).
+    pub async fn upload_form(&self, form: Form) -> Value {
+        self.http
+            .post(self.url("image/upload"))
+            .header("API-KEY", &self.key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Uploads and returns the img_id, read as an exact u64.
     pub async fn upload(&self, file_name: &str, bytes: &[u8]) -> u64 {
         let (status, body) = self.upload_raw(file_name, bytes).await;
