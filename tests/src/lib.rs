@@ -283,6 +283,17 @@ pub fn sandbox_client(
     state: &Path,
     poll: Duration,
 ) -> pixfuse::Client {
+    sandbox_client_as(sandbox, &sandbox.origin(), state, poll)
+}
+
+/// [`sandbox_client`] journaling under `origin` instead of the sandbox's own (a server that
+/// lost its memory but kept its name).
+pub fn sandbox_client_as(
+    sandbox: &pixfuse_sandbox::RunningSandbox,
+    origin: &str,
+    state: &Path,
+    poll: Duration,
+) -> pixfuse::Client {
     let tiny = pixfuse::core::retry::Backoff {
         base: Duration::from_millis(5),
         factor: 2.0,
@@ -290,7 +301,7 @@ pub fn sandbox_client(
     };
     pixfuse::Client::builder()
         .base_url(sandbox.base_url())
-        .origin(sandbox.origin())
+        .origin(origin)
         .api_key(sandbox.demo_key())
         .retry_policy(pixfuse::RetryPolicy {
             max_attempts: 8,

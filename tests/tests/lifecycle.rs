@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use pixfuse::batch::{BatchEvent, BatchOptions, BatchPlan, BatchSummary, Concurrency};
 use pixfuse::{Client, Error, Event, JobOptions, JobState};
-use pixfuse_e2e::{sandbox_client, write_job};
+use pixfuse_e2e::{sandbox_client, sandbox_client_as, write_job};
 use pixfuse_sandbox::{Sandbox, SandboxConfig};
 
 fn load(dir: &Path, prompt: &str) -> pixfuse::Job {
@@ -24,7 +24,7 @@ async fn a_sandbox_restarted_with_an_empty_image_store_gets_the_images_again_and
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let first = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
-    let port = first.addr().port();
+    let origin = first.origin();
     let client = sandbox_client(&first, &state, Duration::from_millis(5));
     client
         .run(
@@ -35,14 +35,10 @@ async fn a_sandbox_restarted_with_an_empty_image_store_gets_the_images_again_and
         .unwrap();
     first.shutdown().await.unwrap();
 
-    // Same address, fresh memory: the cached img_ids mean nothing there any more.
-    let second = Sandbox::start(SandboxConfig {
-        port: Some(port),
-        ..SandboxConfig::for_tests()
-    })
-    .await
-    .unwrap();
-    let client = sandbox_client(&second, &state, Duration::from_millis(5));
+    // The same server (by name), with a fresh memory: the cached img_ids mean nothing there
+    // any more.
+    let second = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
+    let client = sandbox_client_as(&second, &origin, &state, Duration::from_millis(5));
     let mut events = Vec::new();
     let done = client
         .run_with(
