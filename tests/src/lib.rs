@@ -67,6 +67,24 @@ pub fn write_job(dir: &Path) -> PathBuf {
     path
 }
 
+/// A batch file `jobs.jsonl` in `dir` of `n` lines (ids `take-00`, `take-01`, …, each its own
+/// prompt) sharing the two images of [`write_job`]; `tweak` edits line `i`. Returns its path.
+pub fn write_batch(dir: &Path, n: usize, tweak: impl Fn(usize, &mut Value)) -> PathBuf {
+    let job: Value = serde_json::from_slice(&std::fs::read(write_job(dir)).unwrap()).unwrap();
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            let mut line = job.clone();
+            line["id"] = format!("take-{i:02}").into();
+            line["prompt"] = format!("@dog runs through @park at dusk, take {i}").into();
+            tweak(i, &mut line);
+            line.to_string()
+        })
+        .collect();
+    let path = dir.join("jobs.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
 /// The envelope of a successful answer.
 pub fn ok(resp: Value) -> ResponseTemplate {
     ResponseTemplate::new(200)

@@ -3,30 +3,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use pixfuse_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
-
-/// A batch of `n` lines sharing two images; `tweak` edits line `i`.
-fn write_batch(dir: &Path, n: usize, tweak: impl Fn(usize, &mut serde_json::Value)) -> PathBuf {
-    let job: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(write_job(dir)).unwrap()).unwrap();
-    let lines: Vec<String> = (0..n)
-        .map(|i| {
-            let mut line = job.clone();
-            line["id"] = format!("take-{i:02}").into();
-            line["prompt"] = format!("@dog runs through @park at dusk, take {i}").into();
-            tweak(i, &mut line);
-            line.to_string()
-        })
-        .collect();
-    let path = dir.join("jobs.jsonl");
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path
-}
 
 /// `pixfuse batch` pointed at `sandbox` with its demo key in the environment.
 fn batch_cmd(scratch: &Scratch, sandbox: &RunningSandbox, batch: &Path) -> Command {

@@ -42,22 +42,6 @@ fn finish(child: Child, limit: Duration) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
-fn write_batch(dir: &Path, n: usize) -> PathBuf {
-    let job: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(write_job(dir)).unwrap()).unwrap();
-    let lines: Vec<String> = (0..n)
-        .map(|i| {
-            let mut line = job.clone();
-            line["id"] = format!("take-{i}").into();
-            line["prompt"] = format!("@dog runs through @park at dusk, take {i}").into();
-            line.to_string()
-        })
-        .collect();
-    let path = dir.join("jobs.jsonl");
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path
-}
-
 async fn sandbox(generation: Duration, limit: u32) -> RunningSandbox {
     Sandbox::start(SandboxConfig {
         generation_time: generation,
@@ -73,7 +57,7 @@ async fn two_batches_on_one_journal_bill_every_line_once() {
     for offset in [0, 100, 1000] {
         let sandbox = sandbox(Duration::from_millis(400), 3).await;
         let scratch = Scratch::new();
-        let batch = write_batch(scratch.path(), 6);
+        let batch = write_batch(scratch.path(), 6, |_, _| {});
         let start = |scratch: &Scratch| {
             let mut c = cmd(scratch, &sandbox);
             c.arg("batch")
@@ -95,9 +79,9 @@ async fn two_batches_on_one_journal_bill_every_line_once() {
         }
         let stats = sandbox.stats();
         assert_eq!(stats.billable_jobs, 6, "offset {offset} ms: {stats:?}");
-        let video = std::fs::read(scratch.path().join("out/take-0.mp4")).unwrap();
+        let video = std::fs::read(scratch.path().join("out/take-00.mp4")).unwrap();
         for i in 0..6 {
-            let path = scratch.path().join(format!("out/take-{i}.mp4"));
+            let path = scratch.path().join(format!("out/take-{i:02}.mp4"));
             assert_eq!(std::fs::read(&path).unwrap(), video, "offset {offset} ms");
         }
     }
@@ -226,7 +210,7 @@ async fn a_job_still_generating_is_not_forgotten_without_force() {
 async fn a_batch_stopped_by_its_timeout_counts_every_line_once_and_what_it_charged() {
     let sandbox = sandbox(Duration::from_secs(60), 5).await;
     let scratch = Scratch::new();
-    let batch = write_batch(scratch.path(), 2);
+    let batch = write_batch(scratch.path(), 2, |_, _| {});
     let mut c = cmd(&scratch, &sandbox);
     c.args(["--timeout", "500ms", "batch"])
         .arg(&batch)
@@ -322,7 +306,7 @@ async fn an_unwritable_destination_is_refused_before_anything_is_sent() {
 async fn a_batch_interrupted_midway_finishes_on_the_rerun_billing_each_line_once() {
     let sandbox = sandbox(Duration::from_millis(500), 2).await;
     let scratch = Scratch::new();
-    let batch = write_batch(scratch.path(), 6);
+    let batch = write_batch(scratch.path(), 6, |_, _| {});
     let out_dir = scratch.path().join("out");
     let batch_cmd = || {
         let mut c = cmd(&scratch, &sandbox);
