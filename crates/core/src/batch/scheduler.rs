@@ -362,7 +362,3 @@ impl Scheduler {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "scheduler_tests.rs"]
-mod tests;

@@ -540,7 +540,3 @@ impl Lifecycle {
         (self.rng >> 11) as f64 / (1u64 << 53) as f64
     }
 }
-
-#[cfg(test)]
-#[path = "machine_tests.rs"]
-mod tests;

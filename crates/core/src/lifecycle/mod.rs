@@ -6,16 +6,19 @@
 //! use std::time::{Duration, Instant};
 //! use pixfuse_core::lifecycle::{Action, Input, JobState, Lifecycle, Params};
 //!
-//! let trace = uuid::Uuid::from_u128(7);
-//! let mut job = Lifecycle::new(JobState::Planned, trace, None, Params::default());
-//! let now = Instant::now();
-//! job.handle(Input::Start { file_present: false, running_for: Duration::ZERO }, now);
-//! assert!(matches!(job.poll_action(), Some(Action::Persist { to: JobState::Uploading, .. })));
-//! assert_eq!(job.poll_action(), Some(Action::Upload));
-//! job.handle(Input::Uploaded, now);
-//! // Write-ahead: the claim is durable before the submit goes out.
-//! assert!(matches!(job.poll_action(), Some(Action::Persist { to: JobState::Claimed, .. })));
-//! assert_eq!(job.poll_action(), Some(Action::Submit { trace_id: trace }));
+//! // The caller passes the time in (core never reads a clock).
+//! fn first_steps(now: Instant) {
+//!     let trace = uuid::Uuid::from_u128(7);
+//!     let mut job = Lifecycle::new(JobState::Planned, trace, None, Params::default());
+//!     job.handle(Input::Start { file_present: false, running_for: Duration::ZERO }, now);
+//!     assert!(matches!(job.poll_action(), Some(Action::Persist { to: JobState::Uploading, .. })));
+//!     assert_eq!(job.poll_action(), Some(Action::Upload));
+//!     job.handle(Input::Uploaded, now);
+//!     // Write-ahead: the claim is durable before the submit goes out.
+//!     assert!(matches!(job.poll_action(), Some(Action::Persist { to: JobState::Claimed, .. })));
+//!     assert_eq!(job.poll_action(), Some(Action::Submit { trace_id: trace }));
+//! }
+//! # let _ = first_steps;
 //! ```
 
 mod lease;

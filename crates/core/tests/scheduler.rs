@@ -1,10 +1,11 @@
+//! The batch scheduler's decisions, without tokio: slots, order, requeues, budget, restarts,
+//! and a property over any sequence of job events.
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use pixfuse_core::batch::*;
 use proptest::prelude::*;
-
-use super::*;
-use crate::batch::tally::Charge;
 
 fn opts(controller: ConcurrencyController, budget: Budget) -> SchedulerOptions {
     SchedulerOptions {

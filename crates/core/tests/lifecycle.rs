@@ -1,9 +1,12 @@
+//! The job lifecycle: every transition, and properties over any sequence of inputs (the trace-id
+//! rule, write-ahead, no second download).
+
 use std::time::{Duration, Instant};
 
+use pixfuse_core::lifecycle::*;
+use pixfuse_core::poll::{JobStatus, PollPolicy};
 use proptest::prelude::*;
 use uuid::Uuid;
-
-use super::*;
 
 const T1: Uuid = Uuid::from_u128(0x1111);
 const T2: Uuid = Uuid::from_u128(0x2222);
