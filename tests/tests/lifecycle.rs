@@ -282,3 +282,51 @@ async fn retry_failed_submits_a_line_that_failed_for_good_again_as_a_new_bill() 
         2
     );
 }
+
+#[tokio::test]
+async fn a_batch_rerun_tries_a_line_the_server_refused_before_billing_with_a_new_trace_id() {
+    use pixfuse_e2e::{GENERATE, Vendor, err_code, ok};
+    let dir = tempfile::tempdir().unwrap();
+    let vendor = Vendor::start().await;
+    vendor.mount_upload().await;
+    vendor.mount_status(31, 0, 1).await;
+    vendor.mount_video().await;
+    let broke = vendor
+        .mount_switch(
+            "POST",
+            GENERATE,
+            err_code(500090, "insufficient balance"),
+            ok(serde_json::json!({"video_id": 31, "credits": 45})),
+        )
+        .await;
+    let client = Client::builder()
+        .base_url(vendor.uri())
+        .api_key(pixfuse::SecretString::from(pixfuse_e2e::KEY.to_owned()))
+        .poll_policy(pixfuse::PollPolicy::Fixed(Duration::from_millis(5)))
+        .state_dir(dir.path().join("state"))
+        .build()
+        .unwrap();
+    let file = pixfuse_e2e::write_batch(dir.path(), 1, |_, _| {});
+    let out = dir.path().join("out");
+    let first = batch(&client, &file, &out, BatchOptions::default()).await;
+    assert_eq!(
+        first.refused_before_billing.get("credits"),
+        Some(&1),
+        "{first:?}"
+    );
+    assert_eq!(first.credits_this_run, 0);
+    broke.flip();
+    let again = batch(&client, &file, &out, BatchOptions::default()).await;
+    assert_eq!((again.done, again.credits_this_run), (1, 45), "{again:?}");
+    let traces = vendor.submit_trace_ids().await;
+    assert_eq!(traces.len(), 2);
+    assert_ne!(
+        traces[0], traces[1],
+        "nothing was billed: a new trace id is safe"
+    );
+    assert_eq!(
+        client.jobs().await.unwrap().len(),
+        1,
+        "the same job, tried again"
+    );
+}
