@@ -330,3 +330,39 @@ async fn a_batch_rerun_tries_a_line_the_server_refused_before_billing_with_a_new
         "the same job, tried again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_job_is_not_held_by_the_client_that_dropped_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let sandbox = Sandbox::start(SandboxConfig {
+        generation_time: Duration::from_millis(200),
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap();
+    let a = sandbox_client(&sandbox, &state, Duration::from_millis(10));
+    let out = dir.path().join("clip.mp4");
+    let job = load(dir.path(), "@dog runs through @park");
+    // Stop caring once it is submitted (a caller's timeout, a dropped request).
+    let mut submitted = false;
+    tokio::select! {
+        _ = a.run_with(job.clone(), &out, |e| submitted |= matches!(e, Event::Submitted { .. })) => {
+            panic!("the job cannot be done this fast")
+        }
+        () = tokio::time::sleep(Duration::from_millis(100)) => {}
+    }
+    assert!(submitted);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Another client (another instance, same process) continues it at once.
+    let b = sandbox_client(&sandbox, &state, Duration::from_millis(10));
+    let mut events = Vec::new();
+    b.run_with(job, &out, |e| events.push(e)).await.unwrap();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::HeldElsewhere { .. })),
+        "{events:?}"
+    );
+    assert_eq!(sandbox.stats().billable_jobs, 1);
+}

@@ -4,6 +4,7 @@
 //! builder, the read-only view of the journal, the claims' heartbeat and the single steps
 //! (upload, status, download, balance).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -230,6 +231,7 @@ impl ClientBuilder {
                 owner: crate::journal::this_process(uuid::Uuid::new_v4()),
                 lease: self.lease,
                 heartbeat: Mutex::new(None),
+                driving: Mutex::new(BTreeSet::new()),
                 uploads: tokio::sync::Mutex::new(()),
                 provider: self.provider,
                 origin: self.origin.unwrap_or_else(|| base_url.clone()),
@@ -255,6 +257,9 @@ pub(crate) struct Inner {
     pub(crate) owner: Owner,
     pub(crate) lease: Duration,
     heartbeat: Mutex<Option<JoinHandle<()>>>,
+    /// The jobs this client is driving now: the heartbeat renews only their claims, so the
+    /// claim of a drive that was cancelled runs out instead of living as long as the client.
+    driving: Mutex<BTreeSet<i64>>,
     /// Held while uploading, so concurrent jobs sharing an image upload it once.
     pub(crate) uploads: tokio::sync::Mutex<()>,
     pub(crate) provider: Provider,
@@ -346,6 +351,7 @@ impl Client {
                 owner: self.inner.owner.clone(),
                 lease: self.inner.lease,
                 heartbeat: Mutex::new(None),
+                driving: Mutex::new(BTreeSet::new()),
                 uploads: tokio::sync::Mutex::new(()),
                 provider: self.inner.provider,
                 origin: self.inner.origin.clone(),
@@ -400,9 +406,21 @@ impl Client {
         self.inner.journal.store()
     }
 
-    /// Keeps this client's claims alive while it runs: a task renewing their leases, started
-    /// with the first claim (and again if its runtime went away).
-    pub(crate) fn keep_claims_alive(&self) {
+    /// Keeps the claim on job `id` alive while the returned guard lives (while the job is
+    /// driven): a task renews the leases of the jobs being driven, started with the first one
+    /// (and again if its runtime went away). Dropping the guard — the drive ended or was
+    /// cancelled — gives the claim up.
+    pub(crate) fn keep_claim_alive(&self, id: i64) -> ClaimGuard {
+        lock(&self.inner.driving).insert(id);
+        self.start_heartbeat();
+        ClaimGuard {
+            client: self.clone(),
+            id,
+            armed: true,
+        }
+    }
+
+    fn start_heartbeat(&self) {
         let mut heartbeat = self
             .inner
             .heartbeat
@@ -422,10 +440,14 @@ impl Client {
                 let Some(inner) = inner.upgrade() else {
                     return;
                 };
+                let ids: Vec<i64> = lock(&inner.driving).iter().copied().collect();
+                if ids.is_empty() {
+                    continue;
+                }
                 let renewed = inner
                     .journal
                     .store()
-                    .renew(&inner.owner.instance, inner.lease)
+                    .renew(&inner.owner.instance, &ids, inner.lease)
                     .await;
                 if let Err(e) = renewed {
                     tracing::warn!(error = %e, "cannot renew the claims on this process's jobs");
@@ -526,6 +548,58 @@ impl Client {
             .await?;
         Ok(done.bytes)
     }
+}
+
+/// A claim being kept alive (see [`Client::keep_claim_alive`]).
+pub(crate) struct ClaimGuard {
+    client: Client,
+    id: i64,
+    /// Whether dropping it still has to give the claim up.
+    armed: bool,
+}
+
+impl ClaimGuard {
+    /// The drive ended: gives the claim up now.
+    pub(crate) async fn release(mut self) {
+        self.armed = false;
+        lock(&self.client.inner.driving).remove(&self.id);
+        let inner = &self.client.inner;
+        if let Err(e) = inner
+            .journal
+            .store()
+            .release(self.id, &inner.owner.instance)
+            .await
+        {
+            tracing::warn!(job_id = self.id, error = %e, "cannot give up the claim on the job");
+        }
+    }
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        lock(&self.client.inner.driving).remove(&self.id);
+        // Give the claim up now, so another process need not wait for the lease; without a
+        // runtime left, the lease runs out by itself.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (client, id) = (self.client.clone(), self.id);
+            runtime.spawn(async move {
+                let _ = client
+                    .store()
+                    .release(id, &client.inner.owner.instance)
+                    .await;
+            });
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a set of ids inconsistent: go on.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The account's credits.

@@ -45,11 +45,10 @@ impl Client {
         opts: DriveOptions,
         on_event: &mut OnEvent<'_>,
     ) -> Result<JobRecord, Error> {
-        self.keep_claims_alive();
-        let id = job.id;
+        let claim = self.keep_claim_alive(job.id);
         let mut driver = Driver::new(self, job, true, opts, on_event);
         let result = driver.run(goal).await;
-        let _ = self.store().release(id, &self.inner.owner.instance).await;
+        claim.release().await;
         result.map(|()| driver.into_record())
     }
 

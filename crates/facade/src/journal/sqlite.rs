@@ -182,13 +182,25 @@ impl Store for SqliteStore {
         })
     }
 
-    fn renew<'a>(&'a self, instance: &'a str, lease: Duration) -> StoreFuture<'a, usize> {
-        let instance = instance.to_owned();
+    fn renew<'a>(
+        &'a self,
+        instance: &'a str,
+        ids: &'a [i64],
+        lease: Duration,
+    ) -> StoreFuture<'a, usize> {
+        let (instance, ids) = (instance.to_owned(), ids.to_vec());
         self.run(move |conn| {
-            Ok(conn.execute(
-                "UPDATE jobs SET lease_until_ms = ?2 WHERE owner_instance = ?1",
-                params![instance, lease_until(lease)],
-            )?)
+            let tx = conn.transaction()?;
+            let until = lease_until(lease);
+            let mut renewed = 0;
+            for id in ids {
+                renewed += tx.execute(
+                    "UPDATE jobs SET lease_until_ms = ?3 WHERE id = ?1 AND owner_instance = ?2",
+                    params![id, instance, until],
+                )?;
+            }
+            tx.commit()?;
+            Ok(renewed)
         })
     }
 

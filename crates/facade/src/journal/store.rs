@@ -142,8 +142,14 @@ pub(crate) trait Store: Send + Sync + fmt::Debug {
         owner: &'a Owner,
         lease: Duration,
     ) -> StoreFuture<'a, ClaimOutcome>;
-    /// Renews the lease of every claim `instance` holds; returns how many.
-    fn renew<'a>(&'a self, instance: &'a str, lease: Duration) -> StoreFuture<'a, usize>;
+    /// Renews the leases `instance` holds on jobs `ids` (the ones it is driving); returns how
+    /// many.
+    fn renew<'a>(
+        &'a self,
+        instance: &'a str,
+        ids: &'a [i64],
+        lease: Duration,
+    ) -> StoreFuture<'a, usize>;
     /// Gives up `instance`'s claim on job `id` (if it holds one).
     fn release<'a>(&'a self, id: i64, instance: &'a str) -> StoreFuture<'a, ()>;
     /// Gives up every claim `instance` holds.

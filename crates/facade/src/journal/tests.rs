@@ -214,7 +214,7 @@ mod conformance {
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert_eq!(
             store
-                .renew(&remote.instance, Duration::from_millis(300))
+                .renew(&remote.instance, &[job.id, 999], Duration::from_millis(300))
                 .await
                 .unwrap(),
             1
