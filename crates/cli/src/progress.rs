@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pixfuse::Event;
+use pixfuse_core::text::sanitize;
 
 /// `last_status` before the first poll (no vendor status is this small).
 const NO_STATUS: i64 = i64::MIN;
@@ -39,11 +40,12 @@ impl Progress {
         }
     }
 
-    /// Shows one event.
+    /// Shows one event (its text may quote a server: it is sanitised first).
     pub fn event(&self, event: &Event) {
         if self.quiet {
             return;
         }
+        let text = || sanitize(&event.to_string()).into_owned();
         match &self.bar {
             Some(bar) => match event {
                 // Lasting facts are printed above the spinner; the rest only updates it.
@@ -51,7 +53,7 @@ impl Progress {
                 | Event::Submitted { .. }
                 | Event::Downloaded { .. }
                 | Event::Uploaded { .. }
-                | Event::UploadReused { .. } => bar.println(event.to_string()),
+                | Event::UploadReused { .. } => bar.println(text()),
                 Event::Downloading {
                     received,
                     total: Some(total),
@@ -62,11 +64,11 @@ impl Progress {
                         total / 1024
                     ));
                 }
-                _ => bar.set_message(event.to_string()),
+                _ => bar.set_message(text()),
             },
             None => {
                 if self.worth_a_line(event) {
-                    let _ = writeln!(std::io::stderr().lock(), "pixfuse: {event}");
+                    let _ = writeln!(std::io::stderr().lock(), "pixfuse: {}", text());
                 }
             }
         }
@@ -89,6 +91,7 @@ impl Progress {
         if self.quiet {
             return;
         }
+        let text = &*sanitize(text);
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {

@@ -5,12 +5,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pixfuse_core::ValidateOptions;
 use pixfuse_core::poll::PollPolicy;
 use pixfuse_core::retry::RetryPolicy;
-use pixfuse_transport::{Provider, Transport, TransportConfig};
+use pixfuse_transport::{DownloadOptions, Provider, Transport, TransportConfig};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
@@ -217,6 +217,7 @@ impl ClientBuilder {
                 wait_timeout: self.wait_timeout,
                 validate: self.validate,
             }),
+            deadline: None,
         })
     }
 }
@@ -225,6 +226,8 @@ impl ClientBuilder {
 #[derive(Clone, Debug)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// Every call made through this client ends by then ([`Client::with_deadline`]).
+    deadline: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -242,12 +245,19 @@ pub(crate) struct Inner {
 /// A status answer, with the fields a caller usually wants.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct VideoStatus {
+    /// The video asked about (an answer naming another id is a warning, not a new id).
     pub video_id: u64,
     /// The vendor's status code (1 done, 5 generating, 6 deleted, 7 moderated, 8 failed).
     pub status: i64,
     pub url: Option<String>,
     pub credits: Option<i64>,
     pub seed: Option<i64>,
+    /// The file size in bytes, when the answer reports a whole number.
+    #[serde(skip)]
+    pub size_bytes: Option<u64>,
+    /// The id the answer named, when it is not `video_id`.
+    #[serde(skip)]
+    pub answered_for: Option<u64>,
 }
 
 impl VideoStatus {
@@ -314,7 +324,30 @@ impl Client {
                 wait_timeout: self.inner.wait_timeout,
                 validate: self.inner.validate.clone(),
             }),
+            deadline: self.deadline,
         })
+    }
+
+    /// This client (same connections, same journal) with a deadline for everything done
+    /// through it: uploads, submits (waits for a concurrency slot included), polls and
+    /// downloads all stop by `deadline` (`None`: no deadline). A job cut short this way is
+    /// journaled and resumable: the error is [`Error::TimedOut`] (or [`Error::StillRunning`]
+    /// while waiting), with the job's id once it has one.
+    pub fn with_deadline(&self, deadline: Option<Instant>) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            deadline,
+        }
+    }
+
+    /// The deadline of this client, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The transport, bounded by this client's deadline.
+    pub(crate) fn transport(&self) -> Transport {
+        self.inner.transport.with_deadline(self.deadline)
     }
 
     /// The retry policy requests are sent with.
@@ -370,7 +403,7 @@ impl Client {
             path: path.to_owned(),
             bytes: size,
         });
-        let uploaded = self.inner.transport.upload_image(path).await?;
+        let uploaded = self.transport().upload_image(path).await?;
         let record = UploadRecord {
             sha256,
             img_id: uploaded.img_id,
@@ -391,7 +424,7 @@ impl Client {
 
     /// Asks the server to fetch an image from an https URL (best effort at the vendor).
     pub async fn upload_url(&self, url: &str) -> Result<UploadedImage, Error> {
-        let uploaded = self.inner.transport.upload_image_url(url).await?;
+        let uploaded = self.transport().upload_image_url(url).await?;
         Ok(UploadedImage {
             img_id: uploaded.img_id,
             img_url: uploaded.img_url,
@@ -401,25 +434,28 @@ impl Client {
 
     /// One status poll.
     pub async fn status(&self, video_id: u64) -> Result<VideoStatus, Error> {
-        let status = self.inner.transport.status(video_id).await?;
+        let status = self.transport().status(video_id).await?;
         Ok(video_status(&status))
     }
 
     /// Credits left: monthly plus package.
     pub async fn balance(&self) -> Result<Balance, Error> {
-        let resp = self.inner.transport.balance().await?;
+        let resp = self.transport().balance().await?;
         Ok(Balance::from_wire(&resp))
     }
 
-    /// Downloads a finished video's file to `dest` (atomic: never a partial file at `dest`).
+    /// Downloads a finished video's file to `dest` (atomic: never a partial file at `dest`;
+    /// a failed download leaves nothing behind).
     pub async fn download_url(&self, url: &str, dest: &Path) -> Result<u64, Error> {
-        self.download_url_with(url, dest, &mut |_| {}).await
+        self.download_url_with(url, dest, &DownloadOptions::default(), &mut |_| {})
+            .await
     }
 
     pub(crate) async fn download_url_with(
         &self,
         url: &str,
         dest: &Path,
+        options: &DownloadOptions,
         on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<u64, Error> {
         let mut forward = |p: pixfuse_transport::DownloadProgress| {
@@ -429,10 +465,15 @@ impl Client {
             })
         };
         let done = self
-            .inner
-            .transport
-            .download(url, dest, &mut forward)
+            .transport()
+            .download(url, dest, options, &mut forward)
             .await?;
+        if done.continued_from > 0 {
+            tracing::info!(
+                from_byte = done.continued_from,
+                "continued the partial download"
+            );
+        }
         Ok(done.bytes)
     }
 }
@@ -464,6 +505,8 @@ pub(crate) fn video_status(s: &pixfuse_transport::VideoStatus) -> VideoStatus {
         url: s.url.clone().filter(|u| !u.is_empty()),
         credits: s.credits,
         seed: s.resp.seed,
+        size_bytes: s.size_bytes,
+        answered_for: s.answered_for_other_id(),
     }
 }
 

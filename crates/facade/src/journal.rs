@@ -189,7 +189,11 @@ impl JobRecord {
     pub fn needs_resume(&self) -> bool {
         match self.state {
             JobState::Prepared | JobState::Submitted | JobState::Succeeded => true,
-            JobState::Downloaded => self.output_path.as_deref().is_some_and(|p| !p.exists()),
+            // The video is gone, or its sidecar could not be written (a blocked path).
+            JobState::Downloaded => self
+                .output_path
+                .as_deref()
+                .is_some_and(|p| !p.exists() || !crate::sidecar::sidecar_path(p).exists()),
             JobState::Failed => false,
         }
     }
@@ -445,6 +449,11 @@ impl Journal {
     /// A failure that leaves the job resumable (network down, timeout expired).
     pub fn record_error(&self, id: i64, error: &str) -> Result<(), JournalError> {
         self.update(id, "last_error = ?2", params![id, error])
+    }
+
+    /// The last failure is mended (a missing sidecar written later).
+    pub fn clear_error(&self, id: i64) -> Result<(), JournalError> {
+        self.update(id, "last_error = NULL", params![id])
     }
 
     fn update(

@@ -115,7 +115,12 @@ fn status_progression_to_downloaded() {
     let got = j.get(job.id).unwrap();
     assert_eq!(got.state, JobState::Downloaded);
     assert_eq!(got.output_path.as_deref(), Some(out.as_path()));
-    assert!(!got.needs_resume());
+    assert!(
+        got.needs_resume(),
+        "its sidecar is missing: resume writes it"
+    );
+    std::fs::write(crate::sidecar::sidecar_path(&out), b"{}").unwrap();
+    assert!(!j.get(job.id).unwrap().needs_resume());
     assert!(j.unfinished().unwrap().is_empty());
 
     // A later poll does not demote a downloaded job.

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use pixfuse_transport::{DownloadOptions, discard_partial, partial_path};
+
 use crate::client::{Client, VideoStatus};
 use crate::error::Error;
 use crate::event::Event;
@@ -47,6 +49,9 @@ impl Client {
     }
 
     /// Downloads a ready video and, for a journaled job, records it and writes the sidecar.
+    /// The bytes collect in a partial file named after the job (or the video), which a later
+    /// call continues; a partial left for another destination of the same job is removed once
+    /// the video is in place.
     async fn fetch(
         &self,
         job_id: Option<i64>,
@@ -56,7 +61,28 @@ impl Client {
     ) -> Result<JobOutcome, Error> {
         let url = status.url.clone().unwrap_or_default();
         let dest = absolute(dest);
-        let bytes = self.download_url_with(&url, &dest, on_event).await?;
+        let owner = match job_id {
+            Some(id) => id.to_string(),
+            None => format!("v{}", status.video_id),
+        };
+        let options = DownloadOptions {
+            partial: Some(partial_path(&dest, &owner)),
+            expected_len: status.size_bytes,
+        };
+        let earlier_output = match job_id {
+            Some(id) => self.journal().get(id)?.output_path,
+            None => None,
+        };
+        let bytes = self
+            .download_url_with(&url, &dest, &options, on_event)
+            .await
+            .map_err(|e| match job_id {
+                Some(id) => e.for_job(id),
+                None => e,
+            })?;
+        if let Some(earlier) = earlier_output.filter(|p| *p != dest) {
+            let _ = discard_partial(&partial_path(&earlier, &owner));
+        }
         on_event(Event::Downloaded {
             path: dest.clone(),
             bytes,
@@ -74,20 +100,49 @@ impl Client {
         if let Some(id) = job_id {
             let record = {
                 let journal = self.journal();
-                journal.record_downloaded(id, &dest)?;
+                journal
+                    .record_downloaded(id, &dest)
+                    .map_err(|e| Error::journal_write(id, "the download", e))?;
                 journal.get(id)?
             };
-            let sidecar = Sidecar::from_record(&record, &dest)
-                .write(&dest)
-                .map_err(|e| Error::io("cannot write the sidecar next to", &dest, e))?;
-            on_event(Event::SidecarWritten {
-                path: sidecar.clone(),
-            });
             outcome.trace_id = Some(record.trace_id);
             outcome.credits = record.credits;
-            outcome.sidecar = Some(sidecar);
+            outcome.sidecar = self.write_sidecar(&record, &dest, on_event)?;
         }
         Ok(outcome)
+    }
+
+    /// Writes the sidecar of a downloaded job. A failure does not undo the video: it is a
+    /// warning, recorded in the journal, and `resume` writes the sidecar later.
+    fn write_sidecar(
+        &self,
+        record: &JobRecord,
+        dest: &Path,
+        on_event: &mut OnEvent<'_>,
+    ) -> Result<Option<PathBuf>, Error> {
+        match Sidecar::from_record(record, dest).write(dest) {
+            Ok(path) => {
+                on_event(Event::SidecarWritten { path: path.clone() });
+                Ok(Some(path))
+            }
+            Err(e) => {
+                let path = crate::sidecar::sidecar_path(dest);
+                let message = format!(
+                    "the video is saved, but its sidecar {} could not be written ({e}); `pixfuse resume {}` writes it once the path is writable",
+                    path.display(),
+                    record.id
+                );
+                self.journal()
+                    .record_error(record.id, &message)
+                    .map_err(|e| Error::journal_write(record.id, "the missing sidecar", e))?;
+                on_event(Event::Warning {
+                    code: "sidecar_not_written".to_owned(),
+                    path: String::new(),
+                    message,
+                });
+                Ok(None)
+            }
+        }
     }
 
     /// Continues journaled job `job_id` from where it stopped: an unanswered submit is resent
@@ -101,7 +156,13 @@ impl Client {
         mut on_event: impl FnMut(Event) + Send,
     ) -> Result<JobOutcome, Error> {
         if let Some(path) = output {
-            self.journal().record_output_path(job_id, &absolute(path))?;
+            let path = absolute(path);
+            let earlier = self.journal().get(job_id)?.output_path;
+            self.journal().record_output_path(job_id, &path)?;
+            // A partial download for the old destination will never be continued.
+            if let Some(earlier) = earlier.filter(|p| *p != path) {
+                let _ = discard_partial(&partial_path(&earlier, &job_id.to_string()));
+            }
         }
         let record = self.journal().get(job_id)?;
         // A trace id only deduplicates at the server that first saw it: sending the job
@@ -124,8 +185,22 @@ impl Client {
             JobState::Prepared => {
                 self.send_submit(&record, &mut on_event).await?;
             }
-            JobState::Downloaded if !record.needs_resume() => {
-                return outcome_of(&record);
+            JobState::Downloaded if record.output_path.as_deref().is_some_and(Path::exists) => {
+                let mut outcome = outcome_of(&record)?;
+                if outcome.sidecar.as_deref().is_some_and(|p| !p.exists()) {
+                    // The video is here; only its sidecar is missing (a blocked path earlier).
+                    outcome.sidecar =
+                        self.write_sidecar(&record, &outcome.output, &mut on_event)?;
+                    if outcome.sidecar.is_none() {
+                        return Err(Error::io(
+                            "cannot write the sidecar next to",
+                            &outcome.output,
+                            std::io::Error::other("the path is still blocked"),
+                        ));
+                    }
+                    self.journal().clear_error(job_id)?;
+                }
+                return Ok(outcome);
             }
             JobState::Submitted | JobState::Succeeded | JobState::Downloaded => {}
         }
@@ -154,7 +229,7 @@ impl Client {
         // A finished job's URL may have expired since: one fresh status gives a current one.
         let status = match record.state {
             JobState::Succeeded | JobState::Downloaded => {
-                let status = self.status(video_id).await?;
+                let status = self.status(video_id).await.map_err(|e| e.for_job(job_id))?;
                 if status.is_ready() {
                     self.journal().record_status(job_id, &update_of(&status))?;
                     status

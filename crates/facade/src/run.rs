@@ -143,13 +143,11 @@ impl Client {
         on_event: &mut OnEvent<'_>,
     ) -> Result<Submission, Error> {
         let body = Bytes::from(record.request.clone());
-        match self.inner.transport.submit(body, record.trace_id).await {
+        match self.transport().submit(body, record.trace_id).await {
             Ok(submitted) => {
-                self.journal().record_submitted(
-                    record.id,
-                    submitted.video_id,
-                    submitted.credits,
-                )?;
+                self.journal()
+                    .record_submitted(record.id, submitted.video_id, submitted.credits)
+                    .map_err(|e| Error::journal_write(record.id, "the video id", e))?;
                 on_event(Event::Submitted {
                     job_id: record.id,
                     video_id: submitted.video_id,
@@ -168,17 +166,19 @@ impl Client {
                 let refused =
                     !e.is_retryable() && e.status().is_some() && !e.may_have_reached_server();
                 let journal = self.journal();
-                if refused {
-                    journal.record_failed(record.id, &e.to_string())?;
+                let recorded = if refused {
+                    journal.record_failed(record.id, &e.to_string())
                 } else {
-                    journal.record_error(record.id, &e.to_string())?;
-                }
+                    journal.record_error(record.id, &e.to_string())
+                };
+                recorded
+                    .map_err(|source| Error::journal_write(record.id, "the failure", source))?;
                 if e.err_code() == Some(pixfuse_core::errcode::INVALID_IMAGE_ID) {
                     // The server forgot (or never had) an image we cached: upload it again
                     // next time instead of failing the same way forever.
                     journal.forget_uploads(&record.base_url, &img_ids_of(&record.request))?;
                 }
-                Err(e.into())
+                Err(Error::from(e).for_job(record.id))
             }
         }
     }

@@ -70,8 +70,7 @@ impl Client {
             _ => {}
         };
         let outcome = self
-            .inner
-            .transport
+            .transport()
             .wait_for(
                 video_id,
                 &shape,
@@ -98,15 +97,27 @@ impl Client {
                 });
             }
             Err(e) => {
-                if let Some(id) = job_id {
-                    self.journal().record_error(id, &e.to_string())?;
-                }
-                return Err(e.into());
+                let Some(id) = job_id else {
+                    return Err(e.into());
+                };
+                self.journal().record_error(id, &e.to_string())?;
+                return Err(Error::from(e).for_job(id));
             }
         };
         let status = video_status(&finished);
+        if let Some(other) = status.answered_for {
+            on_event(Event::Warning {
+                code: "status_for_other_id".to_owned(),
+                path: String::new(),
+                message: format!(
+                    "the status answer for video {video_id} names video {other}; keeping {video_id}"
+                ),
+            });
+        }
         if let Some(id) = job_id {
-            self.journal().record_status(id, &update_of(&status))?;
+            self.journal()
+                .record_status(id, &update_of(&status))
+                .map_err(|e| Error::journal_write(id, "the status", e))?;
         }
         match status.status {
             1 => {

@@ -23,6 +23,7 @@ use pixfuse::batch::{
     BatchEvent, BatchOptions, BatchOutcome, BatchPlan, BatchResult, BatchSummary, Concurrency,
 };
 use pixfuse::event::status_name;
+use pixfuse_core::text::sanitize;
 use serde_json::{Value, json};
 
 use crate::cmd::{Ctx, Failure};
@@ -234,7 +235,7 @@ fn dry_run(ctx: &Ctx, plan: &BatchPlan) -> Result<Exit, Failure> {
             "{:>5}  {}: {}",
             r.line,
             ctx.style.error("rejected"),
-            r.error
+            sanitize(&r.error.to_string())
         )?;
     }
     let unpriced = match plan.unpriced() {
@@ -258,7 +259,7 @@ fn print_summary(
 ) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     if ctx.json {
-        let jobs: Vec<Value> = outcomes.iter().map(outcome_json).collect();
+        let jobs: Vec<Value> = outcomes.iter().map(|o| outcome_json(ctx, o)).collect();
         let value = json!({
             "status": if exit == Exit::Success { "done" } else { "incomplete" },
             "exit_code": exit.code(),
@@ -275,6 +276,7 @@ fn print_summary(
     }
     for o in outcomes {
         if let BatchResult::Failed(e) = &o.result {
+            let e = sanitize(&e.to_string()).into_owned();
             writeln!(out, "{} line {}: {e}", ctx.style.error("failed"), o.line)?;
         }
     }
@@ -309,7 +311,7 @@ fn print_summary(
     Ok(())
 }
 
-fn outcome_json(o: &BatchOutcome) -> Value {
+fn outcome_json(ctx: &Ctx, o: &BatchOutcome) -> Value {
     let mut v = json!({"line": o.line, "id": o.id, "output": o.output, "job_id": o.job_id});
     match &o.result {
         BatchResult::Done { outcome, earlier } => {
@@ -319,8 +321,17 @@ fn outcome_json(o: &BatchOutcome) -> Value {
             v["credits"] = json!(outcome.credits);
         }
         BatchResult::Failed(e) => {
+            let fields = crate::cmd::job::error_json(ctx, e);
+            for key in ["err_code", "server_message", "resume_command"] {
+                if let Some(field) = fields.get(key) {
+                    v[key] = field.clone();
+                }
+            }
             v["status"] = json!(match e {
                 pixfuse::Error::StillRunning { .. } => "running",
+                pixfuse::Error::TimedOut {
+                    job_id: Some(_), ..
+                } => "timed_out",
                 _ => "failed",
             });
             v["class"] = json!(pixfuse::batch::failure_class(e));
@@ -369,7 +380,7 @@ impl View {
         }
         let Some((multi, overall)) = &self.multi else {
             if let Some(line) = plain_line(event) {
-                let _ = writeln!(std::io::stderr().lock(), "pixfuse: {line}");
+                let _ = writeln!(std::io::stderr().lock(), "pixfuse: {}", sanitize(&line));
             }
             return;
         };
@@ -392,7 +403,7 @@ impl View {
                         pixfuse::Event::Downloading { .. } => "downloading".to_owned(),
                         other => other.to_string(),
                     };
-                    bar.set_message(msg);
+                    bar.set_message(sanitize(&msg).into_owned());
                 }
             }
             BatchEvent::Finished(outcome) => {
@@ -402,12 +413,12 @@ impl View {
                 }
                 overall.inc(1);
                 if !matches!(outcome.result, BatchResult::Done { .. }) {
-                    overall.println(finished_line(outcome));
+                    overall.println(sanitize(&finished_line(outcome)));
                 }
             }
             other => {
                 if let Some(line) = plain_line(other) {
-                    overall.println(line);
+                    overall.println(sanitize(&line));
                 }
             }
         }

@@ -39,14 +39,18 @@ pub fn failure_class(error: &Error) -> &'static str {
         Error::Generation { status: 6, .. } => "deleted",
         Error::Generation { .. } => "generation_failed",
         Error::AlreadyFailed { .. } => "failed_earlier",
-        Error::StillRunning { .. } => "still_running",
+        Error::StillRunning { .. }
+        | Error::TimedOut {
+            job_id: Some(_), ..
+        } => "still_running",
+        Error::TimedOut { job_id: None, .. } => "timed_out",
         Error::Invalid { .. } => "invalid_request",
         Error::Transport(e) => e.class().map_or("network", |c| match c.as_str() {
             "transient" => "network",
             other => other,
         }),
         Error::Io { .. } | Error::Config(_) | Error::OtherServer { .. } => "local",
-        Error::Journal(_) => "journal",
+        Error::Journal(_) | Error::JournalWrite { .. } => "journal",
         Error::Internal(_) => "internal",
     }
 }
@@ -73,7 +77,12 @@ impl BatchSummary {
                 self.done_earlier += usize::from(*earlier);
                 self.credits_spent += outcome.credits.unwrap_or(0);
             }
-            BatchResult::Failed(Error::StillRunning { .. }) => self.still_running += 1,
+            BatchResult::Failed(
+                Error::StillRunning { .. }
+                | Error::TimedOut {
+                    job_id: Some(_), ..
+                },
+            ) => self.still_running += 1,
             BatchResult::Failed(e) => {
                 *self.failed.entry(failure_class(e).to_owned()).or_default() += 1;
             }
