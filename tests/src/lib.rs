@@ -13,6 +13,8 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 pub use wiremock;
 
+pub mod hostile;
+
 /// A key no other string in the tests contains: it must never show up anywhere.
 pub const KEY: &str = "pk-e2e-7f3a9c1d5b-NEVER-PRINT-ME";
 

@@ -193,7 +193,7 @@ impl JobRecord {
             JobState::Downloaded => self
                 .output_path
                 .as_deref()
-                .is_some_and(|p| !p.exists() || !crate::sidecar::sidecar_path(p).exists()),
+                .is_some_and(|p| !p.exists() || !crate::sidecar::sidecar_path(p).is_file()),
             JobState::Failed => false,
         }
     }

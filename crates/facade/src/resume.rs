@@ -187,7 +187,7 @@ impl Client {
             }
             JobState::Downloaded if record.output_path.as_deref().is_some_and(Path::exists) => {
                 let mut outcome = outcome_of(&record)?;
-                if outcome.sidecar.as_deref().is_some_and(|p| !p.exists()) {
+                if outcome.sidecar.as_deref().is_some_and(|p| !p.is_file()) {
                     // The video is here; only its sidecar is missing (a blocked path earlier).
                     outcome.sidecar =
                         self.write_sidecar(&record, &outcome.output, &mut on_event)?;

@@ -31,6 +31,8 @@ const WRITE_BUFFER: usize = 256 * 1024;
 const HEAD: usize = 12;
 /// Bytes of a refused body read for its excerpt.
 const EXCERPT_BYTES: usize = 512;
+/// A pause in the body this long flushes what arrived to the partial file.
+const LULL: Duration = Duration::from_millis(200);
 
 /// Progress of a download.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -552,13 +554,25 @@ impl Transport {
             .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
         on_progress(t.progress);
         loop {
-            let chunk =
-                match tokio::time::timeout(self.bounded(read_timeout), response.chunk()).await {
-                    Err(_) => return Err(self.silence(read_timeout, "no data")),
-                    Ok(Err(e)) => return Err(cut(TransportFailure::LostAfterSend, &describe(&e))),
-                    Ok(Ok(None)) => break,
-                    Ok(Ok(Some(chunk))) => chunk,
-                };
+            let idle = self.bounded(read_timeout);
+            let next = match tokio::time::timeout(LULL.min(idle), response.chunk()).await {
+                Ok(next) => Ok(next),
+                // A lull: put what arrived on disk (a crash now keeps it for the next process),
+                // then wait out the rest of the idle limit. `chunk` loses nothing when dropped
+                // before it is ready.
+                Err(_) => {
+                    let flushed = t.out.flush().await;
+                    flushed
+                        .map_err(|e| self.fatal_cut(t, &format!("cannot write the file: {e}")))?;
+                    tokio::time::timeout(idle.saturating_sub(LULL), response.chunk()).await
+                }
+            };
+            let chunk = match next {
+                Err(_) => return Err(self.silence(read_timeout, "no data")),
+                Ok(Err(e)) => return Err(cut(TransportFailure::LostAfterSend, &describe(&e))),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => chunk,
+            };
             if let Some(total) = t.progress.total
                 && t.progress.received + chunk.len() as u64 > total
             {
