@@ -64,7 +64,7 @@ mod tests {
             job_id: 4,
             what: "the video id",
             resume_command: "pixfuse resume 4".into(),
-            source: corrupt(),
+            source: Box::new(corrupt()),
         };
         assert_eq!(exit_for(&write), Exit::Usage);
         assert!(write.to_string().contains("`pixfuse resume 4`"));

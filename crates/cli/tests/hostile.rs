@@ -248,7 +248,7 @@ async fn an_echoed_key_leaves_no_fragment_anywhere() {
                 return ok(json!({"id": 31, "status": 1, "url": video_url}));
             }
             let pad = "x".repeat(n);
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 ResponseTemplate::new(502)
                     .set_body_string(format!("<html>{pad}api-key: {SLASHED_KEY}</html>"))
             } else {

@@ -42,7 +42,7 @@ pub enum Error {
         what: &'static str,
         resume_command: String,
         #[source]
-        source: JournalError,
+        source: Box<JournalError>,
     },
     /// The video ended badly on the server: status 6 (deleted), 7 (moderation) or 8 (failed).
     #[error("video {video_id} {}", generation_message(*.status))]
@@ -161,7 +161,7 @@ impl Error {
             job_id,
             what,
             resume_command: format!("pixfuse resume {job_id}"),
-            source,
+            source: Box::new(source),
         }
     }
 

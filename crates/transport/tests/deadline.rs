@@ -13,8 +13,8 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use uuid::Uuid;
+use wiremock::Mock;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
 
 /// Fails the test instead of hanging when a call ignores its deadline.
 async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {

@@ -127,7 +127,7 @@ async fn no_fragment_of_an_echoed_key_survives_at_any_offset() {
             let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let (offset, form) = (i / forms.len(), &forms[i % forms.len()]);
             let body = format!("{}{form} and more text after it", "x".repeat(offset));
-            if offset % 2 == 0 {
+            if offset.is_multiple_of(2) {
                 ResponseTemplate::new(502).set_body_string(body)
             } else {
                 ResponseTemplate::new(200)

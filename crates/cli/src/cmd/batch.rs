@@ -53,8 +53,9 @@ const SEVERITY: [Exit; 10] = [
 #[derive(Debug, Args)]
 #[command(
     after_help = "Each line of JOBS.jsonl is a job file's JSON, optionally with \"id\" (a stable name,
-also the default output name) and \"output\" (relative to --out-dir). Image paths are relative
-to the batch file. Running the same batch again finishes only what is unfinished.
+also the default output name) and \"output\" (relative to --out-dir; an absolute path or one
+with `..` is refused). Image paths are relative to the batch file. Running the same batch again
+finishes only what is unfinished.
 
 Exit code: 0 when all are done, else the most severe among the jobs:
   1 > 4 auth > 5 credits or budget > 2 usage > 3 invalid > 10 network > 9 concurrency

@@ -350,7 +350,7 @@ fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> std::i
         if available.is_empty() {
             break;
         }
-        let (taken, ended) = match available.iter().position(|&b| b == b'\n') {
+        let (taken, ended) = match memchr::memchr(b'\n', available) {
             Some(i) => (i + 1, true),
             None => (available.len(), false),
         };
