@@ -55,7 +55,7 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Decoded<T> {
                 Ok(value) => Decoded::Ok(value),
                 Err(problem) => Decoded::BadResp(problem),
             },
-            Some(other) => Decoded::BadResp(format!("Resp is {}, not an object", kind(&other))),
+            Some(_) => Decoded::BadResp("Resp is not an object".to_owned()),
             None => Decoded::BadResp("there is no Resp".to_owned()),
         },
         Some(code) => Decoded::Err { code, msg },
@@ -108,17 +108,6 @@ fn decimal(text: &str) -> Option<Number> {
                     .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
         })
         .and_then(Number::from_f64)
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The start of a body for an error message: valid UTF-8, whitespace collapsed, at most

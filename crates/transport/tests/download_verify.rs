@@ -47,6 +47,17 @@ fn range_start(req: &RawRequest) -> Option<usize> {
         .ok()
 }
 
+/// The rest of `served` from `start`, as a 206 with its total.
+async fn rest_from(s: TcpStream, served: &[u8], start: usize, extra_header: &str) {
+    let len = served.len();
+    let head = format!(
+        "HTTP/1.1 206 Partial Content\r\ncontent-length: {}\r\ncontent-range: bytes {start}-{}/{len}\r\n{extra_header}\r\n",
+        len - start,
+        len - 1
+    );
+    send(s, &head, &served[start..]).await
+}
+
 async fn send(mut s: TcpStream, head: &str, body: &[u8]) {
     let _ = s.write_all(head.as_bytes()).await;
     let _ = s.write_all(body).await;
@@ -75,17 +86,14 @@ async fn an_unannounced_length_cut_is_probed_resumed_and_byte_identical() {
             match (n, range_start(&req)) {
                 // No Content-Length, Connection: close, cut at half.
                 (0, None) => {
-                    send(s, "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n", &served[..LEN / 2])
-                        .await
+                    send(
+                        s,
+                        "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n",
+                        &served[..LEN / 2],
+                    )
+                    .await
                 }
-                (_, Some(start)) => {
-                    let head = format!(
-                        "HTTP/1.1 206 Partial Content\r\ncontent-length: {}\r\ncontent-range: bytes {start}-{}/{LEN}\r\n\r\n",
-                        LEN - start,
-                        LEN - 1
-                    );
-                    send(s, &head, &served[start..]).await
-                }
+                (_, Some(start)) => rest_from(s, &served, start, "").await,
                 _ => send(s, "HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n", b"").await,
             }
         }
@@ -282,14 +290,7 @@ async fn a_partial_file_is_continued_by_a_later_transport_with_if_range() {
                     let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {LEN}\r\n{etag}\r\n");
                     send(s, &head, &served[..CUT]).await
                 }
-                (_, Some(start)) => {
-                    let head = format!(
-                        "HTTP/1.1 206 Partial Content\r\ncontent-length: {}\r\ncontent-range: bytes {start}-{}/{LEN}\r\n{etag}\r\n",
-                        LEN - start,
-                        LEN - 1
-                    );
-                    send(s, &head, &served[start..]).await
-                }
+                (_, Some(start)) => rest_from(s, &served, start, etag).await,
                 _ => send(s, "HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n", b"").await,
             }
         }
