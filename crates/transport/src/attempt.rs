@@ -195,11 +195,11 @@ pub(crate) async fn attempt<T: DeserializeOwned>(
     // The key goes before anything is cut from the body: a cut can leave a fragment that no
     // longer matches.
     let excerpt = |body: &[u8]| {
-        let text = String::from_utf8_lossy(body);
-        let clean = sanitize(&read.redactor.redact(&text)).into_owned();
+        let clean = sanitize(&read.redactor.redact(&String::from_utf8_lossy(body))).into_owned();
         envelope::excerpt(clean.as_bytes(), EXCERPT_CHARS)
     };
-    match envelope::decode::<T>(&body) {
+    let clean = |text: &str| sanitize(&read.redactor.redact(text)).into_owned();
+    match envelope::decode::<T>(&body, &clean) {
         Decoded::Ok(value) if (200..300).contains(&status) => {
             tracing::debug!("ok");
             return Ok(value);

@@ -27,7 +27,11 @@ pub(crate) enum Decoded<T> {
     Truncated,
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Decoded<T> {
+/// Decodes `body`; `clean` makes server text (field names, problems) safe for the logs.
+pub(crate) fn decode<T: DeserializeOwned>(
+    body: &[u8],
+    clean: &dyn Fn(&str) -> String,
+) -> Decoded<T> {
     let value: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(e) if e.is_eof() && !body.trim_ascii().is_empty() => return Decoded::Truncated,
@@ -51,9 +55,9 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Decoded<T> {
     match code {
         None => Decoded::NoEnvelope,
         Some(0) => match field(&mut top, "Resp", "resp") {
-            Some(Value::Object(resp)) => match lenient(resp) {
+            Some(Value::Object(resp)) => match lenient(resp, clean) {
                 Ok(value) => Decoded::Ok(value),
-                Err(problem) => Decoded::BadResp(problem),
+                Err(problem) => Decoded::BadResp(clean(&problem)),
             },
             Some(_) => Decoded::BadResp("Resp is not an object".to_owned()),
             None => Decoded::BadResp("there is no Resp".to_owned()),
@@ -65,7 +69,10 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Decoded<T> {
 /// `resp` as `T`, with numbers written as decimal strings read as numbers and every other
 /// field of the wrong type dropped. Fails only when a field `T` requires is missing or
 /// unusable.
-pub(crate) fn lenient<T: DeserializeOwned>(mut resp: Map<String, Value>) -> Result<T, String> {
+pub(crate) fn lenient<T: DeserializeOwned>(
+    mut resp: Map<String, Value>,
+    clean: &dyn Fn(&str) -> String,
+) -> Result<T, String> {
     // Each round turns one string into a number or drops one field: at most two per field.
     for _ in 0..=2 * resp.len() {
         let error = match serde_path_to_error::deserialize(Value::Object(resp.clone())) {
@@ -79,11 +86,13 @@ pub(crate) fn lenient<T: DeserializeOwned>(mut resp: Map<String, Value>) -> Resu
         let Some(value) = resp.get_mut(&key) else {
             return Err(error.into_inner().to_string());
         };
+        // The field's name, never its value: the value is the server's and may be anything.
+        let field = clean(&key);
         if let Some(number) = value.as_str().and_then(decimal) {
-            tracing::debug!(field = %key, "a number written as a string; read as the number");
+            tracing::debug!(%field, "a number written as a string; read as the number");
             *value = Value::Number(number);
         } else {
-            tracing::debug!(field = %key, error = %error.inner(), "ignoring a field of an unexpected type");
+            tracing::debug!(%field, "ignoring a field of an unexpected type");
             resp.remove(&key);
         }
     }
@@ -136,25 +145,32 @@ mod tests {
     use super::*;
     use pixfuse_core::wire::{GenerateResp, VideoResultResp};
 
+    fn same(text: &str) -> String {
+        text.to_owned()
+    }
+
     #[test]
     fn both_spellings_and_big_ids() {
         let ok = br#"{"ErrCode":0,"ErrMsg":"success","Resp":{"video_id":18446744073709551615,"extra":1},"request_id":"x"}"#;
-        match decode::<GenerateResp>(ok) {
+        match decode::<GenerateResp>(ok, &same) {
             Decoded::Ok(r) => assert_eq!(r.video_id, u64::MAX),
             other => panic!("{other:?}"),
         }
         let lower = br#"{"err_code":500052,"err_msg":"moderation","resp":null}"#;
         assert!(matches!(
-            decode::<GenerateResp>(lower),
+            decode::<GenerateResp>(lower, &same),
             Decoded::Err { code: 500052, .. }
         ));
         assert!(matches!(
-            decode::<GenerateResp>(b"<html>502</html>"),
+            decode::<GenerateResp>(b"<html>502</html>", &same),
             Decoded::NotJson
         ));
-        assert!(matches!(decode::<GenerateResp>(b"{}"), Decoded::NoEnvelope));
         assert!(matches!(
-            decode::<GenerateResp>(br#"{"ErrCode":0,"Resp":{}}"#),
+            decode::<GenerateResp>(b"{}", &same),
+            Decoded::NoEnvelope
+        ));
+        assert!(matches!(
+            decode::<GenerateResp>(br#"{"ErrCode":0,"Resp":{}}"#, &same),
             Decoded::BadResp(_)
         ));
     }
@@ -162,7 +178,7 @@ mod tests {
     #[test]
     fn only_required_fields_can_fail_an_answer() {
         let odd = br#"{"ErrCode":0,"Resp":{"video_id":"18446744073709551615","credits":"45","credit":[1]}}"#;
-        match decode::<GenerateResp>(odd) {
+        match decode::<GenerateResp>(odd, &same) {
             Decoded::Ok(r) => assert_eq!(
                 (r.video_id, r.credits, r.credit),
                 (u64::MAX, Some(45), None)
@@ -171,7 +187,7 @@ mod tests {
         }
         let status = br#"{"ErrCode":"0","Resp":{"id":"7","status":1,"url":"https://cdn/v.mp4",
             "seed":"42","size":"1.5MB","credits":"45","has_audio":"yes","outputWidth":{"w":1}}}"#;
-        match decode::<VideoResultResp>(status) {
+        match decode::<VideoResultResp>(status, &same) {
             Decoded::Ok(r) => {
                 assert_eq!(
                     (r.id, r.status, r.seed, r.credits),
@@ -187,14 +203,17 @@ mod tests {
             br#"{"ErrCode":0,"Resp":{"video_id":-1}}"#,
             br#"{"ErrCode":0,"Resp":{"video_id":1.5}}"#,
         ] {
-            assert!(matches!(decode::<GenerateResp>(bad), Decoded::BadResp(_)));
+            assert!(matches!(
+                decode::<GenerateResp>(bad, &same),
+                Decoded::BadResp(_)
+            ));
         }
         assert!(matches!(
-            decode::<VideoResultResp>(br#"{"ErrCode":0,"Resp":[1]}"#),
+            decode::<VideoResultResp>(br#"{"ErrCode":0,"Resp":[1]}"#, &same),
             Decoded::BadResp(_)
         ));
         assert!(matches!(
-            decode::<GenerateResp>(br#"{"ErrCode":"500044","ErrMsg":7}"#),
+            decode::<GenerateResp>(br#"{"ErrCode":"500044","ErrMsg":7}"#, &same),
             Decoded::Err {
                 code: 500044,
                 msg: Some(_)
