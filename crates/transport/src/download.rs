@@ -445,6 +445,8 @@ impl Transport {
             };
         let status = response.status();
         let announced = response.content_length();
+        // This answer starts the file over (a 200): it brings no news about the old end.
+        let mut from_scratch = false;
         match status {
             StatusCode::PARTIAL_CONTENT if t.progress.received > 0 => {
                 let range = response
@@ -497,6 +499,7 @@ impl Transport {
                 }
                 self.check_type(t, &mut response).await?;
                 self.restart(t, announced, response.headers()).await?;
+                from_scratch = true;
             }
             StatusCode::RANGE_NOT_SATISFIABLE => {
                 let total = response
@@ -616,7 +619,7 @@ impl Transport {
                     tracing::debug!(received, "no length announced; probing the end");
                     t.probing = true;
                     t.framed_end = chunked;
-                    if probing {
+                    if probing && from_scratch {
                         // The probe brought the whole file again, unannounced once more.
                         return Err(cut(
                             TransportFailure::LostAfterSend,
@@ -651,7 +654,8 @@ impl Transport {
         }
         let mut start = Vec::new();
         while start.len() < EXCERPT_BYTES {
-            match tokio::time::timeout(Duration::from_secs(2), response.chunk()).await {
+            match tokio::time::timeout(self.bounded(Duration::from_secs(2)), response.chunk()).await
+            {
                 Ok(Ok(Some(chunk))) => start.extend_from_slice(&chunk),
                 _ => break,
             }

@@ -371,3 +371,43 @@ async fn a_changed_file_starts_over() {
     assert!(std::fs::read(&dest).unwrap() == new);
     assert_eq!(range_start(&seen.lock().unwrap()[0]), Some(4_000));
 }
+
+#[tokio::test]
+async fn a_probe_that_brings_more_bytes_of_unknown_total_is_followed_by_another() {
+    const LEN: usize = 9_000;
+    let data = mp4(LEN);
+    let served = data.clone();
+    let (url, seen) = raw_server(move |_, req, s| {
+        let served = served.clone();
+        async move {
+            match range_start(&req) {
+                None => {
+                    send(s, "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n", &served[..2_000])
+                        .await
+                }
+                // More bytes, total unknown, the end never announced.
+                Some(start) if start < LEN => {
+                    let end = (start + 4_000).min(LEN);
+                    let head = format!(
+                        "HTTP/1.1 206 Partial Content\r\ncontent-range: bytes {start}-{}/*\r\nconnection: close\r\n\r\n",
+                        end - 1
+                    );
+                    send(s, &head, &served[start..end]).await
+                }
+                Some(_) => {
+                    send(s, "HTTP/1.1 416 Range Not Satisfiable\r\ncontent-length: 0\r\n\r\n", b"")
+                        .await
+                }
+            }
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("v.mp4");
+    t().download(&url, &dest, &DownloadOptions::default(), &mut |_| {})
+        .await
+        .unwrap();
+    assert!(std::fs::read(&dest).unwrap() == data);
+    let starts: Vec<_> = seen.lock().unwrap().iter().map(range_start).collect();
+    assert_eq!(starts, [None, Some(2_000), Some(6_000), Some(LEN)]);
+}
