@@ -411,3 +411,26 @@ async fn a_probe_that_brings_more_bytes_of_unknown_total_is_followed_by_another(
     let starts: Vec<_> = seen.lock().unwrap().iter().map(range_start).collect();
     assert_eq!(starts, [None, Some(2_000), Some(6_000), Some(LEN)]);
 }
+
+#[tokio::test]
+async fn a_failed_connection_never_shows_the_signed_query() {
+    // Bind and drop: nothing listens on this port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let e = t()
+        .download(
+            &format!("http://127.0.0.1:{port}/v.mp4?X-Amz-Signature=s3cr3t"),
+            &dir.path().join("v.mp4"),
+            &DownloadOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+    let text = format!("{e} {e:?}");
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(text.contains("127.0.0.1"), "{text}");
+}
