@@ -15,6 +15,8 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 pub use wiremock;
 
+pub mod hostile;
+
 /// A key no other string in the tests contains: it must never show up anywhere.
 pub const KEY: &str = "pk-e2e-7f3a9c1d5b-NEVER-PRINT-ME";
 
@@ -24,11 +26,14 @@ pub const RESULT_PREFIX: &str = "/openapi/v2/video/result/";
 pub const BALANCE: &str = "/openapi/v2/account/balance";
 pub const VIDEO_PATH: &str = "/cdn/video.mp4";
 
-/// The "video" the vendor serves: 200 KiB of non-repeating bytes.
+/// The "video" the vendor serves: 200 KiB that start like an MP4 (an `ftyp` box, so pixfuse's
+/// signature check accepts it), then non-repeating bytes.
 pub fn video_bytes() -> Vec<u8> {
-    (0..200 * 1024u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect()
+    let mut video = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    video.extend(
+        (video.len() as u32..200 * 1024).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8),
+    );
+    video
 }
 
 /// A 64×48 PNG header (signature, IHDR, IEND): enough for magic-byte and size checks.

@@ -43,9 +43,14 @@ fn run(bencher: Bencher, input: Vec<u8>) {
         .counter(divan::counter::ItemsCount::new(LINES))
         .bench_local(|| {
             output.clear();
-            validate_lines(Cursor::new(black_box(&input)), &mut output, &opts)
-                .map_err(|f| f.message)
-                .unwrap();
+            validate_lines(
+                Cursor::new(black_box(&input)),
+                &mut output,
+                &opts,
+                pixfuse_cli::cmd::validate::DEFAULT_MAX_LINE_BYTES,
+            )
+            .map_err(|f| f.message)
+            .unwrap();
             black_box(output.len())
         });
 }

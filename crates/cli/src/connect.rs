@@ -3,7 +3,7 @@
 //! config file's profile, then the built-in default.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pixfuse::core::retry::Backoff;
 use pixfuse::{Client, PollPolicy, Provider, RetryPolicy};
@@ -24,6 +24,8 @@ pub struct Settings {
     pub retry_base_delay: Option<Duration>,
     pub timeout: Option<Duration>,
     pub state_dir: Option<PathBuf>,
+    /// When the command started: `--timeout` counts from here.
+    started: Instant,
     config: Config,
     api_key_stdin: bool,
     sandbox: bool,
@@ -41,6 +43,7 @@ pub struct Session {
 impl Settings {
     /// Merges `net` with the config file it names (or the default one).
     pub fn resolve(net: &NetArgs) -> Result<Settings, Failure> {
+        let started = Instant::now();
         let config = Config::load(net.config.as_deref(), net.profile.as_deref())
             .map_err(|e| Failure::usage(e.to_string()))?;
         tracing::debug!(file = ?config.path, profile = ?config.profile, "config");
@@ -74,6 +77,7 @@ impl Settings {
             retry_base_delay: net.retry_base_delay.or(s.retry_base_delay),
             timeout: net.timeout.or(s.timeout),
             state_dir: net.state_dir.clone().or_else(|| s.state_dir.clone()),
+            started,
             api_key_stdin: net.api_key_stdin,
             sandbox: net.sandbox,
             sandbox_time_scale: net.sandbox_time_scale,
@@ -139,8 +143,15 @@ impl Settings {
         policy
     }
 
+    /// When `--timeout` runs out for this command (it bounds the whole command: uploads,
+    /// submits, waits, downloads).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timeout.map(|t| self.started + t)
+    }
+
     /// A client for these settings. `sandbox` overrides the resolved server: its URL, its demo
-    /// key, and its origin (stable across processes, unlike its port).
+    /// key, and its origin (stable across processes, unlike its port). Its deadline is
+    /// `--timeout`'s.
     fn client_with(
         &self,
         sandbox: Option<&pixfuse_sandbox::RunningSandbox>,
@@ -164,10 +175,8 @@ impl Settings {
         if let Some(origin) = origin {
             builder = builder.origin(origin);
         }
-        if let Some(t) = self.timeout {
-            builder = builder.wait_timeout(t);
-        }
-        builder.build().map_err(Failure::from)
+        let client = builder.build().map_err(Failure::from)?;
+        Ok(client.with_deadline(self.deadline()))
     }
 
     /// A runtime and a client for these settings; with `--sandbox`, also the local emulator

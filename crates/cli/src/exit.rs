@@ -22,11 +22,13 @@ pub enum Exit {
     Moderation = 6,
     /// 7: the generation failed or the video was deleted.
     GenerationFailed = 7,
-    /// 8: still running when `--timeout` expired (resume it later).
+    /// 8: `--timeout` expired once the job was journaled (still generating, or cut short while
+    /// uploading, submitting or downloading): `pixfuse resume` continues it later.
     StillRunning = 8,
     /// 9: the concurrency or rate limit persisted after retries.
     Concurrency = 9,
-    /// 10: network or server failure after retries.
+    /// 10: network or server failure after retries, or `--timeout` expired before the job was
+    /// journaled (nothing to resume: run it again).
     Network = 10,
     /// 130: interrupted (SIGINT, Ctrl-C); the journal is consistent and the job resumable.
     Interrupted = 130,

@@ -20,8 +20,12 @@ pub fn exit_for(error: &Error) -> Exit {
             _ => Exit::GenerationFailed,
         },
         Error::StillRunning { .. }
+        | Error::TimedOut {
+            job_id: Some(_), ..
+        }
         // Another process took the job over: it goes on there.
         | Error::Journal(pixfuse::journal::JournalError::ClaimLost { .. }) => Exit::StillRunning,
+        Error::TimedOut { job_id: None, .. } => Exit::Network,
         Error::Transport(TransportError::Config(_)) => Exit::Usage,
         Error::Transport(TransportError::Io { .. }) | Error::Io { .. } => Exit::Usage,
         Error::Transport(e) => e.class().map_or(Exit::Network, Exit::from),
@@ -29,6 +33,9 @@ pub fn exit_for(error: &Error) -> Exit {
             pixfuse::journal::JournalError::StateDir { .. }
             | pixfuse::journal::JournalError::NoSuchJob(_),
         ) => Exit::Usage,
+        // A full or vanished state directory after the server took the job: the user's
+        // environment to mend, then `pixfuse resume` (the message names it), not a bug.
+        Error::JournalWrite { .. } => Exit::Usage,
         Error::Journal(_) | Error::Internal(_) => Exit::Internal,
         Error::Config(_)
         | Error::OtherServer { .. }
@@ -59,5 +66,39 @@ mod tests {
         assert_eq!(exit_for(&Error::Internal("bug".into())), Exit::Internal);
         assert_eq!(exit_for(&Error::Internal("bug".into())).code(), 1);
         assert_eq!(exit_for(&Error::Config("no key".into())), Exit::Usage);
+    }
+
+    #[test]
+    fn a_failed_journal_write_is_not_a_bug_and_a_journaled_timeout_resumes() {
+        let corrupt = || pixfuse::journal::JournalError::Corrupt {
+            id: 1,
+            what: "x".into(),
+        };
+        let write = Error::JournalWrite {
+            job_id: 4,
+            what: "the video id",
+            resume_command: "pixfuse resume 4".into(),
+            source: Box::new(corrupt()),
+        };
+        assert_eq!(exit_for(&write), Exit::Usage);
+        assert!(write.to_string().contains("`pixfuse resume 4`"));
+        let late = || pixfuse::TransportError::TimedOut {
+            what: "POST /x".into(),
+            trace_id: None,
+            attempts: 1,
+            may_have_reached_server: true,
+            last: None,
+        };
+        let journaled = Error::TimedOut {
+            job_id: Some(3),
+            error: late(),
+        };
+        assert_eq!(exit_for(&journaled), Exit::StillRunning);
+        assert!(journaled.to_string().contains("`pixfuse resume 3`"));
+        let early = Error::TimedOut {
+            job_id: None,
+            error: late(),
+        };
+        assert_eq!(exit_for(&early), Exit::Network);
     }
 }

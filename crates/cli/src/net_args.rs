@@ -23,8 +23,11 @@ pub struct NetArgs {
     /// First retry delay; later retries back off exponentially from it.
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub retry_base_delay: Option<Duration>,
-    /// Stop waiting after this long (the job keeps running; exit 8 names the command that
-    /// resumes it).
+    /// Bound the whole command: uploads, the submit (waits for a free slot included), status
+    /// polls and the download all stop in time. A journaled job cut short exits 8 and names
+    /// the command that resumes it (it keeps running on the server; a partial download is
+    /// continued); one cut short before it was journaled exits 10. Without it, every request
+    /// still gives up on its own limits (10 s to connect, 30 s of silence, 60 s per request).
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// Where the job journal lives [default: the platform's data directory for pixfuse].

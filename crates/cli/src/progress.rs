@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pixfuse::{Event, JobStatus};
+use pixfuse_core::text::sanitize;
 
 /// Where events go.
 pub struct Progress {
@@ -36,11 +37,12 @@ impl Progress {
         }
     }
 
-    /// Shows one event.
+    /// Shows one event (its text may quote a server: it is sanitised first).
     pub fn event(&self, event: &Event) {
         if self.quiet {
             return;
         }
+        let text = || sanitize(&event.to_string()).into_owned();
         match &self.bar {
             Some(bar) => match event {
                 // Lasting facts are printed above the spinner; the rest only updates it.
@@ -56,7 +58,7 @@ impl Progress {
                 | Event::Superseding { .. }
                 | Event::Abandoned { .. }
                 | Event::Reuploading { .. }
-                | Event::NewTraceId { .. } => bar.println(event.to_string()),
+                | Event::NewTraceId { .. } => bar.println(text()),
                 Event::Downloading {
                     received,
                     total: Some(total),
@@ -67,11 +69,11 @@ impl Progress {
                         total / 1024
                     ));
                 }
-                _ => bar.set_message(event.to_string()),
+                _ => bar.set_message(text()),
             },
             None => {
                 if self.worth_a_line(event) {
-                    let _ = writeln!(std::io::stderr().lock(), "pixfuse: {event}");
+                    let _ = writeln!(std::io::stderr().lock(), "pixfuse: {}", text());
                 }
             }
         }
@@ -98,6 +100,7 @@ impl Progress {
         if self.quiet {
             return;
         }
+        let text = &*sanitize(text);
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {

@@ -167,7 +167,8 @@ async fn exit_8_still_running_names_the_resume_command() {
     vendor.mount_upload().await;
     vendor.mount_submit(80).await;
     vendor.mount_status(80, 1_000_000, 1).await;
-    let out = run_job(&vendor, &s, &["--timeout", "100ms"]).await;
+    // --timeout bounds the whole command: long enough to journal and submit, not to finish.
+    let out = run_job(&vendor, &s, &["--timeout", "1s"]).await;
     assert_exit(&out, 8);
     assert!(
         stderr(&out).contains("pixfuse resume 1"),
@@ -176,7 +177,7 @@ async fn exit_8_still_running_names_the_resume_command() {
     );
 
     // The same command again continues job 1 (nothing is billed twice) and times out again.
-    let out = run_job(&vendor, &s, &["--timeout", "50ms", "--json"]).await;
+    let out = run_job(&vendor, &s, &["--timeout", "1s", "--json"]).await;
     assert_exit(&out, 8);
     let v = json(&out);
     assert_eq!(v["status"], "running");

@@ -92,7 +92,7 @@ fn a_run_that_times_out_names_the_sandbox_resume_and_it_finishes_the_job() {
         "--poll-interval",
         "20ms",
         "--timeout",
-        "100ms",
+        "1s",
         "--json",
         "run",
         job.to_str().unwrap(),

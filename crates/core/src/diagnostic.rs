@@ -110,6 +110,10 @@ pub const CODES: &[(&str, &str)] = &[
     ),
     ("missing_field", "a required field is absent"),
     (
+        "line_too_long",
+        "a line of a JSONL input longer than the line limit; it is skipped unread",
+    ),
+    (
         "unknown_field",
         "a field the spec does not know (top level: sent as written; inside a reference: not sent)",
     ),

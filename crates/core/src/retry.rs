@@ -248,6 +248,9 @@ pub struct Attempted {
     pub retry_after: Option<Duration>,
     /// A value in `[0, 1)` drawn by the caller.
     pub jitter: f64,
+    /// What the caller's own deadline leaves from now, when it has one: no retry is scheduled
+    /// to start after it.
+    pub time_left: Option<Duration>,
 }
 
 /// The next step after a failed attempt.
@@ -268,6 +271,8 @@ pub enum GiveUpReason {
     AttemptsExhausted,
     /// The next attempt would start after the overall deadline.
     DeadlineReached,
+    /// The next attempt would start after the caller's deadline ([`Attempted::time_left`]).
+    OutOfTime,
 }
 
 /// Decides the next step for a classified failure.
@@ -290,6 +295,9 @@ pub fn next_step(policy: &RetryPolicy, verdict: &Verdict, at: &Attempted) -> Ste
         && at.elapsed.saturating_add(delay) > deadline
     {
         return Step::GiveUp(GiveUpReason::DeadlineReached);
+    }
+    if at.time_left.is_some_and(|left| delay >= left) {
+        return Step::GiveUp(GiveUpReason::OutOfTime);
     }
     Step::RetryAfter(delay)
 }
@@ -386,6 +394,7 @@ mod tests {
             elapsed: Duration::from_secs(elapsed),
             retry_after: retry_after.map(Duration::from_secs),
             jitter: 0.0,
+            time_left: None,
         }
     }
 
@@ -430,6 +439,32 @@ mod tests {
         assert_eq!(
             next_step(&p, &answer(200, Some(500090)), &at(1, 0, None)),
             Step::GiveUp(GiveUpReason::NotRetryable)
+        );
+    }
+
+    #[test]
+    fn no_retry_starts_after_the_callers_deadline() {
+        let p = RetryPolicy::default();
+        let slot = answer(200, Some(500044));
+        let left = |secs| Attempted {
+            time_left: Some(Duration::from_secs(secs)),
+            ..at(1, 0, None)
+        };
+        assert_eq!(
+            next_step(&p, &slot, &left(2)),
+            Step::GiveUp(GiveUpReason::OutOfTime)
+        );
+        assert_eq!(
+            next_step(&p, &slot, &left(60)),
+            Step::RetryAfter(Duration::from_millis(2500))
+        );
+        let late = Attempted {
+            retry_after: Some(Duration::from_secs(30)),
+            ..left(10)
+        };
+        assert_eq!(
+            next_step(&p, &answer(429, None), &late),
+            Step::GiveUp(GiveUpReason::OutOfTime)
         );
     }
 
@@ -481,6 +516,7 @@ mod tests {
                 }
                 let step = next_step(&RetryPolicy::default(), &v, &Attempted {
                     attempts: 1, elapsed: Duration::ZERO, retry_after: None, jitter: 0.5,
+                    time_left: None,
                 });
                 prop_assert_eq!(matches!(step, Step::RetryAfter(_)), v.is_retryable());
             }
@@ -492,6 +528,7 @@ mod tests {
                 let step = next_step(&p, &v, &Attempted {
                     attempts, elapsed: Duration::ZERO,
                     retry_after: Some(Duration::from_secs(secs)), jitter: 0.3,
+                    time_left: None,
                 });
                 match step {
                     Step::RetryAfter(d) => prop_assert!(d >= Duration::from_secs(secs)),

@@ -7,13 +7,13 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pixfuse_core::ValidateOptions;
 use pixfuse_core::lifecycle::Owner;
 use pixfuse_core::poll::{JobStatus, PollPolicy};
 use pixfuse_core::retry::RetryPolicy;
-use pixfuse_transport::{Provider, Transport, TransportConfig};
+use pixfuse_transport::{DownloadOptions, Provider, Transport, TransportConfig};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
@@ -232,6 +232,7 @@ impl ClientBuilder {
                 lease: self.lease,
                 heartbeat: Mutex::new(None),
                 driving: Mutex::new(BTreeSet::new()),
+                releasing: Mutex::new(Vec::new()),
                 uploads: tokio::sync::Mutex::new(()),
                 provider: self.provider,
                 origin: self.origin.unwrap_or_else(|| base_url.clone()),
@@ -239,6 +240,7 @@ impl ClientBuilder {
                 wait_timeout: self.wait_timeout,
                 validate: self.validate,
             }),
+            deadline: None,
         })
     }
 }
@@ -247,6 +249,8 @@ impl ClientBuilder {
 #[derive(Clone, Debug)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// Every call made through this client ends by then ([`Client::with_deadline`]).
+    deadline: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -260,6 +264,9 @@ pub(crate) struct Inner {
     /// The jobs this client is driving now: the heartbeat renews only their claims, so the
     /// claim of a drive that was cancelled runs out instead of living as long as the client.
     driving: Mutex<BTreeSet<i64>>,
+    /// Claims given up by cancelled drives, still being written: a new claim waits for them,
+    /// so a late release never undoes it.
+    releasing: Mutex<Vec<JoinHandle<()>>>,
     /// Held while uploading, so concurrent jobs sharing an image upload it once.
     pub(crate) uploads: tokio::sync::Mutex<()>,
     pub(crate) provider: Provider,
@@ -272,11 +279,18 @@ pub(crate) struct Inner {
 /// A status answer, with the fields a caller usually wants.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct VideoStatus {
+    /// The video asked about (an answer naming another id is a warning, not a new id).
     pub video_id: u64,
     pub status: JobStatus,
     pub url: Option<String>,
     pub credits: Option<i64>,
     pub seed: Option<i64>,
+    /// The file size in bytes, when the answer reports a whole number.
+    #[serde(skip)]
+    pub size_bytes: Option<u64>,
+    /// The id the answer named, when it is not `video_id`.
+    #[serde(skip)]
+    pub answered_for: Option<u64>,
 }
 
 impl VideoStatus {
@@ -293,6 +307,8 @@ impl VideoStatus {
             url: record.url.clone(),
             credits: record.credits,
             seed: record.seed,
+            size_bytes: None,
+            answered_for: None,
         }
     }
 }
@@ -352,6 +368,7 @@ impl Client {
                 lease: self.inner.lease,
                 heartbeat: Mutex::new(None),
                 driving: Mutex::new(BTreeSet::new()),
+                releasing: Mutex::new(Vec::new()),
                 uploads: tokio::sync::Mutex::new(()),
                 provider: self.inner.provider,
                 origin: self.inner.origin.clone(),
@@ -359,7 +376,37 @@ impl Client {
                 wait_timeout: self.inner.wait_timeout,
                 validate: self.inner.validate.clone(),
             }),
+            deadline: self.deadline,
         })
+    }
+
+    /// This client (same connections, same journal, same claims) with a deadline for
+    /// everything done through it: uploads, submits (waits for a concurrency slot included),
+    /// polls and downloads all stop by `deadline` (`None`: no deadline). A job cut short this
+    /// way is journaled and resumable: the error is [`Error::TimedOut`] (or
+    /// [`Error::StillRunning`] while waiting), with the job's id once it has one.
+    pub fn with_deadline(&self, deadline: Option<Instant>) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            deadline,
+        }
+    }
+
+    /// The deadline of this client, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// When a wait begun now gives up: at the wait timeout or the client's deadline, whichever
+    /// comes first.
+    pub(crate) fn wait_until(&self) -> Option<Instant> {
+        let timeout = self.inner.wait_timeout.map(|t| Instant::now() + t);
+        [timeout, self.deadline].into_iter().flatten().min()
+    }
+
+    /// The transport, bounded by this client's deadline.
+    pub(crate) fn transport(&self) -> Transport {
+        self.inner.transport.with_deadline(self.deadline)
     }
 
     /// The retry policy requests are sent with.
@@ -417,6 +464,14 @@ impl Client {
             client: self.clone(),
             id,
             armed: true,
+        }
+    }
+
+    /// Waits until the claims cancelled drives gave up are written (call before claiming).
+    pub(crate) async fn settle_releases(&self) {
+        let pending: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&self.inner.releasing));
+        for release in pending {
+            let _ = release.await;
         }
     }
 
@@ -482,7 +537,7 @@ impl Client {
             path: path.to_owned(),
             bytes: size,
         });
-        let uploaded = self.inner.transport.upload_image(path).await?;
+        let uploaded = self.transport().upload_image(path).await?;
         let record = UploadRecord {
             sha256,
             img_id: uploaded.img_id,
@@ -504,7 +559,7 @@ impl Client {
 
     /// Asks the server to fetch an image from an https URL (best effort at the vendor).
     pub async fn upload_url(&self, url: &str) -> Result<UploadedImage, Error> {
-        let uploaded = self.inner.transport.upload_image_url(url).await?;
+        let uploaded = self.transport().upload_image_url(url).await?;
         Ok(UploadedImage {
             img_id: uploaded.img_id,
             img_url: uploaded.img_url,
@@ -514,25 +569,28 @@ impl Client {
 
     /// One status poll.
     pub async fn status(&self, video_id: u64) -> Result<VideoStatus, Error> {
-        let status = self.inner.transport.status(video_id).await?;
+        let status = self.transport().status(video_id).await?;
         Ok(video_status(&status))
     }
 
     /// Credits left: monthly plus package.
     pub async fn balance(&self) -> Result<Balance, Error> {
-        let resp = self.inner.transport.balance().await?;
+        let resp = self.transport().balance().await?;
         Ok(Balance::from_wire(&resp))
     }
 
-    /// Downloads a finished video's file to `dest` (atomic: never a partial file at `dest`).
+    /// Downloads a finished video's file to `dest` (atomic: never a partial file at `dest`;
+    /// a failed download leaves nothing behind).
     pub async fn download_url(&self, url: &str, dest: &Path) -> Result<u64, Error> {
-        self.download_url_with(url, dest, &mut |_| {}).await
+        self.download_url_with(url, dest, &DownloadOptions::default(), &mut |_| {})
+            .await
     }
 
     pub(crate) async fn download_url_with(
         &self,
         url: &str,
         dest: &Path,
+        options: &DownloadOptions,
         on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<u64, Error> {
         let mut forward = |p: pixfuse_transport::DownloadProgress| {
@@ -542,10 +600,15 @@ impl Client {
             })
         };
         let done = self
-            .inner
-            .transport
-            .download(url, dest, &mut forward)
+            .transport()
+            .download(url, dest, options, &mut forward)
             .await?;
+        if done.continued_from > 0 {
+            tracing::info!(
+                from_byte = done.continued_from,
+                "continued the partial download"
+            );
+        }
         Ok(done.bytes)
     }
 }
@@ -585,12 +648,13 @@ impl Drop for ClaimGuard {
         // runtime left, the lease runs out by itself.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let (client, id) = (self.client.clone(), self.id);
-            runtime.spawn(async move {
+            let release = runtime.spawn(async move {
                 let _ = client
                     .store()
                     .release(id, &client.inner.owner.instance)
                     .await;
             });
+            lock(&self.client.inner.releasing).push(release);
         }
     }
 }
@@ -629,6 +693,8 @@ pub(crate) fn video_status(s: &pixfuse_transport::VideoStatus) -> VideoStatus {
         url: s.url.clone().filter(|u| !u.is_empty()),
         credits: s.credits,
         seed: s.resp.seed,
+        size_bytes: s.size_bytes,
+        answered_for: s.answered_for_other_id(),
     }
 }
 

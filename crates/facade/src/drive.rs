@@ -12,12 +12,13 @@ use pixfuse_core::lifecycle::{
     Action, End, Goal, Input, JobState, Lifecycle, Params, Source, SubmitError, SubmitFailure,
 };
 use pixfuse_core::poll::JobShape;
+use pixfuse_transport::{DownloadOptions, discard_partial, partial_path};
 use uuid::Uuid;
 
 use crate::client::{Client, video_status};
 use crate::error::Error;
 use crate::event::Event;
-use crate::journal::{JobRecord, Transition, now_ms};
+use crate::journal::{JobRecord, JournalError, Transition, now_ms};
 use crate::run::OnEvent;
 use crate::sidecar::Sidecar;
 
@@ -112,6 +113,8 @@ struct Driver<'c, 'e, 'f> {
     request: Option<String>,
     /// The download URL of the latest status.
     url: Option<String>,
+    /// The file size the latest status reported.
+    size_bytes: Option<u64>,
     /// Facts of the last input, written by the next persist.
     pending: Transition,
     /// The failure behind the end, when there is one.
@@ -133,6 +136,7 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
             client,
             journaled,
             url: job.url.clone(),
+            size_bytes: None,
             job,
             opts,
             request: None,
@@ -177,7 +181,7 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
                 quality: Some(j.quality.clone()),
             }),
             journal_every: JOURNAL_EVERY,
-            wait_until: self.client.inner.wait_timeout.map(|t| Instant::now() + t),
+            wait_until: self.client.wait_until(),
             retry_refused: self.opts.retry_refused,
             reuploads: 1,
         }
@@ -295,23 +299,73 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
             self.job.state = to;
             return Ok(());
         }
-        self.job = self
+        let written = self
             .client
             .store()
             .transition(self.id(), &self.client.inner.owner.instance, change)
-            .await?;
+            .await;
+        // Once the server has the job, a write that fails leaves it safe there: say how to
+        // continue rather than calling it a bug.
+        let what = match to {
+            JobState::Submitted => Some("the video id"),
+            JobState::Downloaded => Some("the download"),
+            state if state.status().is_some() => Some("the status"),
+            _ => None,
+        };
+        self.job = match (written, what) {
+            (Ok(job), _) => job,
+            (Err(e @ (JournalError::Conflict { .. } | JournalError::ClaimLost { .. })), _) => {
+                return Err(e.into());
+            }
+            (Err(e), Some(what)) => return Err(Error::journal_write(self.id(), what, e)),
+            (Err(e), None) => return Err(e.into()),
+        };
         let (job_id, trace_id) = (self.id(), self.job.trace_id);
         match to {
             JobState::Claimed => (self.on_event)(Event::Journaled { job_id, trace_id }),
-            JobState::Downloaded => {
-                let output = self.destination();
-                let sidecar = Sidecar::from_record(&self.job, &output)
-                    .write(&output)
-                    .map_err(|e| Error::io("cannot write the sidecar next to", &output, e))?;
-                (self.on_event)(Event::SidecarWritten { path: sidecar });
-            }
+            JobState::Downloaded => self.write_sidecar().await?,
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Writes the sidecar of the downloaded job. A failure does not undo the video: it is a
+    /// warning, recorded in the journal, and `resume` writes the sidecar later.
+    async fn write_sidecar(&mut self) -> Result<(), Error> {
+        let output = self.destination();
+        match Sidecar::from_record(&self.job, &output).write(&output) {
+            Ok(path) => {
+                (self.on_event)(Event::SidecarWritten { path });
+                if self.job.last_error.is_some() {
+                    self.clear_error().await?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let path = crate::sidecar::sidecar_path(&output);
+                let message = format!(
+                    "the video is saved, but its sidecar {} could not be written ({e}); `pixfuse resume {}` writes it once the path is writable",
+                    path.display(),
+                    self.id()
+                );
+                self.client
+                    .store()
+                    .note_error(self.id(), Some(&message))
+                    .await
+                    .map_err(|e| Error::journal_write(self.id(), "the missing sidecar", e))?;
+                (self.on_event)(Event::Warning {
+                    code: "sidecar_not_written".to_owned(),
+                    path: String::new(),
+                    message,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    async fn clear_error(&mut self) -> Result<(), Error> {
+        self.client.store().note_error(self.id(), None).await?;
+        self.job.last_error = None;
         Ok(())
     }
 
@@ -334,9 +388,11 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
         };
         {
             let _one_at_a_time = self.client.inner.uploads.lock().await;
-            self.client
+            let uploaded = self
+                .client
                 .upload_sources(&mut job, &mut *self.on_event)
-                .await?;
+                .await;
+            uploaded.map_err(|e| self.for_job(e))?;
         }
         let request = job
             .to_request_json()
@@ -355,8 +411,7 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
         };
         match self
             .client
-            .inner
-            .transport
+            .transport()
             .submit(Bytes::from(request), trace_id)
             .await
         {
@@ -387,19 +442,29 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
                 } else {
                     self.note_error(&message).await;
                 }
-                self.error = Some(e.into());
+                self.error = Some(self.for_job(e.into()));
                 Ok(Input::SubmitFailed(failure))
             }
         }
     }
 
     async fn poll(&mut self, video_id: u64, machine: &Lifecycle) -> Result<Input, Error> {
-        match self.client.inner.transport.status(video_id).await {
+        match self.client.transport().status(video_id).await {
             Ok(answer) => {
                 let status = video_status(&answer);
+                if let Some(other) = status.answered_for {
+                    (self.on_event)(Event::Warning {
+                        code: "status_for_other_id".to_owned(),
+                        path: String::new(),
+                        message: format!(
+                            "the status answer for video {video_id} names video {other}; keeping {video_id}"
+                        ),
+                    });
+                }
                 if status.url.is_some() {
                     self.url = status.url.clone();
                 }
+                self.size_bytes = status.size_bytes.or(self.size_bytes);
                 self.pending.status = Some(status.status);
                 self.pending.url = status.url.clone();
                 self.pending.credits = status.credits;
@@ -416,13 +481,15 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
                     source: Source::Poll,
                 })
             }
+            // The deadline struck mid-poll: the wait deadline (the same instant) ends it.
+            Err(e) if e.is_timed_out() => Ok(Input::PollFailed { retryable: true }),
             Err(e) => {
                 let retryable = e.is_retryable();
                 if retryable {
                     self.poll_retry = Some(e.to_string());
                 } else {
                     self.note_error(&e.to_string()).await;
-                    self.error = Some(e.into());
+                    self.error = Some(self.for_job(e.into()));
                 }
                 Ok(Input::PollFailed { retryable })
             }
@@ -482,17 +549,32 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
             video_id,
             url: url.clone(),
         });
+        // The bytes collect in a partial file named after the job, which a later download
+        // (another process, after a crash or a signal) continues.
+        let owner = if self.journaled {
+            self.id().to_string()
+        } else {
+            format!("v{video_id}")
+        };
+        let options = DownloadOptions {
+            partial: Some(partial_path(&output, &owner)),
+            expected_len: self.size_bytes,
+        };
         let bytes = match self
             .client
-            .download_url_with(&url, &output, &mut *self.on_event)
+            .download_url_with(&url, &output, &options, &mut *self.on_event)
             .await
         {
             Ok(bytes) => bytes,
             Err(e) => {
                 self.note_error(&e.to_string()).await;
-                return Err(e);
+                return Err(self.for_job(e));
             }
         };
+        // A partial left for another destination of this job will never be continued.
+        if let Some(earlier) = self.job.output_path.clone().filter(|p| *p != output) {
+            let _ = discard_partial(&partial_path(&earlier, &owner));
+        }
         (self.on_event)(Event::Downloaded {
             path: output,
             bytes,
@@ -500,9 +582,22 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
         Ok(Input::Downloaded)
     }
 
+    /// `error` with this job's id, when the deadline cut a step of a journaled job short.
+    fn for_job(&self, error: Error) -> Error {
+        if self.journaled {
+            error.for_job(self.id())
+        } else {
+            error
+        }
+    }
+
     async fn note_error(&mut self, message: &str) {
         if self.journaled
-            && let Err(e) = self.client.store().note_error(self.id(), message).await
+            && let Err(e) = self
+                .client
+                .store()
+                .note_error(self.id(), Some(message))
+                .await
         {
             tracing::warn!(job_id = self.id(), error = %e, "cannot record the job's last error");
         }
@@ -511,7 +606,19 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
     async fn finish(&mut self, end: End, machine: &Lifecycle) -> Result<(), Error> {
         let id = self.id();
         match end {
-            End::Done => Ok(()),
+            End::Done => {
+                // Done earlier, but its sidecar was blocked then: write it now.
+                let output = self.destination();
+                let missing = crate::sidecar::sidecar_path(&output);
+                if self.journaled
+                    && self.job.state == JobState::Downloaded
+                    && output.is_file()
+                    && !missing.is_file()
+                {
+                    self.write_sidecar().await?;
+                }
+                Ok(())
+            }
             End::StillRunning => {
                 self.note_error("still running when the wait timeout expired")
                     .await;

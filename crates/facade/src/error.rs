@@ -18,10 +18,34 @@ pub enum Error {
     Invalid { diagnostics: Vec<Diagnostic> },
     /// The server or the network said no (after the retries the policy allows).
     #[error(transparent)]
-    Transport(#[from] pixfuse_transport::TransportError),
+    Transport(pixfuse_transport::TransportError),
+    /// The client's deadline ([`crate::Client::with_deadline`]) cut a step short (an upload, a
+    /// submit, a download). With a `job_id` the job is journaled and resumable: `pixfuse resume
+    /// <job_id>` continues it with the same trace id (nothing is billed twice) and continues a
+    /// partial download where it stopped.
+    #[error("{error}{}", resume_hint(*.job_id))]
+    TimedOut {
+        job_id: Option<i64>,
+        /// What ran out of time, from the transport.
+        error: pixfuse_transport::TransportError,
+    },
     /// The journal could not be read or written.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The journal could not record a step of a job that is safe on the server (a full disk,
+    /// a state directory gone). `resume_command` continues the job once the journal is
+    /// writable again.
+    #[error(
+        "cannot record {what} of job {job_id} in the journal ({source}); the job itself is safe: once the state directory is writable again, `{resume_command}` continues it (same trace id, nothing is billed twice)"
+    )]
+    JournalWrite {
+        job_id: i64,
+        /// The step: "the video id", "the status", "the download".
+        what: &'static str,
+        resume_command: String,
+        #[source]
+        source: Box<JournalError>,
+    },
     /// The video ended badly on the server: deleted, rejected by moderation, or failed.
     #[error("video {video_id} {}", generation_message(*.status))]
     Generation { video_id: u64, status: JobStatus },
@@ -93,6 +117,29 @@ pub enum Error {
     Internal(String),
 }
 
+fn resume_hint(job_id: Option<i64>) -> String {
+    job_id
+        .map(|id| {
+            format!(
+                "\nthe job is journaled: `pixfuse resume {id}` continues it without paying twice"
+            )
+        })
+        .unwrap_or_default()
+}
+
+impl From<pixfuse_transport::TransportError> for Error {
+    fn from(error: pixfuse_transport::TransportError) -> Self {
+        if error.is_timed_out() {
+            Error::TimedOut {
+                job_id: None,
+                error,
+            }
+        } else {
+            Error::Transport(error)
+        }
+    }
+}
+
 fn summary(diagnostics: &[Diagnostic]) -> String {
     diagnostics
         .iter()
@@ -141,7 +188,7 @@ impl Error {
     pub fn class(&self) -> Option<ErrorClass> {
         match self {
             Error::Invalid { .. } => Some(ErrorClass::InvalidRequest),
-            Error::Transport(e) => e.class(),
+            Error::Transport(e) | Error::TimedOut { error: e, .. } => e.class(),
             Error::Generation {
                 status: JobStatus::Moderated,
                 ..
@@ -151,6 +198,30 @@ impl Error {
                 ..
             } => Some(ErrorClass::Deleted),
             _ => None,
+        }
+    }
+
+    /// The job this error concerns, when it is a journaled job the deadline cut short.
+    pub(crate) fn for_job(self, id: i64) -> Self {
+        match self {
+            Error::TimedOut {
+                job_id: None,
+                error,
+            } => Error::TimedOut {
+                job_id: Some(id),
+                error,
+            },
+            other => other,
+        }
+    }
+
+    /// A journal write for job `job_id` failed after the server accepted the job.
+    pub(crate) fn journal_write(job_id: i64, what: &'static str, source: JournalError) -> Self {
+        Error::JournalWrite {
+            job_id,
+            what,
+            resume_command: format!("pixfuse resume {job_id}"),
+            source: Box::new(source),
         }
     }
 

@@ -7,14 +7,52 @@ use pixfuse_core::{ImageSource, Job, ValidateOptions, validate_bytes};
 
 use crate::error::Error;
 
+/// The largest job file read: a request is a few kilobytes, and parsing a huge one costs many
+/// times its size in memory.
+pub const MAX_JOB_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads at most [`MAX_JOB_FILE_BYTES`] from `reader`; a larger input is refused before any of
+/// it is parsed. `name` names the input in the message.
+pub fn read_job_bytes(reader: impl std::io::Read, name: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_JOB_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_JOB_FILE_BYTES {
+        return Err(too_large(name));
+    }
+    Ok(bytes)
+}
+
+/// Reads the job file at `path`, refusing one over [`MAX_JOB_FILE_BYTES`] by its size alone.
+pub fn read_job_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.len() > MAX_JOB_FILE_BYTES {
+        return Err(too_large("the file"));
+    }
+    read_job_bytes(file, "the file")
+}
+
+fn too_large(name: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!(
+            "{name} is larger than {} MiB; a job file holds one request of a few kilobytes",
+            MAX_JOB_FILE_BYTES >> 20
+        ),
+    )
+}
+
 /// Reads and validates the job file at `path` (or JSON text from `-`), returning the job with
 /// every relative image path made relative to the job file's directory instead of the current
-/// one. Warnings stay in the returned list; errors fail with [`Error::Invalid`].
+/// one. Warnings stay in the returned list; errors fail with [`Error::Invalid`]. A file over
+/// [`MAX_JOB_FILE_BYTES`] is refused unread.
 pub fn load_job_file(
     path: &Path,
     opts: &ValidateOptions,
 ) -> Result<(Job, Vec<pixfuse_core::Diagnostic>), Error> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read job file", path, e))?;
+    let bytes = read_job_file(path).map_err(|e| Error::io("cannot read job file", path, e))?;
     let base = path.parent().unwrap_or(Path::new(""));
     parse_job(&bytes, base, opts)
 }

@@ -41,7 +41,9 @@ pub use client::{
 };
 pub use error::Error;
 pub use event::Event;
-pub use jobfile::{load_job_file, parse_job, rebase_paths};
+pub use jobfile::{
+    MAX_JOB_FILE_BYTES, load_job_file, parse_job, read_job_bytes, read_job_file, rebase_paths,
+};
 pub use journal::{JobRecord, JobState, Journal};
 pub use run::{JobOptions, JobOutcome, Submission};
 pub use sidecar::Sidecar;

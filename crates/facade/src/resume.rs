@@ -54,6 +54,7 @@ impl Client {
         if let Some(output) = &output {
             crate::output::prove_writable(output)?;
         }
+        self.settle_releases().await;
         let claimed = self
             .store()
             .claim_job(job_id, &self.inner.owner, self.inner.lease)

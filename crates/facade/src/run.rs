@@ -48,7 +48,8 @@ impl JobOutcome {
             trace_id: journaled.then_some(record.trace_id),
             video_id: record.video_id.unwrap_or_default(),
             status: record.status.unwrap_or(JobStatus::Succeeded),
-            sidecar: journaled.then(|| crate::sidecar::sidecar_path(&output)),
+            sidecar: Some(crate::sidecar::sidecar_path(&output))
+                .filter(|p| journaled && p.is_file()),
             output,
             credits: record.credits,
             url: record.url.clone().unwrap_or_default(),
@@ -240,6 +241,7 @@ impl Client {
         on_event: &mut OnEvent<'_>,
     ) -> Result<JobRecord, Error> {
         let form = crate::identity::form_text(&spec.form)?;
+        self.settle_releases().await;
         let claimed = self
             .store()
             .claim(ClaimRequest {
@@ -361,7 +363,7 @@ impl Client {
         on_event: &mut OnEvent<'_>,
     ) -> Result<Watched, Error> {
         let id = job.id;
-        let deadline = self.inner.wait_timeout.map(|t| Instant::now() + t);
+        let deadline = self.wait_until();
         loop {
             tokio::time::sleep(WATCH_EVERY).await;
             let Some(row) = self.store().job(id).await? else {
@@ -374,6 +376,7 @@ impl Client {
                 c.status(&self.inner.owner, now_ms(), liveness) == ClaimStatus::Expired
             });
             if free {
+                self.settle_releases().await;
                 match self
                     .store()
                     .claim_job(id, &self.inner.owner, self.inner.lease)

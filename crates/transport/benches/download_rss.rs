@@ -45,7 +45,12 @@ async fn serve(listener: TcpListener) {
         if s.write_all(head.as_bytes()).await.is_err() {
             continue;
         }
-        let mut left = SIZE;
+        // An MP4's first box, so the download passes the signature check.
+        const FTYP: &[u8] = b"\0\0\0\x10ftypisom\0\0\x02\0";
+        if s.write_all(FTYP).await.is_err() {
+            continue;
+        }
+        let mut left = SIZE - FTYP.len() as u64;
         while left > 0 {
             let n = left.min(BLOCK.len() as u64) as usize;
             if s.write_all(&BLOCK[..n]).await.is_err() {
@@ -79,7 +84,12 @@ fn main() {
         let before = vm("VmHWM:");
         let started = Instant::now();
         let got = transport
-            .download(&format!("http://{addr}/video.mp4"), &dest, &mut |_| {})
+            .download(
+                &format!("http://{addr}/video.mp4"),
+                &dest,
+                &Default::default(),
+                &mut |_| {},
+            )
             .await
             .unwrap();
         let secs = started.elapsed().as_secs_f64();

@@ -57,14 +57,26 @@ pub struct Submitted {
 /// A job's state on the result endpoint.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VideoStatus {
+    /// The id that was asked about (an answer naming another id is logged as a warning and
+    /// kept in `resp.id`).
     pub video_id: u64,
     pub status: JobStatus,
     /// Download URL; meaningful only when `status` is `Succeeded`.
     pub url: Option<String>,
     /// Credits actually charged, when reported.
     pub credits: Option<i64>,
-    /// The whole answer (every field optional).
+    /// The file size in bytes, when the answer's `size` is a whole number (its unit is
+    /// undocumented; a fraction such as `10.5` is taken for megabytes and not used).
+    pub size_bytes: Option<u64>,
+    /// The whole answer (every field optional; fields of an unexpected type are left out).
     pub resp: VideoResultResp,
+}
+
+impl VideoStatus {
+    /// Whether the answer names another video than the one asked about.
+    pub fn answered_for_other_id(&self) -> Option<u64> {
+        self.resp.id.filter(|id| *id != self.video_id)
+    }
 }
 
 /// The account's credits.
@@ -98,6 +110,15 @@ impl Transport {
             .config
             .request_timeout
             .max(Duration::from_secs(info.bytes / MIN_UPLOAD_BYTES_PER_SEC));
+        if self.time_left().is_some_and(|left| left.is_zero()) {
+            return Err(TransportError::TimedOut {
+                what: format!("{UPLOAD} of {}", path.display()),
+                trace_id: None,
+                attempts: 0,
+                may_have_reached_server: false,
+                last: None,
+            });
+        }
         let url = self.url(UPLOAD.path);
         let file_name = path
             .file_name()
@@ -181,12 +202,29 @@ impl Transport {
         let resp: VideoResultResp = self
             .call(RESULT, Uuid::new_v4(), timeout, |http| Ok(http.get(&url)))
             .await?;
+        if let Some(other) = resp.id.filter(|id| *id != video_id) {
+            tracing::warn!(
+                video_id,
+                answered_for = other,
+                "the status answer names another video id; keeping the one asked about"
+            );
+        }
+        let size_bytes = resp
+            .size
+            .filter(|s| s.is_finite() && *s >= 1.0 && s.fract() == 0.0 && *s < u64::MAX as f64)
+            .map(|s| s as u64);
         Ok(VideoStatus {
-            video_id: resp.id.unwrap_or(video_id),
+            video_id,
             // No status at all is odd; treat it like an unknown one (keep waiting, say so).
             status: JobStatus::from_code(resp.status.unwrap_or(-1)),
-            url: resp.url.clone().filter(|u| !u.is_empty()),
+            url: resp
+                .url
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned),
             credits: resp.credits,
+            size_bytes,
             resp,
         })
     }

@@ -4,12 +4,21 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use pixfuse_core::retry::{self, Failure, GiveUpReason, TransportFailure};
+use pixfuse_core::text::{Redactor, sanitize};
 use reqwest::RequestBuilder;
 use reqwest::header::RETRY_AFTER;
 use serde::de::DeserializeOwned;
 
 use crate::envelope::{self, Decoded};
 use crate::error::{CallInfo, TransportError};
+
+/// How an attempt reads its answer.
+pub(crate) struct Reading<'a> {
+    /// Applied to the whole body before anything is cut from it.
+    pub(crate) redactor: &'a Redactor,
+    /// Longest silence while the body arrives.
+    pub(crate) idle: Duration,
+}
 
 const EXCERPT_CHARS: usize = 200;
 /// API answers are small; anything bigger is not an envelope and is cut for the excerpt.
@@ -21,7 +30,8 @@ pub(crate) struct Failed {
     pub(crate) err_code: Option<i64>,
     pub(crate) err_msg: Option<String>,
     pub(crate) retry_after: Option<Duration>,
-    network: Option<(TransportFailure, reqwest::Error)>,
+    /// No usable answer: what kind of failure, and reqwest's error when it had one.
+    network: Option<(TransportFailure, Option<reqwest::Error>, String)>,
     /// A body that is not an envelope: what it was and its start.
     pub(crate) odd_body: Option<(&'static str, String)>,
     /// The body was JSON cut short, not a different kind of answer.
@@ -41,8 +51,56 @@ impl Failed {
         }
     }
 
+    /// A timeout or a silence once the request was on its way.
+    pub(crate) fn lost(why: &str) -> Self {
+        Failed {
+            network: Some((TransportFailure::LostAfterSend, None, why.to_owned())),
+            ..Failed::answer(0)
+        }
+    }
+
+    fn network(status: u16, e: reqwest::Error) -> Self {
+        // Its URL is the API's (already in the message as the endpoint) and could carry
+        // credentials in a base URL's userinfo: keep it out.
+        let e = e.without_url();
+        tracing::debug!(error = %e, "no answer");
+        Failed {
+            network: Some((network_failure(&e), Some(e), String::new())),
+            ..Failed::answer(status)
+        }
+    }
+
+    pub(crate) fn may_have_reached_server(&self) -> bool {
+        match self.as_failure() {
+            Failure::Transport(t) => t.may_have_reached_server(),
+            Failure::Answer { .. } => true,
+        }
+    }
+
+    /// A short account of what happened, for a call the deadline cut short.
+    pub(crate) fn summary(&self) -> String {
+        if let Some((failure, source, why)) = &self.network {
+            return match (source, why.is_empty()) {
+                (_, false) => why.clone(),
+                (Some(e), true) => e.to_string(),
+                (None, true) => format!("{failure:?}"),
+            };
+        }
+        let mut text = format!("HTTP {}", self.status);
+        if let Some(code) = self.err_code {
+            text.push_str(&format!(", ErrCode {code}"));
+        }
+        if let Some(msg) = self.err_msg.as_deref().filter(|m| !m.trim().is_empty()) {
+            text.push_str(&format!(" ({msg})"));
+        }
+        if let Some((what, excerpt)) = &self.odd_body {
+            text.push_str(&format!(", {what}: {excerpt:?}"));
+        }
+        text
+    }
+
     pub(crate) fn as_failure(&self) -> Failure<'_> {
-        if let Some((kind, _)) = &self.network {
+        if let Some((kind, _, _)) = &self.network {
             return Failure::Transport(*kind);
         }
         if self.odd_body.is_some() && (200..300).contains(&self.status) {
@@ -61,7 +119,7 @@ impl Failed {
     }
 
     pub(crate) fn into_error(self, verdict: retry::Verdict, call: CallInfo) -> TransportError {
-        if let Some((failure, source)) = self.network {
+        if let Some((failure, source, _)) = self.network {
             return TransportError::Network {
                 failure,
                 call,
@@ -105,16 +163,13 @@ pub(crate) fn network_failure(e: &reqwest::Error) -> TransportFailure {
     }
 }
 
-pub(crate) async fn attempt<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, Failed> {
+pub(crate) async fn attempt<T: DeserializeOwned>(
+    request: RequestBuilder,
+    read: &Reading<'_>,
+) -> Result<T, Failed> {
     let started = Instant::now();
     let span = tracing::Span::current();
-    let response = request.send().await.map_err(|e| {
-        tracing::debug!(error = %e, "no answer");
-        Failed {
-            network: Some((network_failure(&e), e)),
-            ..Failed::answer(0)
-        }
-    })?;
+    let response = request.send().await.map_err(|e| Failed::network(0, e))?;
     let status = response.status().as_u16();
     span.record("status", status);
     let retry_after = response
@@ -122,16 +177,29 @@ pub(crate) async fn attempt<T: DeserializeOwned>(request: RequestBuilder) -> Res
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-    let body = read_capped(response).await.map_err(|e| Failed {
-        network: Some((network_failure(&e), e)),
-        ..Failed::answer(status)
-    })?;
+    let body = match read_capped(response, read.idle).await {
+        Ok(body) => body,
+        Err(Cut::Reqwest(e)) => return Err(Failed::network(status, e)),
+        Err(Cut::Silent) => {
+            return Err(Failed::lost(&format!(
+                "the answer stopped arriving (no data for {} s)",
+                read.idle.as_secs_f64()
+            )));
+        }
+    };
     span.record("latency_ms", started.elapsed().as_millis() as u64);
     let mut failed = Failed {
         retry_after,
         ..Failed::answer(status)
     };
-    match envelope::decode::<T>(&body) {
+    // The key goes before anything is cut from the body: a cut can leave a fragment that no
+    // longer matches.
+    let excerpt = |body: &[u8]| {
+        let clean = sanitize(&read.redactor.redact(&String::from_utf8_lossy(body))).into_owned();
+        envelope::excerpt(clean.as_bytes(), EXCERPT_CHARS)
+    };
+    let clean = |text: &str| sanitize(&read.redactor.redact(text)).into_owned();
+    match envelope::decode::<T>(&body, &clean) {
         Decoded::Ok(value) if (200..300).contains(&status) => {
             tracing::debug!("ok");
             return Ok(value);
@@ -139,47 +207,46 @@ pub(crate) async fn attempt<T: DeserializeOwned>(request: RequestBuilder) -> Res
         Decoded::Ok(_) => {}
         Decoded::Err { code, msg } => {
             failed.err_code = Some(code);
-            failed.err_msg = msg;
+            failed.err_msg = msg.map(|m| sanitize(&read.redactor.redact(&m)).into_owned());
         }
-        Decoded::NoEnvelope => {
-            failed.odd_body = Some((
-                "JSON without ErrCode",
-                envelope::excerpt(&body, EXCERPT_CHARS),
-            ))
-        }
-        Decoded::BadResp => {
-            failed.odd_body = Some((
-                "ErrCode 0 without the expected Resp",
-                envelope::excerpt(&body, EXCERPT_CHARS),
-            ))
+        Decoded::NoEnvelope => failed.odd_body = Some(("JSON without ErrCode", excerpt(&body))),
+        Decoded::BadResp(problem) => {
+            tracing::debug!(%problem, "unusable Resp");
+            failed.odd_body = Some(("ErrCode 0 without the expected Resp", excerpt(&body)))
         }
         // An error status with no body at all (a bare 429 or 503) says all it has to say.
         Decoded::NotJson if !(200..300).contains(&status) && body.trim_ascii().is_empty() => {}
-        Decoded::NotJson => {
-            failed.odd_body = Some(("not JSON", envelope::excerpt(&body, EXCERPT_CHARS)))
-        }
+        Decoded::NotJson => failed.odd_body = Some(("not JSON", excerpt(&body))),
         Decoded::Truncated => {
             failed.truncated = true;
-            failed.odd_body = Some(("truncated JSON", envelope::excerpt(&body, EXCERPT_CHARS)))
+            failed.odd_body = Some(("truncated JSON", excerpt(&body)))
         }
     }
     tracing::debug!(err_code = failed.err_code, "error answer");
     Err(failed)
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<bytes::Bytes, reqwest::Error> {
-    if response
-        .content_length()
-        .is_some_and(|n| n <= MAX_API_BODY as u64)
-    {
-        return response.bytes().await;
-    }
+/// Why reading an answer's body stopped early.
+enum Cut {
+    Reqwest(reqwest::Error),
+    /// Nothing arrived for the idle limit.
+    Silent,
+}
+
+/// The body, at most [`MAX_API_BODY`] bytes of it, with a limit on each silence.
+async fn read_capped(mut response: reqwest::Response, idle: Duration) -> Result<bytes::Bytes, Cut> {
     let mut body = Vec::with_capacity(
         response
             .content_length()
             .map_or(1024, |n| n.min(MAX_API_BODY as u64) as usize),
     );
-    while let Some(chunk) = response.chunk().await? {
+    loop {
+        let chunk = match tokio::time::timeout(idle, response.chunk()).await {
+            Err(_) => return Err(Cut::Silent),
+            Ok(Err(e)) => return Err(Cut::Reqwest(e)),
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(chunk))) => chunk,
+        };
         let room = MAX_API_BODY - body.len();
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if body.len() >= MAX_API_BODY {

@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pixfuse_core::retry::{self, Attempted, Step};
+use pixfuse_core::retry::{self, Attempted, GiveUpReason, Step};
+use pixfuse_core::text::{Redactor, redact_url, sanitize};
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use reqwest::{Client, RequestBuilder, Url};
 use secrecy::ExposeSecret;
@@ -13,45 +14,58 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::attempt::attempt;
+use crate::attempt::{Failed, Reading, attempt};
 use crate::config::{AuthStyle, TransportConfig};
 use crate::error::{CallInfo, Endpoint, TransportError};
 
 pub(crate) const TRACE_HEADER: &str = "ai-trace-id";
 const API_KEY_HEADER: &str = "api-key";
 
-/// The HTTP transport. Cheap to clone (shares the connection pool).
+/// The HTTP transport. Cheap to clone (shares the connection pools).
 #[derive(Clone)]
 pub struct Transport {
     pub(crate) inner: Arc<Inner>,
+    /// Every call made through this handle stops by then ([`Transport::with_deadline`]).
+    deadline: Option<Instant>,
 }
 
 pub(crate) struct Inner {
     pub(crate) config: TransportConfig,
+    /// For API requests (they carry the key).
     pub(crate) http: Client,
+    /// For result downloads (keyless; redirects followed across hosts, each hop checked).
+    pub(crate) downloads: Client,
     pub(crate) base: String,
     auth: (HeaderName, HeaderValue),
+    /// Removes the key from anything a server sends back.
+    pub(crate) redactor: Redactor,
 }
 
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transport")
             .field("config", &self.inner.config)
+            .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
 
 /// The loopback rule: plain http only where nobody else can listen in.
 pub(crate) fn check_scheme(url: &Url, what: &str) -> Result<(), TransportError> {
+    scheme_problem(url, what).map_or(Ok(()), |p| Err(TransportError::Config(p)))
+}
+
+fn scheme_problem(url: &Url, what: &str) -> Option<String> {
+    let shown = redact_url(url.as_str());
     match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(url) => Ok(()),
-        "http" => Err(TransportError::Config(format!(
-            "{what} {url} uses plain http to a non-loopback host; use https (plain http is only allowed for localhost)"
-        ))),
-        other => Err(TransportError::Config(format!(
-            "{what} {url} has scheme {other:?}; use an https URL"
-        ))),
+        "https" => None,
+        "http" if is_loopback(url) => None,
+        "http" => Some(format!(
+            "{what} {shown} uses plain http to a non-loopback host; use https (plain http is only allowed for localhost)"
+        )),
+        other => Some(format!(
+            "{what} {shown} has scheme {other:?}; use an https URL"
+        )),
     }
 }
 
@@ -86,18 +100,30 @@ impl Transport {
             ));
         }
         let auth = auth_header(config.auth_style, key)?;
+        let redactor = Redactor::new(key);
         let http = match &config.http_client {
             Some(client) => client.clone(),
-            None => build_client(&config, &base_url)?,
+            None => build_client(&config, redirect_policy(&base_url), None)?,
+        };
+        let downloads = match &config.download_client {
+            Some(client) => client.clone(),
+            None => build_client(
+                &config,
+                download_redirect_policy(),
+                Some(config.download_read_timeout),
+            )?,
         };
         let base = base_url.as_str().trim_end_matches('/').to_owned();
         Ok(Transport {
             inner: Arc::new(Inner {
                 config,
                 http,
+                downloads,
                 base,
                 auth,
+                redactor,
             }),
+            deadline: None,
         })
     }
 
@@ -106,12 +132,46 @@ impl Transport {
         &self.inner.config
     }
 
+    /// A handle on the same transport (same connection pools) whose calls all end by
+    /// `deadline` (`None`: no deadline): every attempt, retry delay, wait for a concurrency
+    /// slot, status poll and download stops in time. A call cut short ends with
+    /// [`TransportError::TimedOut`]; a wait with [`crate::WaitOutcome::StillRunning`].
+    pub fn with_deadline(&self, deadline: Option<Instant>) -> Transport {
+        Transport {
+            inner: self.inner.clone(),
+            deadline,
+        }
+    }
+
+    /// The deadline calls made through this handle keep, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// What the deadline leaves from now (`None`: no deadline; zero: it has passed).
+    pub fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// `limit`, shortened to what the deadline leaves.
+    pub(crate) fn bounded(&self, limit: Duration) -> Duration {
+        self.time_left().map_or(limit, |left| left.min(limit))
+    }
+
+    /// Removes the key (in any form) from text a server sent, then anything that could drive
+    /// a terminal.
+    pub(crate) fn clean(&self, text: &str) -> String {
+        sanitize(&self.inner.redactor.redact(text)).into_owned()
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.inner.base)
     }
 
     /// Sends one logical call, retrying as core decides, always with `trace_id`.
     /// `build` makes a fresh request per attempt (a streamed upload body cannot be replayed).
+    /// Every attempt and every retry delay ends by the deadline.
     pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
@@ -122,7 +182,13 @@ impl Transport {
         let policy = self.inner.config.retry;
         let started = Instant::now();
         let mut attempts = 0u32;
+        // What the attempts so far ran into, for a call the deadline cuts short.
+        let mut reached = false;
+        let mut last: Option<String> = None;
         loop {
+            if self.time_left().is_some_and(|left| left.is_zero()) {
+                return Err(self.timed_out(endpoint, trace_id, attempts, reached, last));
+            }
             attempts += 1;
             let span = tracing::info_span!(
                 "pixfuse.http",
@@ -133,16 +199,32 @@ impl Transport {
                 status = tracing::field::Empty,
                 latency_ms = tracing::field::Empty,
             );
+            let limit = self.bounded(timeout);
             let request = build(&self.inner.http)?
                 .header(TRACE_HEADER, trace_id.to_string())
                 .header(self.inner.auth.0.clone(), self.inner.auth.1.clone())
-                .timeout(timeout);
-            let outcome = attempt::<T>(request).instrument(span.clone()).await;
+                .timeout(limit);
+            let read = Reading {
+                redactor: &self.inner.redactor,
+                idle: self.bounded(self.inner.config.read_timeout),
+            };
+            // reqwest's own timeout covers an injected client too; this one is the backstop.
+            let outcome = match tokio::time::timeout(
+                limit + Duration::from_millis(50),
+                attempt::<T>(request, &read),
+            )
+            .instrument(span.clone())
+            .await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => Err(Failed::lost("no answer in time")),
+            };
             let failed = match outcome {
                 Ok(value) => return Ok(value),
                 Err(failed) => failed,
             };
             let verdict = retry::classify(&failed.as_failure());
+            reached |= failed.may_have_reached_server();
             let step = retry::next_step(
                 &policy,
                 &verdict,
@@ -151,6 +233,7 @@ impl Transport {
                     elapsed: started.elapsed(),
                     retry_after: failed.retry_after,
                     jitter: jitter(),
+                    time_left: self.time_left(),
                 },
             );
             let gave_up = match step {
@@ -163,8 +246,13 @@ impl Transport {
                             "retrying with the same trace id"
                         )
                     });
+                    last = Some(failed.summary());
                     tokio::time::sleep(delay).await;
                     continue;
+                }
+                Step::GiveUp(GiveUpReason::OutOfTime) => {
+                    let last = Some(failed.summary());
+                    return Err(self.timed_out(endpoint, trace_id, attempts, reached, last));
                 }
                 Step::GiveUp(reason) => reason,
             };
@@ -174,21 +262,24 @@ impl Transport {
                 attempts,
                 gave_up,
             };
-            let mut failed = failed;
-            // A relay that echoes request headers into its message must not leak the key.
-            let key = self.inner.config.api_key.expose_secret().trim();
-            for text in [
-                failed.err_msg.as_mut(),
-                failed.odd_body.as_mut().map(|b| &mut b.1),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                if text.contains(key) {
-                    *text = text.replace(key, "[redacted]");
-                }
-            }
             return Err(failed.into_error(verdict, call));
+        }
+    }
+
+    fn timed_out(
+        &self,
+        endpoint: Endpoint,
+        trace_id: Uuid,
+        attempts: u32,
+        reached: bool,
+        last: Option<String>,
+    ) -> TransportError {
+        TransportError::TimedOut {
+            what: endpoint.to_string(),
+            trace_id: Some(trace_id),
+            attempts,
+            may_have_reached_server: reached,
+            last,
         }
     }
 }
@@ -215,33 +306,65 @@ fn auth_header(style: AuthStyle, key: &str) -> Result<(HeaderName, HeaderValue),
     Ok((name, value))
 }
 
-fn build_client(config: &TransportConfig, base: &Url) -> Result<Client, TransportError> {
-    Client::builder()
+fn build_client(
+    config: &TransportConfig,
+    redirect: reqwest::redirect::Policy,
+    read_timeout: Option<Duration>,
+) -> Result<Client, TransportError> {
+    let mut builder = Client::builder()
         .connect_timeout(config.connect_timeout)
         .tcp_nodelay(true)
         .user_agent(concat!("pixfuse/", env!("CARGO_PKG_VERSION")))
-        .redirect(redirect_policy(base))
+        .redirect(redirect);
+    // Not on the API client: reqwest starts this clock when the request is sent, so a large
+    // upload would count as silence. API answers get their own idle limit while being read.
+    if let Some(t) = read_timeout {
+        builder = builder.read_timeout(t);
+    }
+    builder
         .build()
         .map_err(|e| TransportError::Config(format!("cannot build the HTTP client: {e}")))
 }
 
+/// Most redirects one request follows.
+const MAX_REDIRECTS: usize = 10;
+
 /// The redirect policy every HTTP client carrying the API key must use: a request to the API's
-/// origin (that of `api_base`) is never redirected to another origin; other requests (result
-/// downloads, which carry no key) follow up to 10 redirects.
+/// origin (that of `api_base`) is never redirected to another origin; other requests follow up
+/// to 10 redirects; and no hop goes to a URL that breaks the scheme rule (https, or plain http
+/// to a loopback host only), checked before connecting to it.
 ///
 /// reqwest strips `Authorization` on cross-host redirects but not the vendor's `API-KEY`
 /// header, so a client with reqwest's default policy sends the key to wherever the API (or a
 /// relay, or anyone able to answer for it) redirects. A client injected with
 /// [`TransportConfig::with_http_client`] must be built with this policy (or
-/// `reqwest::redirect::Policy::none()`, which also stops download redirects).
+/// `reqwest::redirect::Policy::none()`).
 pub fn redirect_policy(api_base: &Url) -> reqwest::redirect::Policy {
     let api_origin = api_base.origin();
     reqwest::redirect::Policy::custom(move |attempt| {
         let first = attempt.previous().first().map(Url::origin);
-        if attempt.previous().len() >= 10 {
+        if attempt.previous().len() >= MAX_REDIRECTS {
             attempt.error("too many redirects")
+        } else if let Some(problem) = scheme_problem(attempt.url(), "redirect to") {
+            attempt.error(problem)
         } else if first.as_ref() == Some(&api_origin) && attempt.url().origin() != api_origin {
             attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// The redirect policy of the result-download client: up to 10 redirects across any hosts
+/// (download requests carry no key: a relay's `/files/…` may hand over to object storage),
+/// each hop checked against the scheme rule before connecting to it. For a client injected
+/// with [`TransportConfig::with_download_client`].
+pub fn download_redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if let Some(problem) = scheme_problem(attempt.url(), "redirect to") {
+            attempt.error(problem)
         } else {
             attempt.follow()
         }

@@ -72,10 +72,12 @@ pub struct TransportConfig {
     pub(crate) api_key: SecretString,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
+    pub(crate) read_timeout: Duration,
     pub(crate) download_read_timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) poll: PollPolicy,
     pub(crate) http_client: Option<reqwest::Client>,
+    pub(crate) download_client: Option<reqwest::Client>,
 }
 
 impl TransportConfig {
@@ -88,10 +90,12 @@ impl TransportConfig {
             api_key,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(30),
             download_read_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             poll: PollPolicy::default(),
             http_client: None,
+            download_client: None,
         }
     }
 
@@ -121,7 +125,15 @@ impl TransportConfig {
         self
     }
 
-    /// Longest silence while downloading before the connection counts as cut.
+    /// Longest silence while an API answer is arriving before the attempt counts as lost
+    /// (the whole attempt is bounded by [`Self::with_request_timeout`] as well).
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Longest silence while downloading (waiting for the answer, or between two bytes of it)
+    /// before the connection counts as cut.
     pub fn with_download_read_timeout(mut self, timeout: Duration) -> Self {
         self.download_read_timeout = timeout;
         self
@@ -139,12 +151,16 @@ impl TransportConfig {
         self
     }
 
-    /// Uses this client (its connection pool, proxy and TLS settings) instead of building one.
+    /// Uses this client (its connection pool, proxy and TLS settings) for the API requests
+    /// instead of building one. Result downloads keep their own client (see
+    /// [`Self::with_download_client`]): they carry no key and follow redirects across hosts.
     ///
     /// The client **must** be built with [`crate::redirect_policy`] for this config's base URL
     /// (or with `reqwest::redirect::Policy::none()`): with reqwest's default policy a redirect
-    /// from the API to another host carries the `API-KEY` header there. pixfuse cannot inspect
-    /// an existing client's policy, so this is on the caller.
+    /// from the API to another host carries the `API-KEY` header there, and one to plain
+    /// `http://` is followed. pixfuse cannot inspect an existing client's policy, so this is on
+    /// the caller. It should also set a connect timeout (pixfuse bounds each attempt and each
+    /// silence while reading, but cannot reach into the client's connector).
     ///
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -158,6 +174,15 @@ impl TransportConfig {
     /// ```
     pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
+        self
+    }
+
+    /// Uses this client for result downloads instead of building one. Download requests never
+    /// carry the key, so it may follow redirects across hosts, but it **must** check every hop
+    /// against pixfuse's scheme rule: build it with [`crate::download_redirect_policy`] (or
+    /// `reqwest::redirect::Policy::none()`, which makes every redirect a failed download).
+    pub fn with_download_client(mut self, client: reqwest::Client) -> Self {
+        self.download_client = Some(client);
         self
     }
 
@@ -187,10 +212,12 @@ impl fmt::Debug for TransportConfig {
             .field("api_key", &"[redacted]")
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("read_timeout", &self.read_timeout)
             .field("download_read_timeout", &self.download_read_timeout)
             .field("retry", &self.retry)
             .field("poll", &self.poll)
             .field("http_client", &self.http_client.is_some())
+            .field("download_client", &self.download_client.is_some())
             .finish()
     }
 }

@@ -1,5 +1,7 @@
-//! The transport's one error type. Every variant says what happened and what to do about it;
-//! none of them can contain the API key (it never leaves the auth header).
+//! The transport's one error type. Every variant says what happened and what to do about it.
+//! None of them can contain the API key: it never leaves the auth header, and text a server
+//! sends back (`ErrMsg`, body excerpts) has it removed, in any form, before it is kept — and
+//! control characters with it. URLs in messages never show a query string.
 
 use std::path::PathBuf;
 
@@ -63,8 +65,24 @@ pub enum TransportError {
     Network {
         failure: TransportFailure,
         call: CallInfo,
+        /// reqwest's error (without its URL), when the failure came from reqwest.
         #[source]
-        source: reqwest::Error,
+        source: Option<reqwest::Error>,
+    },
+    /// The deadline of the transport handle ([`crate::Transport::with_deadline`]) passed
+    /// before the call (or download) finished, or before it could start.
+    #[error("{}", timed_out_sentence(.what, *.attempts, .last.as_deref(), *.may_have_reached_server, *.trace_id))]
+    TimedOut {
+        /// The call (`POST /openapi/v2/video/fusion/generate`) or download (`download of …`).
+        what: String,
+        /// The call's trace id (none for downloads).
+        trace_id: Option<Uuid>,
+        /// Attempts (or download connections) made.
+        attempts: u32,
+        /// Whether a request went out that the server may have acted on.
+        may_have_reached_server: bool,
+        /// What the last attempt ran into, if one failed before time ran out.
+        last: Option<String>,
     },
     /// The configuration cannot work.
     #[error("invalid transport configuration: {0}")]
@@ -92,9 +110,9 @@ impl TransportError {
             TransportError::Api { class, .. } | TransportError::UnexpectedBody { class, .. } => {
                 Some(*class)
             }
-            TransportError::Network { .. } | TransportError::Download { .. } => {
-                Some(ErrorClass::Transient)
-            }
+            TransportError::Network { .. }
+            | TransportError::Download { .. }
+            | TransportError::TimedOut { .. } => Some(ErrorClass::Transient),
             TransportError::Image { .. } => Some(ErrorClass::InvalidRequest),
             TransportError::Config(_) | TransportError::Io { .. } => None,
         }
@@ -128,7 +146,15 @@ impl TransportError {
 
     /// The trace id of the failed call (for a submit: the one to reuse when trying again).
     pub fn trace_id(&self) -> Option<Uuid> {
-        self.call().map(|c| c.trace_id)
+        match self {
+            TransportError::TimedOut { trace_id, .. } => *trace_id,
+            _ => self.call().map(|c| c.trace_id),
+        }
+    }
+
+    /// Whether the deadline cut the call short (rather than the server or network failing).
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self, TransportError::TimedOut { .. })
     }
 
     /// Endpoint, trace id, attempts and the reason retries stopped.
@@ -147,7 +173,9 @@ impl TransportError {
         match self {
             TransportError::Api { retryable, .. }
             | TransportError::UnexpectedBody { retryable, .. } => *retryable,
-            TransportError::Network { .. } | TransportError::Download { .. } => true,
+            TransportError::Network { .. }
+            | TransportError::Download { .. }
+            | TransportError::TimedOut { .. } => true,
             _ => false,
         }
     }
@@ -157,6 +185,10 @@ impl TransportError {
     pub fn may_have_reached_server(&self) -> bool {
         match self {
             TransportError::Network { failure, .. } => failure.may_have_reached_server(),
+            TransportError::TimedOut {
+                may_have_reached_server,
+                ..
+            } => *may_have_reached_server,
             TransportError::UnexpectedBody { status, .. } => {
                 *status >= 500 || (200..300).contains(status)
             }
@@ -176,6 +208,7 @@ fn after(call: &CallInfo) -> String {
         (GiveUpReason::DeadlineReached, n) => {
             format!(" after {n} attempts (retry deadline reached)")
         }
+        (GiveUpReason::OutOfTime, n) => format!(" after {n} attempts (out of time)"),
     }
 }
 
@@ -191,8 +224,12 @@ fn api_sentence(
         if class == ErrorClass::Auth && info.class != ErrorClass::Auth {
             return auth_sentence(status, err_code, &after);
         }
+        let said = err_msg
+            .filter(|m| adds_to(m, info.meaning))
+            .map(|m| format!(" (the server said: {m:?})"))
+            .unwrap_or_default();
         return format!(
-            "{} (ErrCode {}){after}: {}",
+            "{} (ErrCode {}){after}: {}{said}",
             info.meaning, info.code, info.hint
         );
     }
@@ -220,6 +257,27 @@ fn api_sentence(
             msg.map(|m| format!(" ({m})")).unwrap_or_default()
         ),
     }
+}
+
+/// Whether the server's message says more than pixfuse's own words for the code: some word of
+/// it (of three letters or more) is not among ours, allowing for endings (`param` is covered
+/// by `parameter`, `concurrency` by `concurrent`). "success" and empty messages say nothing.
+fn adds_to(server: &str, ours: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 3)
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let ours = words(ours);
+    let covered = |w: &String| {
+        ours.iter().any(|o| {
+            let common = w.chars().zip(o.chars()).take_while(|(a, b)| a == b).count();
+            common >= w.chars().count().min(o.chars().count()).min(6)
+        })
+    };
+    let said = words(server);
+    !said.is_empty() && said != ["success"] && !said.iter().all(covered)
 }
 
 fn odd_body_sentence(
@@ -277,4 +335,28 @@ fn network_sentence(failure: TransportFailure, call: &CallInfo) -> String {
         "check your network connection and the base URL, then try again".to_owned()
     };
     format!("{} {what}{after}: {advice}", call.endpoint)
+}
+
+fn timed_out_sentence(
+    what: &str,
+    attempts: u32,
+    last: Option<&str>,
+    reached: bool,
+    trace_id: Option<Uuid>,
+) -> String {
+    let tries = match attempts {
+        0 => " before it could start".to_owned(),
+        1 => String::new(),
+        n => format!(" after {n} attempts"),
+    };
+    let last = last
+        .map(|l| format!(" (last problem: {l})"))
+        .unwrap_or_default();
+    let advice = match trace_id {
+        Some(trace) if reached && what.starts_with("POST") => format!(
+            "; the server may have received it: send it again with the same trace id {trace} so an existing job is returned instead of billed again"
+        ),
+        _ => String::new(),
+    };
+    format!("time ran out for {what}{tries}{last}{advice}")
 }

@@ -5,7 +5,12 @@
 //! - Failures are classified by core; retries reuse the call's trace id, so a resent submit
 //!   returns the earlier job instead of billing twice.
 //! - The API key lives in a `SecretString` and a sensitive header; it never appears in
-//!   `Debug`, `Display`, errors or tracing fields.
+//!   `Debug`, `Display`, errors or tracing fields. Text a server sends back is stripped of the
+//!   key (in any form) and of terminal control sequences before it is kept anywhere.
+//! - Time is bounded: every attempt has a timeout and a limit on silence while reading, and a
+//!   handle made by [`Transport::with_deadline`] stops every phase of a call by its deadline.
+//! - Downloads are verified (length, or a range probe when none is announced; a video
+//!   signature) and resumable across processes from a partial file the caller names.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pixfuse_transport::TransportError> {
@@ -34,9 +39,9 @@ pub use api::{Balance, Submitted, UploadedImage, VideoStatus};
 pub mod endpoints {
     pub use crate::api::{BALANCE, GENERATE, RESULT, UPLOAD};
 }
-pub use client::{Transport, redirect_policy};
+pub use client::{Transport, download_redirect_policy, redirect_policy};
 pub use config::{AuthStyle, Provider, TransportConfig};
-pub use download::{DownloadProgress, Downloaded};
+pub use download::{DownloadOptions, DownloadProgress, Downloaded, discard_partial, partial_path};
 pub use error::{CallInfo, Endpoint, TransportError};
 pub use preflight::{ImageFormat, ImageInfo, preflight_image};
 pub use wait::{WaitEvent, WaitOutcome};

@@ -72,7 +72,8 @@ impl Transport {
     /// of `shape` that has already been running for `already_running` (e.g. since its
     /// submission, when resuming). Returns on a final status, on a non-retryable poll error
     /// (bad key, unknown id), or with [`WaitOutcome::StillRunning`] once `deadline` (measured
-    /// from this call) has passed.
+    /// from this call) or the handle's own deadline ([`Transport::with_deadline`]) has passed.
+    /// A success without a usable URL is not final: it is polled again.
     pub async fn wait_for(
         &self,
         video_id: u64,
@@ -91,19 +92,29 @@ impl Transport {
         } else {
             Duration::ZERO
         };
+        let still_running = |last, polls| {
+            Ok(WaitOutcome::StillRunning {
+                video_id,
+                last,
+                elapsed: started.elapsed(),
+                polls,
+            })
+        };
         loop {
             if let Some(limit) = deadline {
                 let left = limit.saturating_sub(started.elapsed());
                 // Poll once more at the deadline rather than give up early, but never after.
                 if left.is_zero() {
-                    return Ok(WaitOutcome::StillRunning {
-                        video_id,
-                        last,
-                        elapsed: started.elapsed(),
-                        polls,
-                    });
+                    return still_running(last, polls);
                 }
                 delay = delay.min(left);
+            }
+            // The handle's deadline ends the whole call: no poll starts at or after it.
+            if let Some(left) = self.time_left()
+                && left <= delay
+            {
+                tokio::time::sleep(left).await;
+                return still_running(last, polls);
             }
             tokio::time::sleep(delay).await;
             polls += 1;
@@ -112,7 +123,11 @@ impl Transport {
             let next = poll::next_poll(policy, shape, age_then, jitter());
             match self.status(video_id).await {
                 Ok(status) => {
-                    let is_final = status.status.is_final();
+                    let unusable = status.status == JobStatus::Succeeded && status.url.is_none();
+                    if unusable {
+                        tracing::warn!(video_id, "status 1 (success) without a url; asking again");
+                    }
+                    let is_final = status.status.is_final() && !unusable;
                     if let JobStatus::Unknown(code) = status.status {
                         tracing::warn!(video_id, code, "undocumented job status; still waiting");
                     }
@@ -129,6 +144,7 @@ impl Transport {
                     }
                     last = Some(status);
                 }
+                Err(error) if error.is_timed_out() => return still_running(last, polls),
                 Err(error) if error.is_retryable() => on_event(WaitEvent::PollFailed {
                     video_id,
                     elapsed,

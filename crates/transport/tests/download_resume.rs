@@ -8,7 +8,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 fn content(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    mp4(len)
 }
 
 #[tokio::test]
@@ -50,13 +50,18 @@ async fn cut_midway_then_resumed_byte_identical() {
     let dest = dir.path().join("video.mp4");
     let mut max_seen = 0;
     let got = t
-        .download(&format!("http://{addr}/video.mp4"), &dest, &mut |p| {
-            assert!(
-                !dest.exists(),
-                "final path must not exist before completion"
-            );
-            max_seen = max_seen.max(p.received);
-        })
+        .download(
+            &format!("http://{addr}/video.mp4"),
+            &dest,
+            &Default::default(),
+            &mut |p: pixfuse_transport::DownloadProgress| {
+                assert!(
+                    !dest.exists(),
+                    "final path must not exist before completion"
+                );
+                max_seen = max_seen.max(p.received);
+            },
+        )
         .await
         .unwrap();
     assert_eq!((got.bytes, got.resumes), (LEN as u64, 1));
@@ -93,7 +98,12 @@ async fn a_short_body_that_never_completes_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("v.mp4");
     let e = t
-        .download(&format!("http://{addr}/v.mp4?sig=abc"), &dest, &mut |_| {})
+        .download(
+            &format!("http://{addr}/v.mp4?sig=abc"),
+            &dest,
+            &Default::default(),
+            &mut |_| {},
+        )
         .await
         .unwrap_err();
     assert!(e.to_string().contains("after 4 connections"), "{e}");

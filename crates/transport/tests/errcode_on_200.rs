@@ -61,7 +61,8 @@ async fn out_of_credits_reads_well() {
     assert!(!e.may_have_reached_server());
     assert_eq!(
         e.to_string(),
-        "the account has too few credits (ErrCode 500090): top up your PixVerse API balance"
+        "the account has too few credits (ErrCode 500090): top up your PixVerse API balance \
+         (the server said: \"balance not enough\")"
     );
 }
 

@@ -48,7 +48,7 @@ async fn upload_submit_wait_download_balance() {
         .await;
     Mock::given(method("GET"))
         .and(path("/media/out.mp4"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![7u8; 100_000]))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(mp4(100_000)))
         .expect(1)
         .mount(&server)
         .await;
@@ -92,11 +92,16 @@ async fn upload_submit_wait_download_balance() {
 
     let dest = dir.path().join("out.mp4");
     let got = t
-        .download(status.url.as_deref().unwrap(), &dest, &mut |_| {})
+        .download(
+            status.url.as_deref().unwrap(),
+            &dest,
+            &Default::default(),
+            &mut |_| {},
+        )
         .await
         .unwrap();
     assert_eq!(got.bytes, 100_000);
-    assert_eq!(std::fs::read(&dest).unwrap(), vec![7u8; 100_000]);
+    assert_eq!(std::fs::read(&dest).unwrap(), mp4(100_000));
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         2,

@@ -97,3 +97,72 @@ async fn key_absent_from_errors_and_logs() {
     assert!(logs.contains("trace_id="), "{logs}");
     assert!(!logs.contains(KEY), "key leaked into logs:\n{logs}");
 }
+
+/// A key with characters that JSON and URLs escape, echoed by a relay at every offset of an
+/// error body (raw, JSON-escaped with `\/`, percent-encoded, base64), and in an ErrMsg: no
+/// eight characters of it survive in any error, Display or Debug.
+#[tokio::test]
+async fn no_fragment_of_an_echoed_key_survives_at_any_offset() {
+    const SLASHED: &str = "sk/live+AbC=0123456789/SECRET-key_xyz";
+    let windows: Vec<String> = SLASHED
+        .as_bytes()
+        .windows(8)
+        .map(|w| String::from_utf8(w.to_vec()).unwrap())
+        .collect();
+    let echoed = [
+        SLASHED.to_owned(),
+        serde_json::to_string(SLASHED).unwrap().replace('/', "\\/"),
+        SLASHED
+            .replace('/', "%2F")
+            .replace('+', "%2B")
+            .replace('=', "%3D"),
+    ];
+    let server = server().await;
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let n = counter.clone();
+    let forms = echoed.clone();
+    Mock::given(method("GET"))
+        .and(path("/openapi/v2/account/balance"))
+        .respond_with(move |_: &wiremock::Request| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (offset, form) = (i / forms.len(), &forms[i % forms.len()]);
+            let body = format!("{}{form} and more text after it", "x".repeat(offset));
+            if offset.is_multiple_of(2) {
+                ResponseTemplate::new(502).set_body_string(body)
+            } else {
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"ErrCode": 400017, "ErrMsg": body, "Resp": {}}))
+            }
+        })
+        .mount(&server)
+        .await;
+    let cfg = TransportConfig::new(Provider::Pixverse, SecretString::from(SLASHED.to_owned()))
+        .with_base_url(server.uri())
+        .with_retry(pixfuse_transport::RetryPolicy::never());
+    let t = Transport::new(cfg).unwrap();
+    for _ in 0..300 * echoed.len() {
+        let e = t.balance().await.unwrap_err();
+        let text = format!("{e}\n{e:?}");
+        if let Some(w) = windows.iter().find(|w| text.contains(w.as_str())) {
+            panic!("{w:?} of the key survived in: {text}");
+        }
+    }
+}
+
+/// Text a server controls reaches no terminal with its control sequences.
+#[tokio::test]
+async fn server_text_loses_its_escape_sequences() {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .and(path("/openapi/v2/account/balance"))
+        .respond_with(err(
+            777001,
+            "boom \u{1b}[2J\u{1b}]0;pwned\u{7} \r\u{9b}31m done",
+        ))
+        .mount(&server)
+        .await;
+    let e = transport(&server).balance().await.unwrap_err();
+    let msg = e.err_msg().unwrap();
+    assert_eq!(msg, "boom   done");
+    assert!(!e.to_string().chars().any(|c| c.is_control()), "{e}");
+}

@@ -30,6 +30,7 @@ async fn lower_case_error_body_on_500() {
     assert!(!e.is_retryable());
     assert_eq!(
         e.to_string(),
-        "content moderation rejected the input (ErrCode 500052): change the image or prompt"
+        "content moderation rejected the input (ErrCode 500052): change the image or prompt \
+         (the server said: \"image moderation failed\")"
     );
 }

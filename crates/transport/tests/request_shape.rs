@@ -156,7 +156,7 @@ async fn download_carries_no_key_and_no_trace_id() {
     let server = server().await;
     Mock::given(method("GET"))
         .and(path("/v.mp4"))
-        .respond_with(wiremock::ResponseTemplate::new(200).set_body_bytes(b"abc".to_vec()))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_bytes(mp4(64)))
         .expect(1)
         .mount(&server)
         .await;
@@ -165,6 +165,7 @@ async fn download_carries_no_key_and_no_trace_id() {
     t.download(
         &format!("{}/v.mp4", server.uri()),
         &dir.path().join("v.mp4"),
+        &Default::default(),
         &mut |_| {},
     )
     .await

@@ -18,7 +18,8 @@ fn futures_are_send(t: &Transport) {
     assert_send(&t.status(1));
     assert_send(&t.balance());
     assert_send(&t.wait(1, Some(Duration::ZERO), &mut on_event));
-    assert_send(&t.download("https://x", Path::new("v.mp4"), &mut on_progress));
+    let options = pixfuse_transport::DownloadOptions::default();
+    assert_send(&t.download("https://x", Path::new("v.mp4"), &options, &mut on_progress));
 }
 
 #[test]

@@ -73,7 +73,7 @@ async fn exhausted_submit_timeouts_say_to_reuse_the_trace_id() {
 
 #[tokio::test]
 async fn stalled_download_resumes_after_the_read_timeout() {
-    let data: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+    let data = mp4(50_000);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let served = data.clone();
@@ -104,7 +104,12 @@ async fn stalled_download_resumes_after_the_read_timeout() {
     let dest = dir.path().join("v.mp4");
     let got = Transport::new(cfg)
         .unwrap()
-        .download(&format!("http://{addr}/v.mp4"), &dest, &mut |_| {})
+        .download(
+            &format!("http://{addr}/v.mp4"),
+            &dest,
+            &Default::default(),
+            &mut |_| {},
+        )
         .await
         .unwrap();
     assert_eq!(got.resumes, 1);

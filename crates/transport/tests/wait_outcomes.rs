@@ -119,3 +119,39 @@ async fn unknown_id_ends_the_wait_with_an_error() {
     let e = fast(&server).wait(8, None, &mut |_| {}).await.unwrap_err();
     assert_eq!(e.err_code(), Some(500008));
 }
+
+/// An answer about another video keeps the id that was asked about; a success without a url
+/// is asked again; fields of unexpected types do not block the result.
+#[tokio::test]
+async fn odd_status_answers_still_yield_the_video() {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .and(path("/openapi/v2/video/result/42"))
+        .respond_with(ok(json!({"id": 42, "status": 1, "url": ""})))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/openapi/v2/video/result/42"))
+        .respond_with(ok(
+            json!({"id": "43", "status": "1", "url": "https://cdn/v.mp4",
+            "credits": "45", "seed": "42", "size": "1.5MB", "has_audio": "yes"}),
+        ))
+        .mount(&server)
+        .await;
+    let outcome = fast(&server)
+        .wait(42, Some(std::time::Duration::from_secs(5)), &mut |_| {})
+        .await
+        .unwrap();
+    let pixfuse_transport::WaitOutcome::Finished(status) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(status.video_id, 42);
+    assert_eq!(status.answered_for_other_id(), Some(43));
+    assert_eq!(status.url.as_deref(), Some("https://cdn/v.mp4"));
+    assert_eq!(
+        (status.credits, status.resp.seed, status.size_bytes),
+        (Some(45), Some(42), None)
+    );
+}

@@ -23,6 +23,7 @@ use pixfuse::batch::{
     BatchEvent, BatchOptions, BatchOutcome, BatchPlan, BatchResult, BatchSummary, Concurrency,
     LineKind,
 };
+use pixfuse_core::text::sanitize;
 use serde_json::{Value, json};
 
 use crate::cmd::{Ctx, Failure};
@@ -53,10 +54,11 @@ const SEVERITY: [Exit; 10] = [
 #[derive(Debug, Args)]
 #[command(
     after_help = "Each line of JOBS.jsonl is a job file's JSON, optionally with \"id\" (a stable name,
-also the default output name) and \"output\" (relative to --out-dir). Image paths are relative
-to the batch file. Running the same batch again finishes only what is unfinished (and tries
-lines the server refused before billing again); two batches on one journal never bill a line
-twice: the second waits for the lines the first runs. Ctrl-C stops at once (exit 130).
+also the default output name) and \"output\" (relative to --out-dir; an absolute path or one
+with `..` is refused). Image paths are relative to the batch file. Running the same batch again
+finishes only what is unfinished (and tries lines the server refused before billing again); two
+batches on one journal never bill a line twice: the second waits for the lines the first runs.
+Ctrl-C stops at once (exit 130).
 
 Exit code: 0 when all are done, else the most severe among the jobs:
   1 > 4 auth > 5 credits or budget > 2 usage > 3 invalid > 10 network > 9 concurrency
@@ -265,7 +267,7 @@ fn dry_run(ctx: &Ctx, plan: &BatchPlan) -> Result<Exit, Failure> {
             "{:>5}  {}: {}",
             r.line,
             ctx.style.error("rejected"),
-            r.error
+            sanitize(&r.error.to_string())
         )?;
     }
     let unpriced = match plan.unpriced() {
@@ -289,7 +291,7 @@ fn print_summary(
 ) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     if ctx.json {
-        let jobs: Vec<Value> = outcomes.iter().map(outcome_json).collect();
+        let jobs: Vec<Value> = outcomes.iter().map(|o| outcome_json(ctx, o)).collect();
         let value = json!({
             "status": if exit == Exit::Success { "done" } else { "incomplete" },
             "exit_code": exit.code(),
@@ -323,6 +325,7 @@ fn print_summary(
             "failed" => ctx.style.error(label).to_string(),
             other => other.to_owned(),
         };
+        let text = sanitize(&text).into_owned();
         writeln!(out, "{label} {}: {text}", line_name(o))?;
     }
     let mut rows: Vec<(String, String)> = Vec::new();
@@ -430,7 +433,7 @@ fn class_label(class: &str) -> String {
     }
 }
 
-fn outcome_json(o: &BatchOutcome) -> Value {
+fn outcome_json(ctx: &Ctx, o: &BatchOutcome) -> Value {
     let mut v = json!({"line": o.line, "id": o.id, "output": o.output, "job_id": o.job_id});
     match &o.result {
         BatchResult::Done { outcome, earlier } => {
@@ -440,6 +443,12 @@ fn outcome_json(o: &BatchOutcome) -> Value {
             v["credits"] = json!(outcome.credits);
         }
         BatchResult::Failed(e) => {
+            let fields = crate::cmd::job::error_json(ctx, e);
+            for key in ["err_code", "server_message", "resume_command"] {
+                if let Some(field) = fields.get(key) {
+                    v[key] = field.clone();
+                }
+            }
             v["status"] = json!(match o.end.kind {
                 LineKind::StillRunning => "running",
                 LineKind::RefusedBeforeBilling { .. } => "refused_before_billing",
@@ -491,7 +500,7 @@ impl View {
         }
         let Some((multi, overall)) = &self.multi else {
             if let Some(line) = plain_line(event) {
-                let _ = writeln!(std::io::stderr().lock(), "pixfuse: {line}");
+                let _ = writeln!(std::io::stderr().lock(), "pixfuse: {}", sanitize(&line));
             }
             return;
         };
@@ -514,7 +523,7 @@ impl View {
                         pixfuse::Event::Downloading { .. } => "downloading".to_owned(),
                         other => other.to_string(),
                     };
-                    bar.set_message(msg);
+                    bar.set_message(sanitize(&msg).into_owned());
                 }
             }
             BatchEvent::Finished(outcome) => {
@@ -524,12 +533,12 @@ impl View {
                 }
                 overall.inc(1);
                 if !matches!(outcome.result, BatchResult::Done { .. }) {
-                    overall.println(finished_line(outcome));
+                    overall.println(sanitize(&finished_line(outcome)));
                 }
             }
             other => {
                 if let Some(line) = plain_line(other) {
-                    overall.println(line);
+                    overall.println(sanitize(&line));
                 }
             }
         }

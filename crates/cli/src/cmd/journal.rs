@@ -236,12 +236,9 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
                 if ids.len() > 1 {
                     progress.note(&format!("job {id}: {e}"));
                 }
-                results.push(json!({
-                    "job_id": id,
-                    "status": "error",
-                    "exit_code": exit.code(),
-                    "error": e.to_string(),
-                }));
+                let mut result = crate::cmd::job::error_json(ctx, &e);
+                result["job_id"] = json!(id);
+                results.push(result);
                 if first_failure.is_none() {
                     first_failure = Some(Failure {
                         exit,

@@ -147,11 +147,12 @@ pub fn run(cli: Cli) -> Exit {
                 }));
             }
             let style = Style::for_stderr();
+            // Messages quote servers (ErrMsg, body excerpts): nothing in them drives the terminal.
             let _ = writeln!(
                 std::io::stderr().lock(),
                 "{}: {}",
                 style.error("error"),
-                ctx.commands_in(&f.message)
+                ctx.commands_in(&pixfuse_core::text::sanitize(&f.message))
             );
             f.exit
         }

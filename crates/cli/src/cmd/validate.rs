@@ -38,7 +38,14 @@ pub struct ValidateArgs {
     /// FILE holds one request per line: print one JSON result per line, streaming.
     #[arg(long)]
     pub jsonl: bool,
+    /// With --jsonl: a longer line is reported as `line_too_long` and skipped unread (memory
+    /// stays bounded whatever the input).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES, requires = "jsonl")]
+    pub max_line_bytes: usize,
 }
+
+/// One request is a few kilobytes; a line of a megabyte is not a request.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 
 /// The `--json` answer.
 #[derive(Serialize)]
@@ -64,7 +71,7 @@ impl<'a> Report<'a> {
 pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit, Failure> {
     let opts = ValidateOptions::default().allow_unknown_model(args.allow_unknown_model);
     if args.jsonl {
-        return run_jsonl(&args.file, &opts);
+        return run_jsonl(&args.file, &opts, args.max_line_bytes);
     }
     let bytes = input::read(&args.file)?;
     let mut validation = validate_bytes(&bytes, &opts);
@@ -241,9 +248,9 @@ where
     }
 }
 
-/// Streams: one request per input line, one result per output line, constant memory. Blank
-/// lines are skipped. Exit 3 when any request is invalid.
-fn run_jsonl(path: &Path, opts: &ValidateOptions) -> Result<Exit, Failure> {
+/// Streams: one request per input line, one result per output line, memory bounded by the line
+/// limit. Blank lines are skipped. Exit 3 when any request is invalid.
+fn run_jsonl(path: &Path, opts: &ValidateOptions, max_line: usize) -> Result<Exit, Failure> {
     let stdin;
     let reader: Box<dyn BufRead> = if path == Path::new("-") {
         stdin = std::io::stdin();
@@ -254,29 +261,53 @@ fn run_jsonl(path: &Path, opts: &ValidateOptions) -> Result<Exit, Failure> {
         Box::new(std::io::BufReader::with_capacity(1 << 16, file))
     };
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let exit = validate_lines(reader, &mut out, opts)?;
+    let exit = validate_lines(reader, &mut out, opts, max_line)?;
     out.flush()?;
     Ok(exit)
 }
 
-/// The `--jsonl` loop over any reader and writer (public for the benchmark).
+/// The `--jsonl` loop over any reader and writer (public for the benchmark). A line longer
+/// than `max_line` bytes (its newline not counted) is reported and skipped unread.
 pub fn validate_lines(
     mut reader: impl BufRead,
     out: &mut impl Write,
     opts: &ValidateOptions,
+    max_line: usize,
 ) -> Result<Exit, Failure> {
     let mut buf = Vec::with_capacity(4096);
     let mut line = 0u64;
     let mut all_valid = true;
     loop {
         buf.clear();
-        let read = reader
-            .read_until(b'\n', &mut buf)
+        let read = read_line(&mut reader, &mut buf, max_line)
             .map_err(|e| Failure::usage(format!("cannot read line {}: {e}", line + 1)))?;
-        if read == 0 {
-            break;
-        }
+        let length = match read {
+            Line::End => break,
+            Line::Fits => None,
+            Line::TooLong(length) => Some(length),
+        };
         line += 1;
+        if let Some(length) = length {
+            all_valid = false;
+            let v = Validation {
+                diagnostics: vec![Diagnostic::error(
+                    "line_too_long",
+                    "",
+                    format!(
+                        "line {line} is {length} bytes, over the limit of {max_line} \
+                         (--max-line-bytes); it was skipped"
+                    ),
+                )],
+                job: None,
+            };
+            let report = LineReport {
+                line,
+                validation: &v,
+            };
+            serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::from)?;
+            out.write_all(b"\n")?;
+            continue;
+        }
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -293,5 +324,54 @@ pub fn validate_lines(
         Exit::Success
     } else {
         Exit::InvalidRequest
+    })
+}
+
+/// What [`read_line`] found.
+enum Line {
+    /// The input has ended.
+    End,
+    /// A line is in the buffer.
+    Fits,
+    /// The line was this many bytes, over the limit: skipped, the buffer left empty.
+    TooLong(u64),
+}
+
+/// Reads one line (with its newline) into `buf`, keeping at most `max` bytes of it in memory.
+fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Line> {
+    let mut length = 0u64;
+    let mut too_long = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        let (taken, ended) = match memchr::memchr(b'\n', available) {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        let content = if ended { taken - 1 } else { taken };
+        length += content as u64;
+        if !too_long && length > max as u64 {
+            too_long = true;
+            buf.clear();
+            buf.shrink_to(4096);
+        }
+        if !too_long {
+            buf.extend_from_slice(&available[..taken]);
+        }
+        reader.consume(taken);
+        if ended {
+            break;
+        }
+    }
+    Ok(match (too_long, length, buf.is_empty()) {
+        (true, length, _) => Line::TooLong(length),
+        (false, 0, true) => Line::End,
+        _ => Line::Fits,
     })
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use pixfuse::{Event, VideoStatus};
+use pixfuse_core::text::sanitize;
 use serde_json::json;
 
 use crate::cmd::job::{failed, print_result, result_json};
@@ -72,7 +73,7 @@ pub fn status(ctx: &Ctx, net: &NetArgs, args: &StatusArgs) -> Result<Exit, Failu
     } else {
         writeln!(out, "video {}: {}", s.video_id, s.status)?;
         if let Some(url) = &s.url {
-            writeln!(out, "url: {url}")?;
+            writeln!(out, "url: {}", sanitize(url))?;
         }
         if let Some(c) = s.credits {
             writeln!(out, "credits: {c}")?;
@@ -104,7 +105,7 @@ pub fn wait(ctx: &Ctx, net: &NetArgs, args: &WaitArgs) -> Result<Exit, Failure> 
             out,
             "video {} is ready: {}",
             s.video_id,
-            s.url.as_deref().unwrap_or("")
+            sanitize(s.url.as_deref().unwrap_or(""))
         )?;
     }
     Ok(Exit::Success)

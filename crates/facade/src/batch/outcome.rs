@@ -44,7 +44,11 @@ pub fn failure_class(error: &Error) -> &'static str {
             None if *state == JobState::RefusedBeforeBilling => "refused_before_billing",
             None => "failed_earlier",
         },
-        Error::StillRunning { .. } => "still_running",
+        Error::StillRunning { .. }
+        | Error::TimedOut {
+            job_id: Some(_), ..
+        } => "still_running",
+        Error::TimedOut { job_id: None, .. } => "timed_out",
         Error::Invalid { .. } => "invalid_request",
         Error::Transport(e) => e.class().map_or("network", |c| match c.as_str() {
             "transient" => "network",
@@ -57,7 +61,7 @@ pub fn failure_class(error: &Error) -> &'static str {
         | Error::Config(_)
         | Error::OtherServer { .. }
         | Error::Destination { .. } => "local",
-        Error::Journal(_) => "journal",
+        Error::Journal(_) | Error::JournalWrite { .. } => "journal",
         Error::Internal(_) => "internal",
     }
 }

@@ -111,6 +111,13 @@ impl BatchPlan {
                 }
             };
             let job_hash = hex::encode(Sha256::digest(canonical.as_bytes()));
+            if let Some(problem) = split.output.as_deref().and_then(escapes_out_dir) {
+                plan.rejected.push(reject(Error::Config(format!(
+                    "line {line}: \"output\" {:?} {problem}; give a relative path inside --out-dir",
+                    split.output.as_deref().unwrap_or_default()
+                ))));
+                continue;
+            }
             let output = match (&split.output, &split.id) {
                 (Some(o), _) => out_dir.join(o),
                 (None, Some(id)) => out_dir.join(format!("{}.mp4", file_safe(id))),
@@ -196,6 +203,30 @@ impl BatchPlan {
     }
 }
 
+/// Why an `"output"` value would put the video outside the output directory, if it would.
+fn escapes_out_dir(output: &str) -> Option<&'static str> {
+    use std::path::Component;
+    let path = Path::new(output);
+    if path.is_absolute() || path.has_root() {
+        return Some("is an absolute path");
+    }
+    let mut parts = path.components().peekable();
+    if parts.peek().is_none() {
+        return Some("is empty");
+    }
+    for part in parts {
+        match part {
+            Component::ParentDir => return Some("climbs out with `..`"),
+            Component::Prefix(_) | Component::RootDir => return Some("is an absolute path"),
+            Component::CurDir | Component::Normal(_) => {}
+        }
+    }
+    if path.file_name().is_none() {
+        return Some("names no file");
+    }
+    None
+}
+
 /// An id made safe as a file name.
 fn file_safe(id: &str) -> String {
     id.chars()
@@ -246,6 +277,35 @@ mod tests {
         let keys = |p: &BatchPlan| p.items.iter().map(|i| i.key.clone()).collect::<Vec<_>>();
         assert_eq!(keys(&p), keys(&again));
         assert!(p.estimated_credits() > 0.0);
+    }
+
+    #[test]
+    fn outputs_outside_the_out_dir_are_refused_naming_the_line() {
+        let mut text = String::new();
+        for output in [
+            "../elsewhere/x.mp4",
+            "/etc/passwd",
+            "a/../../x.mp4",
+            "",
+            ".",
+            "ok/x.mp4",
+        ] {
+            text.push_str(&format!(
+                "{{{JOB},\"output\":{output:?},\"id\":{output:?}}}\n"
+            ));
+        }
+        let p = plan(&text);
+        assert_eq!(p.items.len(), 1);
+        assert_eq!(p.items[0].output, PathBuf::from("/out/ok/x.mp4"));
+        let lines: Vec<usize> = p.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [1, 2, 3, 4, 5]);
+        let first = p.rejected[0].error.to_string();
+        assert!(
+            first.starts_with("line 1: \"output\" \"../elsewhere/x.mp4\" climbs out"),
+            "{first}"
+        );
+        assert!(matches!(p.rejected[1].error, Error::Config(_)));
+        assert!(p.rejected[1].error.to_string().contains("absolute"));
     }
 
     #[test]

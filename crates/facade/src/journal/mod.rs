@@ -23,6 +23,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use pixfuse_core::lifecycle::{Claim, JobState, Owner};
 use pixfuse_core::poll::JobStatus;
+use pixfuse_transport::{discard_partial, partial_path};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -130,7 +131,11 @@ impl JobRecord {
     /// Whether `resume` has anything to do for this job.
     pub fn needs_resume(&self) -> bool {
         match self.state {
-            JobState::Downloaded => self.output_path.as_deref().is_some_and(|p| !p.exists()),
+            // The video is gone, or its sidecar could not be written (a blocked path).
+            JobState::Downloaded => self
+                .output_path
+                .as_deref()
+                .is_some_and(|p| !p.exists() || !crate::sidecar::sidecar_path(p).is_file()),
             state => state.is_unfinished(),
         }
     }
@@ -223,8 +228,9 @@ impl Journal {
         self.store.upload(origin, sha256).await
     }
 
-    /// Forgets jobs. One that may still be generating, or that another live process drives,
-    /// is refused unless `force` (its video may be paid for). One answer per id, in order.
+    /// Forgets jobs (and any partial download of theirs). One that may still be generating, or
+    /// that another live process drives, is refused unless `force` (its video may be paid for).
+    /// One answer per id, in order.
     pub async fn forget(&self, ids: &[i64], force: bool) -> Vec<Result<JobRecord, ForgetError>> {
         let me = this_process(Uuid::new_v4());
         match self.store.forget(ids, force, &me).await {
@@ -232,6 +238,12 @@ impl Journal {
                 .into_iter()
                 .zip(ids)
                 .map(|(answer, id)| {
+                    if let Ok(job) = &answer
+                        && let Some(output) = &job.output_path
+                    {
+                        // Nothing will continue a forgotten job's partial download.
+                        let _ = discard_partial(&partial_path(output, &job.id.to_string()));
+                    }
                     answer.map_err(|refusal| match refusal {
                         ForgetRefusal::Missing => ForgetError::NoSuchJob(*id),
                         ForgetRefusal::Unfinished(job) => ForgetError::Unfinished {

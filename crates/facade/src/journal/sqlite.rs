@@ -235,8 +235,8 @@ impl Store for SqliteStore {
         self.run(move |conn| transition(conn, id, &instance, &change))
     }
 
-    fn note_error<'a>(&'a self, id: i64, error: &'a str) -> StoreFuture<'a, ()> {
-        let error = error.to_owned();
+    fn note_error<'a>(&'a self, id: i64, error: Option<&'a str>) -> StoreFuture<'a, ()> {
+        let error = error.map(str::to_owned);
         self.run(move |conn| {
             conn.execute(
                 "UPDATE jobs SET last_error = ?2, updated_ms = ?3 WHERE id = ?1",

@@ -164,8 +164,9 @@ pub(crate) trait Store: Send + Sync + fmt::Debug {
         instance: &'a str,
         change: Transition,
     ) -> StoreFuture<'a, JobRecord>;
-    /// Records a failure that leaves the job as it is (network down, a timeout).
-    fn note_error<'a>(&'a self, id: i64, error: &'a str) -> StoreFuture<'a, ()>;
+    /// Records a failure that leaves the job as it is (network down, a timeout), or with
+    /// `None` that the last one is mended (a missing sidecar written later).
+    fn note_error<'a>(&'a self, id: i64, error: Option<&'a str>) -> StoreFuture<'a, ()>;
     /// Forgets jobs (refusing unfinished ones unless `force`); one answer per id.
     fn forget<'a>(
         &'a self,

@@ -349,9 +349,11 @@ mod conformance {
                 .unwrap()
                 .is_none()
         );
-        // The file is gone: it needs a resume (a download only).
+        // The file is gone: it needs a resume (a download only); so does a missing sidecar.
         assert!(job.needs_resume());
         std::fs::write(&out, b"v").unwrap();
+        assert!(job.needs_resume());
+        std::fs::write(crate::sidecar::sidecar_path(&out), b"{}").unwrap();
         assert!(!job.needs_resume());
     }
 

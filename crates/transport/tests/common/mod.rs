@@ -86,6 +86,15 @@ pub fn png(w: u32, h: u32) -> Vec<u8> {
     v
 }
 
+/// `len` bytes that start like an MP4 (an `ftyp` box), then a pattern that never repeats
+/// within a few hundred bytes.
+pub fn mp4(len: usize) -> Vec<u8> {
+    let mut v = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    v.extend((v.len()..len.max(v.len())).map(|i| (i * 31 % 251) as u8));
+    v.truncate(len);
+    v
+}
+
 /// A request as a raw server saw it.
 pub struct RawRequest {
     pub head: String,
