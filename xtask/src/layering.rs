@@ -1,11 +1,17 @@
-//! pixfuse-core stays pure: no async runtime or HTTP stack among its normal dependencies, and no
-//! filesystem, network, environment or clock in its sources.
+//! The pure crates stay pure: pixfuse-core (rules and state machines) and pixfuse-webhook (the
+//! callback verifier) have no async runtime or HTTP stack among their normal dependencies, and
+//! no filesystem, network, environment or clock in their sources.
 
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+/// (package, sources) of every crate that must stay pure.
+const PURE: &[(&str, &str)] = &[
+    ("pixfuse-core", "crates/core/src"),
+    ("pixfuse-webhook", "crates/webhook/src"),
+];
 const FORBIDDEN_CRATES: &[&str] = &["tokio", "reqwest", "hyper"];
 const FORBIDDEN_CALLS: &[&str] = &[
     "std::fs",
@@ -16,18 +22,18 @@ const FORBIDDEN_CALLS: &[&str] = &[
 ];
 
 pub fn run() -> Result<()> {
+    for (package, sources) in PURE {
+        check(package, sources)?;
+        println!("layering: {package} is pure");
+    }
+    Ok(())
+}
+
+fn check(package: &str, sources: &str) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args([
-            "tree",
-            "-p",
-            "pixfuse-core",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
+            "tree", "-p", package, "-e", "normal", "--prefix", "none", "--format", "{p}",
         ])
         .current_dir(crate::root())
         .output()
@@ -44,20 +50,16 @@ pub fn run() -> Result<()> {
         .filter(|l| FORBIDDEN_CRATES.contains(&l.split_whitespace().next().unwrap_or_default()))
         .collect();
     if !bad.is_empty() {
-        bail!(
-            "pixfuse-core's normal dependencies include {}",
-            bad.join(", ")
-        );
+        bail!("{package}'s normal dependencies include {}", bad.join(", "));
     }
     let mut hits = Vec::new();
-    scan(&crate::root().join("crates/core/src"), &mut hits)?;
+    scan(&crate::root().join(sources), &mut hits)?;
     if !hits.is_empty() {
         bail!(
-            "pixfuse-core's sources must not touch the filesystem, network, environment or clock:\n{}",
+            "{package}'s sources must not touch the filesystem, network, environment or clock:\n{}",
             hits.join("\n")
         );
     }
-    println!("layering: pixfuse-core is pure");
     Ok(())
 }
 
