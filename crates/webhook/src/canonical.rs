@@ -2,8 +2,11 @@
 //!
 //! Sources disagree (fusion-api.md §9, §11): the vendor guide signs the JSON body "encoded as a
 //! URL query string", a production kit signs `encodeURIComponent(raw body)`. Both are built here
-//! from the raw bytes; the form reading keeps the body's key order and, because a server that
-//! builds the query from a map may sort it (Go's `url.Values`), also tries the keys sorted.
+//! from the raw bytes. "Encoded as a URL query string" leaves two details to the vendor's
+//! stack, so the form reading tries each common answer: keys in body order or sorted (Go's
+//! `url.Values` sorts), and `~` and `*` kept or escaped (Go and Python keep `~`; JavaScript's
+//! `URLSearchParams` and Java keep `*`; PHP keeps neither). The variants only differ for bodies
+//! that need them, and each is still an HMAC under the secret: trying several forges nothing.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode, utf8_percent_encode};
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -14,9 +17,10 @@ use serde_json::value::RawValue;
 #[non_exhaustive]
 pub enum Canonicalisation {
     /// The vendor guide: the body's top-level fields as `key=value` pairs joined by `&`, each
-    /// form-encoded (RFC 3986 unreserved characters kept, space as `+`, everything else `%XX`);
-    /// string values without their quotes, numbers and booleans as written, `null` empty,
-    /// nested values as their JSON text. Keys in body order (or, on receipt, sorted).
+    /// form-encoded (letters, digits and `-._~` kept, space as `+`, everything else `%XX`, as
+    /// Go's `url.QueryEscape` does); string values without their quotes, numbers and booleans as
+    /// written, `null` empty, nested values as their JSON text; keys in body order. On receipt
+    /// the sorted order and the other stacks' treatment of `~` and `*` are accepted too.
     FormEncoded,
     /// A production kit: the whole raw body through JavaScript's `encodeURIComponent`.
     PercentEncodedBody,
@@ -38,12 +42,26 @@ impl std::fmt::Display for Canonicalisation {
     }
 }
 
-/// Form encoding as Go's `url.QueryEscape` and Python's `quote_plus` do it.
-const FORM: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+/// What form encoding keeps besides letters and digits, by stack; the first is what [`sign`]
+/// uses.
+///
+/// [`sign`]: crate::sign
+const FORM_FLAVOURS: [&AsciiSet; 3] = [
+    // Go's url.QueryEscape, Python's quote_plus.
+    &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~'),
+    // The WHATWG URL standard (URLSearchParams), Java's URLEncoder.
+    &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'*'),
+    // PHP's http_build_query.
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_'),
+];
 
 /// What JavaScript's `encodeURIComponent` leaves alone.
 const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -61,13 +79,17 @@ const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 /// that is not one still has its percent-encoded reading (so a forged or broken body is refused
 /// as unauthenticated, not as malformed).
 pub(crate) fn payloads(raw_body: &[u8]) -> Vec<(Canonicalisation, String)> {
-    let mut out = Vec::with_capacity(3);
-    if let Some(mut pairs) = top_level_pairs(raw_body) {
-        out.push((Canonicalisation::FormEncoded, form_encode(&pairs)));
-        let in_body_order = pairs.clone();
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        if pairs != in_body_order {
-            out.push((Canonicalisation::FormEncoded, form_encode(&pairs)));
+    let mut out: Vec<(Canonicalisation, String)> = Vec::with_capacity(3);
+    if let Some(in_body_order) = top_level_pairs(raw_body) {
+        let mut sorted = in_body_order.clone();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        for pairs in [&in_body_order, &sorted] {
+            for flavour in FORM_FLAVOURS {
+                let payload = form_encode(pairs, flavour);
+                if !out.iter().any(|(_, seen)| *seen == payload) {
+                    out.push((Canonicalisation::FormEncoded, payload));
+                }
+            }
         }
     }
     out.push((
@@ -81,17 +103,19 @@ pub(crate) fn payloads(raw_body: &[u8]) -> Vec<(Canonicalisation, String)> {
 /// `None` when the form reading is asked of a body that is not a JSON object.
 pub(crate) fn payload(canonicalisation: Canonicalisation, raw_body: &[u8]) -> Option<String> {
     match canonicalisation {
-        Canonicalisation::FormEncoded => top_level_pairs(raw_body).map(|p| form_encode(&p)),
+        Canonicalisation::FormEncoded => {
+            top_level_pairs(raw_body).map(|pairs| form_encode(&pairs, FORM_FLAVOURS[0]))
+        }
         Canonicalisation::PercentEncodedBody => {
             Some(percent_encode(raw_body, URI_COMPONENT).to_string())
         }
     }
 }
 
-fn form_encode(pairs: &[(String, String)]) -> String {
+fn form_encode(pairs: &[(String, String)], keep: &'static AsciiSet) -> String {
     let encode = |text: &str| {
         text.split(' ')
-            .map(|part| utf8_percent_encode(part, FORM).to_string())
+            .map(|part| utf8_percent_encode(part, keep).to_string())
             .collect::<Vec<_>>()
             .join("+")
     };
@@ -148,26 +172,38 @@ mod tests {
 
     #[test]
     fn the_form_reading_keeps_body_order_and_adds_the_sorted_one() {
-        let body = br#"{"id":"12","status":1,"url":"https://a.b/c d.mp4?x=1&y=~","size":10.5,"has_audio":true,"credits":null}"#;
+        let body = br#"{"id":"12","status":1,"url":"https://a.b/c d.mp4?x=1&y=z","size":10.5,"has_audio":true,"credits":null}"#;
         let found = payloads(body);
         assert_eq!(
             found[0],
             (
                 Canonicalisation::FormEncoded,
-                "id=12&status=1&url=https%3A%2F%2Fa.b%2Fc+d.mp4%3Fx%3D1%26y%3D~&size=10.5&has_audio=true&credits="
+                "id=12&status=1&url=https%3A%2F%2Fa.b%2Fc+d.mp4%3Fx%3D1%26y%3Dz&size=10.5&has_audio=true&credits="
                     .to_owned()
             )
         );
         assert_eq!(
             found[1].1,
-            "credits=&has_audio=true&id=12&size=10.5&status=1&url=https%3A%2F%2Fa.b%2Fc+d.mp4%3Fx%3D1%26y%3D~"
+            "credits=&has_audio=true&id=12&size=10.5&status=1&url=https%3A%2F%2Fa.b%2Fc+d.mp4%3Fx%3D1%26y%3Dz"
         );
+        assert_eq!(found.len(), 3);
         assert_eq!(found[2].0, Canonicalisation::PercentEncodedBody);
         assert!(
             found[2]
                 .1
                 .starts_with("%7B%22id%22%3A%2212%22%2C%22status%22%3A1%2C")
         );
+    }
+
+    #[test]
+    fn tilde_and_star_are_tried_kept_and_escaped() {
+        let body = br#"{"u":"a~b*c"}"#;
+        let forms: Vec<String> = payloads(body)
+            .into_iter()
+            .filter(|(c, _)| *c == Canonicalisation::FormEncoded)
+            .map(|(_, p)| p)
+            .collect();
+        assert_eq!(forms, ["u=a~b%2Ac", "u=a%7Eb*c", "u=a%7Eb%2Ac"]);
     }
 
     #[test]

@@ -16,6 +16,8 @@ const NONCE: &str = "Qm9wYXlsb2FkTm9uY2UxMjM0NTY3ODlh";
 
 const GUIDE_BODY: &str = r#"{"id":"318004563312345","status":1,"url":"https://media.example/openapi/output/318004563312345.mp4?auth_key=1764547200-0-0-ab~c&name=dog in room","size":10.5,"has_audio":true,"credits":100}"#;
 const GUIDE_SIG: &str = "hPLhuFEipGgl39DCpEaG3mRKrj+UbU7WHOODIaGt8r0=";
+/// The same body signed by a JavaScript stack, whose form encoding escapes `~`.
+const GUIDE_JS_SIG: &str = "2PZarc/IjqMHqUiYOB199DfXJ30p1hlIVojTqMSN+kc=";
 const KIT_BODY: &str = "{\"id\": 318004563312346, \"status\": 8, \"url\": \"\", \"credits\": 0, \"note\": \"café (x)*!'\"}\n";
 const KIT_SIG: &str = "p5bSC30vnaKKPTlxEPtz9A4cjFwfAx3AlWjw5NeEkA4=";
 const SORTED_BODY: &str = r#"{"status":7,"id":9007199254740993,"credits":0}"#;
@@ -64,6 +66,13 @@ fn the_vendor_guides_form_encoded_reading_with_a_string_id() {
         (T, NONCE)
     );
     assert_eq!(event.delivery.trace_id.as_deref(), Some("4f1c7c0e-trace"));
+}
+
+#[test]
+fn the_guides_reading_from_a_stack_that_escapes_tilde() {
+    let event = check(GUIDE_BODY, GUIDE_JS_SIG, T).unwrap();
+    assert_eq!(event.delivery.signed_as, Canonicalisation::FormEncoded);
+    assert_ne!(GUIDE_JS_SIG, GUIDE_SIG);
 }
 
 #[test]
