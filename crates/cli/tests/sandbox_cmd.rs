@@ -173,3 +173,57 @@ fn with_state_a_restarted_sandbox_is_the_same_vendor() {
     assert_ne!(first["origin"], second["origin"]);
     assert!(first["state_file"].is_null());
 }
+
+#[test]
+fn the_webhook_secret_comes_from_the_named_variable_and_is_not_printed() {
+    let child = Command::new(assert_cmd::cargo::cargo_bin!("pixfuse"))
+        .args([
+            "sandbox",
+            "--json",
+            "--webhook-url",
+            "http://127.0.0.1:9/hook",
+        ])
+        .args(["--webhook-secret-env", "SANDBOX_TEST_WEBHOOK_SECRET"])
+        .env("SANDBOX_TEST_WEBHOOK_SECRET", "sekrit-value-42")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let mut line = String::new();
+    BufReader::new(running.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let announced: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(announced["webhook_url"], "http://127.0.0.1:9/hook");
+    assert!(!line.contains("sekrit"), "{line}");
+
+    // A URL without a secret, or a secret variable that is not set: usage errors (exit 2).
+    for args in [
+        &["--webhook-url", "http://127.0.0.1:9/"][..],
+        &[
+            "--webhook-url",
+            "http://127.0.0.1:9/",
+            "--webhook-secret-env",
+            "PIXFUSE_SURELY_UNSET_VARIABLE",
+        ],
+        &[
+            "--webhook-url",
+            "127.0.0.1:9",
+            "--webhook-secret-env",
+            "SANDBOX_TEST_WEBHOOK_SECRET",
+        ],
+    ] {
+        let output = Command::new(assert_cmd::cargo::cargo_bin!("pixfuse"))
+            .arg("sandbox")
+            .args(args)
+            .env("SANDBOX_TEST_WEBHOOK_SECRET", "sekrit-value-42")
+            .env_remove("PIXFUSE_SURELY_UNSET_VARIABLE")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("webhook"), "{stderr}");
+        assert!(!stderr.contains("sekrit"), "{stderr}");
+    }
+}

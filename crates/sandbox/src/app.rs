@@ -16,6 +16,7 @@ use crate::faults::{Endpoint, Fault, FaultDice};
 use crate::reply::{self, Reply};
 use crate::stats::counter;
 use crate::store::{self, Store};
+use crate::webhook::Webhook;
 use crate::{account, clock, media, result, submit, upload};
 
 pub(crate) struct App {
@@ -29,6 +30,8 @@ pub(crate) struct App {
     rng: Mutex<SmallRng>,
     /// Fetches `image_url` uploads.
     pub(crate) http: reqwest::Client,
+    /// The account's webhook, when one is set.
+    pub(crate) webhook: Option<Webhook>,
 }
 
 pub(crate) type Shared = Arc<App>;
@@ -40,6 +43,10 @@ impl App {
             dice: FaultDice::new(config.faults.clone()),
             rng: Mutex::new(SmallRng::seed_from_u64(seed)),
             http: upload::url_client(config.url_uploads),
+            webhook: config
+                .webhook
+                .clone()
+                .map(|webhook| Webhook::new(webhook, config.time_scale)),
             keys,
             store,
             base_url,

@@ -142,6 +142,111 @@ impl FaultConfig {
     }
 }
 
+/// How the sandbox signs its callbacks: the two readings of the vendor's payload
+/// (fusion-api.md §9; receivers should accept both).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WebhookSigning {
+    /// The vendor guide: the body's fields as a URL query string (`id=…&status=1&…`).
+    #[default]
+    FormEncoded,
+    /// A production kit: the whole raw body percent-encoded (`encodeURIComponent`).
+    PercentEncodedBody,
+}
+
+/// Faults of callback deliveries, one seeded draw per job when it is submitted (so a seed and
+/// a request sequence always give the same faults). Probabilities are in `0.0..=1.0` and must
+/// not sum above 1: an event meets at most one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WebhookFaults {
+    pub seed: u64,
+    /// Once delivered, the event is delivered again as a retry would be: a fresh nonce and
+    /// timestamp.
+    pub duplicate: f64,
+    /// Once delivered, the very same request (same nonce, timestamp and signature) is sent again.
+    pub replay: f64,
+    /// The event is held back as long as a first retry waits (2 s × time scale), so events of
+    /// jobs that end meanwhile overtake it.
+    pub out_of_order: f64,
+    /// The first delivery carries a wrong signature; the retry is signed correctly.
+    pub bad_signature: f64,
+    /// The first delivery is signed with a timestamp ten minutes old; the retry is current.
+    pub stale_timestamp: f64,
+}
+
+impl WebhookFaults {
+    fn check(&self) -> Result<(), SandboxError> {
+        let named = [
+            ("duplicate", self.duplicate),
+            ("replay", self.replay),
+            ("out_of_order", self.out_of_order),
+            ("bad_signature", self.bad_signature),
+            ("stale_timestamp", self.stale_timestamp),
+        ];
+        let mut sum = 0.0;
+        for (name, p) in named {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(SandboxError::InvalidConfig(format!(
+                    "webhook fault probability {name} is {p}; use a value between 0 and 1"
+                )));
+            }
+            sum += p;
+        }
+        if sum > 1.0 {
+            return Err(SandboxError::InvalidConfig(format!(
+                "webhook fault probabilities add up to {sum}; an event meets at most one fault, \
+                 so keep their sum at most 1"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The account's webhook, as the vendor's console configures it: every job that ends is
+/// POSTed to `url`, signed with `secret`, and retried after 2 s, 10 s, 30 s, 1 min, 5 min,
+/// 15 min, 1 h and 4 h (times the time scale) until the answer is HTTP 200 with body `ok`.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// An `http://` or `https://` URL (loopback in tests). Requests carry no API key.
+    pub url: String,
+    pub secret: SecretString,
+    pub signing: WebhookSigning,
+    pub faults: WebhookFaults,
+}
+
+impl WebhookConfig {
+    /// Callbacks to `url` signed with `secret` the vendor guide's way, without faults.
+    pub fn new(url: impl Into<String>, secret: SecretString) -> Self {
+        Self {
+            url: url.into(),
+            secret,
+            signing: WebhookSigning::default(),
+            faults: WebhookFaults::default(),
+        }
+    }
+
+    fn check(&self) -> Result<(), SandboxError> {
+        let url = reqwest::Url::parse(&self.url).map_err(|e| {
+            SandboxError::InvalidConfig(format!(
+                "the webhook URL {:?} is not a URL ({e}); use e.g. http://127.0.0.1:8788/",
+                self.url
+            ))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(SandboxError::InvalidConfig(format!(
+                "the webhook URL {} is not http:// or https://",
+                self.url
+            )));
+        }
+        if secrecy::ExposeSecret::expose_secret(&self.secret).is_empty() {
+            return Err(SandboxError::InvalidConfig(
+                "the webhook secret is empty; anyone could sign callbacks with it".to_owned(),
+            ));
+        }
+        self.faults.check()
+    }
+}
+
 /// Configuration of one sandbox. Build it with struct-update syntax over [`Default`]:
 ///
 /// ```
@@ -186,6 +291,8 @@ pub struct SandboxConfig {
     pub url_uploads: UrlUploads,
     /// What jobs cost.
     pub prices: Prices,
+    /// The account's webhook: `None` sends no callbacks (clients poll).
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -205,6 +312,7 @@ impl Default for SandboxConfig {
             big_ids: false,
             url_uploads: UrlUploads::default(),
             prices: Prices::default(),
+            webhook: None,
         }
     }
 }
@@ -267,6 +375,9 @@ impl SandboxConfig {
                         .to_owned(),
                 ));
             }
+        }
+        if let Some(webhook) = &self.webhook {
+            webhook.check()?;
         }
         self.faults.check()
     }

@@ -22,6 +22,7 @@
 mod account;
 mod app;
 mod auth;
+mod callback;
 mod clock;
 mod config;
 mod faults;
@@ -33,21 +34,26 @@ mod render;
 mod reply;
 mod result;
 mod schema;
+mod sign;
 mod stats;
 mod store;
 mod submit;
 mod upload;
+mod webhook;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{AuthStyle, DEMO_KEY, FaultConfig, Prices, SandboxConfig, UrlUploads};
-pub use stats::{FaultStats, SandboxStats};
+pub use config::{
+    AuthStyle, DEMO_KEY, FaultConfig, Prices, SandboxConfig, UrlUploads, WebhookConfig,
+    WebhookFaults, WebhookSigning,
+};
+pub use stats::{CallbackStats, FaultStats, SandboxStats};
 pub use store::STORE_FILE;
 
 /// What can go wrong starting or running a sandbox.
@@ -127,6 +133,13 @@ impl Sandbox {
                 })
                 .await
         });
+        let deliverer = app.webhook.is_some().then(|| {
+            let (stop, stopped) = watch::channel(());
+            (
+                stop,
+                tokio::spawn(webhook::deliver(Arc::clone(&app), stopped)),
+            )
+        });
         tracing::debug!(%base_url, "sandbox listening");
         Ok(RunningSandbox {
             addr,
@@ -134,6 +147,7 @@ impl Sandbox {
             app,
             stop: Some(stop),
             task: Some(task),
+            deliverer,
         })
     }
 }
@@ -145,6 +159,8 @@ pub struct RunningSandbox {
     app: Arc<app::App>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// Delivers callbacks when a webhook is set; dropping the sender stops it.
+    deliverer: Option<(watch::Sender<()>, JoinHandle<()>)>,
 }
 
 impl RunningSandbox {
@@ -177,6 +193,11 @@ impl RunningSandbox {
     /// can be resumed through another.
     pub fn origin(&self) -> String {
         format!("sandbox:{}", self.app.store.id())
+    }
+
+    /// Where callbacks go, when the account has a webhook.
+    pub fn webhook_url(&self) -> Option<&str> {
+        self.app.config.webhook.as_ref().map(|w| w.url.as_str())
     }
 
     /// The database file, when the state is persistent.
@@ -217,6 +238,11 @@ impl RunningSandbox {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some((stop, task)) = self.deliverer.take() {
+            drop(stop);
+            // A deliverer that panicked has nothing left to stop either.
+            let _ = task.await;
+        }
         match self.task.take() {
             Some(task) => match task.await {
                 Ok(served) => served.map_err(SandboxError::Serve),
@@ -241,5 +267,7 @@ impl Drop for RunningSandbox {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // Dropping the deliverer's sender stops it.
+        self.deliverer.take();
     }
 }

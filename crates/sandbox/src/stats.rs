@@ -19,6 +19,31 @@ pub struct SandboxStats {
     /// Video downloads answered with 200 or 206 (including ones cut by a fault).
     pub downloads_served: u64,
     pub faults: FaultStats,
+    pub callbacks: CallbackStats,
+}
+
+/// What the account's webhook did (see [`crate::WebhookConfig`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallbackStats {
+    /// Jobs submitted while a webhook was set: each gets one event.
+    pub scheduled: u64,
+    /// Deliveries tried (first ones and retries; not the extra copies below).
+    pub attempts: u64,
+    /// Events the receiver answered with HTTP 200 `ok`.
+    pub delivered: u64,
+    /// Attempts answered otherwise, or not at all.
+    pub refused: u64,
+    /// Events given up after the last retry of the schedule.
+    pub abandoned: u64,
+    /// Extra copies sent after delivery by the `duplicate` and `replay` faults.
+    pub duplicates_sent: u64,
+    pub replays_sent: u64,
+    /// Events held back by the `out_of_order` fault.
+    pub held_back: u64,
+    /// Attempts sent with a wrong signature or a stale timestamp.
+    pub bad_signatures_sent: u64,
+    pub stale_timestamps_sent: u64,
 }
 
 /// How often each fault was injected.
@@ -45,6 +70,16 @@ pub(crate) mod counter {
     pub(crate) const DROPPED_SUBMITS: &str = "faults.dropped_submits";
     pub(crate) const TRUNCATED_BODIES: &str = "faults.truncated_bodies";
     pub(crate) const CUT_DOWNLOADS: &str = "faults.cut_downloads";
+    pub(crate) const CALLBACKS_SCHEDULED: &str = "callbacks.scheduled";
+    pub(crate) const CALLBACK_ATTEMPTS: &str = "callbacks.attempts";
+    pub(crate) const CALLBACKS_DELIVERED: &str = "callbacks.delivered";
+    pub(crate) const CALLBACKS_REFUSED: &str = "callbacks.refused";
+    pub(crate) const CALLBACKS_ABANDONED: &str = "callbacks.abandoned";
+    pub(crate) const CALLBACK_DUPLICATES: &str = "callbacks.duplicates_sent";
+    pub(crate) const CALLBACK_REPLAYS: &str = "callbacks.replays_sent";
+    pub(crate) const CALLBACKS_HELD_BACK: &str = "callbacks.held_back";
+    pub(crate) const CALLBACK_BAD_SIGNATURES: &str = "callbacks.bad_signatures_sent";
+    pub(crate) const CALLBACK_STALE_TIMESTAMPS: &str = "callbacks.stale_timestamps_sent";
 }
 
 impl SandboxStats {
@@ -68,6 +103,18 @@ impl SandboxStats {
                 dropped_submits: get(counter::DROPPED_SUBMITS),
                 truncated_bodies: get(counter::TRUNCATED_BODIES),
                 cut_downloads: get(counter::CUT_DOWNLOADS),
+            },
+            callbacks: CallbackStats {
+                scheduled: get(counter::CALLBACKS_SCHEDULED),
+                attempts: get(counter::CALLBACK_ATTEMPTS),
+                delivered: get(counter::CALLBACKS_DELIVERED),
+                refused: get(counter::CALLBACKS_REFUSED),
+                abandoned: get(counter::CALLBACKS_ABANDONED),
+                duplicates_sent: get(counter::CALLBACK_DUPLICATES),
+                replays_sent: get(counter::CALLBACK_REPLAYS),
+                held_back: get(counter::CALLBACKS_HELD_BACK),
+                bad_signatures_sent: get(counter::CALLBACK_BAD_SIGNATURES),
+                stale_timestamps_sent: get(counter::CALLBACK_STALE_TIMESTAMPS),
             },
         }
     }

@@ -19,6 +19,9 @@ const SCHEMA_VERSION: i64 = 1;
 
 // `media` holds every upload (images now; a `kind` column leaves room for videos). `jobs` keeps
 // what the result endpoint reports: the answer fields fixed at submit time are in `result`.
+// `callbacks` (added without a version bump: older sandboxes ignore it) holds one row per job
+// submitted while a webhook was set: its fault, when its next delivery is due (or its claim's
+// lease ends), how many deliveries were tried, and `pending`, `delivered` or `abandoned`.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key    TEXT PRIMARY KEY,
@@ -48,6 +51,14 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_running ON jobs(key_hash, ready_ms);
 CREATE INDEX IF NOT EXISTS jobs_unsettled ON jobs(settled, ready_ms);
+CREATE TABLE IF NOT EXISTS callbacks (
+    job_id    INTEGER PRIMARY KEY,
+    fault     TEXT,
+    due_ms    INTEGER NOT NULL,
+    attempts  INTEGER NOT NULL DEFAULT 0,
+    state     TEXT    NOT NULL DEFAULT 'pending'
+);
+CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks(state, due_ms);
 ";
 
 /// Realistic ids start at a random point in this range, like the vendor's (3–4 × 10^14): well

@@ -24,7 +24,11 @@ pub(crate) async fn handle(State(app): State<Shared>, headers: HeaderMap, body: 
         Ok(admitted) => admitted,
         Err(answer) => return *answer,
     };
-    submit(&app, key, trace_id(&headers), &body).into_response_with(fault)
+    let reply = submit(&app, key, trace_id(&headers), &body);
+    if let Some(webhook) = &app.webhook {
+        webhook.wake();
+    }
+    reply.into_response_with(fault)
 }
 
 /// The trace id as the vendor reads it: header names are case-insensitive (`Ai-trace-id`,
@@ -77,6 +81,9 @@ fn submit(app: &App, key: String, trace_id: Option<String>, body: &[u8]) -> Repl
         }
         let video_id = app.new_id(tx)?;
         account::add_job(tx, video_id, job, now)?;
+        if let Some(webhook) = &app.webhook {
+            webhook.book(tx, video_id, now.saturating_add(job.generation_ms))?;
+        }
         Ok(Reply::ok(
             json!({ "video_id": video_id, "credits": job.credits }),
         ))

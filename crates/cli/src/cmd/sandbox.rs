@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use pixfuse_sandbox::{
     AuthStyle, FaultConfig, Prices, Sandbox, SandboxConfig, SandboxStats, UrlUploads,
+    WebhookConfig, WebhookFaults, WebhookSigning,
 };
 use secrecy::SecretString;
 use serde_json::json;
@@ -29,11 +30,17 @@ Uploads by image_url: loopback URLs are fetched; any other host gets a fixed pla
 (--url-uploads placeholder), is fetched for real (fetch), or is refused (refuse, as the vendor's
 current upload page says).
 
+With --webhook-url, every job that ends is POSTed there as the vendor does for an account's
+webhook: signed with the secret in --webhook-secret-env, no API key, retried after 2 s, 10 s,
+30 s, 1 min, 5 min, 15 min, 1 h and 4 h (times --time-scale) until the answer is 200 `ok`.
+
 Examples:
   pixfuse sandbox
   pixfuse sandbox --port 8787 --generation-time 500ms --state ./sandbox-state
   pixfuse sandbox --big-ids --price-scale 1.5
-  pixfuse sandbox --fault-seed 7 --fault-429 0.1 --fault-drop 0.05 --fault-cut 0.2"
+  pixfuse sandbox --fault-seed 7 --fault-429 0.1 --fault-drop 0.05 --fault-cut 0.2
+  PIXFUSE_WEBHOOK_SECRET=… pixfuse sandbox --webhook-url http://127.0.0.1:8788/ \
+      --webhook-secret-env PIXFUSE_WEBHOOK_SECRET --fault-webhook-duplicate 0.2"
 )]
 pub struct SandboxArgs {
     /// Port on 127.0.0.1 (default: a free one).
@@ -105,6 +112,30 @@ pub struct SandboxArgs {
     /// Retry-After of injected 429s, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 1)]
     pub retry_after: u32,
+    /// POST a signed callback here whenever a job ends (the account's webhook).
+    #[arg(long, value_name = "URL", requires = "webhook_secret_env")]
+    pub webhook_url: Option<String>,
+    /// Name of the environment variable holding the webhook secret (never on the command line).
+    #[arg(long, value_name = "VAR", requires = "webhook_url")]
+    pub webhook_secret_env: Option<String>,
+    /// Which reading of the signed payload to use (receivers should accept both).
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = Signing::FormEncoded)]
+    pub webhook_signing: Signing,
+    /// Probability that a delivered callback is delivered again (fresh nonce and timestamp).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_webhook_duplicate: f64,
+    /// Probability that a delivered callback is sent again byte for byte (same nonce).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_webhook_replay: f64,
+    /// Probability that a callback is held back (a first retry's wait) so later ones overtake it.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_webhook_reorder: f64,
+    /// Probability that a callback's first delivery has a wrong signature.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_webhook_bad_signature: f64,
+    /// Probability that a callback's first delivery is signed with a timestamp 10 min old.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_webhook_stale: f64,
 }
 
 /// A price factor, 0 or more.
@@ -135,6 +166,14 @@ pub enum UrlMode {
     Fetch,
     /// Every URL upload refused (ErrCode 400017), as the vendor's upload page now says.
     Refuse,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Signing {
+    /// The vendor guide: the body's fields as a query string (`id=…&status=1&…`).
+    FormEncoded,
+    /// A production kit: the whole raw body percent-encoded.
+    PercentEncodedBody,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -181,7 +220,9 @@ impl SandboxArgs {
             )));
         }
         let trigger = |word: &str| (!self.no_triggers).then(|| word.to_owned());
+        let webhook = self.webhook()?;
         Ok(SandboxConfig {
+            webhook,
             port: self.port,
             state_dir: self.state.clone(),
             generation_time: self.generation_time,
@@ -217,6 +258,36 @@ impl SandboxArgs {
             moderation_trigger: trigger(&self.moderation_word),
             failure_trigger: trigger(&self.failure_word),
         })
+    }
+
+    fn webhook(&self) -> Result<Option<WebhookConfig>, Failure> {
+        let (Some(url), Some(var)) = (&self.webhook_url, &self.webhook_secret_env) else {
+            return Ok(None);
+        };
+        let secret = std::env::var(var)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                Failure::usage(format!(
+                    "--webhook-secret-env {var}: the environment variable {var} is not set, empty \
+                     or not UTF-8; set it to the webhook secret"
+                ))
+            })?;
+        Ok(Some(WebhookConfig {
+            signing: match self.webhook_signing {
+                Signing::FormEncoded => WebhookSigning::FormEncoded,
+                Signing::PercentEncodedBody => WebhookSigning::PercentEncodedBody,
+            },
+            faults: WebhookFaults {
+                seed: self.fault_seed,
+                duplicate: self.fault_webhook_duplicate,
+                replay: self.fault_webhook_replay,
+                out_of_order: self.fault_webhook_reorder,
+                bad_signature: self.fault_webhook_bad_signature,
+                stale_timestamp: self.fault_webhook_stale,
+            },
+            ..WebhookConfig::new(url.clone(), SecretString::from(secret))
+        }))
     }
 }
 
@@ -264,6 +335,7 @@ fn announce(
 ) -> Result<(), Failure> {
     let base_url = sandbox.base_url();
     let state = sandbox.state_file();
+    let webhook = sandbox.webhook_url();
     let mut out = std::io::stdout().lock();
     if ctx.json {
         let value = json!({
@@ -271,6 +343,7 @@ fn announce(
             "demo_key": key,
             "origin": sandbox.origin(),
             "state_file": state,
+            "webhook_url": webhook,
         });
         writeln!(out, "{value}")?;
     } else {
@@ -290,6 +363,9 @@ fn announce(
                 "state: in memory (gone when this stops; --state DIR keeps it)"
             )?,
         }
+        if let Some(url) = webhook {
+            writeln!(out, "webhook: callbacks to {url}")?;
+        }
         writeln!(out, "Press Ctrl-C to stop.")?;
     }
     out.flush()?;
@@ -297,9 +373,18 @@ fn announce(
 }
 
 fn summary(stats: &SandboxStats) -> String {
+    let callbacks = &stats.callbacks;
+    let webhook = if callbacks.scheduled > 0 {
+        format!(
+            ", {} callbacks delivered of {} ({} attempts refused, {} given up)",
+            callbacks.delivered, callbacks.scheduled, callbacks.refused, callbacks.abandoned
+        )
+    } else {
+        String::new()
+    };
     format!(
         "sandbox stopped: {} submits ({} billed, {} deduplicated), {} credits spent, {} uploads, \
-         {} downloads (since its state was created)",
+         {} downloads{webhook} (since its state was created)",
         stats.submits_received,
         stats.billable_jobs,
         stats.deduplicated_submits,
