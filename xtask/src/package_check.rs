@@ -1,8 +1,8 @@
 //! `cargo xtask package-check`: the published crates package, and a stranger's crate that
 //! depends on the packaged pixfuse-core alone validates the seed's example request offline.
 //!
-//! 1. `cargo package --no-verify` for pixfuse-codegen, pixfuse-core, pixfuse-transport and
-//!    pixfuse (cargo's own verification would compile every dependency again in a second tree;
+//! 1. `cargo package --no-verify` for pixfuse-codegen, pixfuse-core, pixfuse-webhook,
+//!    pixfuse-transport and pixfuse (cargo's own verification would compile every dependency again in a second tree;
 //!    step 3 verifies core's package by building it, and `--verify` runs cargo's as well).
 //! 2. The core and codegen packages are unpacked outside the workspace, next to a throw-away
 //!    binary crate that depends on that pixfuse-core (codegen patched in: it is not on
@@ -22,6 +22,7 @@ use serde_json::Value;
 const PACKAGES: &[&str] = &[
     "pixfuse-codegen",
     "pixfuse-core",
+    "pixfuse-webhook",
     "pixfuse-transport",
     "pixfuse",
 ];

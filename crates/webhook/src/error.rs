@@ -8,13 +8,18 @@ pub enum WebhookError {
     /// The receiver was given an empty secret, under which anyone could sign.
     #[error("no webhook secret is configured (an empty secret would let anyone sign a callback)")]
     NoSecret,
+    /// A signature header is absent (its name).
     #[error("header {0} is missing")]
     MissingHeader(&'static str),
+    /// A signature header is there twice (its name).
     #[error("header {0} appears more than once")]
     RepeatedHeader(&'static str),
+    /// A signature header cannot be what the vendor sends.
     #[error("header {name} is invalid: {reason}")]
     InvalidHeader {
+        /// The header.
         name: &'static str,
+        /// What is wrong with it.
         reason: &'static str,
     },
     /// The timestamp is outside the window around the receiver's clock (a replay, or a clock
@@ -25,8 +30,11 @@ pub enum WebhookError {
         if .timestamp < .now { "behind" } else { "ahead of" }
     )]
     StaleTimestamp {
+        /// The callback's time, Unix seconds.
         timestamp: u64,
+        /// The receiver's time, Unix seconds.
         now: u64,
+        /// The accepted difference, seconds.
         window: u64,
     },
     /// `Webhook-Signature` is not the base64 of 32 bytes.
@@ -40,13 +48,25 @@ pub enum WebhookError {
     SignatureMismatch,
     /// This nonce was seen within the window: the same delivery was sent again.
     #[error("nonce {nonce} was already used (a replayed delivery)")]
-    ReplayedNonce { nonce: String },
+    ReplayedNonce {
+        /// The nonce seen before (not a secret: it travels in the clear).
+        nonce: String,
+    },
     /// The nonce store is full of nonces still in their window; refusing is safer than
     /// forgetting one.
     #[error("the nonce store is full ({capacity} live nonces); try again later")]
-    NonceStoreFull { capacity: usize },
+    NonceStoreFull {
+        /// How many live nonces it holds.
+        capacity: usize,
+    },
+    /// The body is over [`crate::MAX_BODY_BYTES`].
     #[error("the body is {size} bytes; at most {limit} are accepted")]
-    BodyTooLarge { size: usize, limit: usize },
+    BodyTooLarge {
+        /// Its size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The signature is good but the body is not a callback pixfuse understands.
     #[error("the callback body is malformed: {0}")]
     Malformed(String),
@@ -69,6 +89,7 @@ pub enum Rejection {
 }
 
 impl WebhookError {
+    /// How a receiver answers this refusal.
     pub fn rejection(&self) -> Rejection {
         match self {
             WebhookError::MissingHeader(_)

@@ -13,13 +13,17 @@ pub struct WebhookEvent {
     /// The job's `video_id`. The vendor sends it as a string; a number is read exactly too
     /// (never through a float).
     pub video_id: u64,
+    /// How the job ended (1 succeeded, 7 moderated, 8 failed, …).
     pub status: JobStatus,
     /// The video, once it succeeded.
     pub url: Option<String>,
     /// As the vendor reports it (its unit is not documented).
     pub size: Option<f64>,
+    /// Whether the video has sound.
     pub has_audio: Option<bool>,
+    /// What the job cost (0 once a failure is refunded).
     pub credits: Option<u64>,
+    /// How this callback arrived.
     pub delivery: Delivery,
 }
 
@@ -30,9 +34,11 @@ pub struct WebhookEvent {
 pub struct Delivery {
     /// When the vendor signed it, in Unix seconds.
     pub timestamp: u64,
+    /// `Webhook-Nonce`: what a replay repeats.
     pub nonce: String,
     /// `Ai-Trace-Id`, unsigned: a label for logs only.
     pub trace_id: Option<String>,
+    /// The reading of the payload the signature matched.
     pub signed_as: Canonicalisation,
 }
 

@@ -56,6 +56,7 @@ impl NonceStore {
         self.expiry.len()
     }
 
+    /// Whether no nonce is live.
     pub fn is_empty(&self) -> bool {
         self.expiry.is_empty()
     }
