@@ -215,6 +215,109 @@ fn a_status_seen_in_the_journal_ends_the_wait_without_persisting_it_again() {
     );
 }
 
+/// A fresh submit with a webhook receiver live (or not) from the start.
+fn submitted(live: bool, now: Instant) -> Lifecycle {
+    let mut p = params(Goal::Downloaded);
+    p.receiver.live = live;
+    let mut m = Lifecycle::new(JobState::Claimed, T1, None, p);
+    start(&mut m, now);
+    m.handle(Input::SubmitAccepted { video_id: 9 }, now);
+    drain(&mut m);
+    m
+}
+
+/// The actions due at `at`, after a timeout.
+fn at(m: &mut Lifecycle, at: Instant) -> Vec<Action> {
+    m.handle(Input::Timeout, at);
+    drain(m)
+}
+
+#[test]
+fn with_a_live_receiver_the_journal_is_read_often_and_the_api_polled_slowly() {
+    let now = Instant::now();
+    let ms = Duration::from_millis;
+    let mut m = submitted(true, now);
+    assert_eq!(m.poll_timeout(), Some(now + ms(100)));
+    assert_eq!(at(&mut m, now + ms(100)), [Action::CheckJournal]);
+    // No poll before the fallback: 59.9 s of journal reads only.
+    assert_eq!(at(&mut m, now + ms(59_900)), [Action::CheckJournal]);
+    assert_eq!(
+        at(&mut m, now + ms(60_000)),
+        [Action::CheckJournal, Action::Poll { video_id: 9 }]
+    );
+    // Without one, the schedule of the policy (every 2 s, journal every 500 ms).
+    let mut m = submitted(false, now);
+    assert_eq!(at(&mut m, now + ms(500)), [Action::CheckJournal]);
+    assert!(at(&mut m, now + ms(2_000)).contains(&Action::Poll { video_id: 9 }));
+}
+
+#[test]
+fn a_receiver_that_comes_stretches_the_next_poll_and_one_that_goes_restores_it() {
+    let now = Instant::now();
+    let ms = Duration::from_millis;
+    let mut m = submitted(false, now);
+    m.handle(Input::Receiver { live: true }, now + ms(10));
+    assert!(drain(&mut m).is_empty());
+    assert_eq!(at(&mut m, now + ms(2_000)), [Action::CheckJournal]);
+    assert_eq!(
+        m.poll_timeout(),
+        Some(now + ms(2_100)),
+        "journal every 100 ms"
+    );
+    m.handle(Input::Receiver { live: false }, now + ms(3_000));
+    assert_eq!(
+        m.poll_timeout(),
+        Some(now + ms(3_500)),
+        "journal every 500 ms again"
+    );
+    assert_eq!(
+        at(&mut m, now + ms(5_000)),
+        [Action::CheckJournal, Action::Poll { video_id: 9 }],
+        "the next poll on the 2 s schedule"
+    );
+    // The same news twice changes nothing.
+    m.handle(Input::Receiver { live: false }, now + ms(5_001));
+    assert!(drain(&mut m).is_empty());
+}
+
+#[test]
+fn a_callback_in_the_journal_is_persisted_like_a_poll_and_downloads() {
+    let now = Instant::now();
+    let mut m = submitted(true, now);
+    m.handle(
+        Input::Observed {
+            status: JobStatus::Succeeded,
+            has_url: true,
+            source: Source::Callback,
+        },
+        now + Duration::from_millis(100),
+    );
+    assert_eq!(
+        drain(&mut m),
+        [
+            persist(JobState::Submitted, JobState::Succeeded),
+            Action::Download
+        ]
+    );
+    assert_eq!(m.polls(), 0, "no status request was needed");
+    let mut m = submitted(true, now);
+    m.handle(
+        Input::Observed {
+            status: JobStatus::Failed,
+            has_url: false,
+            source: Source::Callback,
+        },
+        now,
+    );
+    assert_eq!(
+        drain(&mut m),
+        [
+            persist(JobState::Submitted, JobState::Failed),
+            Action::Finish(End::FailedForGood(JobState::Failed))
+        ]
+    );
+}
+
 #[test]
 fn a_journaled_generating_does_not_add_a_poll() {
     let now = Instant::now();
@@ -509,18 +612,18 @@ fn any_input() -> impl Strategy<Value = Input> {
         any::<u128>().prop_map(|t| Input::Restart {
             trace_id: Uuid::from_u128(t)
         }),
-        (any_status(), any::<bool>(), any::<bool>()).prop_map(|(status, has_url, journal)| {
-            Input::Observed {
+        (
+            any_status(),
+            any::<bool>(),
+            proptest::sample::select(vec![Source::Poll, Source::Journal, Source::Callback])
+        )
+            .prop_map(|(status, has_url, source)| Input::Observed {
                 status,
                 has_url,
-                source: if journal {
-                    Source::Journal
-                } else {
-                    Source::Poll
-                },
-            }
-        }),
+                source
+            }),
         any::<bool>().prop_map(|retryable| Input::PollFailed { retryable }),
+        any::<bool>().prop_map(|live| Input::Receiver { live }),
         Just(Input::Downloaded),
         Just(Input::Timeout),
     ]

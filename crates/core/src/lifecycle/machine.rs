@@ -42,6 +42,8 @@ pub struct Params {
     /// How often to look at the journal between polls: another process or a webhook receiver
     /// may have recorded the job's end there first.
     pub journal_every: Duration,
+    /// What changes while a webhook receiver on the journal is live ([`Input::Receiver`]).
+    pub receiver: ReceiverCadence,
     /// Stop waiting at this instant (the job keeps running on the server).
     pub wait_until: Option<Instant>,
     /// Whether a job found `refused_before_billing` is tried again (with a new trace id): a
@@ -59,9 +61,33 @@ impl Default for Params {
             poll: PollPolicy::Adaptive,
             shape: JobShape::default(),
             journal_every: Duration::from_secs(1),
+            receiver: ReceiverCadence::default(),
             wait_until: None,
             retry_refused: true,
             reuploads: 1,
+        }
+    }
+}
+
+/// How a job is watched while a webhook receiver on the journal is live: the callback brings
+/// the end, so the journal is read often and the API is only asked as a slow fallback (for a
+/// callback that never comes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReceiverCadence {
+    /// Whether a receiver is live when the job starts.
+    pub live: bool,
+    /// How often the journal is read meanwhile.
+    pub journal_every: Duration,
+    /// How far apart status polls are meanwhile.
+    pub poll_every: Duration,
+}
+
+impl Default for ReceiverCadence {
+    fn default() -> Self {
+        ReceiverCadence {
+            live: false,
+            journal_every: Duration::from_millis(100),
+            poll_every: Duration::from_secs(60),
         }
     }
 }
@@ -74,6 +100,9 @@ pub enum Source {
     /// The journal: another writer (a webhook receiver, another process) recorded it, so it
     /// is already durable.
     Journal,
+    /// A verified callback the journal holds for the job's video, not yet written to the job
+    /// (its process was driving it): persisted as a poll's answer is, but answers no poll.
+    Callback,
 }
 
 /// What happened.
@@ -109,6 +138,12 @@ pub enum Input {
         has_url: bool,
         /// Where it was seen.
         source: Source,
+    },
+    /// A webhook receiver on the journal became live (a fresh heartbeat) or went away: the
+    /// journal is read and the API polled at the [`ReceiverCadence`], or as before.
+    Receiver {
+        /// Whether one is live now.
+        live: bool,
     },
     /// A status poll failed.
     PollFailed {
@@ -322,6 +357,7 @@ impl Lifecycle {
                 has_url,
                 source,
             } => self.observed(status, has_url, source, now),
+            Input::Receiver { live } => self.receiver(live, now),
             Input::PollFailed { retryable } if self.polling => {
                 self.polling = false;
                 if retryable {
@@ -459,13 +495,42 @@ impl Lifecycle {
         }
     }
 
+    fn receiver(&mut self, live: bool, now: Instant) {
+        if live == self.params.receiver.live {
+            return;
+        }
+        self.params.receiver.live = live;
+        if self.next_journal.is_some() {
+            self.next_journal = Some(now + self.journal_every());
+        }
+        if let Some(at) = self.next_poll {
+            if live {
+                // Stretched: the callback is expected first.
+                self.next_poll = Some(at.max(now + self.params.receiver.poll_every));
+            } else {
+                // Back to the schedule (which may be due at once).
+                self.next_poll = None;
+                self.schedule_poll(now);
+            }
+        }
+    }
+
+    /// How often the journal is read now.
+    fn journal_every(&self) -> Duration {
+        if self.params.receiver.live {
+            self.params.receiver.journal_every
+        } else {
+            self.params.journal_every
+        }
+    }
+
     fn timeout(&mut self, now: Instant) {
         if self.params.wait_until.is_some_and(|at| now >= at) && self.waiting_deadline().is_some() {
             self.finish(End::StillRunning);
             return;
         }
         if self.next_journal.is_some_and(|at| now >= at) {
-            self.next_journal = Some(now + self.params.journal_every);
+            self.next_journal = Some(now + self.journal_every());
             self.actions.push_back(Action::CheckJournal);
         }
         if let Some(at) = self.next_poll
@@ -484,7 +549,11 @@ impl Lifecycle {
     fn schedule_poll(&mut self, now: Instant) {
         let elapsed = self.running_for(now);
         let jitter = self.jitter();
-        let delay = poll::next_poll(self.params.poll, &self.params.shape, elapsed, jitter);
+        let delay = if self.params.receiver.live {
+            self.params.receiver.poll_every
+        } else {
+            poll::next_poll(self.params.poll, &self.params.shape, elapsed, jitter)
+        };
         self.poll_at(now + delay, now);
     }
 
@@ -496,7 +565,7 @@ impl Lifecycle {
         }
         self.next_poll = Some(at);
         if self.next_journal.is_none() {
-            self.next_journal = Some(now + self.params.journal_every);
+            self.next_journal = Some(now + self.journal_every());
         }
         if at <= now {
             self.timeout(now);
@@ -512,7 +581,7 @@ impl Lifecycle {
     /// A state another writer already made durable is adopted; one we learned is persisted.
     fn record(&mut self, to: JobState, source: Source) {
         match source {
-            Source::Poll => self.persist(to, None),
+            Source::Poll | Source::Callback => self.persist(to, None),
             Source::Journal => self.state = to,
         }
     }

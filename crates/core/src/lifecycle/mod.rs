@@ -27,6 +27,6 @@ mod state;
 mod submit;
 
 pub use lease::{Claim, ClaimStatus, Liveness, Owner};
-pub use machine::{Action, End, Goal, Input, Lifecycle, Params, Source};
+pub use machine::{Action, End, Goal, Input, Lifecycle, Params, ReceiverCadence, Source};
 pub use state::JobState;
 pub use submit::{SubmitError, SubmitFailure};
