@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use pixfuse_core::Job;
 use pixfuse_core::lifecycle::{
-    Action, End, Goal, Input, JobState, Lifecycle, Params, Source, SubmitError, SubmitFailure,
+    Action, End, Goal, Input, JobState, Lifecycle, Params, ReceiverCadence, Source, SubmitError,
+    SubmitFailure,
 };
 use pixfuse_core::poll::JobShape;
 use pixfuse_transport::{DownloadOptions, discard_partial, partial_path};
@@ -121,6 +122,10 @@ struct Driver<'c, 'e, 'f> {
     error: Option<Error>,
     /// A failed poll that will be tried again, to announce with its delay.
     poll_retry: Option<String>,
+    /// Whether a webhook receiver was live at the last look at the journal.
+    receiver_live: bool,
+    /// A second input from the last action (a receiver that came or went), fed after its first.
+    news: Option<Input>,
     on_event: &'e mut OnEvent<'f>,
 }
 
@@ -143,6 +148,8 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
             pending: Transition::default(),
             error: None,
             poll_retry: None,
+            receiver_live: false,
+            news: None,
             on_event,
         }
     }
@@ -169,7 +176,7 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
             })
     }
 
-    fn params(&self, goal: Goal) -> Params {
+    fn params(&self, goal: Goal, receiver_live: bool) -> Params {
         let sent = self.job.sent_job();
         let job = sent.as_ref().or(self.opts.form.as_ref());
         Params {
@@ -181,6 +188,10 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
                 quality: Some(j.quality.clone()),
             }),
             journal_every: JOURNAL_EVERY,
+            receiver: ReceiverCadence {
+                live: receiver_live,
+                ..ReceiverCadence::default()
+            },
             wait_until: self.client.wait_until(),
             retry_refused: self.opts.retry_refused,
             reuploads: 1,
@@ -188,11 +199,14 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
     }
 
     async fn run(&mut self, goal: Goal) -> Result<(), Error> {
+        // Whether a webhook receiver is live decides how the wait is watched from the start.
+        let receiver_live = self.watch().await?.receiver_live;
+        self.receiver_live = receiver_live;
         let mut machine = Lifecycle::new(
             self.job.state,
             self.job.trace_id,
             self.job.video_id,
-            self.params(goal),
+            self.params(goal, receiver_live),
         );
         let running_for = self.job.submitted_ms.map_or(Duration::ZERO, |at| {
             Duration::from_millis(u64::try_from(now_ms() - at).unwrap_or(0))
@@ -213,6 +227,9 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
                 if let Some(input) = self.execute(action, &machine).await? {
                     let now = Instant::now();
                     machine.handle(input, now);
+                    if let Some(news) = self.news.take() {
+                        machine.handle(news, now);
+                    }
                     if let Some(reason) = self.poll_retry.take() {
                         let delay = machine
                             .poll_timeout()
@@ -496,35 +513,77 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
         }
     }
 
-    /// Another writer (a webhook receiver, another process) may have recorded the end.
-    async fn check_journal(&mut self, machine: &Lifecycle) -> Result<Option<Input>, Error> {
-        if !self.journaled {
-            return Ok(None);
+    /// The journal's view of this job (its row, a callback for its video, a live receiver).
+    fn watch(&self) -> impl Future<Output = Result<crate::journal::Watch, Error>> + Send + 'static {
+        let store = std::sync::Arc::clone(self.client.store());
+        let id = self.journaled.then_some(self.id());
+        let (origin, video_id) = (self.job.origin.clone(), self.job.video_id);
+        async move {
+            let fresh_since = now_ms() - crate::webhook::HEARTBEAT_FRESH_MS;
+            Ok(store.watch(id, &origin, video_id, fresh_since).await?)
         }
-        let Some(row) = self.client.store().job(self.id()).await? else {
-            return Err(crate::journal::JournalError::NoSuchJob(self.id()).into());
-        };
-        if row.state == JobState::Abandoned {
-            return Err(Error::Abandoned {
-                job_id: row.id,
-                video_id: row.video_id,
+    }
+
+    /// Another writer may have recorded the end: another process in the job's row, or a
+    /// webhook receiver as a callback for its video (written to the row too when no process
+    /// was driving the job). Also notices a receiver that came or went.
+    async fn check_journal(&mut self, machine: &Lifecycle) -> Result<Option<Input>, Error> {
+        let watch = self.watch().await?;
+        if watch.receiver_live != self.receiver_live {
+            self.receiver_live = watch.receiver_live;
+            self.news = Some(Input::Receiver {
+                live: watch.receiver_live,
             });
         }
-        let ended = row.state == JobState::Succeeded || row.state.failed_for_good();
-        let input = match row.state.status() {
-            Some(status) if ended && row.state != machine.state() => {
+        let mut input = None;
+        if self.journaled {
+            let Some(row) = watch.job else {
+                return Err(crate::journal::JournalError::NoSuchJob(self.id()).into());
+            };
+            if row.state == JobState::Abandoned {
+                return Err(Error::Abandoned {
+                    job_id: row.id,
+                    video_id: row.video_id,
+                });
+            }
+            let ended = row.state == JobState::Succeeded || row.state.failed_for_good();
+            if let Some(status) = row.state.status()
+                && ended
+                && row.state != machine.state()
+            {
                 if row.url.is_some() {
                     self.url = row.url.clone();
                 }
-                Some(Input::Observed {
+                input = Some(Input::Observed {
                     status,
                     has_url: row.url.is_some(),
                     source: Source::Journal,
-                })
+                });
             }
-            _ => None,
-        };
-        self.job = row;
+            self.job = row;
+        }
+        if input.is_none()
+            && machine.state().is_generating()
+            && let Some(callback) = watch.callback
+        {
+            let job_id = self.id();
+            (self.on_event)(Event::Callback {
+                job_id: self.journaled.then_some(job_id),
+                video_id: callback.video_id,
+                status: callback.status,
+            });
+            if callback.url.is_some() {
+                self.url = callback.url.clone();
+            }
+            self.pending.status = Some(callback.status);
+            self.pending.url = callback.url.clone();
+            self.pending.credits = callback.credits.or(self.pending.credits);
+            input = Some(Input::Observed {
+                status: callback.status,
+                has_url: callback.url.is_some(),
+                source: Source::Callback,
+            });
+        }
         Ok(input)
     }
 

@@ -63,6 +63,12 @@ pub enum Event {
         elapsed: Duration,
         polls: u32,
     },
+    /// A webhook callback in the journal said how the video ended (no status poll needed).
+    Callback {
+        job_id: Option<i64>,
+        video_id: u64,
+        status: JobStatus,
+    },
     /// The video is ready at `url`.
     Ready { video_id: u64, url: String },
     /// Download progress (`total` when the server sent a length).
@@ -153,6 +159,9 @@ impl std::fmt::Display for Event {
                 ),
                 None => write!(f, "job {job_id} submitted: video id {video_id}"),
             },
+            Event::Callback {
+                video_id, status, ..
+            } => write!(f, "video {video_id}: {status} (webhook callback)"),
             Event::Polled {
                 video_id,
                 status,

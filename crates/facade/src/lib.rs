@@ -33,6 +33,7 @@ mod resume;
 mod run;
 pub mod sidecar;
 pub mod state;
+pub mod webhook;
 
 pub use atomic::write_file_atomically;
 pub use client::{

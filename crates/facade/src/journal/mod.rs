@@ -12,6 +12,7 @@
 //! [`Journal::jobs`], [`Journal::job`], the upload cache for dry runs, and [`Journal::forget`],
 //! which refuses to forget a job that may still be generating.
 
+mod callbacks;
 mod owner;
 mod schema;
 mod sqlite;
@@ -29,7 +30,10 @@ use uuid::Uuid;
 
 pub(crate) use owner::{liveness, this_process};
 pub(crate) use sqlite::SqliteStore;
-pub(crate) use store::{ClaimOutcome, ClaimRequest, ForgetRefusal, Fresh, Store, Transition};
+pub(crate) use store::{
+    ClaimOutcome, ClaimRequest, ForgetRefusal, Fresh, NewCallback, ReceiverBeat, Recorded, Store,
+    Transition, Watch,
+};
 
 /// File name of the journal inside the state directory.
 pub const JOURNAL_FILE: &str = "journal.sqlite3";
@@ -146,6 +150,29 @@ impl JobRecord {
     }
 }
 
+/// A verified webhook callback as the journal keeps it: one per event (video and status),
+/// however many times it was delivered.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CallbackRecord {
+    /// The server it is about (the receiver's origin).
+    pub origin: String,
+    pub video_id: u64,
+    pub status: JobStatus,
+    pub url: Option<String>,
+    pub credits: Option<i64>,
+    /// The job it matched when it came (`None`: a video the journal did not know then).
+    pub job_id: Option<i64>,
+    /// How many deliveries of it came (retries, duplicates).
+    pub deliveries: i64,
+    /// The reading of the payload its signature matched (`form_encoded`, …).
+    pub signed_as: String,
+    /// `Ai-Trace-Id` of its first delivery.
+    pub trace_id: Option<String>,
+    /// The body as received.
+    pub body: String,
+    pub received_ms: i64,
+}
+
 /// A cached upload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadRecord {
@@ -217,6 +244,11 @@ impl Journal {
             }
         }
         Ok(kept)
+    }
+
+    /// Every webhook callback recorded (by `pixfuse webhook serve`), newest first.
+    pub async fn callbacks(&self) -> Result<Vec<CallbackRecord>, JournalError> {
+        self.store.callbacks().await
     }
 
     /// The cached upload of content `sha256` at `origin` (what a dry run would reuse).

@@ -11,7 +11,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` takes a journal from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1 (the first release): jobs in states prepared/submitted/succeeded/downloaded/
 /// failed, uploads per base URL, batch lines mapped to jobs.
@@ -130,6 +130,49 @@ CREATE INDEX jobs_video_id ON jobs(video_id);
 CREATE INDEX jobs_output_path ON jobs(output_path);
 CREATE INDEX jobs_owner_instance ON jobs(owner_instance);
 ALTER TABLE uploads RENAME COLUMN base_url TO origin;
+";
+
+/// Version 3: webhook callbacks.
+///
+/// - `callbacks` keeps one row per verified event, keyed by origin, video id and vendor status
+///   (a retry or a duplicate bumps `deliveries`); `job_id` is the job it matched when it came,
+///   `NULL` for a video the journal did not know (another tool's, or a job whose video id is
+///   journaled later: it is found by video id then).
+/// - `callback_nonces` keeps each delivery's nonce until `expires_ms`, so a replay within the
+///   timestamp window is refused, across restarts and by every receiver on the journal.
+/// - `receivers` holds each running receiver's heartbeat (`beat_ms`), per origin: waiting
+///   processes read the journal often and poll slowly while one is fresh.
+const V3: &str = "
+CREATE TABLE callbacks (
+    origin         TEXT    NOT NULL,
+    video_id       TEXT    NOT NULL,
+    vendor_status  INTEGER NOT NULL,
+    url            TEXT,
+    credits        INTEGER,
+    job_id         INTEGER,
+    deliveries     INTEGER NOT NULL DEFAULT 1,
+    signed_as      TEXT    NOT NULL,
+    trace_id       TEXT,
+    body           TEXT    NOT NULL,
+    received_ms    INTEGER NOT NULL,
+    last_ms        INTEGER NOT NULL,
+    PRIMARY KEY (origin, video_id, vendor_status)
+);
+CREATE TABLE callback_nonces (
+    nonce       TEXT    PRIMARY KEY,
+    expires_ms  INTEGER NOT NULL
+);
+CREATE INDEX callback_nonces_expiry ON callback_nonces(expires_ms);
+CREATE TABLE receivers (
+    instance    TEXT    PRIMARY KEY,
+    origin      TEXT    NOT NULL,
+    host        TEXT    NOT NULL,
+    pid         INTEGER NOT NULL,
+    listen      TEXT    NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    beat_ms     INTEGER NOT NULL
+);
+CREATE INDEX receivers_origin ON receivers(origin, beat_ms);
 ";
 
 /// What opening found.

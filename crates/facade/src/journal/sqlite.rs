@@ -12,13 +12,15 @@ use pixfuse_core::poll::JobStatus;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use uuid::Uuid;
 
+use super::callbacks;
 use super::schema::{self, Opened};
 use super::store::{
-    ClaimOutcome, ClaimRequest, ForgetRefusal, Fresh, Store, StoreFuture, Transition,
+    ClaimOutcome, ClaimRequest, ForgetRefusal, Fresh, NewCallback, ReceiverBeat, Recorded, Store,
+    StoreFuture, Transition, Watch,
 };
 use super::{
-    JOURNAL_FILE, JobRecord, JournalError, UploadRecord, create_private_dir, liveness, now_ms,
-    request_hash,
+    CallbackRecord, JOURNAL_FILE, JobRecord, JournalError, UploadRecord, create_private_dir,
+    liveness, now_ms, request_hash,
 };
 
 /// How long a write waits for another process's transaction before giving up.
@@ -370,6 +372,43 @@ impl Store for SqliteStore {
             Ok(verdicts)
         })
     }
+
+    fn record_callback<'a>(
+        &'a self,
+        callback: &'a NewCallback,
+        receiver: &'a Owner,
+    ) -> StoreFuture<'a, Recorded> {
+        let (callback, receiver) = (callback.clone(), receiver.clone());
+        self.run(move |conn| callbacks::record(conn, &callback, &receiver))
+    }
+
+    fn watch<'a>(
+        &'a self,
+        id: Option<i64>,
+        origin: &'a str,
+        video_id: Option<u64>,
+        fresh_since_ms: i64,
+    ) -> StoreFuture<'a, Watch> {
+        let origin = origin.to_owned();
+        self.run(move |conn| callbacks::watch(conn, id, &origin, video_id, fresh_since_ms))
+    }
+
+    fn beat<'a>(&'a self, beat: &'a ReceiverBeat) -> StoreFuture<'a, ()> {
+        let beat = beat.clone();
+        self.run(move |conn| callbacks::beat(conn, &beat))
+    }
+
+    fn receiver_stopped<'a>(&'a self, instance: &'a str) -> StoreFuture<'a, ()> {
+        let instance = instance.to_owned();
+        self.run(move |conn| {
+            conn.execute("DELETE FROM receivers WHERE instance = ?1", [instance])?;
+            Ok(())
+        })
+    }
+
+    fn callbacks(&self) -> StoreFuture<'_, Vec<CallbackRecord>> {
+        self.run(|conn| callbacks::all(conn))
+    }
 }
 
 const NO_OWNER: &str = "owner_host = NULL, owner_pid = NULL, owner_start = NULL, \
@@ -571,7 +610,7 @@ fn transition(
     Ok(job)
 }
 
-fn get(conn: &Connection, id: i64) -> Result<Option<JobRecord>, JournalError> {
+pub(super) fn get(conn: &Connection, id: i64) -> Result<Option<JobRecord>, JournalError> {
     one(conn, "SELECT * FROM jobs WHERE id = ?1", [id])
 }
 
@@ -601,7 +640,7 @@ fn unfinished_writers(conn: &Connection, output: &Path) -> Result<Vec<JobRecord>
     Ok(jobs)
 }
 
-fn one(
+pub(super) fn one(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,

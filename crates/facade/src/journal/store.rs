@@ -14,7 +14,7 @@ use pixfuse_core::lifecycle::{JobState, Owner};
 use pixfuse_core::poll::JobStatus;
 use uuid::Uuid;
 
-use super::{JobRecord, JournalError, UploadRecord};
+use super::{CallbackRecord, JobRecord, JournalError, UploadRecord};
 
 /// What every store method returns.
 pub(crate) type StoreFuture<'a, T> =
@@ -194,4 +194,72 @@ pub(crate) trait Store: Send + Sync + fmt::Debug {
     /// Checks `(line key, job hash)` pairs against the hashes recorded for the keys (see
     /// `BatchPlan::reject_changed_lines`); records the hash of every line that passes.
     fn check_batch_lines(&self, lines: Vec<(String, String)>) -> StoreFuture<'_, Vec<bool>>;
+
+    // ---- webhook callbacks ----
+    /// Records a verified callback in one transaction: its nonce (refused if still live), the
+    /// event (deduplicated on origin, video id and status) and, for a new event whose job no
+    /// live process drives, the job's end.
+    fn record_callback<'a>(
+        &'a self,
+        callback: &'a NewCallback,
+        receiver: &'a Owner,
+    ) -> StoreFuture<'a, Recorded>;
+    /// What a waiting process looks at between polls, in one read: job `id`'s row, the final
+    /// callback recorded for its video (or for `video_id`, for a video the journal does not
+    /// know), and whether a receiver for `origin` beat at `fresh_since_ms` or later.
+    fn watch<'a>(
+        &'a self,
+        id: Option<i64>,
+        origin: &'a str,
+        video_id: Option<u64>,
+        fresh_since_ms: i64,
+    ) -> StoreFuture<'a, Watch>;
+    /// Records a receiver's heartbeat.
+    fn beat<'a>(&'a self, beat: &'a ReceiverBeat) -> StoreFuture<'a, ()>;
+    /// A receiver stopped: waiting processes poll as before at once.
+    fn receiver_stopped<'a>(&'a self, instance: &'a str) -> StoreFuture<'a, ()>;
+    /// Every recorded callback, newest first.
+    fn callbacks(&self) -> StoreFuture<'_, Vec<CallbackRecord>>;
+}
+
+/// A verified callback to record.
+#[derive(Clone, Debug)]
+pub(crate) struct NewCallback {
+    pub record: CallbackRecord,
+    /// The delivery's nonce, remembered until `nonce_expires_ms`.
+    pub nonce: String,
+    pub nonce_expires_ms: i64,
+}
+
+/// What recording a callback did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Recorded {
+    /// A new event. `job`: the journaled job of its video (after the change); `moved`: the
+    /// receiver wrote the job's end (no live process was driving it).
+    New {
+        job: Option<Box<JobRecord>>,
+        moved: bool,
+    },
+    /// The same event (video and status) was recorded before: a retry or a duplicate.
+    Duplicate { job: Option<Box<JobRecord>> },
+    /// The nonce was seen within the window: a replayed delivery; nothing was written.
+    ReplayedNonce,
+}
+
+/// See [`Store::watch`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Watch {
+    pub job: Option<JobRecord>,
+    pub callback: Option<CallbackRecord>,
+    pub receiver_live: bool,
+}
+
+/// A receiver's heartbeat.
+#[derive(Clone, Debug)]
+pub(crate) struct ReceiverBeat {
+    pub owner: Owner,
+    pub origin: String,
+    /// Where it listens (for `pixfuse jobs` and logs).
+    pub listen: String,
+    pub started_ms: i64,
 }

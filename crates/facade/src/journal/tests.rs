@@ -551,6 +551,202 @@ mod conformance {
         let err = journal.job(99).await.unwrap_err();
         assert!(err.to_string().contains("pixfuse jobs"), "{err}");
     }
+
+    fn callback(video_id: u64, status: JobStatus, nonce: &str) -> NewCallback {
+        NewCallback {
+            record: CallbackRecord {
+                origin: ORIGIN.to_owned(),
+                video_id,
+                status,
+                url: (status == JobStatus::Succeeded).then(|| "https://cdn/cb.mp4".to_owned()),
+                credits: Some(45),
+                job_id: None,
+                deliveries: 1,
+                signed_as: "form_encoded".to_owned(),
+                trace_id: Some("t".to_owned()),
+                body: format!(r#"{{"id":"{video_id}","status":{}}}"#, status.code()),
+                received_ms: now_ms(),
+            },
+            nonce: nonce.to_owned(),
+            nonce_expires_ms: now_ms() + 300_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_callback_is_recorded_once_deduplicated_and_its_nonce_never_replays() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let receiver = me();
+        // An unknown video: recorded, not refused.
+        let first = store
+            .record_callback(&callback(77, JobStatus::Succeeded, "n1"), &receiver)
+            .await
+            .unwrap();
+        assert_eq!(
+            first,
+            Recorded::New {
+                job: None,
+                moved: false
+            }
+        );
+        // The same event in a fresh delivery: a duplicate, counted.
+        let again = store
+            .record_callback(&callback(77, JobStatus::Succeeded, "n2"), &receiver)
+            .await
+            .unwrap();
+        assert_eq!(again, Recorded::Duplicate { job: None });
+        // Either delivery replayed: refused, nothing written.
+        for nonce in ["n1", "n2"] {
+            let replay = store
+                .record_callback(&callback(78, JobStatus::Failed, nonce), &receiver)
+                .await
+                .unwrap();
+            assert_eq!(replay, Recorded::ReplayedNonce);
+        }
+        let all = store.callbacks().await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!((all[0].video_id, all[0].deliveries), (77, 2));
+        // An expired nonce is forgotten (its timestamp is refused by the window by then).
+        let mut old = callback(79, JobStatus::Failed, "n3");
+        old.nonce_expires_ms = now_ms() - 1;
+        store.record_callback(&old, &receiver).await.unwrap();
+        let reused = store
+            .record_callback(&callback(80, JobStatus::Failed, "n3"), &receiver)
+            .await
+            .unwrap();
+        assert!(matches!(reused, Recorded::New { .. }), "{reused:?}");
+    }
+
+    #[tokio::test]
+    async fn a_callback_ends_a_job_nobody_drives_and_leaves_a_driven_one_to_its_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let receiver = me();
+        let idle = fixture_job(&store, JobState::Generating, Some(11), None).await;
+        let Recorded::New { job, moved } = store
+            .record_callback(&callback(11, JobStatus::Succeeded, "a"), &receiver)
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let job = job.unwrap();
+        assert!(moved);
+        assert_eq!((job.id, job.state), (idle.id, JobState::Succeeded));
+        assert_eq!(job.url.as_deref(), Some("https://cdn/cb.mp4"));
+        assert_eq!(job.status, Some(JobStatus::Succeeded));
+        assert!(job.finished_ms.is_some());
+
+        // A job a live process is driving: the event is recorded, the job is its owner's.
+        let driven = fixture_job(&store, JobState::Generating, Some(12), None).await;
+        let owner = me();
+        let ClaimOutcome::Existing { .. } = store
+            .claim_job(driven.id, &owner, Duration::from_secs(30))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let Recorded::New { job, moved } = store
+            .record_callback(&callback(12, JobStatus::Failed, "b"), &receiver)
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert!(!moved);
+        assert_eq!(job.unwrap().state, JobState::Generating);
+        let watch = store.watch(Some(driven.id), ORIGIN, None, 0).await.unwrap();
+        let seen = watch.callback.unwrap();
+        assert_eq!(
+            (seen.status, seen.job_id),
+            (JobStatus::Failed, Some(driven.id))
+        );
+        assert_eq!(watch.job.unwrap().id, driven.id);
+
+        // A job that ended already keeps its end; a "succeeded" without a URL moves nothing.
+        let done = fixture_job(&store, JobState::Failed, Some(13), None).await;
+        let Recorded::New { moved, .. } = store
+            .record_callback(&callback(13, JobStatus::Succeeded, "c"), &receiver)
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert!(!moved);
+        assert_eq!(
+            store.job(done.id).await.unwrap().unwrap().state,
+            JobState::Failed
+        );
+        fixture_job(&store, JobState::Generating, Some(14), None).await;
+        let mut no_url = callback(14, JobStatus::Succeeded, "d");
+        no_url.record.url = None;
+        let Recorded::New { moved, .. } = store.record_callback(&no_url, &receiver).await.unwrap()
+        else {
+            panic!()
+        };
+        assert!(!moved);
+    }
+
+    #[tokio::test]
+    async fn a_callback_before_its_video_id_is_journaled_is_found_by_the_video_id_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store
+            .record_callback(&callback(21, JobStatus::Succeeded, "e"), &me())
+            .await
+            .unwrap();
+        let job = fixture_job(&store, JobState::Generating, Some(21), None).await;
+        let watch = store.watch(Some(job.id), ORIGIN, None, 0).await.unwrap();
+        assert_eq!(watch.callback.unwrap().job_id, None);
+        // A video the journal never knows (`pixfuse wait ID`) is watched by its id.
+        let watch = store.watch(None, ORIGIN, Some(21), 0).await.unwrap();
+        assert!(watch.job.is_none() && watch.callback.is_some());
+        // Another origin's callbacks are not this job's.
+        let watch = store
+            .watch(None, "http://elsewhere", Some(21), 0)
+            .await
+            .unwrap();
+        assert!(watch.callback.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_receiver_is_live_while_its_heartbeat_is_fresh_and_until_it_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let owner = me();
+        let live = |since| {
+            let store = Arc::clone(&store);
+            async move {
+                store
+                    .watch(None, ORIGIN, None, since)
+                    .await
+                    .unwrap()
+                    .receiver_live
+            }
+        };
+        assert!(!live(0).await);
+        let beat = ReceiverBeat {
+            owner: owner.clone(),
+            origin: ORIGIN.to_owned(),
+            listen: "127.0.0.1:8788".to_owned(),
+            started_ms: now_ms(),
+        };
+        store.beat(&beat).await.unwrap();
+        store.beat(&beat).await.unwrap();
+        assert!(live(now_ms() - 3_000).await);
+        assert!(
+            !live(now_ms() + 1_000).await,
+            "a beat older than the window is stale"
+        );
+        let other = store
+            .watch(None, "http://elsewhere", None, 0)
+            .await
+            .unwrap();
+        assert!(!other.receiver_live, "a receiver serves its origin only");
+        store.receiver_stopped(&owner.instance).await.unwrap();
+        assert!(!live(0).await);
+    }
 }
 
 #[tokio::test]
