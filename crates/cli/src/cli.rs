@@ -12,6 +12,7 @@ use crate::cmd::{
     sandbox::SandboxArgs,
     validate::ValidateArgs,
     video::{DownloadArgs, StatusArgs, WaitArgs},
+    webhook::WebhookArgs,
 };
 use crate::net_args::NetArgs;
 
@@ -25,7 +26,8 @@ use crate::net_args::NetArgs;
   pixfuse estimate job.json          what it will cost
   pixfuse run job.json -o clip.mp4   upload, submit, wait, download (journaled)
   pixfuse resume                     finish jobs a crash or timeout interrupted
-  pixfuse sandbox                    a local emulator of the API (no key needed)")]
+  pixfuse sandbox                    a local emulator of the API (no key needed)
+  pixfuse webhook serve              receive the vendor's callbacks into the journal")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -75,4 +77,6 @@ pub enum Command {
     Models(ModelsArgs),
     Estimate(EstimateArgs),
     Sandbox(SandboxArgs),
+    /// Receive the vendor's signed callbacks (`webhook serve`).
+    Webhook(WebhookArgs),
 }

@@ -9,6 +9,7 @@
 //!
 //! [profiles.work]
 //! api_key = "…"            # keep this file private: chmod 600
+//! webhook_secret = "…"     # for `pixfuse webhook serve` (or PIXFUSE_WEBHOOK_SECRET)
 //! state_dir = "/srv/pixfuse"
 //!
 //! [profiles.relay]
@@ -30,6 +31,8 @@ pub struct Settings {
     pub provider: Option<String>,
     pub base_url: Option<String>,
     pub api_key: Option<SecretString>,
+    /// The account's webhook secret, for `pixfuse webhook serve`.
+    pub webhook_secret: Option<SecretString>,
     pub state_dir: Option<PathBuf>,
     #[serde(default, with = "opt_duration")]
     pub poll_interval: Option<Duration>,
@@ -49,6 +52,7 @@ impl Settings {
             provider,
             base_url,
             api_key,
+            webhook_secret,
             state_dir,
             poll_interval,
             retry_base_delay,
@@ -130,8 +134,21 @@ impl Config {
             source,
         })?;
         let mut config = Self::parse(&text, &path, profile)?;
-        if config.settings.api_key.is_some() {
-            config.warnings.extend(private_file_warning(&path));
+        let secrets: Vec<&str> = [
+            config.settings.api_key.as_ref().map(|_| "an API key"),
+            config
+                .settings
+                .webhook_secret
+                .as_ref()
+                .map(|_| "a webhook secret"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !secrets.is_empty() {
+            config
+                .warnings
+                .extend(private_file_warning(&path, &secrets.join(" and ")));
         }
         Ok(config)
     }
@@ -169,12 +186,12 @@ impl Config {
 }
 
 #[cfg(unix)]
-fn private_file_warning(path: &Path) -> Option<String> {
+fn private_file_warning(path: &Path, what: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
     (mode & 0o077 != 0).then(|| {
         format!(
-            "{} holds an API key but other users can read it (mode {mode:o}); run `chmod 600 {}`",
+            "{} holds {what} but other users can read it (mode {mode:o}); run `chmod 600 {}`",
             path.display(),
             path.display()
         )
@@ -182,7 +199,7 @@ fn private_file_warning(path: &Path) -> Option<String> {
 }
 
 #[cfg(not(unix))]
-fn private_file_warning(_: &Path) -> Option<String> {
+fn private_file_warning(_: &Path, _: &str) -> Option<String> {
     None
 }
 

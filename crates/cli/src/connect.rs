@@ -15,6 +15,9 @@ use crate::exit::Exit;
 use crate::key::{self, KeyInputs};
 use crate::net_args::NetArgs;
 
+/// Where `pixfuse webhook serve` reads the webhook secret.
+pub const WEBHOOK_SECRET_ENV: &str = "PIXFUSE_WEBHOOK_SECRET";
+
 /// Settings after merging flags, env and config.
 #[derive(Debug)]
 pub struct Settings {
@@ -122,6 +125,33 @@ impl Settings {
         })?;
         tracing::debug!(%source, "API key found");
         Ok(secret)
+    }
+
+    /// The webhook secret: env `PIXFUSE_WEBHOOK_SECRET`, else the config file's
+    /// `webhook_secret` (never a flag: argv is visible to every user of the machine).
+    pub fn webhook_secret(&self) -> Result<SecretString, Failure> {
+        if let Some(secret) = std::env::var(WEBHOOK_SECRET_ENV)
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            return Ok(SecretString::from(secret));
+        }
+        self.config.settings.webhook_secret.clone().ok_or_else(|| {
+            Failure::usage(format!(
+                "no webhook secret: set {WEBHOOK_SECRET_ENV} (or `webhook_secret` in the config \
+                 file) to the secret the vendor's console shows for the account's webhook"
+            ))
+        })
+    }
+
+    /// The journal's name for the server these settings talk to, without building a client.
+    pub fn origin(&self) -> String {
+        pixfuse::origin_of(&self.base_url)
+    }
+
+    /// Whether `--sandbox` is on.
+    pub fn sandbox(&self) -> bool {
+        self.sandbox
     }
 
     /// The retry policy: the defaults, rescaled when `--retry-base-delay` is given so that

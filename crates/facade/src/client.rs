@@ -195,7 +195,7 @@ impl ClientBuilder {
         })?;
         let mut config = TransportConfig::new(self.provider, key);
         if let Some(url) = &self.base_url {
-            config = config.with_base_url(url.trim_end_matches('/'));
+            config = config.with_base_url(origin_of(url));
         }
         if let Some(t) = self.connect_timeout {
             config = config.with_connect_timeout(t);
@@ -243,6 +243,12 @@ impl ClientBuilder {
             deadline: None,
         })
     }
+}
+
+/// The name the journal gives the server at `base_url` unless [`ClientBuilder::origin`] names
+/// another: the URL without a trailing slash.
+pub fn origin_of(base_url: &str) -> String {
+    base_url.trim_end_matches('/').to_owned()
 }
 
 /// The PixVerse Fusion client. Cheap to clone; clones share the connection pool and journal.

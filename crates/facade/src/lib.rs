@@ -38,7 +38,7 @@ pub mod webhook;
 pub use atomic::write_file_atomically;
 pub use client::{
     BASE_URL_ENV, Balance, Client, ClientBuilder, DEFAULT_LEASE, KEY_ENV, PROVIDER_ENV,
-    UploadedImage, VideoStatus, parse_provider, provider_key_env,
+    UploadedImage, VideoStatus, origin_of, parse_provider, provider_key_env,
 };
 pub use error::Error;
 pub use event::Event;

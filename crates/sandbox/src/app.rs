@@ -101,8 +101,10 @@ impl App {
             .keys
             .check(headers, self.store.id())
             .map_err(|refused| Box::new(refused.into_response()))?;
-        if endpoint == Endpoint::Generate {
-            self.count(counter::SUBMITS_RECEIVED);
+        match endpoint {
+            Endpoint::Generate => self.count(counter::SUBMITS_RECEIVED),
+            Endpoint::Result => self.count(counter::STATUS_REQUESTS),
+            _ => {}
         }
         let fault = self.dice.roll(endpoint);
         self.count_fault(fault);

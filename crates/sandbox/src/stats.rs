@@ -10,6 +10,8 @@ pub struct SandboxStats {
     pub submits_received: u64,
     /// Jobs created (and charged). A re-sent trace id creates none.
     pub billable_jobs: u64,
+    /// Authenticated `GET …/video/result/{id}` requests (status polls), whatever their answer.
+    pub status_requests: u64,
     /// Submits answered with an earlier job because their trace id was already known.
     pub deduplicated_submits: u64,
     /// Credits charged, minus refunds of jobs that ended in status 7 or 8.
@@ -61,6 +63,7 @@ pub struct FaultStats {
 pub(crate) mod counter {
     pub(crate) const SUBMITS_RECEIVED: &str = "submits_received";
     pub(crate) const BILLABLE_JOBS: &str = "billable_jobs";
+    pub(crate) const STATUS_REQUESTS: &str = "status_requests";
     pub(crate) const DEDUPLICATED_SUBMITS: &str = "deduplicated_submits";
     pub(crate) const CREDITS_SPENT: &str = "credits_spent";
     pub(crate) const UPLOADS: &str = "uploads";
@@ -93,6 +96,7 @@ impl SandboxStats {
         SandboxStats {
             submits_received: get(counter::SUBMITS_RECEIVED),
             billable_jobs: get(counter::BILLABLE_JOBS),
+            status_requests: get(counter::STATUS_REQUESTS),
             deduplicated_submits: get(counter::DEDUPLICATED_SUBMITS),
             credits_spent: get(counter::CREDITS_SPENT),
             uploads: get(counter::UPLOADS),

@@ -9,6 +9,7 @@ pub mod models;
 pub mod sandbox;
 pub mod validate;
 pub mod video;
+pub mod webhook;
 
 use std::cell::Cell;
 use std::io::Write;
@@ -133,6 +134,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Models(args) => models::run(&ctx, &args),
         Command::Estimate(args) => estimate::run(&ctx, &args),
         Command::Sandbox(args) => sandbox::run(&ctx, &args),
+        Command::Webhook(args) => webhook::run(&ctx, net, &args),
     };
     match result {
         Ok(exit) => exit,

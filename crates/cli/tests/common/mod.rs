@@ -18,6 +18,7 @@ const CLEARED: &[&str] = &[
     "PIXFUSE_STATE_DIR",
     "PIXFUSE_CONFIG",
     "PIXFUSE_PROFILE",
+    "PIXFUSE_WEBHOOK_SECRET",
     "RUST_LOG",
 ];
 

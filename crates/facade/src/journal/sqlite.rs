@@ -407,7 +407,7 @@ impl Store for SqliteStore {
     }
 
     fn callbacks(&self) -> StoreFuture<'_, Vec<CallbackRecord>> {
-        self.run(|conn| callbacks::all(conn))
+        self.run(callbacks::all)
     }
 }
 
