@@ -405,3 +405,60 @@ async fn a_job_nobody_waits_for_is_ended_and_downloaded_by_the_receiver() {
     assert_eq!(ended["ended_job"], true, "{ended}");
     assert_eq!(sandbox.stats().billable_jobs, 1);
 }
+
+#[test]
+fn the_secret_comes_from_the_environment_or_the_config_file_never_the_command_line() {
+    let scratch = Scratch::new();
+    let mut cmd = scratch.bare();
+    cmd.args([
+        "--base-url",
+        "http://127.0.0.1:9",
+        "webhook",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let out = exec(cmd);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("PIXFUSE_WEBHOOK_SECRET"),
+        "{}",
+        stderr(&out)
+    );
+
+    let mut cmd = scratch.bare();
+    cmd.args(["webhook", "serve", "--secret", SECRET]);
+    let out = exec(cmd);
+    assert_exit(&out, 2);
+
+    let config = scratch.path().join("config.toml");
+    std::fs::write(&config, format!("webhook_secret = \"{SECRET}\"\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut cmd = scratch.bare();
+    cmd.arg("--config")
+        .arg(&config)
+        .args([
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--json",
+            "webhook",
+            "serve",
+        ])
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let announced: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(announced["origin"], "http://127.0.0.1:9");
+    assert!(!line.contains(SECRET));
+}

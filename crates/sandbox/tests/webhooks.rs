@@ -225,6 +225,7 @@ async fn two_servers_on_one_state_deliver_each_event_once() {
     let dir = tempfile::tempdir().unwrap();
     let shared = || SandboxConfig {
         state_dir: Some(dir.path().to_owned()),
+        concurrency_limit: 10,
         ..config(&url, WebhookSigning::FormEncoded, WebhookFaults::default())
     };
     let (a, b) = (start(shared()).await, start(shared()).await);
