@@ -106,8 +106,9 @@ impl std::fmt::Debug for Redactor {
     }
 }
 
-/// What `encodeURIComponent` leaves alone: letters, digits and `-_.!~*'()`.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+/// What JavaScript's `encodeURIComponent` leaves alone: letters, digits and `-_.!~*'()` (a
+/// URL's forms to redact here; a webhook payload's reading in pixfuse-webhook).
+pub const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')

@@ -9,6 +9,7 @@
 //! that need them, and each is still an HMAC under the secret: trying several forges nothing.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode, utf8_percent_encode};
+use pixfuse_core::text::URI_COMPONENT;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
@@ -62,18 +63,6 @@ const FORM_FLAVOURS: [&AsciiSet; 3] = [
     // PHP's http_build_query.
     &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_'),
 ];
-
-/// What JavaScript's `encodeURIComponent` leaves alone.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
 
 /// The payloads to try for `raw_body`, in order. The form reading needs a JSON object; a body
 /// that is not one still has its percent-encoded reading (so a forged or broken body is refused
