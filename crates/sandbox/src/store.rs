@@ -82,6 +82,46 @@ pub(crate) struct Store {
     path: Option<PathBuf>,
 }
 
+/// How long a statement waits for another process's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sets a persistent store up (WAL) and creates its tables; returns the schema version that
+/// was found, or [`SCHEMA_VERSION`] once the tables exist. A newer version is left untouched.
+fn prepare(conn: &Connection, persistent: bool) -> rusqlite::Result<i64> {
+    if persistent {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Pretend money: a crash may lose the last write, never corrupt the file.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Ok(version);
+    }
+    conn.execute_batch(SCHEMA)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(SCHEMA_VERSION)
+}
+
+/// Runs `f` again while SQLite reports the database busy, for up to [`BUSY_TIMEOUT`]: two
+/// processes opening a new state file at once both hold a shared lock while switching it to
+/// WAL, and SQLite answers one of them `SQLITE_BUSY` at once instead of waiting.
+fn retry_while_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store in `dir`, or an in-memory one. A new store gets a
     /// fresh identity, an account with `starting_credits`, and ids from `first_id` on (see
@@ -103,19 +143,12 @@ impl Store {
                     source: Box::new(e),
                 })?;
                 let conn = Connection::open(file).map_err(fail)?;
-                conn.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
-                conn.pragma_update(None, "journal_mode", "WAL")
-                    .map_err(fail)?;
-                // Pretend money: a crash may lose the last write, never corrupt the file.
-                conn.pragma_update(None, "synchronous", "NORMAL")
-                    .map_err(fail)?;
+                conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
                 conn
             }
             _ => Connection::open_in_memory().map_err(fail)?,
         };
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(fail)?;
+        let version = retry_while_busy(|| prepare(&conn, path.is_some())).map_err(fail)?;
         if version > SCHEMA_VERSION {
             return Err(SandboxError::InvalidConfig(format!(
                 "the sandbox state in {} was written by a newer pixfuse (schema {version}); \
@@ -123,9 +156,6 @@ impl Store {
                 path.as_deref().unwrap_or(Path::new("memory")).display()
             )));
         }
-        conn.execute_batch(SCHEMA).map_err(fail)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(fail)?;
         let mut store = Store {
             conn: Mutex::new(conn),
             id: String::new(),
@@ -294,6 +324,29 @@ mod tests {
         // Back to realistic mode: still unique (ids never go down).
         let after = store.write(|tx| allocate_id(tx, false, 1)).unwrap();
         assert!(after > *big.last().unwrap());
+    }
+
+    #[test]
+    fn sandboxes_opening_one_new_state_dir_at_once_are_one_vendor() {
+        // `run --sandbox` twice at once: both emulators open the same new state file.
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+            let openers: Vec<_> = (0..6)
+                .map(|_| {
+                    let (dir, barrier) = (dir.path().to_owned(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        Store::open(Some(&dir), 100, REALISTIC_IDS.start).map(|s| s.id().to_owned())
+                    })
+                })
+                .collect();
+            let ids: Vec<String> = openers
+                .into_iter()
+                .map(|o| o.join().unwrap().unwrap_or_else(|e| panic!("{e}")))
+                .collect();
+            assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+        }
     }
 
     #[test]

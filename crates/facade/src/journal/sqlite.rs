@@ -41,6 +41,36 @@ pub(crate) struct SqliteStore {
     path: PathBuf,
 }
 
+/// Switches a new connection to WAL with full sync and migrates the schema.
+fn configure(conn: &mut Connection) -> rusqlite::Result<Opened> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a committed write-ahead record survives power loss, not just a process crash.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    schema::migrate(conn)
+}
+
+/// Runs `f` again while SQLite reports the database busy, for up to [`BUSY_TIMEOUT`].
+///
+/// The busy timeout does not cover everything: two processes opening a new journal at once
+/// both hold a shared lock while switching it to WAL, and SQLite answers one of them
+/// `SQLITE_BUSY` at once rather than let them deadlock. Every step here is idempotent.
+fn retry_while_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the journal in `state_dir` (created with mode 0700).
     pub(crate) fn open_in(state_dir: &Path) -> Result<Self, JournalError> {
@@ -65,12 +95,7 @@ impl SqliteStore {
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        // FULL: a committed write-ahead record survives power loss, not just a process crash.
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(open_err)?;
-        match schema::migrate(&mut conn).map_err(open_err)? {
+        match retry_while_busy(|| configure(&mut conn)).map_err(open_err)? {
             Opened::Current => {}
             Opened::Newer(found) => {
                 return Err(JournalError::NewerSchema {

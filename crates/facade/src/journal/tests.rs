@@ -961,3 +961,28 @@ fn a_state_dir_that_is_a_file_is_a_clear_error() {
     let err = SqliteStore::open_in(&file.join("sub")).unwrap_err();
     assert!(err.to_string().contains("--state-dir"), "{err}");
 }
+
+#[test]
+fn many_openers_of_a_new_journal_all_succeed() {
+    // Two processes starting on a fresh state dir race to switch the file to WAL; SQLite
+    // answers the loser "database is locked" without waiting. Connections behave alike.
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL_FILE);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let openers: Vec<_> = (0..6)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteStore::open(&path).map(drop)
+                })
+            })
+            .collect();
+        for opener in openers {
+            if let Err(e) = opener.join().unwrap() {
+                panic!("{e}");
+            }
+        }
+    }
+}
