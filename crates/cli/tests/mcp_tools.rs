@@ -11,21 +11,50 @@ use std::time::Duration;
 use common::*;
 use pixfuse_cli::mcp::{McpOptions, PixfuseMcp};
 use pixfuse_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
-use rmcp::model::{CallToolRequestParams, GetPromptRequestParams, ReadResourceRequestParams};
-use rmcp::service::RunningService;
-use rmcp::{RoleClient, ServiceExt};
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{
+    CallToolRequestParams, GetPromptRequestParams, ProgressNotificationParam,
+    ReadResourceRequestParams,
+};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
 /// The video every finished sandbox job serves.
 static SANDBOX_VIDEO: &[u8] = include_bytes!("../../sandbox/assets/sample.mp4");
 
-struct Harness {
+struct Harness<H: ClientHandler = ()> {
     sandbox: RunningSandbox,
-    client: RunningService<RoleClient, ()>,
+    client: RunningService<RoleClient, H>,
     dir: tempfile::TempDir,
 }
 
 async fn harness(config: SandboxConfig, budget: Option<f64>) -> Harness {
+    harness_with(config, budget, ()).await
+}
+
+/// A client that keeps the progress notifications it receives.
+#[derive(Clone, Default)]
+struct Recorder {
+    notes: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+impl ClientHandler for Recorder {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.notes.lock().unwrap().push(params);
+    }
+}
+
+async fn harness_with<H: ClientHandler>(
+    config: SandboxConfig,
+    budget: Option<f64>,
+    handler: H,
+) -> Harness<H> {
     let sandbox = Sandbox::start(config).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let client = sandbox_client(
@@ -43,7 +72,7 @@ async fn harness(config: SandboxConfig, budget: Option<f64>) -> Harness {
             let _ = running.waiting().await;
         }
     });
-    let client = ().serve(client_end).await.unwrap();
+    let client = handler.serve(client_end).await.unwrap();
     Harness {
         sandbox,
         client,
@@ -51,11 +80,15 @@ async fn harness(config: SandboxConfig, budget: Option<f64>) -> Harness {
     }
 }
 
-impl Harness {
+impl<H: ClientHandler> Harness<H> {
     /// Calls `tool`: (structured answer, is_error).
     async fn call(&self, tool: &'static str, args: Value) -> (Value, bool) {
         let params = CallToolRequestParams::new(tool)
             .with_arguments(args.as_object().cloned().unwrap_or_default());
+        self.call_with(params).await
+    }
+
+    async fn call_with(&self, params: CallToolRequestParams) -> (Value, bool) {
         let result = tokio::time::timeout(Duration::from_secs(60), self.client.call_tool(params))
             .await
             .expect("a tool call took over a minute")
@@ -326,4 +359,78 @@ async fn the_budget_refuses_a_video_that_does_not_fit_before_anything_is_sent() 
     assert_eq!(refused["estimate"]["credits"], 45.0);
     assert_eq!(h.sandbox.stats().billable_jobs, 1);
     assert!(!refused.to_string().contains(pixfuse_sandbox::DEMO_KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_sends_progress_notifications_to_a_caller_that_asks() {
+    let config = SandboxConfig {
+        generation_time: Duration::from_millis(300),
+        ..SandboxConfig::for_tests()
+    };
+    let recorder = Recorder::default();
+    let h = harness_with(config, None, recorder.clone()).await;
+    let job = write_job(h.dir.path());
+    let (first, _) = h
+        .call("generate", json!({ "job_file": job.to_string_lossy() }))
+        .await;
+    // rmcp's client puts a progress token on every request it sends.
+    let params = CallToolRequestParams::new("wait").with_arguments(
+        json!({ "video_id": first["video_id"], "timeout_s": 30 })
+            .as_object()
+            .cloned()
+            .unwrap(),
+    );
+    let (ready, is_error) = h.call_with(params).await;
+    assert!(!is_error, "{ready}");
+    assert_eq!(ready["status"], "succeeded");
+    let started = std::time::Instant::now();
+    while recorder.notes.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let notes = recorder.notes.lock().unwrap().clone();
+    assert!(!notes.is_empty(), "no progress notification");
+    assert!(
+        notes.iter().any(|n| n
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("generating"))),
+        "{notes:?}"
+    );
+    // generate's notes, then wait's (each under its request's token), progress rising in each.
+    let wait_token = notes.last().unwrap().progress_token.clone();
+    let waits: Vec<_> = notes
+        .iter()
+        .filter(|n| n.progress_token == wait_token)
+        .collect();
+    assert!(
+        waits
+            .iter()
+            .any(|n| n.message.as_deref().is_some_and(|m| m.contains("polls")))
+    );
+    assert!(waits.windows(2).all(|w| w[0].progress < w[1].progress));
+    assert!(notes.iter().any(|n| {
+        n.message
+            .as_deref()
+            .is_some_and(|m| m.contains("submitted"))
+    }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_refusal_comes_back_as_a_tool_error_with_its_class_errcode_and_trace_id() {
+    let config = SandboxConfig {
+        starting_credits: 10,
+        ..SandboxConfig::for_tests()
+    };
+    let h = harness(config, None).await;
+    let job = write_job(h.dir.path());
+    let (refused, is_error) = h
+        .call("generate", json!({ "job_file": job.to_string_lossy() }))
+        .await;
+    assert!(is_error, "{refused}");
+    assert_eq!(refused["class"], "credits", "{refused}");
+    assert!(refused["err_code"].is_i64(), "{refused}");
+    assert!(refused["server_message"].is_string(), "{refused}");
+    assert!(refused["trace_id"].is_string(), "{refused}");
+    assert!(refused["next"].as_str().unwrap().contains("credits"));
+    assert_eq!(h.sandbox.stats().billable_jobs, 0);
 }
