@@ -166,6 +166,21 @@ fn options_that_would_break_the_protocol_are_refused() {
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("timeout_s"), "{}", stderr(&out));
     let mut cmd = scratch.bare();
-    cmd.args(["mcp", "--sandbox", "--budget", "-1"]);
-    assert_exit(&exec(cmd), 2);
+    cmd.args(["mcp", "--sandbox", "--budget=-1"]);
+    let out = exec(cmd);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("--budget must be"), "{}", stderr(&out));
+
+    let mut cmd = scratch.bare();
+    cmd.args(["mcp", "--help"]);
+    let out = exec(cmd);
+    assert_exit(&out, 0);
+    let help = stdout(&out);
+    assert!(
+        help.contains(r#"{"command": "pixfuse", "args": ["mcp"]}"#),
+        "{help}"
+    );
+    for tool in ["validate", "generate", "wait", "download", "resume", "upload_image"] {
+        assert!(help.contains(tool), "{tool} missing from --help");
+    }
 }

@@ -21,8 +21,6 @@ use super::params::{
 use crate::cmd::job::result_json;
 use crate::cmd::journal::job_json;
 use crate::cmd::video::status_json;
-use crate::exit::Exit;
-use crate::failure::exit_for;
 
 /// Default bounds of one call.
 const WAIT_DEFAULT: Duration = Duration::from_secs(120);
@@ -122,12 +120,8 @@ impl Service {
                 }))
             }
             Err(e) => {
-                // Refused before billing, or nothing new was claimed: nothing was spent.
-                let refused = matches!(
-                    exit_for(&e),
-                    Exit::InvalidRequest | Exit::Auth | Exit::Credits | Exit::Usage
-                );
-                if new_job && !refused {
+                // Nothing new was claimed, or it was refused before billing: nothing was spent.
+                if new_job && may_have_billed(&e) {
                     self.spending.billed(&call, reserved, None);
                 } else {
                     self.spending.unbilled(&call, reserved, new_job);
@@ -307,6 +301,21 @@ impl Service {
     }
 }
 
+/// Whether a new job that ended in `error` may have been billed (when unsure: yes, so the
+/// budget errs on the side of refusing).
+fn may_have_billed(error: &Error) -> bool {
+    match error {
+        Error::Invalid { .. }
+        | Error::OutputTaken { .. }
+        | Error::Destination { .. }
+        | Error::Config(_)
+        | Error::Io { .. } => false,
+        // A definite refusal (an ErrCode, a bad image) never reached a billing server.
+        Error::Transport(e) | Error::TimedOut { error: e, .. } => e.may_have_reached_server(),
+        _ => true,
+    }
+}
+
 /// The non-error answer of a wait that ran out of time.
 fn still_generating(video_id: u64, job_id: Option<i64>, waited: Duration) -> Answer {
     Answer::ok(json!({
@@ -344,4 +353,26 @@ fn call_name(job: &pixfuse::Job, output: Option<&Path>, key: Option<&str>) -> St
     let form = serde_json::to_string(job).unwrap_or_default();
     let output = output.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
     format!("job:{form}:{output:?}:{images:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_refusal_before_any_submit_counts_as_unbilled() {
+        let invalid = Error::Invalid {
+            diagnostics: Vec::new(),
+        };
+        assert!(!may_have_billed(&invalid));
+        assert!(!may_have_billed(&Error::Config("no key".into())));
+        let failed = Error::Generation {
+            video_id: 1,
+            status: pixfuse::JobStatus::Failed,
+        };
+        assert!(may_have_billed(&failed));
+        assert_eq!(bound(None, WAIT_DEFAULT), WAIT_DEFAULT);
+        assert_eq!(bound(Some(0), WAIT_DEFAULT), Duration::from_secs(1));
+        assert_eq!(bound(Some(86_400), WAIT_DEFAULT), LONGEST);
+    }
 }
