@@ -169,7 +169,11 @@ fn options_that_would_break_the_protocol_are_refused() {
     cmd.args(["mcp", "--sandbox", "--budget=-1"]);
     let out = exec(cmd);
     assert_exit(&out, 2);
-    assert!(stderr(&out).contains("--budget must be"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--budget must be"),
+        "{}",
+        stderr(&out)
+    );
 
     let mut cmd = scratch.bare();
     cmd.args(["mcp", "--help"]);
@@ -180,7 +184,14 @@ fn options_that_would_break_the_protocol_are_refused() {
         help.contains(r#"{"command": "pixfuse", "args": ["mcp"]}"#),
         "{help}"
     );
-    for tool in ["validate", "generate", "wait", "download", "resume", "upload_image"] {
+    for tool in [
+        "validate",
+        "generate",
+        "wait",
+        "download",
+        "resume",
+        "upload_image",
+    ] {
         assert!(help.contains(tool), "{tool} missing from --help");
     }
 }
