@@ -1,7 +1,7 @@
 //! `pixfuse mcp`: a Model Context Protocol server on stdio, so AI agents make Fusion videos
 //! with every pixfuse guarantee (offline validation, exactly-once submission, resumable waits).
-//! A thin adapter over the facade, like the CLI commands: [`server`] speaks the protocol,
-//! [`offline`] and [`jobs`] hold the tools, [`answer`] shapes their answers and errors.
+//! A thin adapter over the facade, like the CLI commands: `server` speaks the protocol,
+//! `offline` and `jobs` hold the tools, `answer` shapes their answers and errors.
 
 mod answer;
 mod budget;
