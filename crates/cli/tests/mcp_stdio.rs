@@ -26,9 +26,9 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(scratch: &Scratch) -> Server {
+    fn start(scratch: &Scratch, args: &[&str]) -> Server {
         let mut cmd = scratch.bare();
-        cmd.args(["mcp", "--sandbox"])
+        cmd.args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -67,6 +67,21 @@ impl Server {
         message
     }
 
+    /// initialize, then notifications/initialized: the initialize response.
+    fn initialize(&mut self) -> Value {
+        self.send(json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "e2e", "version": "0"}
+            }
+        }));
+        let init = self.response(1);
+        self.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        init
+    }
+
     /// The response to request `id` (notifications before it are protocol messages too).
     fn response(&self, id: u64) -> Value {
         loop {
@@ -82,16 +97,8 @@ impl Server {
 #[test]
 fn speaks_json_rpc_on_stdout_and_nothing_else() {
     let scratch = Scratch::new();
-    let mut server = Server::start(&scratch);
-    server.send(json!({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "e2e", "version": "0"}
-        }
-    }));
-    let init = server.response(1);
+    let mut server = Server::start(&scratch, &["mcp", "--sandbox"]);
+    let init = server.initialize();
     assert_eq!(init["result"]["serverInfo"]["name"], "pixfuse", "{init}");
     assert!(
         init["result"]["capabilities"]["tools"].is_object(),
@@ -149,6 +156,34 @@ fn speaks_json_rpc_on_stdout_and_nothing_else() {
     std::io::Read::read_to_string(server.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "exit {status:?}; stderr: {stderr}");
     assert!(stderr.contains("MCP server on stdio"), "{stderr}");
+}
+
+#[test]
+fn without_a_key_it_still_serves_and_says_how_to_give_one() {
+    let scratch = Scratch::new();
+    let mut server = Server::start(&scratch, &["mcp"]);
+    server.initialize();
+    server.send(json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "models", "arguments": {}}
+    }));
+    let models = server.response(2);
+    assert_eq!(models["result"]["isError"], false, "{models}");
+    server.send(json!({
+        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "balance", "arguments": {}}
+    }));
+    let balance = server.response(3);
+    assert_eq!(balance["result"]["isError"], true, "{balance}");
+    let refusal = &balance["result"]["structuredContent"];
+    assert_eq!(refusal["class"], "auth", "{balance}");
+    assert!(
+        refusal["next"]
+            .as_str()
+            .unwrap()
+            .contains("PIXFUSE_API_KEY"),
+        "{balance}"
+    );
 }
 
 #[test]

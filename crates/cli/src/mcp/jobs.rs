@@ -32,7 +32,9 @@ const LONGEST: Duration = Duration::from_secs(3600);
 
 /// What every tool call shares.
 pub struct Service {
-    pub client: Client,
+    /// The client, or why there is none (no API key: the offline tools still work, the others
+    /// answer with the `auth` class and the fix).
+    pub client: Result<Client, String>,
     pub spending: Spending,
     /// Scrubbed from every answer.
     pub key: Option<SecretString>,
@@ -61,8 +63,17 @@ fn bound(timeout_s: Option<u64>, default: Duration) -> Duration {
 
 impl Service {
     /// The client, bounded to `limit` from now.
-    fn within(&self, limit: Duration) -> Client {
-        self.client.with_deadline(Some(Instant::now() + limit))
+    fn within(&self, limit: Duration) -> Result<Client, Answer> {
+        self.client
+            .as_ref()
+            .map(|c| c.with_deadline(Some(Instant::now() + limit)))
+            .map_err(|reason| {
+                Answer::refusal(
+                    "auth",
+                    reason.clone(),
+                    "this server has no API key: ask the user to set PIXFUSE_API_KEY (or the provider's key variable) in the MCP host's configuration for this server (its \"env\"), or api_key in the pixfuse config file, and restart it; validate, estimate and models work meanwhile",
+                )
+            })
     }
 
     /// `generate`: validate, upload, journal, submit; the same call again returns the same job.
@@ -90,7 +101,13 @@ impl Service {
             opts = opts.keyed(key.clone());
         }
         let planned = AtomicBool::new(false);
-        let client = self.within(bound(args.timeout_s, SUBMIT_DEFAULT));
+        let client = match self.within(bound(args.timeout_s, SUBMIT_DEFAULT)) {
+            Ok(client) => client,
+            Err(refusal) => {
+                self.spending.unbilled(&call, reserved, false);
+                return refusal;
+            }
+        };
         let result = client
             .submit_with_options(job, output.as_deref(), &opts, observer(&progress, &planned))
             .await;
@@ -157,9 +174,12 @@ impl Service {
             Err(refusal) => return refusal,
         };
         let limit = bound(args.timeout_s, WAIT_DEFAULT);
+        let client = match self.within(limit) {
+            Ok(client) => client,
+            Err(refusal) => return refusal,
+        };
         let planned = AtomicBool::new(false);
-        let result = self
-            .within(limit)
+        let result = client
             .wait_with(video_id, observer(&progress, &planned))
             .await;
         match result {
@@ -182,7 +202,7 @@ impl Service {
             (Some(text), _) => parse_video_id(text).map_err(Answer::usage),
             (None, Some(id)) => {
                 let record = self
-                    .client
+                    .within(QUICK_DEFAULT)?
                     .job(id)
                     .await
                     .map_err(|e| answer::from_error(&e))?;
@@ -204,12 +224,11 @@ impl Service {
             Ok(id) => id,
             Err(message) => return Answer::usage(message),
         };
-        let limit = bound(args.timeout_s, FINISH_DEFAULT);
-        match self
-            .within(limit)
-            .download(video_id, Path::new(&args.path))
-            .await
-        {
+        let client = match self.within(bound(args.timeout_s, FINISH_DEFAULT)) {
+            Ok(client) => client,
+            Err(refusal) => return refusal,
+        };
+        match client.download(video_id, Path::new(&args.path)).await {
             Ok(done) => Answer::ok(result_json(&done)),
             Err(e) => {
                 let mut refusal = answer::from_error(&e);
@@ -227,9 +246,12 @@ impl Service {
     pub async fn resume(&self, args: ResumeArgs, progress: Progress) -> Answer {
         let limit = bound(args.timeout_s, FINISH_DEFAULT);
         let output = args.output.as_deref().map(Path::new);
+        let client = match self.within(limit) {
+            Ok(client) => client,
+            Err(refusal) => return refusal,
+        };
         let planned = AtomicBool::new(false);
-        let result = self
-            .within(limit)
+        let result = client
             .resume(args.job_id, output, observer(&progress, &planned))
             .await;
         match result {
@@ -252,7 +274,11 @@ impl Service {
             Ok(id) => id,
             Err(message) => return Answer::usage(message),
         };
-        match self.within(QUICK_DEFAULT).status(video_id).await {
+        let client = match self.within(QUICK_DEFAULT) {
+            Ok(client) => client,
+            Err(refusal) => return refusal,
+        };
+        match client.status(video_id).await {
             Ok(status) => Answer::ok(status_json(&status)),
             Err(e) => answer::from_error(&e),
         }
@@ -260,7 +286,11 @@ impl Service {
 
     /// `jobs`: the journal, newest first.
     pub async fn jobs(&self, args: JobsArgs) -> Answer {
-        match self.client.jobs().await {
+        let client = match self.within(QUICK_DEFAULT) {
+            Ok(client) => client,
+            Err(refusal) => return refusal,
+        };
+        match client.jobs().await {
             Ok(list) => {
                 let jobs: Vec<Value> = list
                     .iter()
@@ -275,7 +305,11 @@ impl Service {
 
     /// `balance`: credits left on the account.
     pub async fn balance(&self) -> Answer {
-        match self.within(QUICK_DEFAULT).balance().await {
+        let client = match self.within(QUICK_DEFAULT) {
+            Ok(client) => client,
+            Err(refusal) => return refusal,
+        };
+        match client.balance().await {
             Ok(balance) => Answer::ok(json!(balance)),
             Err(e) => answer::from_error(&e),
         }
@@ -283,7 +317,10 @@ impl Service {
 
     /// `upload_image`: one image, uploaded once per content.
     pub async fn upload_image(&self, args: UploadArgs) -> Answer {
-        let client = self.within(QUICK_DEFAULT);
+        let client = match self.within(QUICK_DEFAULT) {
+            Ok(client) => client,
+            Err(refusal) => return refusal,
+        };
         let uploaded = if args.image.starts_with("https://") {
             client.upload_url(&args.image).await
         } else {

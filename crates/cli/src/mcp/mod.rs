@@ -31,7 +31,9 @@ use crate::net_args::NetArgs;
 #[command(
     after_help = "Host configuration (Claude Desktop, Cursor, VS Code and other MCP hosts):
   {\"mcpServers\": {\"pixfuse\": {\"command\": \"pixfuse\", \"args\": [\"mcp\"]}}}
-  (add \"--sandbox\" to args to try it without a key or credits)
+  (add \"--sandbox\" to args to try it without a key or credits; give the key in the server's
+  \"env\", e.g. {\"PIXVERSE_API_KEY\": \"…\"}, or as api_key in the config file. Without a key
+  the server still starts: the offline tools work and the others say how to give one.)
 
 Tools:
   models        what each model accepts
@@ -80,27 +82,50 @@ pub fn run(_ctx: &Ctx, net: &NetArgs, args: &McpArgs) -> Result<Exit, Failure> {
             "--budget must be a number of credits, 0 or more",
         ));
     }
-    let session = settings.session()?;
-    let key = match session.sandbox() {
-        Some(sandbox) => sandbox.demo_key(),
-        None => settings.api_key()?,
-    };
-    // The settings' deadline counts from process start; a server bounds each call instead.
-    let client = session.client.with_deadline(None);
-    let server = PixfuseMcp::new(
-        client,
-        McpOptions {
-            budget,
-            key: Some(key),
-        },
-    );
+    let options = |key| McpOptions::new(budget, key);
+    match settings.session() {
+        Ok(session) => {
+            let key = match session.sandbox() {
+                Some(sandbox) => sandbox.demo_key(),
+                None => settings.api_key()?,
+            };
+            // The settings' deadline counts from process start; a server bounds each call.
+            let client = session.client.with_deadline(None);
+            serve(
+                &session.rt,
+                PixfuseMcp::new(client, options(Some(key))),
+                budget,
+            )
+        }
+        // Without a key the server still starts: the agent hears how to give one (a host does
+        // not always pass the user's shell environment on), and the offline tools work.
+        Err(f) if f.exit == Exit::Auth => {
+            eprintln!(
+                "pixfuse: warning: {}; until then only the offline tools work",
+                f.message
+            );
+            let rt = crate::connect::runtime()?;
+            serve(
+                &rt,
+                PixfuseMcp::without_key(f.message, options(None)),
+                budget,
+            )
+        }
+        Err(f) => Err(f),
+    }
+}
+
+/// Serves `server` on stdio until the host closes it.
+fn serve(
+    rt: &tokio::runtime::Runtime,
+    server: PixfuseMcp,
+    budget: Option<f64>,
+) -> Result<Exit, Failure> {
     match budget {
         Some(b) => eprintln!("pixfuse: MCP server on stdio, budget {b} credits"),
         None => eprintln!("pixfuse: MCP server on stdio"),
     }
-    session
-        .rt
-        .block_on(server.serve_stdio())
+    rt.block_on(server.serve_stdio())
         .map_err(|message| Failure {
             exit: Exit::Internal,
             message,

@@ -67,7 +67,7 @@ pub struct PixfuseMcp {
 impl std::fmt::Debug for PixfuseMcp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PixfuseMcp")
-            .field("origin", &self.service.client.origin())
+            .field("origin", &self.service.client.as_ref().map(Client::origin))
             .finish_non_exhaustive()
     }
 }
@@ -76,6 +76,16 @@ impl PixfuseMcp {
     /// A server whose tools go through `client` (build it without an overall deadline: each
     /// call bounds itself).
     pub fn new(client: Client, options: McpOptions) -> Self {
+        Self::with(Ok(client), options)
+    }
+
+    /// A server without a client (no API key was found: `reason` says how to give one). The
+    /// offline tools work; the others answer with the `auth` class and that fix.
+    pub fn without_key(reason: String, options: McpOptions) -> Self {
+        Self::with(Err(reason), options)
+    }
+
+    fn with(client: Result<Client, String>, options: McpOptions) -> Self {
         PixfuseMcp {
             service: Arc::new(Service {
                 client,
