@@ -50,9 +50,10 @@ impl Answer {
     /// Removes every occurrence of `key` from the answer's strings (the transport already
     /// redacts it; this is the last line, for a key that reached a message some other way).
     pub fn scrubbed(mut self, key: Option<&SecretString>) -> Self {
+        // A key of a few characters would shred ordinary words; real keys are long.
         if let Some(key) = key
             .map(ExposeSecret::expose_secret)
-            .filter(|k| !k.is_empty())
+            .filter(|k| k.len() >= 8)
         {
             scrub(&mut self.value, key);
         }
