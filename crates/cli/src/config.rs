@@ -269,6 +269,7 @@ profile = "work"
 [profiles.work]
 api_key = "sk-work"
 state_dir = "/srv/pixfuse"
+mcp_budget = 250
 
 [profiles.relay]
 provider = "quickrouter"
@@ -285,6 +286,7 @@ timeout = "10m"
         assert_eq!(s.api_key.as_ref().unwrap().expose_secret(), "sk-work");
         assert_eq!(s.poll_interval, Some(Duration::from_secs(5)));
         assert_eq!(s.state_dir.as_deref(), Some(Path::new("/srv/pixfuse")));
+        assert_eq!(s.mcp_budget, Some(250.0));
     }
 
     #[test]
