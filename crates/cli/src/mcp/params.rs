@@ -7,7 +7,9 @@ use rmcp::schemars::{self, JsonSchema};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-/// A request, given inline or as a job file.
+/// A request, given inline or as a job file. The request is an open object on purpose: a strict
+/// schema would let the host refuse a mistake with its own terse message, while pixfuse's
+/// validation names every mistake with its pointer and its fix.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct RequestArg {
     /// The Fusion request as a JSON object: `image_references` (each with `type` "subject" or
