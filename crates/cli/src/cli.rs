@@ -14,6 +14,7 @@ use crate::cmd::{
     video::{DownloadArgs, StatusArgs, WaitArgs},
     webhook::WebhookArgs,
 };
+use crate::mcp::McpArgs;
 use crate::net_args::NetArgs;
 
 /// pixfuse: multi-subject image-to-video with PixVerse Fusion, checked offline before any credit
@@ -27,7 +28,8 @@ use crate::net_args::NetArgs;
   pixfuse run job.json -o clip.mp4   upload, submit, wait, download (journaled)
   pixfuse resume                     finish jobs a crash or timeout interrupted
   pixfuse sandbox                    a local emulator of the API (no key needed)
-  pixfuse webhook serve              receive the vendor's callbacks into the journal")]
+  pixfuse webhook serve              receive the vendor's callbacks into the journal
+  pixfuse mcp                        serve the tools to an AI agent (Model Context Protocol)")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -79,4 +81,5 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Receive the vendor's signed callbacks (`webhook serve`).
     Webhook(WebhookArgs),
+    Mcp(McpArgs),
 }

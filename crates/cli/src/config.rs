@@ -11,6 +11,7 @@
 //! api_key = "…"            # keep this file private: chmod 600
 //! webhook_secret = "…"     # for `pixfuse webhook serve` (or PIXFUSE_WEBHOOK_SECRET)
 //! state_dir = "/srv/pixfuse"
+//! mcp_budget = 500         # the most one `pixfuse mcp` process may spend
 //!
 //! [profiles.relay]
 //! provider = "quickrouter"
@@ -40,6 +41,8 @@ pub struct Settings {
     pub retry_base_delay: Option<Duration>,
     #[serde(default, with = "opt_duration")]
     pub timeout: Option<Duration>,
+    /// The most credits one `pixfuse mcp` process may spend (`--budget` overrides it).
+    pub mcp_budget: Option<f64>,
 }
 
 impl Settings {
@@ -56,7 +59,8 @@ impl Settings {
             state_dir,
             poll_interval,
             retry_base_delay,
-            timeout
+            timeout,
+            mcp_budget
         );
         self
     }
@@ -265,6 +269,7 @@ profile = "work"
 [profiles.work]
 api_key = "sk-work"
 state_dir = "/srv/pixfuse"
+mcp_budget = 250
 
 [profiles.relay]
 provider = "quickrouter"
@@ -281,6 +286,7 @@ timeout = "10m"
         assert_eq!(s.api_key.as_ref().unwrap().expose_secret(), "sk-work");
         assert_eq!(s.poll_interval, Some(Duration::from_secs(5)));
         assert_eq!(s.state_dir.as_deref(), Some(Path::new("/srv/pixfuse")));
+        assert_eq!(s.mcp_budget, Some(250.0));
     }
 
     #[test]

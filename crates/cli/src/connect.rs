@@ -43,6 +43,13 @@ pub struct Session {
     pub rt: tokio::runtime::Runtime,
 }
 
+impl Session {
+    /// The emulator `--sandbox` started, if any.
+    pub fn sandbox(&self) -> Option<&pixfuse_sandbox::RunningSandbox> {
+        self._sandbox.as_ref()
+    }
+}
+
 impl Settings {
     /// Merges `net` with the config file it names (or the default one).
     pub fn resolve(net: &NetArgs) -> Result<Settings, Failure> {
@@ -152,6 +159,11 @@ impl Settings {
     /// Whether `--sandbox` is on.
     pub fn sandbox(&self) -> bool {
         self.sandbox
+    }
+
+    /// The config file's cap on what `pixfuse mcp` may spend.
+    pub fn mcp_budget(&self) -> Option<f64> {
+        self.config.settings.mcp_budget
     }
 
     /// The retry policy: the defaults, rescaled when `--retry-base-delay` is given so that

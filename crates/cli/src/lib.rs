@@ -10,6 +10,7 @@ mod failure;
 mod input;
 mod interrupt;
 mod key;
+pub mod mcp;
 pub mod net_args;
 mod progress;
 mod render;

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use pixfuse_core::{ValidateOptions, estimate_job, validate_bytes};
-use serde_json::json;
+use pixfuse_core::{Job, ValidateOptions, estimate_job, validate_bytes};
+use serde_json::{Value, json};
 
 use super::{Ctx, Failure};
 use crate::exit::Exit;
@@ -57,23 +57,7 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
     let audio = job.generate_audio_switch == Some(true);
     let estimate = estimate_job(job);
     if ctx.json {
-        let mut value = json!({
-            "model": job.model.as_str(),
-            "quality": job.quality.as_str(),
-            "duration": job.duration,
-            "audio": audio,
-            "credits": null,
-            "usd": null,
-            "confidence": null,
-        });
-        if let Some(e) = &estimate {
-            value["credits"] = json!(e.credits);
-            value["usd"] = json!(e.usd);
-            value["confidence"] = json!(e.confidence);
-            value["source"] = json!(e.source);
-            value["basis"] = json!(e.basis);
-        }
-        writeln!(stdout, "{value}")?;
+        writeln!(stdout, "{}", estimate_json(job))?;
         return Ok(Exit::Success);
     }
     let what = format!(
@@ -103,6 +87,27 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
         None => writeln!(stdout, "{what}\nno price known for this combination")?,
     }
     Ok(Exit::Success)
+}
+
+/// The `--json` estimate of a valid job (also the MCP `estimate` tool's answer).
+pub(crate) fn estimate_json(job: &Job) -> Value {
+    let mut value = json!({
+        "model": job.model.as_str(),
+        "quality": job.quality.as_str(),
+        "duration": job.duration,
+        "audio": job.generate_audio_switch == Some(true),
+        "credits": null,
+        "usd": null,
+        "confidence": null,
+    });
+    if let Some(e) = estimate_job(job) {
+        value["credits"] = json!(e.credits);
+        value["usd"] = json!(e.usd);
+        value["confidence"] = json!(e.confidence);
+        value["source"] = json!(e.source);
+        value["basis"] = json!(e.basis);
+    }
+    value
 }
 
 /// 45 → "45", 97.5 → "97.5".

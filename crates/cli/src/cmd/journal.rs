@@ -60,7 +60,8 @@ fn open_journal(settings: &Settings) -> Result<Journal, Failure> {
     Journal::open_in(&settings.journal_dir()?).map_err(|e| pixfuse::Error::from(e).into())
 }
 
-fn job_json(r: &JobRecord) -> serde_json::Value {
+/// One journaled job as `jobs --json` shows it (also the MCP `jobs` tool).
+pub(crate) fn job_json(r: &JobRecord) -> serde_json::Value {
     json!({
         "job_id": r.id,
         "state": r.state,

@@ -114,10 +114,14 @@ pub fn run(cli: Cli) -> Exit {
     crate::connect::init_tracing(cli.global.verbose);
     let net = &cli.global.net;
     // Commands that talk to a server promise one `--json` object for every outcome (issue 5);
-    // the offline ones print their own `--json` verdicts.
+    // the offline ones print their own `--json` verdicts, and `mcp`'s stdout is the protocol's.
     let networked = !matches!(
         cli.command,
-        Command::Validate(_) | Command::Models(_) | Command::Estimate(_) | Command::Sandbox(_)
+        Command::Validate(_)
+            | Command::Models(_)
+            | Command::Estimate(_)
+            | Command::Sandbox(_)
+            | Command::Mcp(_)
     );
     let result = match cli.command {
         Command::Run(args) => job::run(&ctx, net, &args),
@@ -135,6 +139,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Estimate(args) => estimate::run(&ctx, &args),
         Command::Sandbox(args) => sandbox::run(&ctx, &args),
         Command::Webhook(args) => webhook::run(&ctx, net, &args),
+        Command::Mcp(args) => crate::mcp::run(&ctx, net, &args),
     };
     match result {
         Ok(exit) => exit,

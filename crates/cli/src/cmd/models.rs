@@ -21,13 +21,18 @@ pub struct ModelsArgs {}
 
 pub fn run(ctx: &Ctx, _args: &ModelsArgs) -> Result<Exit, Failure> {
     let text = if ctx.json {
-        let models: Vec<Value> = CAPABILITIES.models.iter().map(row_json).collect();
-        format!("{}\n", json!({ "models": models }))
+        format!("{}\n", table_json())
     } else {
         human(ctx)
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(Exit::Success)
+}
+
+/// The capability table as `--json` prints it (also the MCP `models` tool and resource).
+pub(crate) fn table_json() -> Value {
+    let models: Vec<Value> = CAPABILITIES.models.iter().map(row_json).collect();
+    json!({ "models": models })
 }
 
 fn human(ctx: &Ctx) -> String {

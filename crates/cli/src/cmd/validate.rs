@@ -47,9 +47,9 @@ pub struct ValidateArgs {
 /// One request is a few kilobytes; a line of a megabyte is not a request.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 
-/// The `--json` answer.
+/// The `--json` answer (also the MCP `validate` tool's).
 #[derive(Serialize)]
-struct Report<'a> {
+pub(crate) struct Report<'a> {
     valid: bool,
     errors: Vec<&'a Diagnostic>,
     warnings: Vec<&'a Diagnostic>,
@@ -58,7 +58,7 @@ struct Report<'a> {
 }
 
 impl<'a> Report<'a> {
-    fn new(v: &'a Validation, fixes: Option<&'a [Change]>) -> Self {
+    pub(crate) fn new(v: &'a Validation, fixes: Option<&'a [Change]>) -> Self {
         Report {
             valid: v.is_valid(),
             errors: v.errors().collect(),

@@ -50,7 +50,8 @@ pub struct DownloadArgs {
     pub output: PathBuf,
 }
 
-fn status_json(s: &VideoStatus) -> serde_json::Value {
+/// A status as `status --json` shows it (also the MCP `status` and `wait` tools).
+pub(crate) fn status_json(s: &VideoStatus) -> serde_json::Value {
     json!({
         "video_id": s.video_id.to_string(),
         "status": s.status.describe(),
