@@ -184,7 +184,7 @@ async fn a_job_still_generating_is_not_forgotten_without_force() {
     let mut c = cmd(&scratch, &sandbox);
     c.arg("run")
         .arg(&job)
-        .args(["-o", "clip.mp4", "--timeout", "300ms"]);
+        .args(["-o", "clip.mp4", "--timeout", "2s"]);
     assert_exit(&exec(c), 8);
 
     let mut rm = cmd(&scratch, &sandbox);
@@ -212,13 +212,13 @@ async fn a_batch_stopped_by_its_timeout_counts_every_line_once_and_what_it_charg
     let scratch = Scratch::new();
     let batch = write_batch(scratch.path(), 2, |_, _| {});
     let mut c = cmd(&scratch, &sandbox);
-    c.args(["--timeout", "500ms", "batch"])
+    c.args(["--timeout", "3s", "batch"])
         .arg(&batch)
         .arg("--out-dir")
         .arg(scratch.path().join("out"));
     let mut json_cmd = cmd(&scratch, &sandbox);
     json_cmd
-        .args(["--timeout", "500ms", "batch"])
+        .args(["--timeout", "3s", "batch"])
         .arg(&batch)
         .arg("--out-dir")
         .arg(scratch.path().join("out"))
