@@ -9,9 +9,9 @@ use pixfuse::core::retry::Backoff;
 use pixfuse::{Client, PollPolicy, Provider, RetryPolicy};
 use secrecy::SecretString;
 
-use crate::cmd::Failure;
 use crate::config::Config;
 use crate::exit::Exit;
+use crate::failure::Failure;
 use crate::key::{self, KeyInputs};
 use crate::net_args::NetArgs;
 
