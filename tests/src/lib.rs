@@ -20,10 +20,11 @@ pub mod hostile;
 /// A key no other string in the tests contains: it must never show up anywhere.
 pub const KEY: &str = "pk-e2e-7f3a9c1d5b-NEVER-PRINT-ME";
 
-pub const UPLOAD: &str = "/openapi/v2/image/upload";
-pub const GENERATE: &str = "/openapi/v2/video/fusion/generate";
-pub const RESULT_PREFIX: &str = "/openapi/v2/video/result/";
-pub const BALANCE: &str = "/openapi/v2/account/balance";
+// The vendor's paths, from core's endpoint table.
+pub const UPLOAD: &str = pixfuse::core::endpoint::UPLOAD.path;
+pub const GENERATE: &str = pixfuse::core::endpoint::GENERATE.path;
+pub const RESULT_PREFIX: &str = pixfuse::core::endpoint::RESULT_PREFIX;
+pub const BALANCE: &str = pixfuse::core::endpoint::BALANCE.path;
 pub const VIDEO_PATH: &str = "/cdn/video.mp4";
 
 /// The "video" the vendor serves: 200 KiB that start like an MP4 (an `ftyp` box, so pixfuse's

@@ -58,18 +58,14 @@ fn announces_its_url_and_demo_key_and_serves_the_api() {
     let key = announced["demo_key"].as_str().unwrap();
     assert_eq!(key, pixfuse_sandbox::DEMO_KEY);
 
-    let (status, body) = get(base_url, "/openapi/v2/account/balance", &[("API-KEY", key)]);
+    let (status, body) = get(base_url, pixfuse_e2e::BALANCE, &[("API-KEY", key)]);
     assert!(status.contains(" 200 "), "{status}");
     let envelope: serde_json::Value = serde_json::from_str(&body).unwrap();
     let resp = &envelope["Resp"];
     let total = resp["credit_monthly"].as_u64().unwrap() + resp["credit_package"].as_u64().unwrap();
     assert_eq!(total, 123);
 
-    let (status, _) = get(
-        base_url,
-        "/openapi/v2/account/balance",
-        &[("API-KEY", "wrong")],
-    );
+    let (status, _) = get(base_url, pixfuse_e2e::BALANCE, &[("API-KEY", "wrong")]);
     assert!(status.contains(" 401 "), "{status}");
 }
 
@@ -99,7 +95,7 @@ fn keys_come_from_the_named_environment_variable_and_are_not_printed() {
     assert!(!line.contains("alpha") && !line.contains("beta"));
     let base_url = announced["base_url"].as_str().unwrap();
 
-    let balance = "/openapi/v2/account/balance";
+    let balance = pixfuse_e2e::BALANCE;
     assert!(
         get(base_url, balance, &[("Authorization", "Bearer beta")])
             .0
@@ -162,7 +158,7 @@ fn with_state_a_restarted_sandbox_is_the_same_vendor() {
     assert_eq!(announced["origin"], origin.as_str());
     let base_url = announced["base_url"].as_str().unwrap();
     let key = announced["demo_key"].as_str().unwrap();
-    let (_, body) = get(base_url, "/openapi/v2/account/balance", &[("API-KEY", key)]);
+    let (_, body) = get(base_url, pixfuse_e2e::BALANCE, &[("API-KEY", key)]);
     let resp = &serde_json::from_str::<serde_json::Value>(&body).unwrap()["Resp"];
     let total = resp["credit_monthly"].as_u64().unwrap() + resp["credit_package"].as_u64().unwrap();
     assert_eq!(total, 500, "the account outlived the first process");

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{DOG_PNG, fast, start, uuid};
+use pixfuse_core::endpoint;
 use pixfuse_sandbox::{AuthStyle, SandboxConfig};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -109,7 +110,7 @@ async fn balance_splits_the_starting_credits() {
         ..fast()
     })
     .await;
-    let envelope = api.get_json("account/balance").await;
+    let envelope = api.get_json(endpoint::BALANCE.path).await;
     assert_eq!(envelope["ErrCode"], 0);
     let resp = &envelope["Resp"];
     assert!(resp["account_id"].is_u64());
@@ -123,12 +124,14 @@ async fn result_of_an_unknown_video_is_not_found_in_a_200_envelope() {
     let envelope = api.result(42).await;
     assert_eq!(envelope["ErrCode"], 500008);
     assert!(envelope["Resp"].is_null(), "{envelope}");
-    let envelope = api.get_json("video/result/not-a-number").await;
+    let envelope = api
+        .get_json(&format!("{}not-a-number", endpoint::RESULT_PREFIX))
+        .await;
     assert_eq!(envelope["ErrCode"], 400013);
 }
 
 async fn balance_status(api: &common::Api, headers: &[(&str, &str)]) -> (u16, Value) {
-    let mut request = api.http.get(api.url("account/balance"));
+    let mut request = api.http.get(api.url(endpoint::BALANCE.path));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -253,7 +256,7 @@ async fn invalid_knobs_are_refused_at_start() {
 #[tokio::test]
 async fn shutdown_stops_the_server() {
     let api = start(fast()).await;
-    let url = api.url("account/balance");
+    let url = api.url(endpoint::BALANCE.path);
     api.sandbox.shutdown().await.unwrap();
     let refused = api.http.get(url).send().await;
     assert!(refused.is_err());
@@ -274,7 +277,7 @@ fn percent_encode(text: &str) -> String {
 async fn upload_url(api: &common::Api, url: &str) -> (u16, Value) {
     let response = api
         .http
-        .post(api.url("image/upload"))
+        .post(api.url(endpoint::UPLOAD.path))
         .header("API-KEY", &api.key)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!("image_url={}", percent_encode(url)))

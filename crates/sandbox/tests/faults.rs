@@ -3,6 +3,7 @@
 mod common;
 
 use common::{Api, fast, request, start, uuid, video_id};
+use pixfuse_core::endpoint;
 use pixfuse_sandbox::{FaultConfig, SandboxConfig};
 
 fn with_faults(faults: FaultConfig) -> SandboxConfig {
@@ -24,7 +25,7 @@ async fn rate_limits_answer_429_with_retry_after_and_record_nothing() {
     .await;
     let response = api
         .http
-        .get(api.url("account/balance"))
+        .get(api.url(endpoint::BALANCE.path))
         .header("API-KEY", &api.key)
         .send()
         .await
@@ -124,7 +125,7 @@ async fn truncated_json_is_a_200_whose_body_does_not_parse() {
     .await;
     let response = api
         .http
-        .get(api.url("account/balance"))
+        .get(api.url(endpoint::BALANCE.path))
         .header("API-KEY", &api.key)
         .send()
         .await

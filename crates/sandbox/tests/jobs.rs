@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{fast, request, start, uuid, video_id};
+use pixfuse_core::endpoint;
 use pixfuse_sandbox::SandboxConfig;
 use serde_json::json;
 
@@ -37,7 +38,7 @@ async fn an_invalid_request_gets_one_vendor_error_in_a_200_envelope() {
     assert!(envelope["Resp"].is_null());
     let response = api
         .http
-        .post(api.url("video/fusion/generate"))
+        .post(api.url(endpoint::GENERATE.path))
         .header("API-KEY", &api.key)
         .body("{not json")
         .send()
@@ -262,7 +263,7 @@ async fn the_limit_counts_per_key() {
     assert_eq!(api.submit(&body, &uuid()).await["ErrCode"], 500044);
     let other_key: serde_json::Value = api
         .http
-        .post(api.url("video/fusion/generate"))
+        .post(api.url(endpoint::GENERATE.path))
         .header("Authorization", "Bearer b")
         .json(&body)
         .send()

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use pixfuse_core::endpoint;
 use pixfuse_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -147,10 +148,10 @@ fn splice_files(body: &str) -> Vec<u8> {
 fn resp_schema(request_line: &str) -> Option<&'static str> {
     let path = request_line.split(' ').nth(1)?;
     Some(match path {
-        p if p.ends_with("/image/upload") => "image-upload.resp.schema.json",
-        p if p.ends_with("/video/fusion/generate") => "generate.resp.schema.json",
-        p if p.contains("/video/result/") => "video-result.resp.schema.json",
-        p if p.ends_with("/account/balance") => "balance.resp.schema.json",
+        p if p == endpoint::UPLOAD.path => "image-upload.resp.schema.json",
+        p if p == endpoint::GENERATE.path => "generate.resp.schema.json",
+        p if p.starts_with(endpoint::RESULT_PREFIX) => "video-result.resp.schema.json",
+        p if p == endpoint::BALANCE.path => "balance.resp.schema.json",
         _ => return None,
     })
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use pixfuse_core::endpoint::BALANCE;
 use pixfuse_transport::{AuthStyle, Provider, Transport};
 use serde_json::json;
 use wiremock::Mock;
@@ -13,7 +14,7 @@ use wiremock::matchers::{bearer_token, header, method, path};
 async fn pixverse_sends_api_key_header_only() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .and(header("API-KEY", KEY))
         .and(|r: &wiremock::Request| !r.headers.contains_key("authorization"))
         .respond_with(ok(json!({"credit_monthly": 5})))
@@ -28,7 +29,7 @@ async fn pixverse_sends_api_key_header_only() {
 async fn quickrouter_sends_bearer_only() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .and(bearer_token(KEY))
         .and(|r: &wiremock::Request| !r.headers.contains_key("api-key"))
         .respond_with(ok(json!({"credit_package": 7})))
@@ -43,7 +44,7 @@ async fn quickrouter_sends_bearer_only() {
 async fn auth_style_can_be_overridden() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .and(bearer_token(KEY))
         .respond_with(ok(json!({})))
         .expect(1)

@@ -8,6 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use pixfuse_core::endpoint::{GENERATE, result_path};
 use pixfuse_transport::{DownloadOptions, Provider, Transport, TransportError, WaitOutcome};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
@@ -31,7 +32,7 @@ fn in_a_second(t: &Transport) -> Transport {
 async fn a_silent_submit_stops_at_the_deadline_and_says_to_reuse_the_trace_id() {
     let server = server().await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(ok(json!({"video_id": 1})).set_delay(Duration::from_secs(60)))
         .mount(&server)
         .await;
@@ -53,7 +54,7 @@ async fn a_silent_submit_stops_at_the_deadline_and_says_to_reuse_the_trace_id() 
 async fn an_endless_concurrency_limit_stops_at_the_deadline() {
     let server = server().await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(err(500044, "concurrency limit"))
         .mount(&server)
         .await;
@@ -93,7 +94,7 @@ async fn a_passed_deadline_sends_nothing() {
 async fn a_wait_ends_still_running_at_the_deadline_even_while_a_poll_hangs() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/video/result/5"))
+        .and(path(result_path(5)))
         .respond_with(ok(json!({"id": 5, "status": 5})).set_delay(Duration::from_secs(60)))
         .mount(&server)
         .await;

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use pixfuse_core::ErrorClass;
+use pixfuse_core::endpoint::GENERATE;
 use pixfuse_transport::TransportError;
 use uuid::Uuid;
 use wiremock::Mock;
@@ -13,7 +14,7 @@ use wiremock::matchers::{method, path};
 async fn submit_answering(code: i64, msg: &str, expected_sends: u64) -> TransportError {
     let server = server().await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(err(code, msg))
         .expect(expected_sends)
         .named(format!("submit answering ErrCode {code}"))

@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use pixfuse_core::endpoint::{BALANCE, GENERATE, UPLOAD, result_path};
 use pixfuse_transport::{JobStatus, PollPolicy, Provider, Transport, WaitOutcome};
 use serde_json::json;
 use uuid::Uuid;
@@ -15,7 +16,7 @@ use wiremock::{Mock, ResponseTemplate};
 async fn upload_submit_wait_download_balance() {
     let server = server().await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/image/upload"))
+        .and(path(UPLOAD.path))
         .respond_with(ok(
             json!({"img_id": 9007199254740993u64, "img_url": "https://cdn/x.png"}),
         ))
@@ -23,7 +24,7 @@ async fn upload_submit_wait_download_balance() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .and(header_exists("ai-trace-id"))
         .respond_with(ok(
             json!({"video_id": 18446744073709551615u64, "credits": 45}),
@@ -32,7 +33,7 @@ async fn upload_submit_wait_download_balance() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/video/result/18446744073709551615"))
+        .and(path(result_path(18446744073709551615)))
         .respond_with(ok(json!({"id": 18446744073709551615u64, "status": 5})))
         .up_to_n_times(1)
         .with_priority(1)
@@ -41,7 +42,7 @@ async fn upload_submit_wait_download_balance() {
         .await;
     let video_url = format!("{}/media/out.mp4", server.uri());
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/video/result/18446744073709551615"))
+        .and(path(result_path(18446744073709551615)))
         .respond_with(ok(json!({"id": 18446744073709551615u64, "status": 1, "url": video_url, "credits": 45, "new_field": true})))
         .expect(1)
         .mount(&server)
@@ -53,7 +54,7 @@ async fn upload_submit_wait_download_balance() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .respond_with(ok(
             json!({"account_id": 1, "credit_monthly": 100, "credit_package": 23}),
         ))

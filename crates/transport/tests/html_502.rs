@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use pixfuse_core::ErrorClass;
+use pixfuse_core::endpoint::BALANCE;
 use pixfuse_transport::TransportError;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -15,7 +16,7 @@ const PAGE: &str = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\
 async fn html_502_is_typed_with_excerpt() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .respond_with(ResponseTemplate::new(502).set_body_raw(PAGE, "text/html"))
         .expect(4)
         .mount(&server)
@@ -44,7 +45,7 @@ async fn html_502_is_typed_with_excerpt() {
 async fn html_on_200_is_not_retried() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .respond_with(ResponseTemplate::new(200).set_body_raw("<html>login</html>", "text/html"))
         .expect(1)
         .mount(&server)

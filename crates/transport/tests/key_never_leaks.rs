@@ -7,6 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::*;
+use pixfuse_core::endpoint::{BALANCE, GENERATE, result_path};
 use pixfuse_transport::{Provider, Transport, TransportConfig};
 use secrecy::SecretString;
 use serde_json::json;
@@ -40,7 +41,7 @@ async fn key_absent_from_errors_and_logs() {
 
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .respond_with(
             ResponseTemplate::new(401).set_body_json(
                 json!({"ErrCode": 10003, "ErrMsg": format!("Invalid API-KEY {KEY}")}),
@@ -50,7 +51,7 @@ async fn key_absent_from_errors_and_logs() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/video/result/1"))
+        .and(path(result_path(1)))
         .respond_with(
             ResponseTemplate::new(502)
                 .set_body_string(format!("<h1>bad gateway</h1> api-key: {KEY}")),
@@ -59,7 +60,7 @@ async fn key_absent_from_errors_and_logs() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(err(500090, "balance not enough"))
         .expect(1)
         .mount(&server)
@@ -122,7 +123,7 @@ async fn no_fragment_of_an_echoed_key_survives_at_any_offset() {
     let n = counter.clone();
     let forms = echoed.clone();
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .respond_with(move |_: &wiremock::Request| {
             let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let (offset, form) = (i / forms.len(), &forms[i % forms.len()]);
@@ -154,7 +155,7 @@ async fn no_fragment_of_an_echoed_key_survives_at_any_offset() {
 async fn server_text_loses_its_escape_sequences() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .respond_with(err(
             777001,
             "boom \u{1b}[2J\u{1b}]0;pwned\u{7} \r\u{9b}31m done",

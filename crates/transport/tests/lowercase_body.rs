@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use pixfuse_core::ErrorClass;
+use pixfuse_core::endpoint::UPLOAD;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -13,7 +14,7 @@ use wiremock::{Mock, ResponseTemplate};
 async fn lower_case_error_body_on_500() {
     let server = server().await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/image/upload"))
+        .and(path(UPLOAD.path))
         .respond_with(ResponseTemplate::new(500).set_body_json(
             json!({"err_code": 500052, "err_msg": "image moderation failed", "resp": null}),
         ))

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use pixfuse_core::endpoint::GENERATE;
 use uuid::Uuid;
 use wiremock::Mock;
 use wiremock::matchers::{method, path};
@@ -11,7 +12,7 @@ use wiremock::matchers::{method, path};
 async fn sent_once(code: i64) {
     let server = server().await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(err(code, "no"))
         .expect(1)
         .named(format!("submit answering {code}, expected exactly once"))

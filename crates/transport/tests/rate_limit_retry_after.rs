@@ -5,13 +5,14 @@ mod common;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
+use pixfuse_core::endpoint::BALANCE;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn limited_then_ok(server: &MockServer, retry_after: String) {
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", retry_after))
         .up_to_n_times(1)
         .with_priority(1)
@@ -19,7 +20,7 @@ async fn limited_then_ok(server: &MockServer, retry_after: String) {
         .mount(server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .respond_with(ok(json!({"credit_monthly": 3})))
         .expect(1)
         .mount(server)
@@ -59,7 +60,7 @@ async fn retry_after_http_date() {
 async fn rate_limit_without_retry_after_gives_up_readably() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .respond_with(ResponseTemplate::new(429))
         .expect(4)
         .mount(&server)

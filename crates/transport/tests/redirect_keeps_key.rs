@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use pixfuse_core::endpoint::BALANCE;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -12,7 +13,7 @@ async fn api_redirect_to_another_origin_is_not_followed() {
     let api = server().await;
     let elsewhere = server().await; // its catch-all expects no request at all
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .respond_with(
             ResponseTemplate::new(302)
                 .insert_header("location", format!("{}/steal", elsewhere.uri()).as_str()),
@@ -29,7 +30,7 @@ async fn api_redirect_to_another_origin_is_not_followed() {
 async fn api_redirecting_to(elsewhere: &wiremock::MockServer) -> wiremock::MockServer {
     let api = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/account/balance"))
+        .and(path(BALANCE.path))
         .respond_with(
             ResponseTemplate::new(302)
                 .insert_header("location", format!("{}/steal", elsewhere.uri()).as_str()),

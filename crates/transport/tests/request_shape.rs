@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use pixfuse_core::endpoint::{BALANCE, GENERATE, UPLOAD, result_path};
 use pixfuse_transport::Transport;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -75,13 +76,7 @@ async fn mount(server: &MockServer, m: &str, p: &str, resp: Value) {
 #[tokio::test]
 async fn submit() {
     let server = server().await;
-    mount(
-        &server,
-        "POST",
-        "/openapi/v2/video/fusion/generate",
-        json!({"video_id": 1}),
-    )
-    .await;
+    mount(&server, "POST", GENERATE.path, json!({"video_id": 1})).await;
     transport(&server)
         .submit(fusion_body(), Uuid::new_v4())
         .await
@@ -92,13 +87,7 @@ async fn submit() {
 #[tokio::test]
 async fn upload_file() {
     let server = server().await;
-    mount(
-        &server,
-        "POST",
-        "/openapi/v2/image/upload",
-        json!({"img_id": 1}),
-    )
-    .await;
+    mount(&server, "POST", UPLOAD.path, json!({"img_id": 1})).await;
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("cat.png");
     std::fs::write(&img, png(2, 3)).unwrap();
@@ -109,13 +98,7 @@ async fn upload_file() {
 #[tokio::test]
 async fn upload_url() {
     let server = server().await;
-    mount(
-        &server,
-        "POST",
-        "/openapi/v2/image/upload",
-        json!({"img_id": 1}),
-    )
-    .await;
+    mount(&server, "POST", UPLOAD.path, json!({"img_id": 1})).await;
     transport(&server)
         .upload_image_url("https://example.com/cat.png")
         .await
@@ -129,7 +112,7 @@ async fn status() {
     mount(
         &server,
         "GET",
-        "/openapi/v2/video/result/12345678901234567",
+        &result_path(12345678901234567),
         json!({"status": 5}),
     )
     .await;
@@ -140,13 +123,7 @@ async fn status() {
 #[tokio::test]
 async fn balance() {
     let server = server().await;
-    mount(
-        &server,
-        "GET",
-        "/openapi/v2/account/balance",
-        json!({"credit_monthly": 1}),
-    )
-    .await;
+    mount(&server, "GET", BALANCE.path, json!({"credit_monthly": 1})).await;
     transport(&server).balance().await.unwrap();
     insta::assert_json_snapshot!(only_request(&server).await);
 }

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use pixfuse_core::endpoint::{GENERATE, result_path};
 use serde_json::json;
 use uuid::Uuid;
 use wiremock::Mock;
@@ -12,7 +13,7 @@ use wiremock::matchers::{method, path};
 async fn slot_waits_keep_one_trace_id() {
     let server = server().await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(err(500044, "concurrency limit reached"))
         .up_to_n_times(2)
         .with_priority(1)
@@ -20,7 +21,7 @@ async fn slot_waits_keep_one_trace_id() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(ok(json!({"video_id": 77})))
         .expect(1)
         .mount(&server)
@@ -46,7 +47,7 @@ async fn slot_waits_keep_one_trace_id() {
 async fn separate_calls_get_separate_trace_ids() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/video/result/5"))
+        .and(path(result_path(5)))
         .respond_with(ok(json!({"status": 5})))
         .expect(2)
         .mount(&server)

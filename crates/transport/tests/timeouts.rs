@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use pixfuse_core::endpoint::GENERATE;
 use pixfuse_transport::{Provider, Transport};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
@@ -18,7 +19,7 @@ use wiremock::matchers::{method, path};
 async fn late_submit_answer_is_retried_with_the_same_trace_id() {
     let server = server().await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(ok(json!({"video_id": 1})).set_delay(Duration::from_secs(2)))
         .up_to_n_times(1)
         .with_priority(1)
@@ -26,7 +27,7 @@ async fn late_submit_answer_is_retried_with_the_same_trace_id() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(ok(json!({"video_id": 1})))
         .expect(1)
         .mount(&server)
@@ -51,7 +52,7 @@ async fn late_submit_answer_is_retried_with_the_same_trace_id() {
 async fn exhausted_submit_timeouts_say_to_reuse_the_trace_id() {
     let server = server().await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(ok(json!({"video_id": 1})).set_delay(Duration::from_secs(2)))
         .expect(4)
         .mount(&server)

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use pixfuse_core::endpoint::GENERATE;
 use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -13,7 +14,7 @@ use wiremock::{Mock, ResponseTemplate};
 async fn cut_short_answer_is_resent_with_the_same_trace_id() {
     let server = server().await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_string(r#"{"ErrCode":0,"ErrMsg":"success","Resp":{"vid"#),
@@ -24,7 +25,7 @@ async fn cut_short_answer_is_resent_with_the_same_trace_id() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(ok(serde_json::json!({"video_id": 77})))
         .expect(1)
         .named("second submit: the job")
@@ -50,7 +51,7 @@ async fn cut_short_answer_is_resent_with_the_same_trace_id() {
 async fn complete_non_envelope_answer_is_not_resent() {
     let server = server().await;
     Mock::given(method("POST"))
-        .and(path("/openapi/v2/video/fusion/generate"))
+        .and(path(GENERATE.path))
         .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
         .expect(1)
         .named("submit answered with a relay's bare {}")

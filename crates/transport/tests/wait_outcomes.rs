@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use pixfuse_core::endpoint::result_path;
 use pixfuse_transport::{JobStatus, PollPolicy, Provider, Transport, WaitEvent, WaitOutcome};
 use serde_json::json;
 use wiremock::Mock;
@@ -22,7 +23,7 @@ fn fast(server: &wiremock::MockServer) -> Transport {
 async fn deadline_gives_still_running_with_the_id() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/video/result/99"))
+        .and(path(result_path(99)))
         .respond_with(ok(json!({"id": 99, "status": 5})))
         .expect(2..)
         .mount(&server)
@@ -63,7 +64,7 @@ async fn deadline_gives_still_running_with_the_id() {
 async fn moderation_failure_is_final() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/video/result/7"))
+        .and(path(result_path(7)))
         .respond_with(ok(json!({"status": 7})))
         .expect(1)
         .mount(&server)
@@ -79,14 +80,14 @@ async fn moderation_failure_is_final() {
 async fn transient_poll_failures_do_not_end_the_wait() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/video/result/3"))
+        .and(path(result_path(3)))
         .respond_with(wiremock::ResponseTemplate::new(503))
         .up_to_n_times(4)
         .with_priority(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/video/result/3"))
+        .and(path(result_path(3)))
         .respond_with(ok(json!({"status": 1, "url": "https://cdn/v.mp4"})))
         .expect(1)
         .mount(&server)
@@ -111,7 +112,7 @@ async fn transient_poll_failures_do_not_end_the_wait() {
 async fn unknown_id_ends_the_wait_with_an_error() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/video/result/8"))
+        .and(path(result_path(8)))
         .respond_with(err(500008, "not found"))
         .expect(1)
         .mount(&server)
@@ -126,14 +127,14 @@ async fn unknown_id_ends_the_wait_with_an_error() {
 async fn odd_status_answers_still_yield_the_video() {
     let server = server().await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/video/result/42"))
+        .and(path(result_path(42)))
         .respond_with(ok(json!({"id": 42, "status": 1, "url": ""})))
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/openapi/v2/video/result/42"))
+        .and(path(result_path(42)))
         .respond_with(ok(
             json!({"id": "43", "status": "1", "url": "https://cdn/v.mp4",
             "credits": "45", "seed": "42", "size": "1.5MB", "has_audio": "yes"}),

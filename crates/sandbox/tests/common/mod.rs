@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use pixfuse_core::endpoint;
 use pixfuse_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
@@ -54,8 +55,9 @@ pub fn request(img_ids: &[u64], prompt: &str) -> Value {
 }
 
 impl Api {
+    /// The sandbox's URL of `path` (one of core's endpoint paths).
     pub fn url(&self, path: &str) -> String {
-        format!("{}/openapi/v2/{path}", self.sandbox.base_url())
+        format!("{}{path}", self.sandbox.base_url())
     }
 
     /// Raw upload answer: (HTTP status, body text).
@@ -63,7 +65,7 @@ impl Api {
         let part = Part::bytes(bytes.to_vec()).file_name(file_name.to_owned());
         let response = self
             .http
-            .post(self.url("image/upload"))
+            .post(self.url(endpoint::UPLOAD.path))
             .header("API-KEY", &self.key)
             .header("Ai-trace-id", uuid())
             .multipart(Form::new().part("image", part))
@@ -77,7 +79,7 @@ impl Api {
     /// The envelope answering an upload of `form` (any HTTP status).
     pub async fn upload_form(&self, form: Form) -> Value {
         self.http
-            .post(self.url("image/upload"))
+            .post(self.url(endpoint::UPLOAD.path))
             .header("API-KEY", &self.key)
             .multipart(form)
             .send()
@@ -110,7 +112,7 @@ impl Api {
         trace_id: &str,
     ) -> Result<reqwest::Response, reqwest::Error> {
         self.http
-            .post(self.url("video/fusion/generate"))
+            .post(self.url(endpoint::GENERATE.path))
             .header("API-KEY", &self.key)
             .header("Ai-trace-id", trace_id)
             .json(body)
@@ -139,7 +141,7 @@ impl Api {
     }
 
     pub async fn result(&self, video_id: u64) -> Value {
-        self.get_json(&format!("video/result/{video_id}")).await
+        self.get_json(&endpoint::result_path(video_id)).await
     }
 
     /// Polls until the status is no longer 5 (bounded: at most 5 s).
@@ -155,7 +157,7 @@ impl Api {
     }
 
     pub async fn credits_left(&self) -> u64 {
-        let balance = self.get_json("account/balance").await;
+        let balance = self.get_json(endpoint::BALANCE.path).await;
         balance["Resp"]["credit_monthly"].as_u64().unwrap()
             + balance["Resp"]["credit_package"].as_u64().unwrap()
     }
