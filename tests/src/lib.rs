@@ -323,20 +323,21 @@ pub fn sandbox_client_as(
         factor: 2.0,
         max: Duration::from_millis(50),
     };
-    pixfuse::Client::builder()
-        .base_url(sandbox.base_url())
-        .origin(origin)
-        .api_key(sandbox.demo_key())
-        .retry_policy(pixfuse::RetryPolicy {
+    let transport = pixfuse::TransportConfig::new(pixfuse::Provider::Pixverse, sandbox.demo_key())
+        .with_base_url(sandbox.base_url())
+        .with_retry(pixfuse::RetryPolicy {
             max_attempts: 8,
             backoff: tiny,
             max_slot_waits: 50,
             slot_backoff: tiny,
             deadline: Some(Duration::from_secs(30)),
         })
-        .poll_policy(pixfuse::PollPolicy::Fixed(poll))
-        .request_timeout(Duration::from_secs(5))
-        .download_read_timeout(Duration::from_secs(5))
+        .with_poll(pixfuse::PollPolicy::Fixed(poll))
+        .with_request_timeout(Duration::from_secs(5))
+        .with_download_read_timeout(Duration::from_secs(5));
+    pixfuse::Client::builder()
+        .transport(transport)
+        .origin(origin)
         .wait_timeout(Duration::from_secs(60))
         .state_dir(state)
         .build()

@@ -7,7 +7,8 @@ use std::time::Duration;
 use pixfuse::core::retry::Backoff;
 use pixfuse::journal::JOURNAL_FILE;
 use pixfuse::{
-    Client, Error, Event, JobOptions, JobState, JobStatus, PollPolicy, RetryPolicy, SecretString,
+    Client, Error, Event, JobOptions, JobState, JobStatus, PollPolicy, Provider, RetryPolicy,
+    SecretString, TransportConfig,
 };
 use pixfuse_e2e::{GENERATE, KEY, UPLOAD, Vendor, err_code, video_bytes, write_job};
 
@@ -27,12 +28,13 @@ fn fast_retry() -> RetryPolicy {
 }
 
 fn client(vendor: &Vendor, state: &Path) -> Client {
+    let transport = TransportConfig::new(Provider::Pixverse, SecretString::from(KEY.to_owned()))
+        .with_base_url(vendor.uri())
+        .with_retry(fast_retry())
+        .with_poll(PollPolicy::Fixed(Duration::from_millis(10)))
+        .with_request_timeout(Duration::from_secs(5));
     Client::builder()
-        .base_url(vendor.uri())
-        .api_key(SecretString::from(KEY.to_owned()))
-        .retry_policy(fast_retry())
-        .poll_policy(PollPolicy::Fixed(Duration::from_millis(10)))
-        .request_timeout(Duration::from_secs(5))
+        .transport(transport)
         .wait_timeout(Duration::from_secs(10))
         .state_dir(state)
         .build()
@@ -242,11 +244,12 @@ async fn the_wait_timeout_names_the_resume_command_and_keeps_the_job() {
     vendor.mount_submit(4242).await;
     vendor.mount_status(4242, 1_000_000, 1).await;
     vendor.mount_video().await;
+    let transport = TransportConfig::new(Provider::Pixverse, SecretString::from(KEY.to_owned()))
+        .with_base_url(vendor.uri())
+        .with_retry(fast_retry())
+        .with_poll(PollPolicy::Fixed(Duration::from_millis(10)));
     let quick = Client::builder()
-        .base_url(vendor.uri())
-        .api_key(SecretString::from(KEY.to_owned()))
-        .retry_policy(fast_retry())
-        .poll_policy(PollPolicy::Fixed(Duration::from_millis(10)))
+        .transport(transport)
         .wait_timeout(Duration::from_millis(60))
         .state_dir(&state)
         .build()

@@ -299,10 +299,14 @@ async fn a_batch_rerun_tries_a_line_the_server_refused_before_billing_with_a_new
             ok(serde_json::json!({"video_id": 31, "credits": 45})),
         )
         .await;
+    let transport = pixfuse::TransportConfig::new(
+        pixfuse::Provider::Pixverse,
+        pixfuse::SecretString::from(pixfuse_e2e::KEY.to_owned()),
+    )
+    .with_base_url(vendor.uri())
+    .with_poll(pixfuse::PollPolicy::Fixed(Duration::from_millis(5)));
     let client = Client::builder()
-        .base_url(vendor.uri())
-        .api_key(pixfuse::SecretString::from(pixfuse_e2e::KEY.to_owned()))
-        .poll_policy(pixfuse::PollPolicy::Fixed(Duration::from_millis(5)))
+        .transport(transport)
         .state_dir(dir.path().join("state"))
         .build()
         .unwrap();

@@ -38,7 +38,7 @@ pub mod webhook;
 pub use atomic::write_file_atomically;
 pub use client::{
     BASE_URL_ENV, Balance, Client, ClientBuilder, DEFAULT_LEASE, KEY_ENV, PROVIDER_ENV,
-    UploadedImage, VideoStatus, origin_of, parse_provider, provider_key_env,
+    UploadedImage, VideoStatus, key_from_env, origin_of,
 };
 pub use error::Error;
 pub use event::Event;
@@ -58,6 +58,8 @@ pub use pixfuse_core::{
     RefType, Severity, ValidateOptions, Validation, estimate_job, validate_bytes, validate_job,
     wire,
 };
-pub use pixfuse_transport::{Provider, TransportError, redirect_policy};
+pub use pixfuse_transport::{
+    AuthStyle, Provider, TransportConfig, TransportError, download_redirect_policy, redirect_policy,
+};
 pub use secrecy::SecretString;
 pub use uuid::Uuid;

@@ -18,6 +18,33 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// Every provider, in the order messages list them.
+    pub const ALL: [Provider; 2] = [Provider::Pixverse, Provider::QuickRouter];
+
+    /// The provider called `name` (as [`Provider::as_str`] spells it, in any case, surrounding
+    /// blanks ignored), as the CLI, the config file and `PIXFUSE_PROVIDER` accept it.
+    pub fn parse(name: &str) -> Option<Provider> {
+        let name = name.trim();
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// The names [`Provider::parse`] accepts, for messages (`pixverse or quickrouter`).
+    pub fn names() -> String {
+        let names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+        names.join(" or ")
+    }
+
+    /// The provider's own environment variable for the key (`PIXVERSE_API_KEY`,
+    /// `QUICKROUTER_API_KEY`); the facade's `PIXFUSE_API_KEY` takes precedence over it.
+    pub fn key_env(self) -> &'static str {
+        match self {
+            Provider::Pixverse => "PIXVERSE_API_KEY",
+            Provider::QuickRouter => "QUICKROUTER_API_KEY",
+        }
+    }
+
     /// The provider's public base URL.
     pub fn default_base_url(self) -> &'static str {
         match self {
@@ -186,18 +213,27 @@ impl TransportConfig {
         self
     }
 
+    /// Who serves the API.
     pub fn provider(&self) -> Provider {
         self.provider
     }
 
+    /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
 
+    /// How the key travels.
+    pub fn auth_style(&self) -> AuthStyle {
+        self.auth_style
+    }
+
+    /// Attempts, delays and the overall deadline for retries.
     pub fn retry(&self) -> &RetryPolicy {
         &self.retry
     }
 
+    /// Adaptive or fixed status polling.
     pub fn poll(&self) -> PollPolicy {
         self.poll
     }

@@ -12,12 +12,15 @@ use crate::run::JobOutcome;
 /// One line's end.
 #[derive(Debug)]
 pub struct BatchOutcome {
+    /// The line's number in the batch file (from 1).
     pub line: usize,
+    /// The line's `"id"`, if it has one.
     pub id: Option<String>,
     /// Where the video goes (or went).
     pub output: PathBuf,
     /// The journal's id, once journaled.
     pub job_id: Option<i64>,
+    /// How it ended.
     pub result: BatchResult,
     /// Its category and charge, as the batch summary counts it.
     pub end: LineEnd,
