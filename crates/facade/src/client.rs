@@ -673,3 +673,57 @@ pub(crate) async fn hash_file(path: &Path) -> Result<(String, u64), Error> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_generic_key_beats_the_provider_s_own_and_blank_ones_do_not_count() {
+        let found = |pairs, provider| {
+            key_from_env(provider, env(pairs)).map(|(k, var)| (k.expose_secret().to_owned(), var))
+        };
+        let both = &[(KEY_ENV, " generic\n"), ("PIXVERSE_API_KEY", "own")];
+        assert_eq!(
+            found(both, Provider::Pixverse),
+            Some(("generic".to_owned(), KEY_ENV))
+        );
+        let blank = &[(KEY_ENV, "  "), ("QUICKROUTER_API_KEY", "qr")];
+        assert_eq!(
+            found(blank, Provider::QuickRouter),
+            Some(("qr".to_owned(), "QUICKROUTER_API_KEY"))
+        );
+        assert_eq!(found(blank, Provider::Pixverse), None);
+    }
+
+    #[test]
+    fn the_environment_names_provider_url_and_key() {
+        let config = transport_from_env(env(&[
+            (PROVIDER_ENV, "QuickRouter"),
+            (BASE_URL_ENV, "http://127.0.0.1:9"),
+            ("QUICKROUTER_API_KEY", "qr"),
+        ]))
+        .unwrap();
+        assert_eq!(config.provider(), Provider::QuickRouter);
+        assert_eq!(config.auth_style(), Provider::QuickRouter.auth_style());
+        assert_eq!(config.base_url(), "http://127.0.0.1:9");
+
+        let unknown = transport_from_env(env(&[(PROVIDER_ENV, "acme"), (KEY_ENV, "k")]));
+        let message = unknown.unwrap_err().to_string();
+        assert!(message.contains("use pixverse or quickrouter"), "{message}");
+        let keyless = transport_from_env(env(&[(PROVIDER_ENV, "quickrouter")]));
+        let message = keyless.unwrap_err().to_string();
+        assert!(message.contains("QUICKROUTER_API_KEY"), "{message}");
+    }
+}

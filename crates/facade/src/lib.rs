@@ -10,6 +10,20 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Or configured in code: the [`TransportConfig`] says how to reach the API (provider, key,
+//! base URL, auth style, timeouts, retries, polling, HTTP client), the builder the rest.
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), pixfuse::Error> {
+//! use std::time::Duration;
+//! use pixfuse::{Client, Provider, SecretString, TransportConfig};
+//! let key = SecretString::from("…".to_owned());
+//! let transport = TransportConfig::new(Provider::QuickRouter, key)
+//!     .with_request_timeout(Duration::from_secs(30));
+//! let client = Client::builder().transport(transport).state_dir("/tmp/pixfuse").build()?;
+//! # let _ = client; Ok(()) }
+//! ```
+//!
 //! Every job is claimed in the journal (SQLite in the state directory) before anything is
 //! uploaded or sent, and its request is durable before its submit leaves, so a crash, a timeout,
 //! an interrupt, a rerun or a second process never bills a job twice nor loses a paid result:
@@ -17,6 +31,7 @@
 //! lifecycle itself is core's pure [`core::lifecycle`] state machine; this crate drives it.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 mod atomic;
 pub mod batch;

@@ -29,8 +29,13 @@ pub struct BatchOutcome {
 /// Done, failed or skipped.
 #[derive(Debug)]
 pub enum BatchResult {
-    /// The video is on disk. `earlier` when an earlier run (or another process) made it.
-    Done { outcome: JobOutcome, earlier: bool },
+    /// The video is on disk.
+    Done {
+        /// How the job ended.
+        outcome: JobOutcome,
+        /// Whether an earlier run (or another process) made it.
+        earlier: bool,
+    },
     /// The job did not finish; [`Error::StillRunning`] means it is still generating and a rerun
     /// (or `pixfuse resume`) picks it up.
     Failed(Error),
