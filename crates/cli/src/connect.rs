@@ -71,7 +71,7 @@ impl Settings {
             .unwrap_or_else(|| provider.default_base_url().to_owned());
         let poll = match net.poll_interval.or(s.poll_interval) {
             Some(every) => PollPolicy::Fixed(every),
-            None => PollPolicy::Adaptive,
+            None => PollPolicy::default(),
         };
         Ok(Settings {
             provider,

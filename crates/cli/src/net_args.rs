@@ -11,10 +11,10 @@ use clap::Args;
 #[command(next_help_heading = "Global options")]
 pub struct NetArgs {
     /// Who serves the API.
-    #[arg(long, global = true, env = "PIXFUSE_PROVIDER", value_parser = ["pixverse", "quickrouter"])]
+    #[arg(long, global = true, env = pixfuse::PROVIDER_ENV, value_parser = provider_names())]
     pub provider: Option<String>,
     /// Another base URL (a relay, a local emulator). Plain http only for localhost.
-    #[arg(long, global = true, env = "PIXFUSE_BASE_URL", value_name = "URL")]
+    #[arg(long, global = true, env = pixfuse::BASE_URL_ENV, value_name = "URL")]
     pub base_url: Option<String>,
     /// Poll the status at this fixed interval (e.g. `100ms`, `5s`) instead of the adaptive
     /// schedule.
@@ -31,7 +31,7 @@ pub struct NetArgs {
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// Where the job journal lives [default: the platform's data directory for pixfuse].
-    #[arg(long, global = true, env = "PIXFUSE_STATE_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = pixfuse::state::STATE_DIR_ENV, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Config file [default: pixfuse/config.toml in the platform's config directory].
     #[arg(long, global = true, env = "PIXFUSE_CONFIG", value_name = "FILE")]
@@ -57,6 +57,11 @@ pub struct NetArgs {
         value_parser = parse_time_scale
     )]
     pub sandbox_time_scale: Option<f64>,
+}
+
+/// The names `--provider` accepts: the providers pixfuse knows, as they spell themselves.
+fn provider_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(pixfuse::Provider::ALL.map(|p| p.as_str()))
 }
 
 /// A time factor above 0, at most 1000.
