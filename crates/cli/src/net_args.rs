@@ -80,3 +80,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("{e}; write a duration such as 100ms, 5s or 10m"))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use pixfuse::transport::{
+        DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
+    };
+
+    #[test]
+    fn the_timeout_help_states_the_transport_s_defaults() {
+        let cli = crate::cli::Cli::command();
+        let arg = cli
+            .get_arguments()
+            .find(|a| a.get_id() == "timeout")
+            .expect("--timeout");
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        let secs = |d: std::time::Duration| d.as_secs();
+        let said = format!(
+            "{} s to connect, {} s of silence, {} s per request",
+            secs(DEFAULT_CONNECT_TIMEOUT),
+            secs(DEFAULT_READ_TIMEOUT),
+            secs(DEFAULT_REQUEST_TIMEOUT)
+        );
+        assert!(help.contains(&said), "{help}");
+    }
+}

@@ -73,6 +73,8 @@ pub use pixfuse_core::{
     RefType, Severity, ValidateOptions, Validation, estimate_job, validate_bytes, validate_job,
     wire,
 };
+/// The HTTP layer, re-exported for its settings and types (timeouts, `Backoff`, …).
+pub use pixfuse_transport as transport;
 pub use pixfuse_transport::{
     AuthStyle, Provider, TransportConfig, TransportError, download_redirect_policy, redirect_policy,
 };

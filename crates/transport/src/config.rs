@@ -89,6 +89,15 @@ impl AuthStyle {
     }
 }
 
+/// Time allowed to open a connection, unless [`TransportConfig::with_connect_timeout`] says.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for one API request, unless [`TransportConfig::with_request_timeout`] says.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest silence while an answer (or a download) arrives, unless
+/// [`TransportConfig::with_read_timeout`] or [`TransportConfig::with_download_read_timeout`]
+/// says.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Everything the transport needs. Build with [`TransportConfig::new`] and the `with_*`
 /// setters; [`crate::Transport::new`] checks it.
 #[derive(Clone)]
@@ -115,10 +124,10 @@ impl TransportConfig {
             base_url: provider.default_base_url().to_owned(),
             auth_style: provider.auth_style(),
             api_key,
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(60),
-            read_timeout: Duration::from_secs(30),
-            download_read_timeout: Duration::from_secs(30),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            download_read_timeout: DEFAULT_READ_TIMEOUT,
             retry: RetryPolicy::default(),
             poll: PollPolicy::default(),
             http_client: None,

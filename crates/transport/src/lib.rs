@@ -37,7 +37,10 @@ mod wait;
 pub use api::{Balance, Submitted, UploadedImage, VideoStatus};
 
 pub use client::{Transport, download_redirect_policy, redirect_policy};
-pub use config::{AuthStyle, Provider, TransportConfig};
+pub use config::{
+    AuthStyle, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, Provider,
+    TransportConfig,
+};
 pub use download::{DownloadOptions, DownloadProgress, Downloaded, discard_partial, partial_path};
 pub use error::{CallInfo, TransportError};
 pub use preflight::{ImageFormat, ImageInfo, preflight_image};
