@@ -57,7 +57,7 @@ impl Settings {
             .provider
             .clone()
             .or_else(|| s.provider.clone())
-            .unwrap_or_else(|| "pixverse".to_owned());
+            .unwrap_or_else(|| Provider::default().as_str().to_owned());
         let provider = Provider::parse(&provider_name).ok_or_else(|| {
             Failure::usage(format!(
                 "provider `{provider_name}` is unknown; use {}",

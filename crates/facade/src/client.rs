@@ -132,7 +132,7 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let config = self
             .transport
-            .ok_or_else(|| missing_key(Provider::Pixverse))?;
+            .ok_or_else(|| missing_key(Provider::default()))?;
         let base_url = origin_of(config.base_url());
         let provider = config.provider();
         let transport = Transport::new(config.with_base_url(base_url.clone()))?;
@@ -177,7 +177,7 @@ fn transport_from_env(var: impl Fn(&str) -> Option<String>) -> Result<TransportC
                 Provider::names()
             ))
         })?,
-        None => Provider::Pixverse,
+        None => Provider::default(),
     };
     let (key, _) = key_from_env(provider, &var).ok_or_else(|| missing_key(provider))?;
     let mut config = TransportConfig::new(provider, key);

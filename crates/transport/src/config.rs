@@ -8,10 +8,11 @@ use pixfuse_core::retry::RetryPolicy;
 use secrecy::SecretString;
 
 /// Who serves the API. Decides the default base URL and how the key is sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Provider {
-    /// The vendor: `https://app-api.pixverse.ai`, header `API-KEY`.
+    /// The vendor (the default): `https://app-api.pixverse.ai`, header `API-KEY`.
+    #[default]
     Pixverse,
     /// The QuickRouter relay: `https://api.quickrouter.ai`, `Authorization: Bearer`.
     QuickRouter,
