@@ -357,3 +357,33 @@ async fn url_uploads_can_be_refused_altogether() {
     // Files are still welcome.
     api.upload("dog.png", DOG_PNG).await;
 }
+
+#[tokio::test]
+async fn every_endpoint_of_core_s_table_is_served_and_nothing_else() {
+    let api = start(fast()).await;
+    for e in endpoint::ALL {
+        let url = api.url(&e.path.replace("{video_id}", "1"));
+        let request = match e.method {
+            "GET" => api.http.get(&url),
+            "POST" => api.http.post(&url),
+            other => panic!("{e}: unexpected method {other}"),
+        };
+        let response = request
+            .header("API-KEY", &api.key)
+            .header("Ai-trace-id", uuid())
+            .send()
+            .await
+            .unwrap();
+        // Whatever the (empty) request earns, the answer is the vendor's envelope, not a 404.
+        assert_ne!(response.status(), 404, "{e}");
+        let envelope: Value = response.json().await.unwrap();
+        assert!(envelope["ErrCode"].is_i64(), "{e}: {envelope}");
+    }
+    let elsewhere = api
+        .http
+        .get(api.url("/openapi/v2/video/other"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 404);
+}
