@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use pixfuse::batch::{BatchEvent, BatchOptions, BatchPlan, BatchSummary, Concurrency};
-use pixfuse::{Client, PollPolicy};
+use pixfuse::{Client, PollPolicy, Provider, TransportConfig};
 use pixfuse_sandbox::{Sandbox, SandboxConfig, WebhookConfig};
 use secrecy::SecretString;
 
@@ -131,21 +131,22 @@ async fn batch(s: &Setup, receiver: Option<&Path>) -> Figures {
 
     // The CLI's defaults, except (without `adaptive`) a fixed poll interval: the adaptive
     // schedule is tuned for real generations of minutes, not the sandbox's seconds.
-    let client = Client::builder()
-        .base_url(sandbox.base_url())
-        .api_key(sandbox.demo_key())
-        .poll_policy(if s.adaptive {
+    let transport = TransportConfig::new(Provider::Pixverse, sandbox.demo_key())
+        .with_base_url(sandbox.base_url())
+        .with_poll(if s.adaptive {
             PollPolicy::Adaptive
         } else {
             PollPolicy::Fixed(Duration::from_millis(100))
-        })
+        });
+    let client = Client::builder()
+        .transport(transport)
         .state_dir(&state)
         .build()
         .expect("client");
     let plan = BatchPlan::load(&batch, &dir.path().join("out"), &Default::default()).unwrap();
     let opts = BatchOptions {
         concurrency: if s.auto {
-            Concurrency::Auto { max: 20 }
+            Concurrency::AUTO
         } else {
             Concurrency::Fixed(s.l)
         },

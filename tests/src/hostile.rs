@@ -135,9 +135,9 @@ async fn serve(mut s: TcpStream, script: Arc<Script>, log: Arc<Mutex<Vec<Seen>>>
             log.iter().filter(|s| s.path.starts_with("/v.mp4")).count()
         };
         let phase = match path.as_str() {
-            "/openapi/v2/image/upload" => Phase::Upload,
-            "/openapi/v2/video/fusion/generate" => Phase::Submit,
-            p if p.starts_with("/openapi/v2/video/result/") => Phase::Status,
+            p if p == crate::UPLOAD => Phase::Upload,
+            p if p == crate::GENERATE => Phase::Submit,
+            p if p.starts_with(crate::RESULT_PREFIX) => Phase::Status,
             _ => Phase::Video,
         };
         if script.silent == Some(phase) {

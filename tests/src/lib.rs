@@ -20,10 +20,11 @@ pub mod hostile;
 /// A key no other string in the tests contains: it must never show up anywhere.
 pub const KEY: &str = "pk-e2e-7f3a9c1d5b-NEVER-PRINT-ME";
 
-pub const UPLOAD: &str = "/openapi/v2/image/upload";
-pub const GENERATE: &str = "/openapi/v2/video/fusion/generate";
-pub const RESULT_PREFIX: &str = "/openapi/v2/video/result/";
-pub const BALANCE: &str = "/openapi/v2/account/balance";
+// The vendor's paths, from core's endpoint table.
+pub const UPLOAD: &str = pixfuse::core::endpoint::UPLOAD.path;
+pub const GENERATE: &str = pixfuse::core::endpoint::GENERATE.path;
+pub const RESULT_PREFIX: &str = pixfuse::core::endpoint::RESULT_PREFIX;
+pub const BALANCE: &str = pixfuse::core::endpoint::BALANCE.path;
 pub const VIDEO_PATH: &str = "/cdn/video.mp4";
 
 /// The "video" the vendor serves: 200 KiB that start like an MP4 (an `ftyp` box, so pixfuse's
@@ -322,20 +323,21 @@ pub fn sandbox_client_as(
         factor: 2.0,
         max: Duration::from_millis(50),
     };
-    pixfuse::Client::builder()
-        .base_url(sandbox.base_url())
-        .origin(origin)
-        .api_key(sandbox.demo_key())
-        .retry_policy(pixfuse::RetryPolicy {
+    let transport = pixfuse::TransportConfig::new(pixfuse::Provider::Pixverse, sandbox.demo_key())
+        .with_base_url(sandbox.base_url())
+        .with_retry(pixfuse::RetryPolicy {
             max_attempts: 8,
             backoff: tiny,
             max_slot_waits: 50,
             slot_backoff: tiny,
             deadline: Some(Duration::from_secs(30)),
         })
-        .poll_policy(pixfuse::PollPolicy::Fixed(poll))
-        .request_timeout(Duration::from_secs(5))
-        .download_read_timeout(Duration::from_secs(5))
+        .with_poll(pixfuse::PollPolicy::Fixed(poll))
+        .with_request_timeout(Duration::from_secs(5))
+        .with_download_read_timeout(Duration::from_secs(5));
+    pixfuse::Client::builder()
+        .transport(transport)
+        .origin(origin)
         .wait_timeout(Duration::from_secs(60))
         .state_dir(state)
         .build()

@@ -5,13 +5,12 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pixfuse::core::retry::Backoff;
-use pixfuse::{Client, PollPolicy, Provider, RetryPolicy};
+use pixfuse::{Client, PollPolicy, Provider, RetryPolicy, TransportConfig};
 use secrecy::SecretString;
 
-use crate::cmd::Failure;
 use crate::config::Config;
 use crate::exit::Exit;
+use crate::failure::Failure;
 use crate::key::{self, KeyInputs};
 use crate::net_args::NetArgs;
 
@@ -65,10 +64,11 @@ impl Settings {
             .provider
             .clone()
             .or_else(|| s.provider.clone())
-            .unwrap_or_else(|| "pixverse".to_owned());
-        let provider = pixfuse::parse_provider(&provider_name).ok_or_else(|| {
+            .unwrap_or_else(|| Provider::default().as_str().to_owned());
+        let provider = Provider::parse(&provider_name).ok_or_else(|| {
             Failure::usage(format!(
-                "provider `{provider_name}` is unknown; use pixverse or quickrouter"
+                "provider `{provider_name}` is unknown; use {}",
+                Provider::names()
             ))
         })?;
         let base_url = net
@@ -78,7 +78,7 @@ impl Settings {
             .unwrap_or_else(|| provider.default_base_url().to_owned());
         let poll = match net.poll_interval.or(s.poll_interval) {
             Some(every) => PollPolicy::Fixed(every),
-            None => PollPolicy::Adaptive,
+            None => PollPolicy::default(),
         };
         Ok(Settings {
             provider,
@@ -118,7 +118,7 @@ impl Settings {
         let env = |name: &str| std::env::var(name).ok();
         let (secret, source) = key::resolve(
             KeyInputs {
-                provider: self.provider.as_str(),
+                provider: self.provider,
                 from_stdin: self.api_key_stdin,
                 env: &env,
                 config_key: self.config.settings.api_key.as_ref(),
@@ -169,20 +169,11 @@ impl Settings {
     /// The retry policy: the defaults, rescaled when `--retry-base-delay` is given so that
     /// every delay (including the wait for a concurrency slot) keeps its proportion.
     pub fn retry_policy(&self) -> RetryPolicy {
-        let mut policy = RetryPolicy::default();
-        if let Some(base) = self.retry_base_delay {
-            policy.backoff = Backoff {
-                base,
-                factor: 2.0,
-                max: base.saturating_mul(60),
-            };
-            policy.slot_backoff = Backoff {
-                base: base.saturating_mul(10),
-                factor: 1.5,
-                max: base.saturating_mul(90),
-            };
+        let policy = RetryPolicy::default();
+        match self.retry_base_delay {
+            Some(base) => policy.with_base_delay(base),
+            None => policy,
         }
-        policy
     }
 
     /// When `--timeout` runs out for this command (it bounds the whole command: uploads,
@@ -207,13 +198,11 @@ impl Settings {
             None => self.api_key()?,
         };
         let state_dir = self.journal_dir()?;
-        let mut builder = Client::builder()
-            .provider(self.provider)
-            .base_url(base_url.unwrap_or(&self.base_url))
-            .api_key(key)
-            .retry_policy(self.retry_policy())
-            .poll_policy(self.poll)
-            .state_dir(state_dir);
+        let transport = TransportConfig::new(self.provider, key)
+            .with_base_url(base_url.unwrap_or(&self.base_url))
+            .with_retry(self.retry_policy())
+            .with_poll(self.poll);
+        let mut builder = Client::builder().transport(transport).state_dir(state_dir);
         if let Some(origin) = origin {
             builder = builder.origin(origin);
         }

@@ -4,7 +4,6 @@ use pixfuse_core::ErrorClass;
 
 /// How a `pixfuse` process ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // later commands (run, submit, wait, …) use the network variants
 pub enum Exit {
     /// 0: done.
     Success = 0,

@@ -1,9 +1,40 @@
-//! How a library error becomes an exit code and a message (the table in `exit.rs`).
+//! [`Failure`]: a command that could not do its job, and how a library error becomes one (an
+//! exit code from the table in `exit.rs`, and a message).
 
 use pixfuse::{Error, ErrorClass, JobStatus, TransportError};
 
-use crate::cmd::Failure;
 use crate::exit::Exit;
+
+/// A command that could not do its job, with the exit code that says why.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            exit: Exit::Usage,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        // A closed pipe (`pixfuse models | head -1`) is the reader's choice, not a failure.
+        let exit = if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Exit::Success
+        } else {
+            Exit::Internal
+        };
+        Failure {
+            exit,
+            message: format!("cannot write output: {e}"),
+        }
+    }
+}
 
 /// The exit code for `error`.
 pub fn exit_for(error: &Error) -> Exit {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::cmd::Failure;
+use crate::failure::Failure;
 
 /// The bytes of `path` (`-`: all of stdin). Unreadable or oversized input is a usage error.
 pub fn read(path: &Path) -> Result<Vec<u8>, Failure> {

@@ -13,8 +13,9 @@ use pixfuse::{Client, Event, JobRecord, JobState};
 use serde_json::json;
 use tokio::runtime::Runtime;
 
-use crate::cmd::{Ctx, Failure};
+use crate::ctx::Ctx;
 use crate::exit::Exit;
+use crate::failure::Failure;
 
 /// The longest the cleanup after a signal may take (the process stops within a second).
 const CLEANUP: Duration = Duration::from_millis(500);

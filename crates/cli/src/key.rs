@@ -8,11 +8,7 @@ use std::path::PathBuf;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use pixfuse::KEY_ENV;
-
-/// The provider's own key variable (none for a name pixfuse does not know).
-pub fn provider_key_env(provider: &str) -> Option<&'static str> {
-    pixfuse::parse_provider(provider).map(pixfuse::provider_key_env)
-}
+use pixfuse::Provider;
 
 /// Where the key was found (for `-v`; never the key itself).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,23 +37,20 @@ pub enum KeyError {
         "no API key: set {}, put `api_key = \"…\"` in the config file, or pipe it to --api-key-stdin",
         env_hint(.provider)
     )]
-    Missing { provider: String },
+    Missing { provider: Provider },
     #[error("the API key from {0} is empty")]
     Empty(KeySource),
     #[error("cannot read the API key from standard input: {0}")]
     Stdin(#[source] std::io::Error),
 }
 
-fn env_hint(provider: &str) -> String {
-    match provider_key_env(provider) {
-        Some(own) => format!("{KEY_ENV} (or {own})"),
-        None => KEY_ENV.to_owned(),
-    }
+fn env_hint(provider: &Provider) -> String {
+    format!("{KEY_ENV} (or {})", provider.key_env())
 }
 
 /// Inputs of key resolution, injectable for tests.
 pub struct KeyInputs<'a> {
-    pub provider: &'a str,
+    pub provider: Provider,
     pub from_stdin: bool,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub config_key: Option<&'a SecretString>,
@@ -70,19 +63,15 @@ pub fn resolve(
     read_stdin: impl FnOnce() -> std::io::Result<String>,
 ) -> Result<(SecretString, KeySource), KeyError> {
     let found = if inputs.from_stdin {
-        Some((read_stdin().map_err(KeyError::Stdin)?, KeySource::Stdin))
+        let text = read_stdin().map_err(KeyError::Stdin)?;
+        Some((SecretString::from(text.trim().to_owned()), KeySource::Stdin))
     } else {
-        [Some(KEY_ENV), provider_key_env(inputs.provider)]
-            .into_iter()
-            .flatten()
-            .find_map(|var| {
-                (inputs.env)(var)
-                    .filter(|v| !v.is_empty())
-                    .map(|v| (v, KeySource::Env(var)))
-            })
+        // The environment's precedence is the library's (`Client::from_env` reads the same).
+        pixfuse::key_from_env(inputs.provider, inputs.env)
+            .map(|(key, var)| (key, KeySource::Env(var)))
     };
     let (secret, source) = match found {
-        Some((text, source)) => (SecretString::from(text.trim().to_owned()), source),
+        Some(found) => found,
         None => match inputs.config_key {
             Some(key) => (
                 SecretString::from(key.expose_secret().trim().to_owned()),
@@ -90,7 +79,7 @@ pub fn resolve(
             ),
             None => {
                 return Err(KeyError::Missing {
-                    provider: inputs.provider.to_owned(),
+                    provider: inputs.provider,
                 });
             }
         },
@@ -122,7 +111,7 @@ mod tests {
     }
 
     fn inputs<'a>(
-        provider: &'a str,
+        provider: Provider,
         env: &'a dyn Fn(&str) -> Option<String>,
         config_key: Option<&'a SecretString>,
     ) -> KeyInputs<'a> {
@@ -143,24 +132,24 @@ mod tests {
     fn generic_env_beats_provider_env_beats_config() {
         let cfg = SecretString::from("cfg");
         let env = env_of(&[("PIXFUSE_API_KEY", "generic"), ("PIXVERSE_API_KEY", "own")]);
-        let (k, s) = resolve(inputs("pixverse", &env, Some(&cfg)), no_stdin).unwrap();
+        let (k, s) = resolve(inputs(Provider::Pixverse, &env, Some(&cfg)), no_stdin).unwrap();
         assert_eq!((k.expose_secret(), s), ("generic", KeySource::Env(KEY_ENV)));
 
         let env = env_of(&[("PIXVERSE_API_KEY", "own"), ("QUICKROUTER_API_KEY", "qr")]);
-        let (k, _) = resolve(inputs("pixverse", &env, Some(&cfg)), no_stdin).unwrap();
+        let (k, _) = resolve(inputs(Provider::Pixverse, &env, Some(&cfg)), no_stdin).unwrap();
         assert_eq!(k.expose_secret(), "own");
-        let (k, _) = resolve(inputs("quickrouter", &env, Some(&cfg)), no_stdin).unwrap();
+        let (k, _) = resolve(inputs(Provider::QuickRouter, &env, Some(&cfg)), no_stdin).unwrap();
         assert_eq!(k.expose_secret(), "qr");
 
         let env = env_of(&[]);
-        let (k, s) = resolve(inputs("pixverse", &env, Some(&cfg)), no_stdin).unwrap();
+        let (k, s) = resolve(inputs(Provider::Pixverse, &env, Some(&cfg)), no_stdin).unwrap();
         assert_eq!((k.expose_secret(), s), ("cfg", KeySource::ConfigFile(None)));
     }
 
     #[test]
     fn stdin_wins_and_is_trimmed() {
         let env = env_of(&[("PIXFUSE_API_KEY", "generic")]);
-        let mut i = inputs("pixverse", &env, None);
+        let mut i = inputs(Provider::Pixverse, &env, None);
         i.from_stdin = true;
         let (k, s) = resolve(i, || Ok("from-stdin\n".into())).unwrap();
         assert_eq!((k.expose_secret(), s), ("from-stdin", KeySource::Stdin));
@@ -169,7 +158,7 @@ mod tests {
     #[test]
     fn missing_and_empty_keys_explain_the_fix() {
         let env = env_of(&[]);
-        let err = resolve(inputs("quickrouter", &env, None), no_stdin).unwrap_err();
+        let err = resolve(inputs(Provider::QuickRouter, &env, None), no_stdin).unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.contains("PIXFUSE_API_KEY (or QUICKROUTER_API_KEY)"),
@@ -177,7 +166,7 @@ mod tests {
         );
         assert!(msg.contains("--api-key-stdin"), "{msg}");
 
-        let mut i = inputs("pixverse", &env, None);
+        let mut i = inputs(Provider::Pixverse, &env, None);
         i.from_stdin = true;
         let err = resolve(i, || Ok("\n".into())).unwrap_err();
         assert_eq!(err.to_string(), "the API key from standard input is empty");

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod cmd;
 mod config;
 mod connect;
+mod ctx;
 pub mod exit;
 mod failure;
 mod input;

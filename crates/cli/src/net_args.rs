@@ -11,10 +11,10 @@ use clap::Args;
 #[command(next_help_heading = "Global options")]
 pub struct NetArgs {
     /// Who serves the API.
-    #[arg(long, global = true, env = "PIXFUSE_PROVIDER", value_parser = ["pixverse", "quickrouter"])]
+    #[arg(long, global = true, env = pixfuse::PROVIDER_ENV, value_parser = provider_names())]
     pub provider: Option<String>,
     /// Another base URL (a relay, a local emulator). Plain http only for localhost.
-    #[arg(long, global = true, env = "PIXFUSE_BASE_URL", value_name = "URL")]
+    #[arg(long, global = true, env = pixfuse::BASE_URL_ENV, value_name = "URL")]
     pub base_url: Option<String>,
     /// Poll the status at this fixed interval (e.g. `100ms`, `5s`) instead of the adaptive
     /// schedule.
@@ -31,7 +31,7 @@ pub struct NetArgs {
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// Where the job journal lives [default: the platform's data directory for pixfuse].
-    #[arg(long, global = true, env = "PIXFUSE_STATE_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = pixfuse::state::STATE_DIR_ENV, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Config file [default: pixfuse/config.toml in the platform's config directory].
     #[arg(long, global = true, env = "PIXFUSE_CONFIG", value_name = "FILE")]
@@ -59,6 +59,11 @@ pub struct NetArgs {
     pub sandbox_time_scale: Option<f64>,
 }
 
+/// The names `--provider` accepts: the providers pixfuse knows, as they spell themselves.
+fn provider_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(pixfuse::Provider::ALL.map(|p| p.as_str()))
+}
+
 /// A time factor above 0, at most 1000.
 pub fn parse_time_scale(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
@@ -74,4 +79,30 @@ pub fn parse_time_scale(text: &str) -> Result<f64, String> {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("{e}; write a duration such as 100ms, 5s or 10m"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use pixfuse::transport::{
+        DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
+    };
+
+    #[test]
+    fn the_timeout_help_states_the_transport_s_defaults() {
+        let cli = crate::cli::Cli::command();
+        let arg = cli
+            .get_arguments()
+            .find(|a| a.get_id() == "timeout")
+            .expect("--timeout");
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        let secs = |d: std::time::Duration| d.as_secs();
+        let said = format!(
+            "{} s to connect, {} s of silence, {} s per request",
+            secs(DEFAULT_CONNECT_TIMEOUT),
+            secs(DEFAULT_READ_TIMEOUT),
+            secs(DEFAULT_REQUEST_TIMEOUT)
+        );
+        assert!(help.contains(&said), "{help}");
+    }
 }

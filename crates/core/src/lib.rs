@@ -36,6 +36,7 @@
 pub mod batch;
 pub mod caps;
 pub mod diagnostic;
+pub mod endpoint;
 pub mod errcode;
 pub mod estimate;
 mod fields;
@@ -60,6 +61,7 @@ pub mod wire {
 
 pub use caps::{CAPABILITIES, Severity};
 pub use diagnostic::Diagnostic;
+pub use endpoint::Endpoint;
 pub use errcode::{ERROR_CODES, ErrorClass};
 pub use estimate::{Basis, Estimate, estimate, estimate_job};
 pub use fix::{Change, Fixed, fix_job, fix_prompt};

@@ -235,6 +235,43 @@ impl RetryPolicy {
             ..RetryPolicy::default()
         }
     }
+
+    /// This policy with its schedules rescaled so the first normal retry waits `base`: every
+    /// delay (the longest one, and the wait for a concurrency slot) keeps its proportion to it
+    /// (`pixfuse --retry-base-delay`). Attempt counts and the deadline stay.
+    pub fn with_base_delay(self, base: Duration) -> Self {
+        let from = self.backoff.base;
+        let rescale = |d: Duration| scale(d, from, base);
+        let rescale_all = |b: Backoff| Backoff {
+            base: rescale(b.base),
+            factor: b.factor,
+            max: rescale(b.max),
+        };
+        RetryPolicy {
+            backoff: rescale_all(self.backoff),
+            slot_backoff: rescale_all(self.slot_backoff),
+            ..self
+        }
+    }
+}
+
+/// `d × to / from`, exact in nanoseconds and saturating (`d` itself when `from` is zero).
+fn scale(d: Duration, from: Duration, to: Duration) -> Duration {
+    if from.is_zero() {
+        return d;
+    }
+    let nanos = d
+        .as_nanos()
+        .checked_mul(to.as_nanos())
+        .map_or(u128::MAX, |n| n / from.as_nanos());
+    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+    // The remainder is below 10^9, so it fits.
+    let sub = (nanos % 1_000_000_000) as u32;
+    if secs == u64::MAX {
+        Duration::MAX
+    } else {
+        Duration::new(secs, sub)
+    }
 }
 
 /// What the transport knows when an attempt has failed.
@@ -316,6 +353,31 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_delay_rescales_every_schedule_in_proportion() {
+        let base = Duration::from_millis(10);
+        let p = RetryPolicy::default().with_base_delay(base);
+        assert_eq!(
+            (p.backoff.base, p.backoff.max, p.backoff.factor),
+            (base, base * 60, 2.0)
+        );
+        assert_eq!(
+            (
+                p.slot_backoff.base,
+                p.slot_backoff.max,
+                p.slot_backoff.factor
+            ),
+            (base * 10, base * 90, 1.5)
+        );
+        let d = RetryPolicy::default();
+        assert_eq!(
+            (p.max_attempts, p.max_slot_waits, p.deadline),
+            (d.max_attempts, d.max_slot_waits, d.deadline)
+        );
+        let huge = RetryPolicy::default().with_base_delay(Duration::MAX);
+        assert_eq!(huge.backoff.max, Duration::MAX);
+    }
 
     fn answer(status: u16, code: Option<i64>) -> Verdict {
         classify(&Failure::Answer {

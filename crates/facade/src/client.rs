@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use pixfuse_core::ValidateOptions;
 use pixfuse_core::lifecycle::Owner;
-use pixfuse_core::poll::{JobStatus, PollPolicy};
+use pixfuse_core::poll::JobStatus;
 use pixfuse_core::retry::RetryPolicy;
 use pixfuse_transport::{DownloadOptions, Provider, Transport, TransportConfig};
 use secrecy::SecretString;
@@ -32,109 +32,62 @@ pub const BASE_URL_ENV: &str = "PIXFUSE_BASE_URL";
 /// Environment variable holding the key for any provider.
 pub const KEY_ENV: &str = "PIXFUSE_API_KEY";
 
-/// Parses a provider name as the CLI and env accept it.
-pub fn parse_provider(name: &str) -> Option<Provider> {
-    match name.trim().to_ascii_lowercase().as_str() {
-        "pixverse" => Some(Provider::Pixverse),
-        "quickrouter" => Some(Provider::QuickRouter),
-        _ => None,
-    }
+/// The key for `provider` from the environment, and the variable it came from: [`KEY_ENV`],
+/// else the provider's own variable ([`Provider::key_env`]). A variable that is unset or blank
+/// does not count; the key is trimmed. `var` reads a variable (`std::env::var` in a program,
+/// a table in a test). Every way of configuring pixfuse from the environment goes through here,
+/// the CLI included, so the precedence is defined once.
+pub fn key_from_env(
+    provider: Provider,
+    var: impl Fn(&str) -> Option<String>,
+) -> Option<(SecretString, &'static str)> {
+    [KEY_ENV, provider.key_env()].into_iter().find_map(|name| {
+        let value = var(name)?;
+        let key = value.trim();
+        (!key.is_empty()).then(|| (SecretString::from(key.to_owned()), name))
+    })
 }
 
-/// The provider's own key variable.
-pub fn provider_key_env(provider: Provider) -> &'static str {
-    match provider {
-        Provider::QuickRouter => "QUICKROUTER_API_KEY",
-        _ => "PIXVERSE_API_KEY",
-    }
+/// What to say when no key was found for `provider`.
+fn missing_key(provider: Provider) -> Error {
+    Error::Config(format!(
+        "no API key: set {KEY_ENV} (or {}) or pass a TransportConfig to ClientBuilder::transport",
+        provider.key_env()
+    ))
 }
 
-/// Builds a [`Client`]. Only the key is required.
+/// Builds a [`Client`]. Only the transport (provider, key, base URL, timeouts, retries,
+/// polling, HTTP client: [`TransportConfig`]) is required.
 #[derive(Debug)]
 #[must_use]
 pub struct ClientBuilder {
-    provider: Provider,
-    base_url: Option<String>,
-    api_key: Option<SecretString>,
-    connect_timeout: Option<Duration>,
-    request_timeout: Option<Duration>,
-    download_read_timeout: Option<Duration>,
-    retry: Option<RetryPolicy>,
-    poll: PollPolicy,
+    transport: Option<TransportConfig>,
     wait_timeout: Option<Duration>,
     state_dir: Option<PathBuf>,
     origin: Option<String>,
     lease: Duration,
-    http_client: Option<reqwest::Client>,
     validate: ValidateOptions,
 }
 
 impl Default for ClientBuilder {
     fn default() -> Self {
         ClientBuilder {
-            provider: Provider::Pixverse,
-            base_url: None,
-            api_key: None,
-            connect_timeout: None,
-            request_timeout: None,
-            download_read_timeout: None,
-            retry: None,
-            poll: PollPolicy::Adaptive,
+            transport: None,
             wait_timeout: None,
             state_dir: None,
             origin: None,
             lease: DEFAULT_LEASE,
-            http_client: None,
             validate: ValidateOptions::default(),
         }
     }
 }
 
 impl ClientBuilder {
-    /// Who serves the API (default [`Provider::Pixverse`]).
-    pub fn provider(mut self, provider: Provider) -> Self {
-        self.provider = provider;
-        self
-    }
-
-    /// Another base URL: a relay, the sandbox, a test server.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// The API key.
-    pub fn api_key(mut self, key: SecretString) -> Self {
-        self.api_key = Some(key);
-        self
-    }
-
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
-        self
-    }
-
-    /// Time allowed for one API request.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = Some(timeout);
-        self
-    }
-
-    /// Longest silence while downloading before the connection counts as cut.
-    pub fn download_read_timeout(mut self, timeout: Duration) -> Self {
-        self.download_read_timeout = Some(timeout);
-        self
-    }
-
-    /// Attempts, delays and deadline of retries.
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-
-    /// Adaptive (default) or fixed status polling.
-    pub fn poll_policy(mut self, poll: PollPolicy) -> Self {
-        self.poll = poll;
+    /// How to reach the API: provider, key, base URL (a relay, the sandbox, a test server; a
+    /// trailing slash is dropped), auth style, timeouts, retries, polling and HTTP client, each
+    /// with the transport's default unless set on `config`.
+    pub fn transport(mut self, config: TransportConfig) -> Self {
+        self.transport = Some(config);
         self
     }
 
@@ -169,16 +122,6 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses this HTTP client (connection pool, proxy, TLS) instead of building one.
-    ///
-    /// The client **must** be built with [`crate::redirect_policy`] for the base
-    /// URL (or with `reqwest::redirect::Policy::none()`): with reqwest's default policy a
-    /// redirect from the API to another host carries the `API-KEY` header there.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
     /// What validation lets through (e.g. a model this build does not know yet).
     pub fn validate_options(mut self, opts: ValidateOptions) -> Self {
         self.validate = opts;
@@ -187,34 +130,12 @@ impl ClientBuilder {
 
     /// Opens (and if needed migrates) the journal and builds the client.
     pub fn build(self) -> Result<Client, Error> {
-        let key = self.api_key.ok_or_else(|| {
-            Error::Config(format!(
-                "no API key: set {KEY_ENV} (or {}) or pass one to ClientBuilder::api_key",
-                provider_key_env(self.provider)
-            ))
-        })?;
-        let mut config = TransportConfig::new(self.provider, key);
-        if let Some(url) = &self.base_url {
-            config = config.with_base_url(origin_of(url));
-        }
-        if let Some(t) = self.connect_timeout {
-            config = config.with_connect_timeout(t);
-        }
-        if let Some(t) = self.request_timeout {
-            config = config.with_request_timeout(t);
-        }
-        if let Some(t) = self.download_read_timeout {
-            config = config.with_download_read_timeout(t);
-        }
-        if let Some(retry) = self.retry {
-            config = config.with_retry(retry);
-        }
-        config = config.with_poll(self.poll);
-        if let Some(client) = self.http_client {
-            config = config.with_http_client(client);
-        }
-        let base_url = config.base_url().to_owned();
-        let transport = Transport::new(config)?;
+        let config = self
+            .transport
+            .ok_or_else(|| missing_key(Provider::default()))?;
+        let base_url = origin_of(config.base_url());
+        let provider = config.provider();
+        let transport = Transport::new(config.with_base_url(base_url.clone()))?;
         let state_dir = self
             .state_dir
             .or_else(crate::state::state_dir_from_env)
@@ -234,7 +155,7 @@ impl ClientBuilder {
                 driving: Mutex::new(BTreeSet::new()),
                 releasing: Mutex::new(Vec::new()),
                 uploads: tokio::sync::Mutex::new(()),
-                provider: self.provider,
+                provider,
                 origin: self.origin.unwrap_or_else(|| base_url.clone()),
                 base_url,
                 wait_timeout: self.wait_timeout,
@@ -243,6 +164,27 @@ impl ClientBuilder {
             deadline: None,
         })
     }
+}
+
+/// The transport `PIXFUSE_PROVIDER`, `PIXFUSE_BASE_URL` and the key variables describe (see
+/// [`key_from_env`]); `var` reads a variable.
+fn transport_from_env(var: impl Fn(&str) -> Option<String>) -> Result<TransportConfig, Error> {
+    let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let provider = match set(PROVIDER_ENV) {
+        Some(name) => Provider::parse(&name).ok_or_else(|| {
+            Error::Config(format!(
+                "{PROVIDER_ENV}={name} is not a provider; use {}",
+                Provider::names()
+            ))
+        })?,
+        None => Provider::default(),
+    };
+    let (key, _) = key_from_env(provider, &var).ok_or_else(|| missing_key(provider))?;
+    let mut config = TransportConfig::new(provider, key);
+    if let Some(url) = set(BASE_URL_ENV) {
+        config = config.with_base_url(url);
+    }
+    Ok(config)
 }
 
 /// The name the journal gives the server at `base_url` unless [`ClientBuilder::origin`] names
@@ -287,9 +229,13 @@ pub(crate) struct Inner {
 pub struct VideoStatus {
     /// The video asked about (an answer naming another id is a warning, not a new id).
     pub video_id: u64,
+    /// Where the job stands.
     pub status: JobStatus,
+    /// The download URL, once the video is ready.
     pub url: Option<String>,
+    /// Credits charged, when reported.
     pub credits: Option<i64>,
+    /// The seed the server used, when reported.
     pub seed: Option<i64>,
     /// The file size in bytes, when the answer reports a whole number.
     #[serde(skip)]
@@ -322,7 +268,9 @@ impl VideoStatus {
 /// An uploaded image.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct UploadedImage {
+    /// Use as `image_references[].img_id`.
     pub img_id: u64,
+    /// Where the vendor keeps the image, when the upload said.
     pub img_url: Option<String>,
     /// True when the journal already knew this content and nothing was sent.
     pub reused: bool,
@@ -342,23 +290,8 @@ impl Client {
 
     /// [`Client::from_env`] as a builder, to adjust before building.
     pub fn builder_from_env() -> Result<ClientBuilder, Error> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let mut builder = Client::builder();
-        if let Some(name) = var(PROVIDER_ENV) {
-            let provider = parse_provider(&name).ok_or_else(|| {
-                Error::Config(format!(
-                    "{PROVIDER_ENV}={name} is not a provider; use pixverse or quickrouter"
-                ))
-            })?;
-            builder = builder.provider(provider);
-        }
-        if let Some(url) = var(BASE_URL_ENV) {
-            builder = builder.base_url(url);
-        }
-        if let Some(key) = var(KEY_ENV).or_else(|| var(provider_key_env(builder.provider))) {
-            builder = builder.api_key(SecretString::from(key.trim().to_owned()));
-        }
-        Ok(builder)
+        let config = transport_from_env(|name| std::env::var(name).ok())?;
+        Ok(Client::builder().transport(config))
     }
 
     /// A client like this one (same server, key, journal and claims) whose transport retries
@@ -420,10 +353,12 @@ impl Client {
         *self.inner.transport.config().retry()
     }
 
+    /// Who serves the API.
     pub fn provider(&self) -> Provider {
         self.inner.provider
     }
 
+    /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
     }
@@ -675,9 +610,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The account's credits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Balance {
+    /// The account, when the answer names it.
     pub account_id: Option<u64>,
+    /// Credits of the monthly allowance.
     pub credit_monthly: i64,
+    /// Credits bought in packages.
     pub credit_package: i64,
+    /// Spendable credits: monthly plus package.
     pub total: i64,
 }
 
@@ -732,5 +671,59 @@ pub(crate) async fn hash_file(path: &Path) -> Result<(String, u64), Error> {
             path,
             std::io::Error::other(join.to_string()),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_generic_key_beats_the_provider_s_own_and_blank_ones_do_not_count() {
+        let found = |pairs, provider| {
+            key_from_env(provider, env(pairs)).map(|(k, var)| (k.expose_secret().to_owned(), var))
+        };
+        let both = &[(KEY_ENV, " generic\n"), ("PIXVERSE_API_KEY", "own")];
+        assert_eq!(
+            found(both, Provider::Pixverse),
+            Some(("generic".to_owned(), KEY_ENV))
+        );
+        let blank = &[(KEY_ENV, "  "), ("QUICKROUTER_API_KEY", "qr")];
+        assert_eq!(
+            found(blank, Provider::QuickRouter),
+            Some(("qr".to_owned(), "QUICKROUTER_API_KEY"))
+        );
+        assert_eq!(found(blank, Provider::Pixverse), None);
+    }
+
+    #[test]
+    fn the_environment_names_provider_url_and_key() {
+        let config = transport_from_env(env(&[
+            (PROVIDER_ENV, "QuickRouter"),
+            (BASE_URL_ENV, "http://127.0.0.1:9"),
+            ("QUICKROUTER_API_KEY", "qr"),
+        ]))
+        .unwrap();
+        assert_eq!(config.provider(), Provider::QuickRouter);
+        assert_eq!(config.auth_style(), Provider::QuickRouter.auth_style());
+        assert_eq!(config.base_url(), "http://127.0.0.1:9");
+
+        let unknown = transport_from_env(env(&[(PROVIDER_ENV, "acme"), (KEY_ENV, "k")]));
+        let message = unknown.unwrap_err().to_string();
+        assert!(message.contains("use pixverse or quickrouter"), "{message}");
+        let keyless = transport_from_env(env(&[(PROVIDER_ENV, "quickrouter")]));
+        let message = keyless.unwrap_err().to_string();
+        assert!(message.contains("QUICKROUTER_API_KEY"), "{message}");
     }
 }

@@ -4,9 +4,9 @@
 use std::fmt;
 use std::path::Path;
 
+use pixfuse_core::endpoint::{GENERATE, UPLOAD};
 use pixfuse_core::{ImageSource, Job};
 use pixfuse_transport::Provider;
-use pixfuse_transport::endpoints::{GENERATE, UPLOAD};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -15,9 +15,13 @@ use crate::journal::Journal;
 /// One request that would be sent.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct PlannedRequest {
+    /// `GET` or `POST`.
     pub method: &'static str,
+    /// The full URL.
     pub url: String,
+    /// Headers, the key's redacted.
     pub headers: Vec<(String, String)>,
+    /// What it carries.
     pub body: PlannedBody,
 }
 
@@ -25,8 +29,18 @@ pub struct PlannedRequest {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum PlannedBody {
-    Json { json: String },
-    Multipart { field: &'static str, value: String },
+    /// A JSON body.
+    Json {
+        /// The body as it would be sent.
+        json: String,
+    },
+    /// A multipart form of one field.
+    Multipart {
+        /// The field's name (`image`, `image_url`).
+        field: &'static str,
+        /// What it would carry (a file's path, a URL).
+        value: String,
+    },
 }
 
 impl fmt::Display for PlannedRequest {

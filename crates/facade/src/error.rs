@@ -15,7 +15,10 @@ use crate::journal::JournalError;
 pub enum Error {
     /// Offline validation found errors; nothing was sent.
     #[error("the request is invalid ({} error(s)): {}", .diagnostics.iter().filter(|d| d.is_error()).count(), summary(.diagnostics))]
-    Invalid { diagnostics: Vec<Diagnostic> },
+    Invalid {
+        /// Every finding, warnings included.
+        diagnostics: Vec<Diagnostic>,
+    },
     /// The server or the network said no (after the retries the policy allows).
     #[error(transparent)]
     Transport(pixfuse_transport::TransportError),
@@ -25,6 +28,7 @@ pub enum Error {
     /// partial download where it stopped.
     #[error("{error}{}", resume_hint(*.job_id))]
     TimedOut {
+        /// The journaled job, when the step belonged to one.
         job_id: Option<i64>,
         /// What ran out of time, from the transport.
         error: pixfuse_transport::TransportError,
@@ -39,21 +43,31 @@ pub enum Error {
         "cannot record {what} of job {job_id} in the journal ({source}); the job itself is safe: once the state directory is writable again, `{resume_command}` continues it (same trace id, nothing is billed twice)"
     )]
     JournalWrite {
+        /// The job whose step was not recorded.
         job_id: i64,
         /// The step: "the video id", "the status", "the download".
         what: &'static str,
+        /// The command that continues the job (`pixfuse resume 4`).
         resume_command: String,
+        /// Why the journal refused the write.
         #[source]
         source: Box<JournalError>,
     },
     /// The video ended badly on the server: deleted, rejected by moderation, or failed.
     #[error("video {video_id} {}", generation_message(*.status))]
-    Generation { video_id: u64, status: JobStatus },
+    Generation {
+        /// The video.
+        video_id: u64,
+        /// How it ended (deleted, moderated, failed).
+        status: JobStatus,
+    },
     /// The overall timeout expired while the video was still being generated. Nothing is lost:
     /// `resume` picks it up.
     #[error("video {video_id} is still being generated; continue with `{resume_command}`")]
     StillRunning {
+        /// The journaled job, when there is one.
         job_id: Option<i64>,
+        /// The video still generating.
         video_id: u64,
         /// The command that continues it (`pixfuse resume 3` or `pixfuse wait 123`).
         resume_command: String,
@@ -62,8 +76,11 @@ pub enum Error {
     /// server refused it before billing.
     #[error("job {job_id} {} earlier and cannot be resumed: {reason}{}", ended_how(*.state), retry_hint(*.state))]
     AlreadyFailed {
+        /// The journal's id.
         job_id: i64,
+        /// The state it ended in.
         state: JobState,
+        /// What the journal recorded about its end.
         reason: String,
     },
     /// The output file belongs to another unfinished job.
@@ -72,8 +89,11 @@ pub enum Error {
         .output.display(), .holder, .state, .holder, .holder, .holder
     )]
     OutputTaken {
+        /// The output file.
         output: PathBuf,
+        /// The unfinished job it belongs to.
         holder: i64,
+        /// Where that job stands.
         state: JobState,
     },
     /// A newer job writes the same output: the older one must not overwrite its file.
@@ -82,8 +102,11 @@ pub enum Error {
         .output.display()
     )]
     OutputOwnedByNewer {
+        /// The older job.
         job_id: i64,
+        /// The newer job that owns the output.
         newer: i64,
+        /// The output file.
         output: PathBuf,
     },
     /// The job was abandoned (its output was given to a newer job); it is never continued.
@@ -91,21 +114,39 @@ pub enum Error {
         "job {job_id} was abandoned: its output now belongs to a newer job{}",
         .video_id.map(|v| format!(" (its video stays on the server: `pixfuse download {v} -o OTHER.mp4`)")).unwrap_or_default()
     )]
-    Abandoned { job_id: i64, video_id: Option<u64> },
+    Abandoned {
+        /// The abandoned job.
+        job_id: i64,
+        /// Its video on the server, if it was submitted.
+        video_id: Option<u64>,
+    },
     /// The video's destination cannot be written (checked before anything is paid for).
     #[error("cannot write the video to {}: {problem}", .path.display())]
-    Destination { path: PathBuf, problem: String },
+    Destination {
+        /// Where the video would go.
+        path: PathBuf,
+        /// Why it cannot be written there.
+        problem: String,
+    },
     /// The job was sent to another server than this client's; resuming it here could bill it
     /// twice.
     #[error(
         "job {job_id} was sent to {base_url}; resume it with --base-url {base_url} (or the provider that has that URL)"
     )]
-    OtherServer { job_id: i64, base_url: String },
+    OtherServer {
+        /// The job.
+        job_id: i64,
+        /// The server it was sent to.
+        base_url: String,
+    },
     /// A local file could not be read or written.
     #[error("{action} {}: {source}", .path.display())]
     Io {
+        /// What was being done (`cannot read`, `cannot write`, …).
         action: &'static str,
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },

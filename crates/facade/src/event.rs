@@ -13,75 +13,173 @@ use uuid::Uuid;
 pub enum Event {
     /// Validation found something worth knowing that does not block sending.
     Warning {
+        /// The diagnostic's code (`prompt_long`, …).
         code: String,
+        /// A JSON pointer to the field it is about.
         path: String,
+        /// What it means, and what to do.
         message: String,
     },
     /// A local image is being uploaded.
-    Uploading { path: PathBuf, bytes: u64 },
+    Uploading {
+        /// The local image.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
     /// A local image was uploaded.
-    Uploaded { path: PathBuf, img_id: u64 },
+    Uploaded {
+        /// The local image.
+        path: PathBuf,
+        /// The vendor's id for the image.
+        img_id: u64,
+    },
     /// A local image was uploaded before (same content, same provider): its img_id is reused.
-    UploadReused { path: PathBuf, img_id: u64 },
+    UploadReused {
+        /// The local image.
+        path: PathBuf,
+        /// The vendor's id for the image.
+        img_id: u64,
+    },
     /// A new job is in the journal: its identity is claimed and its trace id minted; nothing
     /// was sent yet.
-    Planned { job_id: i64, trace_id: Uuid },
+    Planned {
+        /// The journal's id.
+        job_id: i64,
+        /// The job's `Ai-trace-id`.
+        trace_id: Uuid,
+    },
     /// An earlier job with this identity is continued (same trace id: nothing is billed twice).
-    Continuing { job_id: i64, state: JobState },
+    Continuing {
+        /// The journal's id.
+        job_id: i64,
+        /// Where the job stood.
+        state: JobState,
+    },
     /// The job's video was already made and saved earlier: nothing was sent.
-    AlreadyDone { job_id: i64, output: PathBuf },
+    AlreadyDone {
+        /// The journal's id.
+        job_id: i64,
+        /// The video's path.
+        output: PathBuf,
+    },
     /// Another live pixfuse process runs this job: this one waits for it instead of submitting.
-    HeldElsewhere { job_id: i64, pid: u32, host: String },
+    HeldElsewhere {
+        /// The journal's id.
+        job_id: i64,
+        /// The other process's id.
+        pid: u32,
+        /// The host it runs on.
+        host: String,
+    },
     /// The process that ran this job is gone (or its claim ran out): this one continues it.
-    TakenOver { job_id: i64, pid: u32 },
+    TakenOver {
+        /// The journal's id.
+        job_id: i64,
+        /// The id of the process that ran it.
+        pid: u32,
+    },
     /// This job is a new, separately billed attempt at an earlier one (`--new`,
     /// `--retry-failed`).
     Superseding {
+        /// The journal's id.
         job_id: i64,
+        /// The earlier job.
         earlier: i64,
+        /// Where the earlier job stands.
         state: JobState,
     },
     /// An unfinished job was abandoned: its output was given to this job (`--force`).
-    Abandoned { job_id: i64, output: PathBuf },
+    Abandoned {
+        /// The journal's id.
+        job_id: i64,
+        /// The video's path.
+        output: PathBuf,
+    },
     /// The server refused the submit before billing anything because it no longer knows an
     /// uploaded image: the images are uploaded again.
-    Reuploading { job_id: i64 },
+    Reuploading {
+        /// The journal's id.
+        job_id: i64,
+    },
     /// The job was refused before billing and is tried again with a new trace id.
-    NewTraceId { job_id: i64, trace_id: Uuid },
+    NewTraceId {
+        /// The journal's id.
+        job_id: i64,
+        /// The new `Ai-trace-id`.
+        trace_id: Uuid,
+    },
     /// The trace id and request are durable in the journal; the submit is about to be sent.
-    Journaled { job_id: i64, trace_id: Uuid },
+    Journaled {
+        /// The journal's id.
+        job_id: i64,
+        /// The job's `Ai-trace-id`.
+        trace_id: Uuid,
+    },
     /// The server accepted the job.
     Submitted {
+        /// The journal's id.
         job_id: i64,
+        /// The vendor's id of the video.
         video_id: u64,
+        /// Credits charged, when the answer said.
         credits: Option<i64>,
     },
     /// A status poll answered. `elapsed` is the time since the submit.
     Polled {
+        /// The vendor's id of the video.
         video_id: u64,
+        /// Where the job stands.
         status: JobStatus,
+        /// Time since the submit.
         elapsed: Duration,
+        /// Polls so far, this one included.
         polls: u32,
     },
     /// A webhook callback in the journal said how the video ended (no status poll needed).
     Callback {
+        /// The journal's id.
         job_id: Option<i64>,
+        /// The vendor's id of the video.
         video_id: u64,
+        /// Where the job stands.
         status: JobStatus,
     },
     /// The video is ready at `url`.
-    Ready { video_id: u64, url: String },
+    Ready {
+        /// The vendor's id of the video.
+        video_id: u64,
+        /// The download URL.
+        url: String,
+    },
     /// Download progress (`total` when the server sent a length).
-    Downloading { received: u64, total: Option<u64> },
+    Downloading {
+        /// Bytes on disk so far.
+        received: u64,
+        /// The whole size, when the server said.
+        total: Option<u64>,
+    },
     /// The video is on disk.
-    Downloaded { path: PathBuf, bytes: u64 },
+    Downloaded {
+        /// Where the video is.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
     /// The sidecar `<output>.json` was written.
-    SidecarWritten { path: PathBuf },
+    SidecarWritten {
+        /// Where the sidecar is.
+        path: PathBuf,
+    },
     /// A request is being retried after a temporary failure.
     Retrying {
+        /// The request (`POST …/video/fusion/generate`).
         what: String,
+        /// The attempt about to be made (2 = the first retry).
         attempt: u32,
+        /// The pause before it.
         delay: Duration,
+        /// What went wrong.
         reason: String,
     },
 }

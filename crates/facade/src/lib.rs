@@ -10,6 +10,20 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Or configured in code: the [`TransportConfig`] says how to reach the API (provider, key,
+//! base URL, auth style, timeouts, retries, polling, HTTP client), the builder the rest.
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), pixfuse::Error> {
+//! use std::time::Duration;
+//! use pixfuse::{Client, Provider, SecretString, TransportConfig};
+//! let key = SecretString::from("…".to_owned());
+//! let transport = TransportConfig::new(Provider::QuickRouter, key)
+//!     .with_request_timeout(Duration::from_secs(30));
+//! let client = Client::builder().transport(transport).state_dir("/tmp/pixfuse").build()?;
+//! # let _ = client; Ok(()) }
+//! ```
+//!
 //! Every job is claimed in the journal (SQLite in the state directory) before anything is
 //! uploaded or sent, and its request is durable before its submit leaves, so a crash, a timeout,
 //! an interrupt, a rerun or a second process never bills a job twice nor loses a paid result:
@@ -17,6 +31,7 @@
 //! lifecycle itself is core's pure [`core::lifecycle`] state machine; this crate drives it.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 mod atomic;
 pub mod batch;
@@ -38,7 +53,7 @@ pub mod webhook;
 pub use atomic::write_file_atomically;
 pub use client::{
     BASE_URL_ENV, Balance, Client, ClientBuilder, DEFAULT_LEASE, KEY_ENV, PROVIDER_ENV,
-    UploadedImage, VideoStatus, origin_of, parse_provider, provider_key_env,
+    UploadedImage, VideoStatus, key_from_env, origin_of,
 };
 pub use error::Error;
 pub use event::Event;
@@ -58,6 +73,10 @@ pub use pixfuse_core::{
     RefType, Severity, ValidateOptions, Validation, estimate_job, validate_bytes, validate_job,
     wire,
 };
-pub use pixfuse_transport::{Provider, TransportError, redirect_policy};
+/// The HTTP layer, re-exported for its settings and types (timeouts, `Backoff`, …).
+pub use pixfuse_transport as transport;
+pub use pixfuse_transport::{
+    AuthStyle, Provider, TransportConfig, TransportError, download_redirect_policy, redirect_policy,
+};
 pub use secrecy::SecretString;
 pub use uuid::Uuid;

@@ -19,9 +19,13 @@ use crate::journal::{ClaimOutcome, ClaimRequest, Fresh, JobRecord, liveness, now
 /// A job the server accepted.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Submission {
+    /// The journal's id (`pixfuse resume ID`).
     pub job_id: i64,
+    /// The `Ai-trace-id` the submit carried.
     pub trace_id: Uuid,
+    /// The vendor's id of the video.
     pub video_id: u64,
+    /// Credits charged, when the answer said.
     pub credits: Option<i64>,
 }
 
@@ -30,12 +34,19 @@ pub struct Submission {
 pub struct JobOutcome {
     /// The journal's id, when the job is journaled.
     pub job_id: Option<i64>,
+    /// The `Ai-trace-id` of its submit, when known.
     pub trace_id: Option<Uuid>,
+    /// The vendor's id of the video.
     pub video_id: u64,
+    /// Its final status.
     pub status: JobStatus,
+    /// Where the video is.
     pub output: PathBuf,
+    /// Its sidecar (`<output>.json`), when one was written.
     pub sidecar: Option<PathBuf>,
+    /// Credits charged, when the server said.
     pub credits: Option<i64>,
+    /// The URL it was downloaded from.
     pub url: String,
 }
 

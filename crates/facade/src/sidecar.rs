@@ -8,28 +8,42 @@ use crate::journal::JobRecord;
 /// The sidecar's contents.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sidecar {
+    /// The pixfuse that wrote it.
     pub pixfuse_version: String,
+    /// The journal's id.
     pub job_id: i64,
+    /// The submit's `Ai-trace-id`.
     pub trace_id: String,
     /// A string: ids are 64-bit and JSON readers often go through f64.
     pub video_id: Option<String>,
+    /// Who served it (`pixverse`, `quickrouter`).
     pub provider: String,
+    /// The URL the job was sent to.
     pub base_url: String,
     /// The request exactly as sent.
     pub request: serde_json::Value,
+    /// Credits charged, when the server said.
     pub credits: Option<i64>,
+    /// The server's seed when it reported one, else the one requested.
     pub seed: Option<i64>,
+    /// The URL the video was downloaded from.
     pub url: Option<String>,
+    /// Where the video is.
     pub output: PathBuf,
+    /// When each step happened.
     pub timings: Timings,
 }
 
 /// Unix milliseconds of each step, and the durations between them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Timings {
+    /// The job was claimed.
     pub created_ms: i64,
+    /// The server accepted it.
     pub submitted_ms: Option<i64>,
+    /// The server reported its end.
     pub finished_ms: Option<i64>,
+    /// Its video was on disk.
     pub downloaded_ms: Option<i64>,
     /// From submit to the video being ready.
     pub generation_ms: Option<i64>,

@@ -59,14 +59,19 @@ pub enum Received {
     /// job whose video id is journaled later). `moved`: the receiver wrote the job's end,
     /// because no live process was driving it (one that is reads the event itself).
     Recorded {
+        /// The verified event.
         event: WebhookEvent,
+        /// The journaled job of its video, if any.
         job: Option<JobRecord>,
+        /// Whether the receiver wrote the job's end.
         moved: bool,
     },
     /// The same event (video and status) was recorded before: a retry or a duplicate delivery.
     /// Nothing changed.
     Duplicate {
+        /// The verified event.
         event: WebhookEvent,
+        /// The journaled job of its video, if any.
         job: Option<JobRecord>,
     },
 }

@@ -7,6 +7,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use pixfuse_core::endpoint;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -134,12 +135,12 @@ pub(crate) fn router(app: Shared) -> Router {
         .saturating_add(1 << 20);
     Router::new()
         .route(
-            "/openapi/v2/image/upload",
+            endpoint::UPLOAD.path,
             post(upload::handle).layer(DefaultBodyLimit::max(upload_limit)),
         )
-        .route("/openapi/v2/video/fusion/generate", post(submit::handle))
-        .route("/openapi/v2/video/result/{video_id}", get(result::handle))
-        .route("/openapi/v2/account/balance", get(balance))
+        .route(endpoint::GENERATE.path, post(submit::handle))
+        .route(endpoint::RESULT.path, get(result::handle))
+        .route(endpoint::BALANCE.path, get(balance))
         .route("/media/video/{file}", get(media::video))
         .route("/media/cover/{file}", get(media::cover))
         .route("/media/image/{file}", get(media::image))

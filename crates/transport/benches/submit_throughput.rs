@@ -132,7 +132,7 @@ fn main() {
                 .with_http_client(client.clone()),
         )
         .unwrap();
-        let url = format!("{base}/openapi/v2/video/fusion/generate");
+        let url = format!("{base}{}", pixfuse_core::endpoint::GENERATE.path);
         let body = bytes::Bytes::from_static(BODY);
         // Warm the pool and both code paths.
         raw(&client, &url, &body).await;

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
+use pixfuse_core::endpoint::{self, BALANCE, GENERATE, RESULT, UPLOAD};
 use pixfuse_core::poll::JobStatus;
 use pixfuse_core::wire::{BalanceResp, GenerateResp, ImageUploadResp, VideoResultResp};
 use reqwest::header::CONTENT_TYPE;
@@ -11,25 +12,8 @@ use reqwest::multipart::{Form, Part};
 use uuid::Uuid;
 
 use crate::client::{Transport, check_scheme};
-use crate::error::{Endpoint, TransportError};
+use crate::error::TransportError;
 use crate::preflight::{ImageInfo, preflight_image};
-
-pub const UPLOAD: Endpoint = Endpoint {
-    method: "POST",
-    path: "/openapi/v2/image/upload",
-};
-pub const GENERATE: Endpoint = Endpoint {
-    method: "POST",
-    path: "/openapi/v2/video/fusion/generate",
-};
-pub const RESULT: Endpoint = Endpoint {
-    method: "GET",
-    path: "/openapi/v2/video/result/{video_id}",
-};
-pub const BALANCE: Endpoint = Endpoint {
-    method: "GET",
-    path: "/openapi/v2/account/balance",
-};
 
 /// Slowest upload speed the upload timeout allows for.
 const MIN_UPLOAD_BYTES_PER_SEC: u64 = 256 * 1024;
@@ -39,7 +23,9 @@ const MIN_UPLOAD_BYTES_PER_SEC: u64 = 256 * 1024;
 pub struct UploadedImage {
     /// Use as `image_references[].img_id`.
     pub img_id: u64,
+    /// Where the vendor keeps the image, when the answer says.
     pub img_url: Option<String>,
+    /// The upload's `Ai-trace-id`.
     pub trace_id: Uuid,
     /// What preflight found (`None` for URL uploads).
     pub image: Option<ImageInfo>,
@@ -48,9 +34,11 @@ pub struct UploadedImage {
 /// A job the vendor accepted (or, for a re-sent trace id, the earlier job).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Submitted {
+    /// The job's video id: what status polls and downloads name.
     pub video_id: u64,
     /// Credits charged, when the answer says.
     pub credits: Option<i64>,
+    /// The submit's `Ai-trace-id` (sending it again returns this job, not a new bill).
     pub trace_id: Uuid,
 }
 
@@ -60,6 +48,7 @@ pub struct VideoStatus {
     /// The id that was asked about (an answer naming another id is logged as a warning and
     /// kept in `resp.id`).
     pub video_id: u64,
+    /// Where the job stands.
     pub status: JobStatus,
     /// Download URL; meaningful only when `status` is `Succeeded`.
     pub url: Option<String>,
@@ -82,8 +71,11 @@ impl VideoStatus {
 /// The account's credits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Balance {
+    /// The account, when the answer names it.
     pub account_id: Option<u64>,
+    /// Credits of the monthly allowance.
     pub monthly: i64,
+    /// Credits bought in packages.
     pub package: i64,
 }
 
@@ -197,7 +189,7 @@ impl Transport {
 
     /// One status poll (fresh trace id).
     pub async fn status(&self, video_id: u64) -> Result<VideoStatus, TransportError> {
-        let url = self.url(&format!("/openapi/v2/video/result/{video_id}"));
+        let url = self.url(&endpoint::result_path(video_id));
         let timeout = self.inner.config.request_timeout;
         let resp: VideoResultResp = self
             .call(RESULT, Uuid::new_v4(), timeout, |http| Ok(http.get(&url)))

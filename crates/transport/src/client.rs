@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pixfuse_core::endpoint::Endpoint;
 use pixfuse_core::retry::{self, Attempted, GiveUpReason, Step};
 use pixfuse_core::text::{Redactor, redact_url, sanitize};
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
@@ -16,7 +17,7 @@ use uuid::Uuid;
 
 use crate::attempt::{Failed, Reading, attempt};
 use crate::config::{AuthStyle, TransportConfig};
-use crate::error::{CallInfo, Endpoint, TransportError};
+use crate::error::{CallInfo, TransportError};
 
 pub(crate) const TRACE_HEADER: &str = "ai-trace-id";
 const API_KEY_HEADER: &str = "api-key";

@@ -8,16 +8,44 @@ use pixfuse_core::retry::RetryPolicy;
 use secrecy::SecretString;
 
 /// Who serves the API. Decides the default base URL and how the key is sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Provider {
-    /// The vendor: `https://app-api.pixverse.ai`, header `API-KEY`.
+    /// The vendor (the default): `https://app-api.pixverse.ai`, header `API-KEY`.
+    #[default]
     Pixverse,
     /// The QuickRouter relay: `https://api.quickrouter.ai`, `Authorization: Bearer`.
     QuickRouter,
 }
 
 impl Provider {
+    /// Every provider, in the order messages list them.
+    pub const ALL: [Provider; 2] = [Provider::Pixverse, Provider::QuickRouter];
+
+    /// The provider called `name` (as [`Provider::as_str`] spells it, in any case, surrounding
+    /// blanks ignored), as the CLI, the config file and `PIXFUSE_PROVIDER` accept it.
+    pub fn parse(name: &str) -> Option<Provider> {
+        let name = name.trim();
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// The names [`Provider::parse`] accepts, for messages (`pixverse or quickrouter`).
+    pub fn names() -> String {
+        let names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+        names.join(" or ")
+    }
+
+    /// The provider's own environment variable for the key (`PIXVERSE_API_KEY`,
+    /// `QUICKROUTER_API_KEY`); the facade's `PIXFUSE_API_KEY` takes precedence over it.
+    pub fn key_env(self) -> &'static str {
+        match self {
+            Provider::Pixverse => "PIXVERSE_API_KEY",
+            Provider::QuickRouter => "QUICKROUTER_API_KEY",
+        }
+    }
+
     /// The provider's public base URL.
     pub fn default_base_url(self) -> &'static str {
         match self {
@@ -62,6 +90,15 @@ impl AuthStyle {
     }
 }
 
+/// Time allowed to open a connection, unless [`TransportConfig::with_connect_timeout`] says.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for one API request, unless [`TransportConfig::with_request_timeout`] says.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest silence while an answer (or a download) arrives, unless
+/// [`TransportConfig::with_read_timeout`] or [`TransportConfig::with_download_read_timeout`]
+/// says.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Everything the transport needs. Build with [`TransportConfig::new`] and the `with_*`
 /// setters; [`crate::Transport::new`] checks it.
 #[derive(Clone)]
@@ -88,10 +125,10 @@ impl TransportConfig {
             base_url: provider.default_base_url().to_owned(),
             auth_style: provider.auth_style(),
             api_key,
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(60),
-            read_timeout: Duration::from_secs(30),
-            download_read_timeout: Duration::from_secs(30),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            download_read_timeout: DEFAULT_READ_TIMEOUT,
             retry: RetryPolicy::default(),
             poll: PollPolicy::default(),
             http_client: None,
@@ -186,18 +223,27 @@ impl TransportConfig {
         self
     }
 
+    /// Who serves the API.
     pub fn provider(&self) -> Provider {
         self.provider
     }
 
+    /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
 
+    /// How the key travels.
+    pub fn auth_style(&self) -> AuthStyle {
+        self.auth_style
+    }
+
+    /// Attempts, delays and the overall deadline for retries.
     pub fn retry(&self) -> &RetryPolicy {
         &self.retry
     }
 
+    /// Adaptive or fixed status polling.
     pub fn poll(&self) -> PollPolicy {
         self.poll
     }

@@ -37,6 +37,7 @@ const LULL: Duration = Duration::from_millis(200);
 /// Progress of a download.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DownloadProgress {
+    /// Bytes in the partial file so far (an earlier download's included).
     pub received: u64,
     /// Total size, once the server has said.
     pub total: Option<u64>,
@@ -47,7 +48,9 @@ pub struct DownloadProgress {
 /// A finished download.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Downloaded {
+    /// Where the video is now.
     pub path: PathBuf,
+    /// Its size.
     pub bytes: u64,
     /// Times the transfer resumed after a cut.
     pub resumes: u32,

@@ -6,25 +6,14 @@
 use std::path::PathBuf;
 
 use pixfuse_core::ErrorClass;
+use pixfuse_core::endpoint::Endpoint;
 use pixfuse_core::retry::{GiveUpReason, TransportFailure};
 use uuid::Uuid;
-
-/// Which call failed, for messages (`POST /openapi/v2/video/fusion/generate`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Endpoint {
-    pub method: &'static str,
-    pub path: &'static str,
-}
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.method, self.path)
-    }
-}
 
 /// What a failed call carries besides its kind: who, which try, and why it stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallInfo {
+    /// The endpoint called.
     pub endpoint: Endpoint,
     /// The `Ai-trace-id` of the call (the same on every attempt).
     pub trace_id: Uuid,
@@ -42,28 +31,41 @@ pub enum TransportError {
     /// error status.
     #[error("{}", api_sentence(*.class, *.status, *.err_code, .err_msg.as_deref(), .call))]
     Api {
+        /// What kind of failure core's classifier makes of it.
         class: ErrorClass,
+        /// The HTTP status.
         status: u16,
+        /// The envelope's non-zero `ErrCode`, when the body had one.
         err_code: Option<i64>,
+        /// The envelope's `ErrMsg` (key and control characters removed).
         err_msg: Option<String>,
+        /// Whether trying again later may help.
         retryable: bool,
+        /// Endpoint, trace id, attempts and why retries stopped.
         call: CallInfo,
     },
     /// The answer was not a PixVerse envelope (an HTML page from a proxy, a relay's `{}`).
     #[error("{}", odd_body_sentence(*.class, *.status, .what, .excerpt, .call))]
     UnexpectedBody {
+        /// What kind of failure core's classifier makes of it.
         class: ErrorClass,
+        /// The HTTP status.
         status: u16,
+        /// What the body was instead (`not JSON`, …).
         what: &'static str,
         /// The first few hundred characters of the body.
         excerpt: String,
+        /// Whether trying again later may help.
         retryable: bool,
+        /// Endpoint, trace id, attempts and why retries stopped.
         call: CallInfo,
     },
     /// No answer: connection refused, timeout, reset.
     #[error("{}", network_sentence(*.failure, .call))]
     Network {
+        /// How the last attempt failed below HTTP.
         failure: TransportFailure,
+        /// Endpoint, trace id, attempts and why retries stopped.
         call: CallInfo,
         /// reqwest's error (without its URL), when the failure came from reqwest.
         #[source]
@@ -89,18 +91,31 @@ pub enum TransportError {
     Config(String),
     /// A local image is not acceptable for upload.
     #[error("{path}: {problem}")]
-    Image { path: PathBuf, problem: String },
+    Image {
+        /// The image.
+        path: PathBuf,
+        /// What is wrong with it, and the limit it breaks.
+        problem: String,
+    },
     /// A local file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {
+        /// What was being done (`cannot read`, `cannot write`, …).
         action: &'static str,
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
     /// A download ended with the wrong content.
     #[error("download of {url} failed: {problem}")]
-    Download { url: String, problem: String },
+    Download {
+        /// The download URL, without its query string.
+        url: String,
+        /// What was wrong with what arrived.
+        problem: String,
+    },
 }
 
 impl TransportError {

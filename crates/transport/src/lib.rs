@@ -22,6 +22,7 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 mod api;
 mod attempt;
@@ -35,16 +36,16 @@ mod wait;
 
 pub use api::{Balance, Submitted, UploadedImage, VideoStatus};
 
-/// The vendor endpoints this transport calls (for tools that describe requests, like a dry run).
-pub mod endpoints {
-    pub use crate::api::{BALANCE, GENERATE, RESULT, UPLOAD};
-}
 pub use client::{Transport, download_redirect_policy, redirect_policy};
-pub use config::{AuthStyle, Provider, TransportConfig};
+pub use config::{
+    AuthStyle, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, Provider,
+    TransportConfig,
+};
 pub use download::{DownloadOptions, DownloadProgress, Downloaded, discard_partial, partial_path};
-pub use error::{CallInfo, Endpoint, TransportError};
+pub use error::{CallInfo, TransportError};
 pub use preflight::{ImageFormat, ImageInfo, preflight_image};
 pub use wait::{WaitEvent, WaitOutcome};
 
+pub use pixfuse_core::endpoint::Endpoint;
 pub use pixfuse_core::poll::{Age, JobShape, JobStatus, PollPolicy};
 pub use pixfuse_core::retry::{Backoff, GiveUpReason, RetryPolicy, TransportFailure};

@@ -12,8 +12,11 @@ use crate::error::TransportError;
 /// An image format the vendor accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ImageFormat {
+    /// PNG.
     Png,
+    /// JPEG (`.jpg` or `.jpeg`).
     Jpeg,
+    /// WebP.
     Webp,
 }
 
@@ -31,6 +34,7 @@ impl ImageFormat {
         }
     }
 
+    /// The MIME type the upload declares.
     pub fn mime(self) -> &'static str {
         match self {
             ImageFormat::Png => "image/png",
@@ -59,10 +63,13 @@ impl ImageFormat {
 /// What preflight learned about an image.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageInfo {
+    /// What the content is (whatever the extension says).
     pub format: ImageFormat,
     /// File size in bytes.
     pub bytes: u64,
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
     /// Problems that do not block the upload (a side beyond the older 4000 px limit, an
     /// extension that does not match the content).

@@ -14,7 +14,9 @@ use crate::error::TransportError;
 pub enum WaitEvent {
     /// A poll answered.
     Polled {
+        /// The video asked about.
         video_id: u64,
+        /// What the poll answered.
         status: JobStatus,
         /// Since `wait` started.
         elapsed: Duration,
@@ -27,10 +29,15 @@ pub enum WaitEvent {
     },
     /// A poll failed after the transport's own retries; waiting continues.
     PollFailed {
+        /// The video asked about.
         video_id: u64,
+        /// Since `wait` started.
         elapsed: Duration,
+        /// Polls so far, this one included.
         polls: u32,
+        /// Why the poll failed.
         error: TransportError,
+        /// Delay before the next poll.
         next_poll_in: Duration,
     },
 }
@@ -43,9 +50,13 @@ pub enum WaitOutcome {
     /// The deadline passed first. The job keeps running (and may still bill); wait again
     /// later with the same id.
     StillRunning {
+        /// The video waited for.
         video_id: u64,
+        /// The last status that arrived, if any did.
         last: Option<VideoStatus>,
+        /// Time spent waiting.
         elapsed: Duration,
+        /// Polls made.
         polls: u32,
     },
 }

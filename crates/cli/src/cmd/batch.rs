@@ -33,9 +33,6 @@ use crate::failure::exit_for;
 use crate::interrupt::{self, Jobs};
 use crate::net_args::NetArgs;
 
-/// The most jobs `--concurrency auto` ever has in flight.
-const AUTO_MAX: u32 = 20;
-
 /// Exit codes from most to least severe (see the module docs).
 const SEVERITY: [Exit; 10] = [
     Exit::Internal,
@@ -105,7 +102,7 @@ fn parse_concurrency(text: &str) -> Result<Concurrency, String> {
         "write a number of jobs (at least 1), `auto`, or `auto:N` (discover the limit, at most N)";
     let at_least_one = |n: &str| n.parse::<u32>().ok().filter(|n| *n >= 1);
     if text.eq_ignore_ascii_case("auto") {
-        return Ok(Concurrency::Auto { max: AUTO_MAX });
+        return Ok(Concurrency::AUTO);
     }
     if let Some((auto, cap)) = text.split_once(':')
         && auto.eq_ignore_ascii_case("auto")
@@ -631,10 +628,7 @@ mod tests {
         }
         assert!(parse_concurrency("0").is_err());
         assert_eq!(parse_concurrency("3"), Ok(Concurrency::Fixed(3)));
-        assert_eq!(
-            parse_concurrency("AUTO"),
-            Ok(Concurrency::Auto { max: AUTO_MAX })
-        );
+        assert_eq!(parse_concurrency("AUTO"), Ok(Concurrency::AUTO));
     }
 
     #[test]
@@ -650,5 +644,19 @@ mod tests {
         for bad in ["auto:", "auto:0", "auto:x", "fast:3", "3:auto"] {
             assert!(parse_concurrency(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_help_states_the_library_s_auto_cap() {
+        use clap::CommandFactory;
+        let cli = crate::cli::Cli::command();
+        let batch = cli.find_subcommand("batch").expect("a batch command");
+        let arg = batch
+            .get_arguments()
+            .find(|a| a.get_id() == "concurrency")
+            .expect("--concurrency");
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        let cap = pixfuse::batch::AUTO_CONCURRENCY_MAX;
+        assert!(help.contains(&format!("(at most {cap})")), "{help}");
     }
 }

@@ -11,103 +11,16 @@ pub mod validate;
 pub mod video;
 pub mod webhook;
 
-use std::cell::Cell;
 use std::io::Write;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{Cli, Command};
 use crate::exit::Exit;
 use crate::render::Style;
 
-/// A command that could not do its job, with the exit code that says why.
-#[derive(Debug)]
-pub struct Failure {
-    pub exit: Exit,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            exit: Exit::Usage,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<std::io::Error> for Failure {
-    fn from(e: std::io::Error) -> Self {
-        // A closed pipe (`pixfuse models | head -1`) is the reader's choice, not a failure.
-        let exit = if e.kind() == std::io::ErrorKind::BrokenPipe {
-            Exit::Success
-        } else {
-            Exit::Internal
-        };
-        Failure {
-            exit,
-            message: format!("cannot write output: {e}"),
-        }
-    }
-}
-
-/// What every command knows about how to speak.
-pub struct Ctx {
-    pub json: bool,
-    pub verbose: u8,
-    pub quiet: bool,
-    /// `--sandbox`: the commands a message suggests need the flag too.
-    pub sandbox: bool,
-    /// Styling for stdout.
-    pub style: Style,
-    /// Whether a `--json` result object is on stdout already (see [`Ctx::print_json`]).
-    printed: Cell<bool>,
-}
-
-impl Ctx {
-    fn new(global: &GlobalArgs) -> Self {
-        Ctx {
-            json: global.json,
-            verbose: global.verbose,
-            quiet: global.quiet,
-            sandbox: global.net.sandbox,
-            style: Style::for_stdout(),
-            printed: Cell::new(false),
-        }
-    }
-
-    /// `command` (`pixfuse resume 3`) as it must be typed in this session.
-    pub fn command(&self, command: &str) -> String {
-        match command.strip_prefix("pixfuse ") {
-            Some(rest) if self.sandbox && !rest.split_whitespace().any(|w| w == "--sandbox") => {
-                format!("pixfuse --sandbox {rest}")
-            }
-            _ => command.to_owned(),
-        }
-    }
-
-    /// `message` with every command it quotes (`` `pixfuse resume 3` ``) as it must be typed in
-    /// this session.
-    pub fn commands_in(&self, message: &str) -> String {
-        let mut parts = message.split('`');
-        let mut out = parts.next().unwrap_or_default().to_owned();
-        for (i, part) in parts.enumerate() {
-            out.push('`');
-            // Odd pieces are inside backticks.
-            if i % 2 == 0 {
-                out.push_str(&self.command(part));
-            } else {
-                out.push_str(part);
-            }
-        }
-        out
-    }
-
-    /// Prints the `--json` result object. Every networked command prints its object through
-    /// here, so [`run`] knows whether a failure still owes one.
-    pub fn print_json(&self, value: &serde_json::Value) -> std::io::Result<()> {
-        self.printed.set(true);
-        writeln!(std::io::stdout().lock(), "{value}")
-    }
-}
+// What every command takes and returns; they live in modules of their own (the dispatcher only
+// dispatches), and are re-exported so each command can say `use super::{Ctx, Failure}`.
+pub use crate::ctx::Ctx;
+pub use crate::failure::Failure;
 
 pub fn run(cli: Cli) -> Exit {
     let ctx = Ctx::new(&cli.global);
@@ -145,7 +58,7 @@ pub fn run(cli: Cli) -> Exit {
         Ok(exit) => exit,
         Err(f) if f.exit == Exit::Success => Exit::Success,
         Err(f) => {
-            if ctx.json && networked && !ctx.printed.get() {
+            if ctx.json && networked && !ctx.printed_json() {
                 // Failed before any result existed (configuration, job file, key, session).
                 let _ = ctx.print_json(&serde_json::json!({
                     "status": "error",
@@ -163,39 +76,5 @@ pub fn run(cli: Cli) -> Exit {
             );
             f.exit
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ctx(sandbox: bool) -> Ctx {
-        Ctx {
-            json: false,
-            verbose: 0,
-            quiet: false,
-            sandbox,
-            style: Style::for_stdout(),
-            printed: Cell::new(false),
-        }
-    }
-
-    #[test]
-    fn suggested_commands_carry_sandbox_when_the_session_does() {
-        let message = "video 7 is still being generated; continue with `pixfuse resume 3`";
-        assert_eq!(ctx(false).commands_in(message), message);
-        assert_eq!(
-            ctx(true).commands_in(message),
-            "video 7 is still being generated; continue with `pixfuse --sandbox resume 3`"
-        );
-        assert_eq!(
-            ctx(true).commands_in("`pixfuse --sandbox wait 9` or `x` then `pixfuse jobs`"),
-            "`pixfuse --sandbox wait 9` or `x` then `pixfuse --sandbox jobs`"
-        );
-        assert_eq!(
-            ctx(true).command("pixfuse wait 9"),
-            "pixfuse --sandbox wait 9"
-        );
     }
 }

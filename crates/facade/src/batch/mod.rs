@@ -46,12 +46,27 @@ pub enum Concurrency {
     Fixed(u32),
     /// Discover the account's limit: grow while submits succeed, shrink on 500044, never more
     /// than `max`.
-    Auto { max: u32 },
+    Auto {
+        /// The most jobs ever generating at once.
+        max: u32,
+    },
+}
+
+/// The most jobs [`Concurrency::AUTO`] ever has generating at once.
+pub const AUTO_CONCURRENCY_MAX: u32 = 20;
+
+impl Concurrency {
+    /// Discover the account's limit, up to [`AUTO_CONCURRENCY_MAX`]: the default of
+    /// [`BatchOptions`] and of `pixfuse batch`.
+    pub const AUTO: Concurrency = Concurrency::Auto {
+        max: AUTO_CONCURRENCY_MAX,
+    };
 }
 
 /// How to run a batch.
 #[derive(Clone, Debug)]
 pub struct BatchOptions {
+    /// How many jobs may generate at once (default [`Concurrency::AUTO`]).
     pub concurrency: Concurrency,
     /// Stop submitting before the estimated credits would exceed this.
     pub budget: Option<f64>,
@@ -72,7 +87,7 @@ pub struct BatchOptions {
 impl Default for BatchOptions {
     fn default() -> Self {
         BatchOptions {
-            concurrency: Concurrency::Auto { max: 16 },
+            concurrency: Concurrency::AUTO,
             budget: None,
             slot_retry_delay: Duration::from_secs(2),
             max_slot_refusals: 200,
@@ -88,33 +103,67 @@ impl Default for BatchOptions {
 #[non_exhaustive]
 pub enum BatchEvent {
     /// A job got a slot (or, already submitted earlier, is being waited for) and started.
-    Started { line: usize, name: String },
+    Started {
+        /// The line's number in the batch file (from 1).
+        line: usize,
+        /// The line's name (its `"id"`, else `line N`).
+        name: String,
+    },
     /// One step of a job.
     Job {
+        /// The line's number in the batch file (from 1).
         line: usize,
+        /// The line's name (its `"id"`, else `line N`).
         name: String,
+        /// The job's step.
         event: Event,
     },
     /// The server refused a submit for lack of a concurrency slot (500044); the same journaled
     /// job (same trace id) is queued again.
-    SlotRefused { line: usize, name: String },
+    SlotRefused {
+        /// The line's number in the batch file (from 1).
+        line: usize,
+        /// The line's name (its `"id"`, else `line N`).
+        name: String,
+    },
     /// Another live pixfuse process runs this line's job: this run waits for it.
-    Watching { line: usize, name: String, pid: u32 },
+    Watching {
+        /// The line's number in the batch file (from 1).
+        line: usize,
+        /// The line's name (its `"id"`, else `line N`).
+        name: String,
+        /// The other process's id.
+        pid: u32,
+    },
     /// A line that failed for good earlier is submitted again (`retry_failed`): a new bill.
-    Retrying { line: usize, name: String },
+    Retrying {
+        /// The line's number in the batch file (from 1).
+        line: usize,
+        /// The line's name (its `"id"`, else `line N`).
+        name: String,
+    },
     /// A job stopped on a failure that leaves it resumable (network, server, an unreadable
     /// answer) and is queued again, continuing from its journal entry.
     Restarted {
+        /// The line's number in the batch file (from 1).
         line: usize,
+        /// The line's name (its `"id"`, else `line N`).
         name: String,
+        /// Why it stopped.
         reason: String,
     },
     /// The number of jobs allowed in flight changed (auto concurrency).
-    ConcurrencyChanged { limit: u32 },
+    ConcurrencyChanged {
+        /// Jobs allowed in flight now.
+        limit: u32,
+    },
     /// The next job does not fit the budget: nothing more is submitted.
     BudgetStop {
+        /// The line's number in the batch file (from 1).
         line: usize,
+        /// The line's name (its `"id"`, else `line N`).
         name: String,
+        /// Why it does not fit.
         refusal: BudgetRefusal,
     },
     /// A line ended (done, failed, still running, refused before billing, or skipped).

@@ -12,12 +12,15 @@ use crate::run::JobOutcome;
 /// One line's end.
 #[derive(Debug)]
 pub struct BatchOutcome {
+    /// The line's number in the batch file (from 1).
     pub line: usize,
+    /// The line's `"id"`, if it has one.
     pub id: Option<String>,
     /// Where the video goes (or went).
     pub output: PathBuf,
     /// The journal's id, once journaled.
     pub job_id: Option<i64>,
+    /// How it ended.
     pub result: BatchResult,
     /// Its category and charge, as the batch summary counts it.
     pub end: LineEnd,
@@ -26,8 +29,13 @@ pub struct BatchOutcome {
 /// Done, failed or skipped.
 #[derive(Debug)]
 pub enum BatchResult {
-    /// The video is on disk. `earlier` when an earlier run (or another process) made it.
-    Done { outcome: JobOutcome, earlier: bool },
+    /// The video is on disk.
+    Done {
+        /// How the job ended.
+        outcome: JobOutcome,
+        /// Whether an earlier run (or another process) made it.
+        earlier: bool,
+    },
     /// The job did not finish; [`Error::StillRunning`] means it is still generating and a rerun
     /// (or `pixfuse resume`) picks it up.
     Failed(Error),

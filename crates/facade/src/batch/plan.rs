@@ -33,6 +33,7 @@ pub struct BatchItem {
     pub key: String,
     /// sha256 of the line's canonical job (keys sorted; `"id"` and `"output"` left out).
     pub job_hash: String,
+    /// The job, image paths resolved against the batch file's directory.
     pub job: Job,
     /// Absolute path of the video.
     pub output: PathBuf,
@@ -54,15 +55,20 @@ impl BatchItem {
 /// A line that is not a runnable job.
 #[derive(Debug)]
 pub struct RejectedLine {
+    /// The line's number in the batch file (from 1).
     pub line: usize,
+    /// The line's `"id"`, if it could be read.
     pub id: Option<String>,
+    /// Why it cannot run.
     pub error: Error,
 }
 
 /// A whole batch file, read and checked.
 #[derive(Debug, Default)]
 pub struct BatchPlan {
+    /// The runnable lines, in file order.
     pub items: Vec<BatchItem>,
+    /// The lines that are not.
     pub rejected: Vec<RejectedLine>,
 }
 

@@ -47,14 +47,18 @@ pub enum JournalError {
         "cannot create the state directory {path}: {source} (set --state-dir or PIXFUSE_STATE_DIR to a writable directory)"
     )]
     StateDir {
+        /// The directory.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
     /// The journal file cannot be opened as a database.
     #[error("cannot open the journal {path}: {source}")]
     Open {
+        /// The journal file.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: rusqlite::Error,
     },
@@ -63,7 +67,12 @@ pub enum JournalError {
         "journal {path} has schema version {found}, newer than this pixfuse understands ({}); upgrade pixfuse or use another --state-dir",
         schema::VERSION
     )]
-    NewerSchema { path: PathBuf, found: i64 },
+    NewerSchema {
+        /// The journal file.
+        path: PathBuf,
+        /// The version it has.
+        found: i64,
+    },
     /// A query failed.
     #[error("journal query failed: {0}")]
     Sql(#[from] rusqlite::Error),
@@ -72,12 +81,20 @@ pub enum JournalError {
     NoSuchJob(i64),
     /// A row the journal cannot read back.
     #[error("journal row {id} is corrupt: {what}")]
-    Corrupt { id: i64, what: String },
+    Corrupt {
+        /// The job.
+        id: i64,
+        /// What is wrong with it.
+        what: String,
+    },
     /// Another writer moved the job first (it is no longer in the state this write expected).
     #[error("job {id} changed meanwhile: it is {found}, not {expected}")]
     Conflict {
+        /// The job.
         id: i64,
+        /// The state the write expected.
         expected: JobState,
+        /// The state the job is in.
         found: JobState,
     },
     /// This process no longer holds the job's claim (its lease ran out and another process
@@ -86,7 +103,12 @@ pub enum JournalError {
         "job {id} was taken over by another pixfuse process{}; it continues there",
         by.as_ref().map(|o| format!(" (pid {} on {})", o.pid, o.host)).unwrap_or_default()
     )]
-    ClaimLost { id: i64, by: Option<Owner> },
+    ClaimLost {
+        /// The job.
+        id: i64,
+        /// The process that holds it now, when known.
+        by: Option<Owner>,
+    },
     /// The storage failed in a way of its own (a worker thread stopped).
     #[error("journal storage failed: {0}")]
     Storage(String),
@@ -99,6 +121,7 @@ pub struct JobRecord {
     pub id: i64,
     /// The `Ai-trace-id` every submit of this job carries.
     pub trace_id: Uuid,
+    /// Where the job is in its lifecycle.
     pub state: JobState,
     /// The server the job belongs to (its trace id deduplicates only there).
     pub origin: String,
@@ -110,21 +133,33 @@ pub struct JobRecord {
     pub request: Option<String>,
     /// sha256 of `request`.
     pub request_hash: Option<String>,
+    /// Who served it (`pixverse`, `quickrouter`).
     pub provider: String,
     /// The URL the job was sent to.
     pub base_url: String,
+    /// The vendor's id of the video, once submitted.
     pub video_id: Option<u64>,
     /// The last status the server reported.
     pub status: Option<JobStatus>,
+    /// The download URL, once the video is ready.
     pub url: Option<String>,
+    /// Where the video goes.
     pub output_path: Option<PathBuf>,
+    /// Credits charged, when the server said.
     pub credits: Option<i64>,
+    /// The seed the server reports it used.
     pub seed: Option<i64>,
+    /// When the job was claimed (Unix milliseconds, like every `_ms` here).
     pub created_ms: i64,
+    /// When the server accepted it.
     pub submitted_ms: Option<i64>,
+    /// When the server reported its end.
     pub finished_ms: Option<i64>,
+    /// When its video was on disk.
     pub downloaded_ms: Option<i64>,
+    /// When the record last changed.
     pub updated_ms: i64,
+    /// The last failure met while driving it (cleared by progress).
     pub last_error: Option<String>,
     /// The process driving it, if one holds a claim.
     #[serde(skip)]
@@ -156,9 +191,13 @@ impl JobRecord {
 pub struct CallbackRecord {
     /// The server it is about (the receiver's origin).
     pub origin: String,
+    /// The video it is about.
     pub video_id: u64,
+    /// The status it reports.
     pub status: JobStatus,
+    /// The download URL it carries (successes only).
     pub url: Option<String>,
+    /// The credits it reports.
     pub credits: Option<i64>,
     /// The job it matched when it came (`None`: a video the journal did not know then).
     pub job_id: Option<i64>,
@@ -170,14 +209,18 @@ pub struct CallbackRecord {
     pub trace_id: Option<String>,
     /// The body as received.
     pub body: String,
+    /// When its first delivery came (Unix milliseconds).
     pub received_ms: i64,
 }
 
 /// A cached upload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadRecord {
+    /// Hex sha256 of the image's bytes.
     pub sha256: String,
+    /// The vendor's id for it.
     pub img_id: u64,
+    /// Where the vendor keeps it, when the upload said.
     pub img_url: Option<String>,
 }
 
@@ -306,7 +349,12 @@ pub enum ForgetError {
     #[error(
         "job {id} is {state} and may still be generating (a paid video would be lost); finish it with `pixfuse resume {id}`, or forget it anyway with --force"
     )]
-    Unfinished { id: i64, state: JobState },
+    Unfinished {
+        /// The job.
+        id: i64,
+        /// Where it stands.
+        state: JobState,
+    },
     /// The journal failed.
     #[error("{0}")]
     Journal(String),

@@ -1,0 +1,22 @@
+//! All of pixfuse-cli's integration tests in one binary, a module per area (one link of the
+//! whole dependency tree instead of one per file). Run one area with
+//! `cargo nextest run -p pixfuse-cli -E 'test(/^hostile::/)'`.
+
+mod common;
+
+mod batch_cli;
+mod cli;
+mod crash_e2e;
+mod exit_codes;
+mod hostile;
+mod interrupt_cli;
+mod json_failures;
+mod lifecycle_cli;
+mod local_limits;
+mod mcp_stdio;
+mod mcp_tools;
+mod run_e2e;
+mod sandbox_cmd;
+mod sandbox_journal;
+mod secrets;
+mod webhook_e2e;
