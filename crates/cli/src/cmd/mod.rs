@@ -2,7 +2,11 @@
 
 pub mod account;
 pub mod batch;
+pub mod completions;
+pub mod config;
 pub mod estimate;
+mod flag_mode;
+pub mod help;
 pub mod job;
 pub mod journal;
 pub mod models;
@@ -117,7 +121,13 @@ pub fn run(cli: Cli) -> Exit {
     // the offline ones print their own `--json` verdicts.
     let networked = !matches!(
         cli.command,
-        Command::Validate(_) | Command::Models(_) | Command::Estimate(_) | Command::Sandbox(_)
+        Command::Validate(_)
+            | Command::Models(_)
+            | Command::Estimate(_)
+            | Command::Sandbox(_)
+            | Command::Help(_)
+            | Command::Completions(_)
+            | Command::Man(_)
     );
     let result = match cli.command {
         Command::Run(args) => job::run(&ctx, net, &args),
@@ -135,6 +145,10 @@ pub fn run(cli: Cli) -> Exit {
         Command::Estimate(args) => estimate::run(&ctx, &args),
         Command::Sandbox(args) => sandbox::run(&ctx, &args),
         Command::Webhook(args) => webhook::run(&ctx, net, &args),
+        Command::Help(args) => help::help(&ctx, &args),
+        Command::Config(args) => config::run(&ctx, net, &args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     };
     match result {
         Ok(exit) => exit,
