@@ -129,11 +129,11 @@ fn flag_or_env(flag: &str, env: &str, value: &OsStr) -> String {
     }
 }
 
-/// One setting: its value (`None`: not set) and where it came from.
+/// One setting: its value (`None`: not set) and where it came from (`None`: nowhere).
 struct Shown {
     name: &'static str,
     value: Option<String>,
-    source: String,
+    source: Option<String>,
 }
 
 fn show(ctx: &Ctx, net: &NetArgs) -> Result<Exit, Failure> {
@@ -174,7 +174,7 @@ fn show(ctx: &Ctx, net: &NetArgs) -> Result<Exit, Failure> {
         Shown {
             name,
             value,
-            source,
+            source: Some(source),
         }
     };
     let human = |d: std::time::Duration| humantime::format_duration(d).to_string();
@@ -182,22 +182,22 @@ fn show(ctx: &Ctx, net: &NetArgs) -> Result<Exit, Failure> {
         Shown {
             name: "config_file",
             value: config.path.as_deref().map(lossy),
-            source: match (&net.config, &config.path) {
+            source: Some(match (&net.config, &config.path) {
                 (Some(p), _) => flag_or_env("--config", "PIXFUSE_CONFIG", p.as_os_str()),
                 (None, Some(_)) => "default location".to_owned(),
                 (None, None) => format!(
-                    "none ({} does not exist)",
+                    "{} does not exist; `pixfuse config init` writes it",
                     describe_config_file(config_file(None).as_deref())
                 ),
-            },
+            }),
         },
         Shown {
             name: "profile",
             value: config.profile.clone(),
             source: match (&net.profile, &config.profile) {
-                (Some(p), _) => flag_or_env("--profile", "PIXFUSE_PROFILE", OsStr::new(p)),
-                (None, Some(_)) => format!("{file} (profile = …)"),
-                (None, None) => "none".to_owned(),
+                (Some(p), _) => Some(flag_or_env("--profile", "PIXFUSE_PROFILE", OsStr::new(p))),
+                (None, Some(_)) => Some(format!("the `profile` key of {file}")),
+                (None, None) => None,
             },
         },
         layered(
@@ -224,12 +224,20 @@ fn show(ctx: &Ctx, net: &NetArgs) -> Result<Exit, Failure> {
         ),
         Ok(source) => (Some("set (not shown)".to_owned()), source.to_string()),
         Err(KeyError::Empty(source)) => (Some("empty".to_owned()), source.to_string()),
-        Err(e) => (None, e.to_string()),
+        // The fix, as the commands that need a key would say it.
+        Err(e) => {
+            let text = e.to_string();
+            let fix = text
+                .strip_prefix("no API key: ")
+                .unwrap_or(&text)
+                .to_owned();
+            (None, fix)
+        }
     };
     rows.push(Shown {
         name: "api_key",
         value: key_value,
-        source: key_source,
+        source: Some(key_source),
     });
     let secret_env = std::env::var_os(WEBHOOK_SECRET_ENV).filter(|v| !v.is_empty());
     rows.push(Shown {
@@ -237,9 +245,9 @@ fn show(ctx: &Ctx, net: &NetArgs) -> Result<Exit, Failure> {
         value: (secret_env.is_some() || s.webhook_secret.is_some())
             .then(|| "set (not shown)".to_owned()),
         source: match (&secret_env, &s.webhook_secret) {
-            (Some(_), _) => format!("${WEBHOOK_SECRET_ENV}"),
-            (None, Some(_)) => from_file(),
-            (None, None) => "none".to_owned(),
+            (Some(_), _) => Some(format!("${WEBHOOK_SECRET_ENV}")),
+            (None, Some(_)) => Some(from_file()),
+            (None, None) => None,
         },
     });
     rows.push(layered(
@@ -288,8 +296,10 @@ fn show(ctx: &Ctx, net: &NetArgs) -> Result<Exit, Failure> {
     let mut out = std::io::stdout().lock();
     for row in &rows {
         let value = row.value.as_deref().unwrap_or("(not set)");
-        writeln!(out, "{:<17} {value}", row.name)?;
-        writeln!(out, "{:<17}   from {}", "", row.source)?;
+        match &row.source {
+            Some(source) => writeln!(out, "{:<17} {value}  ({source})", row.name)?,
+            None => writeln!(out, "{:<17} {value}", row.name)?,
+        }
     }
     if settings.sandbox() {
         writeln!(
