@@ -7,6 +7,7 @@ use crate::cmd::{
     batch::BatchArgs,
     completions::{CompletionsArgs, ManArgs},
     config::ConfigArgs,
+    doctor::DoctorArgs,
     estimate::EstimateArgs,
     help::HelpArgs,
     job::{RunArgs, SubmitArgs},
@@ -89,6 +90,8 @@ pub enum Command {
     Help(HelpArgs),
     /// Where pixfuse reads and writes, and what is in effect (`config path|show|init`).
     Config(ConfigArgs),
+    /// Check the key, the server, the clock, the journal and the state directory.
+    Doctor(DoctorArgs),
     Completions(CompletionsArgs),
     #[command(hide = true)]
     Man(ManArgs),

@@ -58,6 +58,6 @@ pub use pixfuse_core::{
     RefType, Severity, ValidateOptions, Validation, estimate_job, validate_bytes, validate_job,
     wire,
 };
-pub use pixfuse_transport::{Provider, TransportError, redirect_policy};
+pub use pixfuse_transport::{Provider, ServerClock, TransportError, redirect_policy};
 pub use secrecy::SecretString;
 pub use uuid::Uuid;

@@ -39,7 +39,7 @@ pub use api::{Balance, Submitted, UploadedImage, VideoStatus};
 pub mod endpoints {
     pub use crate::api::{BALANCE, GENERATE, RESULT, UPLOAD};
 }
-pub use client::{Transport, download_redirect_policy, redirect_policy};
+pub use client::{ServerClock, Transport, download_redirect_policy, redirect_policy};
 pub use config::{AuthStyle, Provider, TransportConfig};
 pub use download::{DownloadOptions, DownloadProgress, Downloaded, discard_partial, partial_path};
 pub use error::{CallInfo, Endpoint, TransportError};

@@ -4,6 +4,7 @@ pub mod account;
 pub mod batch;
 pub mod completions;
 pub mod config;
+pub mod doctor;
 pub mod estimate;
 mod flag_mode;
 pub mod help;
@@ -147,6 +148,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Webhook(args) => webhook::run(&ctx, net, &args),
         Command::Help(args) => help::help(&ctx, &args),
         Command::Config(args) => config::run(&ctx, net, &args),
+        Command::Doctor(args) => doctor::run(&ctx, net, &args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     };
