@@ -2,7 +2,7 @@
 //! budget, resumable by running it again.
 //!
 //! Exit code: 0 when every line is done; otherwise the most severe exit code among the lines,
-//! in the order of [`SEVERITY`] (a line skipped by `--budget` counts as 5, credits).
+//! in the order of `SEVERITY` (a line skipped by `--budget` counts as 5, credits).
 //! Account-wide blockers come first (nothing else can succeed until they are fixed), then
 //! problems in the batch file, then infrastructure a rerun may get past, then per-video
 //! outcomes, and last a job that only needs a rerun to finish.
