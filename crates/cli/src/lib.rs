@@ -13,6 +13,7 @@ mod key;
 pub mod net_args;
 mod progress;
 pub mod render;
+mod values;
 mod version;
 
 use clap::{CommandFactory, FromArgMatches};

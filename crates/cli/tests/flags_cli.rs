@@ -208,3 +208,30 @@ fn the_sandbox_banner_prints_the_lines_to_paste() {
     assert_exit(&out, 0);
     assert!(json(&out)["total"].is_number(), "{}", stdout(&out));
 }
+
+#[test]
+fn numbers_are_explained_in_the_arguments_terms() {
+    let s = Scratch::new();
+    for (args, says) in [
+        (
+            &["resume", "abc"][..],
+            "a job id is the number `pixfuse jobs` shows",
+        ),
+        (
+            &["jobs", "rm", "abc"][..],
+            "a job id is the number `pixfuse jobs` shows",
+        ),
+        (
+            &["batch", "x.jsonl", "--out-dir", "o", "--budget", "abc"][..],
+            "--budget takes credits, e.g. 2000",
+        ),
+        (
+            &["run", "--seed", "x", "--prompt", "p", "-o", "x.mp4"][..],
+            "--seed takes a whole number",
+        ),
+    ] {
+        let out = run(&s, args);
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -88,7 +88,7 @@ pub struct BatchArgs {
     /// Stop submitting before the credits of what this run submits would exceed this: each job
     /// counts at its estimate until the server says what it charged (jobs already submitted by
     /// an earlier run cost nothing more).
-    #[arg(long, value_name = "CREDITS")]
+    #[arg(long, value_name = "CREDITS", value_parser = crate::values::budget)]
     pub budget: Option<f64>,
     /// Print the plan and the total estimated cost; send nothing.
     #[arg(long)]

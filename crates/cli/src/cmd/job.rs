@@ -43,7 +43,7 @@ pub struct RequestArgs {
     #[arg(long = "aspect", value_name = "RATIO")]
     pub aspect_ratio: Option<String>,
     /// Seed, 0..=2147483647.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::seed)]
     pub seed: Option<u32>,
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help = audio_help())]
     pub audio: Option<bool>,
