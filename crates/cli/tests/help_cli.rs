@@ -121,3 +121,21 @@ fn readme_exit_codes_match_the_table() {
         "README.md's exit-code table is stale; rerun this test with PIXFUSE_BLESS=1 to rewrite it"
     );
 }
+
+#[test]
+fn every_positional_of_every_command_is_described() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_positionals() {
+            if arg.get_help().is_none() {
+                missing.push(format!("{path} <{}>", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&pixfuse_cli::cli::Cli::command(), "pixfuse", &mut missing);
+    assert!(missing.is_empty(), "undescribed positionals: {missing:?}");
+}
