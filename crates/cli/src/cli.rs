@@ -87,7 +87,6 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Receive the vendor's signed callbacks (`webhook serve`).
     Webhook(WebhookArgs),
-    Help(HelpArgs),
     /// Where pixfuse reads and writes, and what is in effect (`config path|show|init`).
     Config(ConfigArgs),
     /// Check the key, the server, the clock, the journal and the state directory.
@@ -95,6 +94,7 @@ pub enum Command {
     Completions(CompletionsArgs),
     #[command(hide = true)]
     Man(ManArgs),
+    Help(HelpArgs),
 }
 
 const EXAMPLES: &str = "Examples:

@@ -18,8 +18,7 @@ const TOPICS: [Topic; 1] = [(
     crate::exit::help_topic,
 )];
 
-/// Print the help of pixfuse, of a command (`pixfuse help webhook serve`), or of a topic
-/// (`pixfuse help exit-codes`).
+/// The help of pixfuse, of a command, or of a topic (`pixfuse help exit-codes`).
 #[derive(Debug, Args)]
 #[command(after_help = topics_help())]
 pub struct HelpArgs {
