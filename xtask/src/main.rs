@@ -29,6 +29,8 @@ tasks:
                       every test in the workspace, package-check, the README's first command,
                       spec-probe
   bench               run the benchmarks whose figures BENCHMARKS.md records
+  man [DIR]           write the man pages (pixfuse.1, pixfuse-run.1, …) into DIR
+                      [default: target/man]
 ";
 
 fn main() {
@@ -49,6 +51,7 @@ fn run() -> Result<()> {
         Some("package-check") => package_check::run(flag("--verify")),
         Some("ci") => ci::run(),
         Some("bench") => ci::bench(),
+        Some("man") => man(args.get(1).map(String::as_str)),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -79,6 +82,23 @@ fn spec_lint() -> Result<()> {
         eprintln!("spec-lint: {p}");
     }
     bail!("{} problem(s) in spec/", problems.len())
+}
+
+/// `cargo xtask man [DIR]`: the binary writes its own pages (clap_mangen over its command line),
+/// so xtask needs no dependency on the CLI.
+fn man(dir: Option<&str>) -> Result<()> {
+    let dir = dir.map_or_else(|| root().join("target/man"), PathBuf::from);
+    let dir = dir.to_string_lossy();
+    cargo(&[
+        "run",
+        "--quiet",
+        "-p",
+        "pixfuse-cli",
+        "--",
+        "man",
+        "--out-dir",
+        &dir,
+    ])
 }
 
 /// Runs `cargo` with `args` from the workspace root, failing on a non-zero exit.

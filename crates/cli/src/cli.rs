@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::cmd::{
     account::{BalanceArgs, UploadArgs},
     batch::BatchArgs,
+    completions::{CompletionsArgs, ManArgs},
+    config::ConfigArgs,
+    doctor::DoctorArgs,
     estimate::EstimateArgs,
+    help::HelpArgs,
     job::{RunArgs, SubmitArgs},
     journal::{JobsArgs, ResumeArgs},
     models::ModelsArgs,
@@ -16,20 +20,19 @@ use crate::cmd::{
 };
 use crate::mcp::McpArgs;
 use crate::net_args::NetArgs;
+use crate::render::ColorWhen;
 
 /// pixfuse: multi-subject image-to-video with PixVerse Fusion, checked offline before any credit
 /// is spent.
 #[derive(Debug, Parser)]
-#[command(name = "pixfuse", version, propagate_version = true)]
-#[command(after_help = "Examples:
-  pixfuse validate job.json          check a request offline
-  pixfuse models                     what each model accepts
-  pixfuse estimate job.json          what it will cost
-  pixfuse run job.json -o clip.mp4   upload, submit, wait, download (journaled)
-  pixfuse resume                     finish jobs a crash or timeout interrupted
-  pixfuse sandbox                    a local emulator of the API (no key needed)
-  pixfuse webhook serve              receive the vendor's callbacks into the journal
-  pixfuse mcp                        serve the tools to an AI agent (Model Context Protocol)")]
+#[command(
+    name = "pixfuse",
+    version = crate::version::SHORT,
+    long_version = crate::version::LONG,
+    propagate_version = true
+)]
+// `help` is ours: it knows topics (`pixfuse help exit-codes`) as well as commands.
+#[command(disable_help_subcommand = true, after_help = footer())]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -51,6 +54,10 @@ pub struct GlobalArgs {
     /// Only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Colour: auto (a terminal, unless NO_COLOR is set or TERM=dumb; CLICOLOR_FORCE=1 forces
+    /// it), always or never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,4 +89,27 @@ pub enum Command {
     /// Receive the vendor's signed callbacks (`webhook serve`).
     Webhook(WebhookArgs),
     Mcp(McpArgs),
+    /// Where pixfuse reads and writes, and what is in effect (`config path|show|init`).
+    Config(ConfigArgs),
+    /// Check the key, the server, the clock, the journal and the state directory.
+    Doctor(DoctorArgs),
+    Completions(CompletionsArgs),
+    #[command(hide = true)]
+    Man(ManArgs),
+    Help(HelpArgs),
+}
+
+const EXAMPLES: &str = "Examples:
+  pixfuse validate job.json          check a request offline
+  pixfuse models                     what each model accepts
+  pixfuse estimate job.json          what it will cost
+  pixfuse run job.json -o clip.mp4   upload, submit, wait, download (journaled)
+  pixfuse resume                     finish jobs a crash or timeout interrupted
+  pixfuse sandbox                    a local emulator of the API (no key needed)
+  pixfuse webhook serve              receive the vendor's callbacks into the journal
+  pixfuse mcp                        serve the tools to an AI agent (Model Context Protocol)";
+
+/// The top-level `--help` footer: examples, then the exit codes.
+fn footer() -> String {
+    format!("{EXAMPLES}\n\n{}", crate::exit::help_footer())
 }

@@ -107,14 +107,29 @@ pub enum ConfigError {
         known: String,
     },
     #[error(
-        "profile `{0}` was asked for, but there is no config file (create one or pass --config FILE)"
+        "profile `{name}` was asked for, but there is no config file at {path} (`pixfuse config \
+         init` writes one with a commented profile; or pass --config FILE)"
     )]
-    ProfileWithoutFile(String),
+    ProfileWithoutFile { name: String, path: String },
 }
 
 /// The default config file: `pixfuse/config.toml` in the platform config directory.
 pub fn default_config_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "pixfuse").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// The config file in effect: `explicit` (`--config`, `PIXFUSE_CONFIG`), else the default one
+/// (which need not exist).
+pub fn config_file(explicit: Option<&Path>) -> Option<PathBuf> {
+    explicit.map(Path::to_owned).or_else(default_config_path)
+}
+
+/// `path` for a message, or what to pass when the platform has no config directory.
+pub fn describe_config_file(path: Option<&Path>) -> String {
+    path.map_or_else(
+        || "a config file (this platform has no config directory: pass --config FILE)".to_owned(),
+        |p| p.display().to_string(),
+    )
 }
 
 impl Config {
@@ -127,7 +142,10 @@ impl Config {
                 Some(p) if p.is_file() => p,
                 _ => {
                     return match profile {
-                        Some(name) => Err(ConfigError::ProfileWithoutFile(name.to_owned())),
+                        Some(name) => Err(ConfigError::ProfileWithoutFile {
+                            name: name.to_owned(),
+                            path: describe_config_file(default_config_path().as_deref()),
+                        }),
                         None => Ok(Config::default()),
                     };
                 }

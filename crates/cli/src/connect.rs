@@ -116,22 +116,40 @@ impl Settings {
     /// The API key, from stdin, env or config (exit 4 when there is none).
     pub fn api_key(&self) -> Result<SecretString, Failure> {
         let env = |name: &str| std::env::var(name).ok();
-        let (secret, source) = key::resolve(
-            KeyInputs {
-                provider: self.provider,
-                from_stdin: self.api_key_stdin,
-                env: &env,
-                config_key: self.config.settings.api_key.as_ref(),
-                config_path: self.config.path.clone(),
-            },
-            key::read_stdin,
-        )
-        .map_err(|e| Failure {
-            exit: Exit::Auth,
-            message: e.to_string(),
-        })?;
+        let (secret, source) =
+            key::resolve(self.key_inputs(&env), key::read_stdin).map_err(|e| Failure {
+                exit: Exit::Auth,
+                message: e.to_string(),
+            })?;
         tracing::debug!(%source, "API key found");
         Ok(secret)
+    }
+
+    fn key_inputs<'a>(&'a self, env: &'a dyn Fn(&str) -> Option<String>) -> KeyInputs<'a> {
+        KeyInputs {
+            provider: self.provider,
+            from_stdin: self.api_key_stdin,
+            env,
+            config_key: self.config.settings.api_key.as_ref(),
+            config_path: self.config.path.clone(),
+        }
+    }
+
+    /// Where the API key would come from, without reading standard input (`config show`).
+    pub fn key_source(&self) -> Result<key::KeySource, key::KeyError> {
+        if self.api_key_stdin {
+            return Ok(key::KeySource::Stdin);
+        }
+        let env = |name: &str| std::env::var(name).ok();
+        key::resolve(self.key_inputs(&env), || {
+            Err(std::io::Error::other("standard input is not read here"))
+        })
+        .map(|(_, source)| source)
+    }
+
+    /// The config file read (if any), its profile and merged settings.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The webhook secret: env `PIXFUSE_WEBHOOK_SECRET`, else the config file's

@@ -34,14 +34,33 @@ impl std::fmt::Display for KeySource {
 #[non_exhaustive]
 pub enum KeyError {
     #[error(
-        "no API key: set {}, put `api_key = \"…\"` in the config file, or pipe it to --api-key-stdin",
+        "no API key: set {}, put `api_key = \"…\"` in {config}, or pipe it to --api-key-stdin",
         env_hint(.provider)
     )]
-    Missing { provider: Provider },
+    Missing {
+        provider: Provider,
+        /// The config file to put it in, as a message names it.
+        config: String,
+    },
     #[error("the API key from {0} is empty")]
     Empty(KeySource),
     #[error("cannot read the API key from standard input: {0}")]
     Stdin(#[source] std::io::Error),
+}
+
+/// The file the config settings are (or would be) read from; `config init` when it is absent.
+fn config_hint(loaded: Option<&std::path::Path>) -> String {
+    match loaded {
+        Some(path) => path.display().to_string(),
+        None => {
+            let default = crate::config::default_config_path();
+            let path = crate::config::describe_config_file(default.as_deref());
+            match default {
+                Some(_) => format!("{path} (`pixfuse config init` writes it)"),
+                None => path,
+            }
+        }
+    }
 }
 
 fn env_hint(provider: &Provider) -> String {
@@ -80,6 +99,7 @@ pub fn resolve(
             None => {
                 return Err(KeyError::Missing {
                     provider: inputs.provider,
+                    config: config_hint(inputs.config_path.as_deref()),
                 });
             }
         },
@@ -165,6 +185,10 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("--api-key-stdin"), "{msg}");
+        let mut i = inputs(Provider::Pixverse, &env, None);
+        i.config_path = Some(PathBuf::from("/etc/pixfuse.toml"));
+        let msg = resolve(i, no_stdin).unwrap_err().to_string();
+        assert!(msg.contains("in /etc/pixfuse.toml"), "{msg}");
 
         let mut i = inputs(Provider::Pixverse, &env, None);
         i.from_stdin = true;

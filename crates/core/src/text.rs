@@ -285,8 +285,26 @@ pub fn redact_urls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `1 poll`, `2 polls`, `0 errors`: a count with its noun, plural (an added `s`) unless the count
+/// is one. Every message that counts something says it this way.
+pub fn plural(n: impl Into<i128>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn plurals_agree_with_their_count() {
+        assert_eq!(super::plural(1u32, "poll"), "1 poll");
+        assert_eq!(super::plural(2u32, "poll"), "2 polls");
+        assert_eq!(super::plural(0u64, "error"), "0 errors");
+    }
+
     use super::*;
 
     #[test]

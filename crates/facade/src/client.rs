@@ -344,6 +344,12 @@ impl Client {
     }
 
     /// The transport, bounded by this client's deadline.
+    /// The server's clock as the `Date` header of its last API answer stated it (`None` before
+    /// any answer, or without the header).
+    pub fn server_clock(&self) -> Option<pixfuse_transport::ServerClock> {
+        self.inner.transport.server_clock()
+    }
+
     pub(crate) fn transport(&self) -> Transport {
         self.inner.transport.with_deadline(self.deadline)
     }

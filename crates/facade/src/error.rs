@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use pixfuse_core::lifecycle::JobState;
 use pixfuse_core::poll::JobStatus;
+use pixfuse_core::text::plural;
 use pixfuse_core::{Diagnostic, ErrorClass};
 
 use crate::journal::JournalError;
@@ -14,7 +15,7 @@ use crate::journal::JournalError;
 #[non_exhaustive]
 pub enum Error {
     /// Offline validation found errors; nothing was sent.
-    #[error("the request is invalid ({} error(s)): {}", .diagnostics.iter().filter(|d| d.is_error()).count(), summary(.diagnostics))]
+    #[error("the request is invalid ({}): {}", plural(.diagnostics.iter().filter(|d| d.is_error()).count() as u64, "error"), summary(.diagnostics))]
     Invalid {
         /// Every finding, warnings included.
         diagnostics: Vec<Diagnostic>,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use pixfuse_core::lifecycle::JobState;
 use pixfuse_core::poll::JobStatus;
+use pixfuse_core::text::plural;
 use uuid::Uuid;
 
 /// One step of a job. Observe them with a closure passed to [`crate::Client::run_with`].
@@ -253,7 +254,8 @@ impl std::fmt::Display for Event {
             } => match credits {
                 Some(c) => write!(
                     f,
-                    "job {job_id} submitted: video id {video_id}, {c} credits"
+                    "job {job_id} submitted: video id {video_id}, {}",
+                    plural(*c, "credit")
                 ),
                 None => write!(f, "job {job_id} submitted: video id {video_id}"),
             },
@@ -267,8 +269,9 @@ impl std::fmt::Display for Event {
                 polls,
             } => write!(
                 f,
-                "video {video_id}: {status} after {:.1}s ({polls} polls)",
-                elapsed.as_secs_f64()
+                "video {video_id}: {status} after {:.1}s ({})",
+                elapsed.as_secs_f64(),
+                plural(*polls, "poll")
             ),
             Event::Ready { video_id, .. } => write!(f, "video {video_id} is ready"),
             Event::Downloading { received, total } => match total {

@@ -76,7 +76,8 @@ pub use pixfuse_core::{
 /// The HTTP layer, re-exported for its settings and types (timeouts, `Backoff`, …).
 pub use pixfuse_transport as transport;
 pub use pixfuse_transport::{
-    AuthStyle, Provider, TransportConfig, TransportError, download_redirect_policy, redirect_policy,
+    AuthStyle, Provider, ServerClock, TransportConfig, TransportError, download_redirect_policy,
+    redirect_policy,
 };
 pub use secrecy::SecretString;
 pub use uuid::Uuid;

@@ -18,6 +18,8 @@ pub(crate) struct Reading<'a> {
     pub(crate) redactor: &'a Redactor,
     /// Longest silence while the body arrives.
     pub(crate) idle: Duration,
+    /// Where the answer's `Date` header goes.
+    pub(crate) server_clock: &'a std::sync::Mutex<Option<crate::client::ServerClock>>,
 }
 
 const EXCERPT_CHARS: usize = 200;
@@ -172,6 +174,21 @@ pub(crate) async fn attempt<T: DeserializeOwned>(
     let response = request.send().await.map_err(|e| Failed::network(0, e))?;
     let status = response.status().as_u16();
     span.record("status", status);
+    if let Some(server) = response
+        .headers()
+        .get(reqwest::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+    {
+        let clock = crate::client::ServerClock {
+            server,
+            local: SystemTime::now(),
+        };
+        *read
+            .server_clock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(clock);
+    }
     let retry_after = response
         .headers()
         .get(RETRY_AFTER)

@@ -40,6 +40,29 @@ pub(crate) struct Inner {
     auth: (HeaderName, HeaderValue),
     /// Removes the key from anything a server sends back.
     pub(crate) redactor: Redactor,
+    /// The last API answer's `Date` header, beside this machine's clock when it arrived.
+    pub(crate) server_clock: std::sync::Mutex<Option<ServerClock>>,
+}
+
+/// A server's clock as its `Date` header stated it (whole seconds), and this machine's when the
+/// answer arrived: how far apart they are (`pixfuse doctor`; webhook timestamps depend on it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerClock {
+    /// The time the server's `Date` header stated.
+    pub server: std::time::SystemTime,
+    /// This machine's clock when that answer arrived.
+    pub local: std::time::SystemTime,
+}
+
+impl ServerClock {
+    /// Seconds this machine is ahead of the server (negative: behind). The header has whole
+    /// seconds, so a difference under one second is noise.
+    pub fn skew_seconds(&self) -> f64 {
+        match self.local.duration_since(self.server) {
+            Ok(ahead) => ahead.as_secs_f64(),
+            Err(behind) => -behind.duration().as_secs_f64(),
+        }
+    }
 }
 
 impl fmt::Debug for Transport {
@@ -123,9 +146,19 @@ impl Transport {
                 base,
                 auth,
                 redactor,
+                server_clock: std::sync::Mutex::new(None),
             }),
             deadline: None,
         })
+    }
+
+    /// The `Date` of the last API answer, if one came with a valid header.
+    pub fn server_clock(&self) -> Option<ServerClock> {
+        *self
+            .inner
+            .server_clock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The configuration this transport runs with.
@@ -206,6 +239,7 @@ impl Transport {
                 .header(self.inner.auth.0.clone(), self.inner.auth.1.clone())
                 .timeout(limit);
             let read = Reading {
+                server_clock: &self.inner.server_clock,
                 redactor: &self.inner.redactor,
                 idle: self.bounded(self.inner.config.read_timeout),
             };
@@ -376,4 +410,26 @@ pub fn download_redirect_policy() -> reqwest::redirect::Policy {
 pub(crate) fn jitter() -> f64 {
     let (bits, _) = Uuid::new_v4().as_u64_pair();
     (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::ServerClock;
+
+    #[test]
+    fn skew_is_signed_from_this_machines_side() {
+        let server = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let ahead = ServerClock {
+            server,
+            local: server + Duration::from_millis(2500),
+        };
+        assert_eq!(ahead.skew_seconds(), 2.5);
+        let behind = ServerClock {
+            server,
+            local: server - Duration::from_secs(7),
+        };
+        assert_eq!(behind.skew_seconds(), -7.0);
+    }
 }

@@ -36,7 +36,7 @@ mod wait;
 
 pub use api::{Balance, Submitted, UploadedImage, VideoStatus};
 
-pub use client::{Transport, download_redirect_policy, redirect_policy};
+pub use client::{ServerClock, Transport, download_redirect_policy, redirect_policy};
 pub use config::{
     AuthStyle, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, Provider,
     TransportConfig,

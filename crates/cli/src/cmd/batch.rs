@@ -2,10 +2,7 @@
 //! budget, resumable by running it again.
 //!
 //! Exit code: 0 when every line is done; otherwise the most severe exit code among the lines,
-//! in this order (most severe first):
-//! 1 internal > 4 auth > 5 credits (a line skipped by `--budget` counts here) > 2 usage >
-//! 3 invalid request > 10 network/server > 9 concurrency > 6 moderation > 7 generation failed >
-//! 8 still running.
+//! in the order of `SEVERITY` (a line skipped by `--budget` counts as 5, credits).
 //! Account-wide blockers come first (nothing else can succeed until they are fixed), then
 //! problems in the batch file, then infrastructure a rerun may get past, then per-video
 //! outcomes, and last a job that only needs a rerun to finish.
@@ -23,7 +20,7 @@ use pixfuse::batch::{
     BatchEvent, BatchOptions, BatchOutcome, BatchPlan, BatchResult, BatchSummary, Concurrency,
     LineKind,
 };
-use pixfuse_core::text::sanitize;
+use pixfuse_core::text::{plural, sanitize};
 use serde_json::{Value, json};
 
 use crate::cmd::{Ctx, Failure};
@@ -47,25 +44,33 @@ const SEVERITY: [Exit; 10] = [
     Exit::StillRunning,
 ];
 
-/// `pixfuse batch`.
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Each line of JOBS.jsonl is a job file's JSON, optionally with \"id\" (a stable name,
+/// What `batch --help` says before the exit codes.
+const NOTES: &str =
+    "Each line of JOBS.jsonl is a job file's JSON, optionally with \"id\" (a stable name,
 also the default output name) and \"output\" (relative to --out-dir; an absolute path or one
 with `..` is refused). Image paths are relative to the batch file. Running the same batch again
 finishes only what is unfinished (and tries lines the server refused before billing again); two
 batches on one journal never bill a line twice: the second waits for the lines the first runs.
-Ctrl-C stops at once (exit 130).
+Ctrl-C stops at once (exit 130).";
 
-Exit code: 0 when all are done, else the most severe among the jobs:
-  1 > 4 auth > 5 credits or budget > 2 usage > 3 invalid > 10 network > 9 concurrency
-  > 6 moderation > 7 generation failed > 8 still running
-
-Examples:
+const EXAMPLES: &str = "Examples:
   pixfuse batch jobs.jsonl --out-dir out --dry-run
   pixfuse batch jobs.jsonl --out-dir out --concurrency auto --budget 2000
-  pixfuse batch jobs.jsonl --out-dir out --retry-failed    new takes of lines that failed"
-)]
+  pixfuse batch jobs.jsonl --out-dir out --retry-failed    new takes of lines that failed";
+
+/// `batch --help`'s footer: the notes, the exit codes in [`SEVERITY`] order, the examples.
+fn batch_footer() -> String {
+    let order: Vec<String> = SEVERITY.iter().map(|e| e.label()).collect();
+    format!(
+        "{NOTES}\n\nExit code: 0 when all are done, else the most severe among the jobs, in this \
+         order\n(`pixfuse help exit-codes` explains each):\n{}\n{EXAMPLES}",
+        crate::exit::wrap_list(&order, " >", 80, "  ")
+    )
+}
+
+/// `pixfuse batch`.
+#[derive(Debug, Args)]
+#[command(after_help = batch_footer())]
 pub struct BatchArgs {
     /// The batch file: one job per line (JSONL).
     #[arg(value_name = "JOBS.jsonl")]
@@ -80,7 +85,7 @@ pub struct BatchArgs {
     /// Stop submitting before the credits of what this run submits would exceed this: each job
     /// counts at its estimate until the server says what it charged (jobs already submitted by
     /// an earlier run cost nothing more).
-    #[arg(long, value_name = "CREDITS")]
+    #[arg(long, value_name = "CREDITS", value_parser = crate::values::budget)]
     pub budget: Option<f64>,
     /// Print the plan and the total estimated cost; send nothing.
     #[arg(long)]
@@ -269,12 +274,12 @@ fn dry_run(ctx: &Ctx, plan: &BatchPlan) -> Result<Exit, Failure> {
     }
     let unpriced = match plan.unpriced() {
         0 => String::new(),
-        n => format!(" ({n} job(s) without a price estimate)"),
+        n => format!(" ({} without a price estimate)", plural(n as u64, "job")),
     };
     writeln!(
         out,
-        "{} job(s), about {} credits estimated{unpriced}; nothing was sent",
-        plan.items.len(),
+        "{}, about {} credits estimated{unpriced}; nothing was sent",
+        plural(plan.items.len() as u64, "job"),
         plan.estimated_credits()
     )?;
     Ok(exit)
@@ -369,15 +374,24 @@ fn print_summary(
         .map(|(_, n)| n.chars().count())
         .max()
         .unwrap_or(0);
-    writeln!(out, "batch summary ({} lines)", summary.lines())?;
+    writeln!(
+        out,
+        "batch summary ({})",
+        plural(summary.lines() as u64, "line")
+    )?;
     for (label, n) in &rows {
         writeln!(out, "  {label:<width$}  {n:>numbers$}")?;
     }
     if summary.unreported_charges > 0 {
         writeln!(
             out,
-            "  ({} billed job(s) without a reported charge are not in the credits above)",
-            summary.unreported_charges
+            "  ({} without a reported charge {} not in the credits above)",
+            plural(summary.unreported_charges as u64, "billed job"),
+            if summary.unreported_charges == 1 {
+                "is"
+            } else {
+                "are"
+            }
         )?;
     }
     let unfinished = summary.still_running

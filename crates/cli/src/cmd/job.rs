@@ -9,7 +9,7 @@ use pixfuse::core::CAPABILITIES;
 use pixfuse::{Diagnostic, Error, Event, Job, JobOptions, Quality, ValidateOptions};
 use serde_json::{Map, Value, json};
 
-use crate::cmd::{Ctx, Failure};
+use crate::cmd::{Ctx, Failure, flag_mode};
 use crate::connect::Settings;
 use crate::exit::Exit;
 use crate::failure::exit_for;
@@ -34,8 +34,8 @@ pub struct RequestArgs {
     pub prompt: Option<String>,
     #[arg(long, help = model_help())]
     pub model: Option<String>,
-    /// Seconds of video.
-    #[arg(long)]
+    /// Seconds of video (whole seconds).
+    #[arg(long, value_parser = flag_mode::parse_seconds)]
     pub duration: Option<u32>,
     #[arg(long, help = quality_help())]
     pub quality: Option<String>,
@@ -43,7 +43,7 @@ pub struct RequestArgs {
     #[arg(long = "aspect", value_name = "RATIO")]
     pub aspect_ratio: Option<String>,
     /// Seed, 0..=2147483647.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::seed)]
     pub seed: Option<u32>,
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help = audio_help())]
     pub audio: Option<bool>,
@@ -149,11 +149,29 @@ fn execute(
             "--api-key-stdin and a job on stdin (`-`) cannot share standard input; put the job in a file",
         ));
     }
+    if request.job.is_none() && !has_flags(request) {
+        let example = if wait {
+            "`pixfuse run job.json -o clip.mp4`"
+        } else {
+            "`pixfuse submit job.json`"
+        };
+        return Err(Failure::usage(format!(
+            "nothing to send: give a job file ({example}) or the request as flags (--ref, \
+             --prompt, --model, …; see --help)"
+        )));
+    }
     let settings = Settings::resolve(net)?;
     let opts = ValidateOptions::default().allow_unknown_model(request.allow_unknown_model);
     let (job, warnings) = match build_job(request, &opts) {
         Ok(found) => found,
-        Err(Error::Invalid { diagnostics }) => return Err(invalid(ctx, &diagnostics, None)),
+        Err(Error::Invalid { diagnostics }) => {
+            let diagnostics = if ctx.json || request.job.is_some() {
+                diagnostics
+            } else {
+                flag_mode::in_flag_terms(diagnostics, &request.refs)
+            };
+            return Err(invalid(ctx, &diagnostics, None));
+        }
         Err(e) => return Err(e.into()),
     };
     if request.dry_run {
@@ -161,10 +179,8 @@ fn execute(
     }
     let session = settings.session()?;
     let client = &session.client;
+    // The flow reports the warnings itself (as events), once.
     let progress = Progress::new(ctx.quiet);
-    for w in &warnings {
-        progress.event(&warning_event(w));
-    }
     // The journal ids the job went by: after a failure or a signal, say how to continue.
     let jobs = Jobs::default();
     let on_event = |e: Event| {
@@ -345,7 +361,10 @@ fn invalid(ctx: &Ctx, diagnostics: &[Diagnostic], prompt: Option<&str>) -> Failu
     let count = diagnostics.iter().filter(|d| d.is_error()).count();
     Failure {
         exit: Exit::InvalidRequest,
-        message: format!("the request has {count} error(s); nothing was sent"),
+        message: format!(
+            "the request has {}; nothing was sent",
+            pixfuse_core::text::plural(count as u64, "error")
+        ),
     }
 }
 
@@ -443,7 +462,7 @@ fn build_job(args: &RequestArgs, opts: &ValidateOptions) -> Result<(Job, Vec<Dia
             );
         };
         for spec in &args.refs {
-            list.push(parse_ref(spec, &cwd)?);
+            list.push(flag_mode::parse_ref(spec, &cwd)?);
         }
     }
     let bytes = serde_json::to_vec(&Value::Object(value)).unwrap_or_default();
@@ -461,31 +480,6 @@ fn has_flags(args: &RequestArgs) -> bool {
         || args.audio.is_some()
 }
 
-/// `NAME=PATH[:subject|:background]` → a job-form reference; relative paths are made absolute
-/// (they are relative to where the command runs, not to a job file).
-fn parse_ref(spec: &str, cwd: &Path) -> Result<Value, Error> {
-    let Some((name, rest)) = spec.split_once('=') else {
-        return Err(Error::Config(format!(
-            "--ref {spec}: expected NAME=PATH[:subject|:background], e.g. --ref dog=dog.png"
-        )));
-    };
-    let (image, kind) = match rest.rsplit_once(':') {
-        Some((path, kind @ ("subject" | "background"))) => (path, kind),
-        _ => (rest, "subject"),
-    };
-    if name.is_empty() || image.is_empty() {
-        return Err(Error::Config(format!(
-            "--ref {spec}: both NAME and PATH are needed, e.g. --ref dog=dog.png"
-        )));
-    }
-    let image = if image.starts_with("https://") || Path::new(image).is_absolute() {
-        image.to_owned()
-    } else {
-        cwd.join(image).to_string_lossy().into_owned()
-    };
-    Ok(json!({"type": kind, "image": image, "ref_name": name}))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,24 +492,5 @@ mod tests {
             audio_help(),
             "Generate audio (v5.6, v6, c1): `--audio` or `--audio=false`."
         );
-    }
-
-    #[test]
-    fn ref_specs() {
-        let cwd = Path::new("/work");
-        assert_eq!(
-            parse_ref("dog=dog.png", cwd).unwrap(),
-            json!({"type":"subject","image":"/work/dog.png","ref_name":"dog"})
-        );
-        assert_eq!(
-            parse_ref("park=/p/park.jpg:background", cwd).unwrap(),
-            json!({"type":"background","image":"/p/park.jpg","ref_name":"park"})
-        );
-        assert_eq!(
-            parse_ref("cat=https://cdn.example/c.png:subject", cwd).unwrap(),
-            json!({"type":"subject","image":"https://cdn.example/c.png","ref_name":"cat"})
-        );
-        assert!(parse_ref("dog", cwd).is_err());
-        assert!(parse_ref("=x.png", cwd).is_err());
     }
 }

@@ -34,7 +34,7 @@ pub enum JobsAction {
     /// unless --force.
     Rm {
         /// Journal ids (from `pixfuse jobs`).
-        #[arg(value_name = "JOB_ID", required = true)]
+        #[arg(value_name = "JOB_ID", required = true, value_parser = crate::values::job_id)]
         job_ids: Vec<i64>,
         /// Forget them even if they may still be generating.
         #[arg(long)]
@@ -49,7 +49,7 @@ pub enum JobsAction {
   pixfuse resume 3 -o a.mp4 finish job 3 and save it as a.mp4")]
 pub struct ResumeArgs {
     /// Journal ids (from `pixfuse jobs`); none: every job that needs it.
-    #[arg(value_name = "JOB_ID")]
+    #[arg(value_name = "JOB_ID", value_parser = crate::values::job_id)]
     pub job_ids: Vec<i64>,
     /// Save the video here instead of the journaled path (one job only).
     #[arg(short, long, value_name = "OUT")]

@@ -2,7 +2,12 @@
 
 pub mod account;
 pub mod batch;
+pub mod completions;
+pub mod config;
+pub mod doctor;
 pub mod estimate;
+mod flag_mode;
+pub mod help;
 pub mod job;
 pub mod journal;
 pub mod models;
@@ -35,6 +40,9 @@ pub fn run(cli: Cli) -> Exit {
             | Command::Estimate(_)
             | Command::Sandbox(_)
             | Command::Mcp(_)
+            | Command::Help(_)
+            | Command::Completions(_)
+            | Command::Man(_)
     );
     let result = match cli.command {
         Command::Run(args) => job::run(&ctx, net, &args),
@@ -53,6 +61,11 @@ pub fn run(cli: Cli) -> Exit {
         Command::Sandbox(args) => sandbox::run(&ctx, &args),
         Command::Webhook(args) => webhook::run(&ctx, net, &args),
         Command::Mcp(args) => crate::mcp::run(&ctx, net, &args),
+        Command::Help(args) => help::help(&ctx, &args),
+        Command::Config(args) => config::run(&ctx, net, &args),
+        Command::Doctor(args) => doctor::run(&ctx, net, &args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     };
     match result {
         Ok(exit) => exit,

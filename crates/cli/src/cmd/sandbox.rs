@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use pixfuse_core::text::plural;
 use pixfuse_sandbox::{
     AuthStyle, FaultConfig, Prices, Sandbox, SandboxConfig, SandboxStats, UrlUploads,
     WebhookConfig, WebhookFaults, WebhookSigning,
@@ -356,6 +357,22 @@ fn announce(
             Some(key) => writeln!(out, "demo key: {key}")?,
             None => writeln!(out, "keys: the ones in --keys-env")?,
         }
+        // What to paste into another shell to point pixfuse (or any client) at it.
+        writeln!(out, "in another shell:")?;
+        match key {
+            Some(key) => writeln!(
+                out,
+                "  export {}={base_url} {}={key}",
+                pixfuse::BASE_URL_ENV,
+                pixfuse::KEY_ENV
+            )?,
+            None => writeln!(
+                out,
+                "  export {}={base_url} {}=<one of the keys in --keys-env>",
+                pixfuse::BASE_URL_ENV,
+                pixfuse::KEY_ENV
+            )?,
+        }
         match state {
             Some(file) => writeln!(out, "state: {}", file.display())?,
             None => writeln!(
@@ -376,20 +393,23 @@ fn summary(stats: &SandboxStats) -> String {
     let callbacks = &stats.callbacks;
     let webhook = if callbacks.scheduled > 0 {
         format!(
-            ", {} callbacks delivered of {} ({} attempts refused, {} given up)",
-            callbacks.delivered, callbacks.scheduled, callbacks.refused, callbacks.abandoned
+            ", {} of {} delivered ({} refused, {} given up)",
+            callbacks.delivered,
+            plural(callbacks.scheduled, "callback"),
+            plural(callbacks.refused, "attempt"),
+            callbacks.abandoned
         )
     } else {
         String::new()
     };
     format!(
-        "sandbox stopped: {} submits ({} billed, {} deduplicated), {} credits spent, {} uploads, \
-         {} downloads{webhook} (since its state was created)",
-        stats.submits_received,
+        "sandbox stopped: {} ({} billed, {} deduplicated), {} spent, {}, {}{webhook} (since its \
+         state was created)",
+        plural(stats.submits_received, "submit"),
         stats.billable_jobs,
         stats.deduplicated_submits,
-        stats.credits_spent,
-        stats.uploads,
-        stats.downloads_served
+        plural(stats.credits_spent, "credit"),
+        plural(stats.uploads, "upload"),
+        plural(stats.downloads_served, "download")
     )
 }

@@ -27,6 +27,7 @@ fn parse_video_id(text: &str) -> Result<u64, String> {
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  pixfuse status 312345678901234")]
 pub struct StatusArgs {
+    /// The video id (`pixfuse submit` prints it, `pixfuse jobs` lists them).
     #[arg(value_name = "ID", value_parser = parse_video_id)]
     pub video_id: u64,
 }
@@ -35,6 +36,7 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  pixfuse wait 312345678901234 --timeout 10m")]
 pub struct WaitArgs {
+    /// The video id (`pixfuse submit` prints it, `pixfuse jobs` lists them).
     #[arg(value_name = "ID", value_parser = parse_video_id)]
     pub video_id: u64,
 }
@@ -43,6 +45,7 @@ pub struct WaitArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  pixfuse download 312345678901234 -o clip.mp4")]
 pub struct DownloadArgs {
+    /// The video id (`pixfuse submit` prints it, `pixfuse jobs` lists them).
     #[arg(value_name = "ID", value_parser = parse_video_id)]
     pub video_id: u64,
     /// Where to save the video.

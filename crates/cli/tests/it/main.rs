@@ -6,8 +6,13 @@ mod common;
 
 mod batch_cli;
 mod cli;
+mod config_cli;
 mod crash_e2e;
+mod docs_cli;
+mod doctor_cli;
 mod exit_codes;
+mod flags_cli;
+mod help_cli;
 mod hostile;
 mod interrupt_cli;
 mod json_failures;

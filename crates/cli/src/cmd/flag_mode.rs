@@ -1,0 +1,148 @@
+//! A request from flags (`run --ref dog=dog.png --prompt …`) speaks in flags: its values are
+//! parsed with messages that name the flag, and offline diagnostics about a field the flags set
+//! name the flag instead of a JSON pointer into a file the user never wrote.
+
+use std::path::Path;
+
+use pixfuse::{Diagnostic, Error};
+use serde_json::{Value, json};
+
+/// Each request field a flag sets, and the flag.
+const FLAGS: [(&str, &str); 8] = [
+    ("prompt", "--prompt"),
+    ("model", "--model"),
+    ("duration", "--duration"),
+    ("quality", "--quality"),
+    ("aspect_ratio", "--aspect"),
+    ("seed", "--seed"),
+    ("generate_audio_switch", "--audio"),
+    ("image_references", "--ref"),
+];
+
+/// `--duration`: whole seconds.
+pub fn parse_seconds(text: &str) -> Result<u32, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| "--duration takes whole seconds, e.g. 5".to_owned())
+}
+
+/// `NAME=PATH[:subject|:background]` → a job-form reference; relative paths are made absolute
+/// (they are relative to where the command runs, not to a job file). A last `:word` is the
+/// type, so a path with a colon in its last part needs the type spelled out.
+pub fn parse_ref(spec: &str, cwd: &Path) -> Result<Value, Error> {
+    let Some((name, rest)) = spec.split_once('=') else {
+        return Err(Error::Config(format!(
+            "--ref {spec}: expected NAME=PATH[:subject|:background], e.g. --ref dog=dog.png"
+        )));
+    };
+    let (image, kind) = match rest.rsplit_once(':') {
+        Some((path, kind)) if !kind.is_empty() && kind.chars().all(|c| c.is_ascii_alphabetic()) => {
+            if kind != "subject" && kind != "background" {
+                return Err(Error::Config(format!(
+                    "--ref {spec}: unknown reference type {kind} (subject or background)"
+                )));
+            }
+            (path, kind)
+        }
+        _ => (rest, "subject"),
+    };
+    if name.is_empty() || image.is_empty() {
+        return Err(Error::Config(format!(
+            "--ref {spec}: both NAME and PATH are needed, e.g. --ref dog=dog.png"
+        )));
+    }
+    let image = if image.starts_with("https://") || Path::new(image).is_absolute() {
+        image.to_owned()
+    } else {
+        cwd.join(image).to_string_lossy().into_owned()
+    };
+    Ok(json!({"type": kind, "image": image, "ref_name": name}))
+}
+
+/// Diagnostics of a request built from flags alone, for human eyes: located at the flag (`--ref
+/// dog=dog.png` for the reference it added), a missing field as `missing --prompt`. (`--json`
+/// keeps the JSON pointers its contract documents.)
+pub fn in_flag_terms(diagnostics: Vec<Diagnostic>, refs: &[String]) -> Vec<Diagnostic> {
+    diagnostics
+        .into_iter()
+        .map(|mut d| {
+            let mut segments = d.path.trim_start_matches('/').split('/');
+            let field = segments.next().unwrap_or_default();
+            let Some((_, flag)) = FLAGS.iter().find(|(f, _)| *f == field) else {
+                return d;
+            };
+            if d.code == "missing_field" && d.path == format!("/{field}") {
+                d.message = format!("missing {flag}");
+            }
+            let index = segments.next().and_then(|i| i.parse::<usize>().ok());
+            d.path = match (field, index.and_then(|i| refs.get(i))) {
+                ("image_references", Some(spec)) => format!("--ref {spec}"),
+                _ => (*flag).to_owned(),
+            };
+            d
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ref_specs() {
+        let cwd = Path::new("/work");
+        assert_eq!(
+            parse_ref("dog=dog.png", cwd).unwrap(),
+            json!({"type":"subject","image":"/work/dog.png","ref_name":"dog"})
+        );
+        assert_eq!(
+            parse_ref("park=/p/park.jpg:background", cwd).unwrap(),
+            json!({"type":"background","image":"/p/park.jpg","ref_name":"park"})
+        );
+        assert_eq!(
+            parse_ref("cat=https://cdn.example/c.png:subject", cwd).unwrap(),
+            json!({"type":"subject","image":"https://cdn.example/c.png","ref_name":"cat"})
+        );
+        assert_eq!(
+            parse_ref("cat=https://cdn.example/c.png", cwd).unwrap()["image"],
+            "https://cdn.example/c.png"
+        );
+        assert!(parse_ref("dog", cwd).is_err());
+        assert!(parse_ref("=x.png", cwd).is_err());
+        let err = parse_ref("dog=dog.png:Background", cwd)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown reference type Background (subject or background)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn durations_are_whole_seconds() {
+        assert_eq!(parse_seconds("5"), Ok(5));
+        assert_eq!(
+            parse_seconds("5s"),
+            Err("--duration takes whole seconds, e.g. 5".to_owned())
+        );
+    }
+
+    #[test]
+    fn diagnostics_name_the_flags() {
+        let missing = Diagnostic::error(
+            "missing_field",
+            "/prompt",
+            "required field \"prompt\" is missing",
+        );
+        let bad_ref = Diagnostic::error("ref_name_chars", "/image_references/1/ref_name", "x");
+        let whole = Diagnostic::error("x", "", "whole");
+        let refs = ["a=a.png".to_owned(), "b c=b.png".to_owned()];
+        let out = in_flag_terms(vec![missing, bad_ref, whole], &refs);
+        assert_eq!(
+            (out[0].path.as_str(), out[0].message.as_str()),
+            ("--prompt", "missing --prompt")
+        );
+        assert_eq!(out[1].path, "--ref b c=b.png");
+        assert_eq!(out[2].path, "");
+    }
+}
