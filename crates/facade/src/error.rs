@@ -226,6 +226,15 @@ fn retry_hint(state: JobState) -> &'static str {
 }
 
 impl Error {
+    /// The HTTP failure inside this error, if any: what carries the vendor's ErrCode, ErrMsg
+    /// and trace id.
+    pub fn transport(&self) -> Option<&pixfuse_transport::TransportError> {
+        match self {
+            Error::Transport(e) | Error::TimedOut { error: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+
     /// The failure class, when the error has one (the CLI maps it to an exit code).
     pub fn class(&self) -> Option<ErrorClass> {
         match self {

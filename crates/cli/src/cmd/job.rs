@@ -300,11 +300,7 @@ pub fn error_json(ctx: &Ctx, error: &Error) -> Value {
         "exit_code": exit_for(error).code(),
         "error": ctx.commands_in(&error.to_string()),
     });
-    let transport = match error {
-        Error::Transport(e) | Error::TimedOut { error: e, .. } => Some(e),
-        _ => None,
-    };
-    if let Some(e) = transport {
+    if let Some(e) = error.transport() {
         if let Some(code) = e.err_code() {
             value["err_code"] = json!(code);
         }

@@ -129,11 +129,7 @@ pub fn from_error(error: &Error) -> Answer {
         "error": pixfuse_core::text::sanitize(&error.to_string()),
         "next": next_for(class),
     });
-    let transport = match error {
-        Error::Transport(e) | Error::TimedOut { error: e, .. } => Some(e),
-        _ => None,
-    };
-    if let Some(e) = transport {
+    if let Some(e) = error.transport() {
         if let Some(code) = e.err_code() {
             value["err_code"] = json!(code);
         }
