@@ -489,6 +489,13 @@ fn render_struct(s: &StructDef) -> TokenStream {
          sent in).",
         s.name
     );
+    // One constant per wire name, so code that writes a field by name (the CLI's flags) names
+    // it through the schema and fails to compile when the schema renames it.
+    let name_consts = wire_names.iter().map(|wire| {
+        let konst = format_ident!("{}", wire.to_ascii_uppercase());
+        let doc = format!("The wire name `{wire}`.");
+        quote!(#[doc = #doc] pub const #konst: &'static str = #wire;)
+    });
     let constructor = (!s.extra).then(|| constructor(s));
     let serialize = serialize(s);
     let deserialize = deserialize(s);
@@ -505,6 +512,7 @@ fn render_struct(s: &StructDef) -> TokenStream {
         impl #name {
             #[doc = #fields_doc]
             pub const FIELDS: &'static [&'static str] = &[#(#wire_names),*];
+            #(#name_consts)*
             #constructor
         }
 

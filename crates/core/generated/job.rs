@@ -37,6 +37,22 @@ impl Job {
         "generate_audio_switch",
         "seed",
     ];
+    ///The wire name `image_references`.
+    pub const IMAGE_REFERENCES: &'static str = "image_references";
+    ///The wire name `prompt`.
+    pub const PROMPT: &'static str = "prompt";
+    ///The wire name `model`.
+    pub const MODEL: &'static str = "model";
+    ///The wire name `duration`.
+    pub const DURATION: &'static str = "duration";
+    ///The wire name `quality`.
+    pub const QUALITY: &'static str = "quality";
+    ///The wire name `aspect_ratio`.
+    pub const ASPECT_RATIO: &'static str = "aspect_ratio";
+    ///The wire name `generate_audio_switch`.
+    pub const GENERATE_AUDIO_SWITCH: &'static str = "generate_audio_switch";
+    ///The wire name `seed`.
+    pub const SEED: &'static str = "seed";
 }
 impl ::serde::Serialize for Job {
     fn serialize<S: ::serde::Serializer>(
@@ -247,6 +263,14 @@ pub struct JobReference {
 impl JobReference {
     ///The wire names of JobReference's fields, in the documented order (which is the order they are sent in).
     pub const FIELDS: &'static [&'static str] = &["type", "img_id", "image", "ref_name"];
+    ///The wire name `type`.
+    pub const TYPE: &'static str = "type";
+    ///The wire name `img_id`.
+    pub const IMG_ID: &'static str = "img_id";
+    ///The wire name `image`.
+    pub const IMAGE: &'static str = "image";
+    ///The wire name `ref_name`.
+    pub const REF_NAME: &'static str = "ref_name";
     ///A JobReference from its fields, in documented order.
     pub fn new(
         type_: crate::RefType,

@@ -4,19 +4,19 @@
 
 use std::path::Path;
 
-use pixfuse::{Diagnostic, Error};
+use pixfuse::{Diagnostic, Error, Job, JobReference};
 use serde_json::{Value, json};
 
 /// Each request field a flag sets, and the flag.
 const FLAGS: [(&str, &str); 8] = [
-    ("prompt", "--prompt"),
-    ("model", "--model"),
-    ("duration", "--duration"),
-    ("quality", "--quality"),
-    ("aspect_ratio", "--aspect"),
-    ("seed", "--seed"),
-    ("generate_audio_switch", "--audio"),
-    ("image_references", "--ref"),
+    (Job::PROMPT, "--prompt"),
+    (Job::MODEL, "--model"),
+    (Job::DURATION, "--duration"),
+    (Job::QUALITY, "--quality"),
+    (Job::ASPECT_RATIO, "--aspect"),
+    (Job::SEED, "--seed"),
+    (Job::GENERATE_AUDIO_SWITCH, "--audio"),
+    (Job::IMAGE_REFERENCES, "--ref"),
 ];
 
 /// `--duration`: whole seconds.
@@ -56,7 +56,11 @@ pub fn parse_ref(spec: &str, cwd: &Path) -> Result<Value, Error> {
     } else {
         cwd.join(image).to_string_lossy().into_owned()
     };
-    Ok(json!({"type": kind, "image": image, "ref_name": name}))
+    Ok(json!({
+        (JobReference::TYPE): kind,
+        (JobReference::IMAGE): image,
+        (JobReference::REF_NAME): name,
+    }))
 }
 
 /// Diagnostics of a request built from flags alone, for human eyes: located at the flag (`--ref
@@ -76,7 +80,7 @@ pub fn in_flag_terms(diagnostics: Vec<Diagnostic>, refs: &[String]) -> Vec<Diagn
             }
             let index = segments.next().and_then(|i| i.parse::<usize>().ok());
             d.path = match (field, index.and_then(|i| refs.get(i))) {
-                ("image_references", Some(spec)) => format!("--ref {spec}"),
+                (Job::IMAGE_REFERENCES, Some(spec)) => format!("--ref {spec}"),
                 _ => (*flag).to_owned(),
             };
             d

@@ -439,16 +439,19 @@ fn build_job(args: &RequestArgs, opts: &ValidateOptions) -> Result<(Job, Vec<Dia
             value.insert(key.to_owned(), v);
         }
     };
-    set("prompt", args.prompt.clone().map(Value::from));
-    set("model", args.model.clone().map(Value::from));
-    set("duration", args.duration.map(Value::from));
-    set("quality", args.quality.clone().map(Value::from));
-    set("aspect_ratio", args.aspect_ratio.clone().map(Value::from));
-    set("seed", args.seed.map(Value::from));
-    set("generate_audio_switch", args.audio.map(Value::from));
+    set(Job::PROMPT, args.prompt.clone().map(Value::from));
+    set(Job::MODEL, args.model.clone().map(Value::from));
+    set(Job::DURATION, args.duration.map(Value::from));
+    set(Job::QUALITY, args.quality.clone().map(Value::from));
+    set(
+        Job::ASPECT_RATIO,
+        args.aspect_ratio.clone().map(Value::from),
+    );
+    set(Job::SEED, args.seed.map(Value::from));
+    set(Job::GENERATE_AUDIO_SWITCH, args.audio.map(Value::from));
     if !args.refs.is_empty() {
         let refs = value
-            .entry("image_references")
+            .entry(Job::IMAGE_REFERENCES)
             .or_insert_with(|| Value::Array(Vec::new()));
         let Some(list) = refs.as_array_mut() else {
             return pixfuse::parse_job(
