@@ -39,6 +39,9 @@ pub(crate) use store::{
 };
 pub use url::JournalUrl;
 
+/// Environment variable naming a shared journal (`postgres://…`) instead of the SQLite file.
+pub const JOURNAL_URL_ENV: &str = "PIXFUSE_JOURNAL_URL";
+
 /// File name of the journal inside the state directory.
 pub const JOURNAL_FILE: &str = "journal.sqlite3";
 

@@ -771,7 +771,11 @@ fn never_off() -> bool {
 }
 
 conformance_suite!(sqlite_conformance, super::open, super::never_off);
-conformance_suite!(postgres_conformance, super::open_postgres, super::postgres_off);
+conformance_suite!(
+    postgres_conformance,
+    super::open_postgres,
+    super::postgres_off
+);
 
 /// Whether the PostgreSQL tests are switched off (`PIXFUSE_TEST_POSTGRES=off`); says so.
 pub(crate) fn postgres_off() -> bool {
