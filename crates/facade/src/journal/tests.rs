@@ -1102,3 +1102,76 @@ fn many_openers_of_a_new_journal_all_succeed() {
         }
     }
 }
+
+/// A receiver on one machine and a waiting worker on another share one PostgreSQL: each has
+/// its own store (its own pool of connections), as two processes would.
+#[tokio::test]
+async fn a_callback_one_instance_records_is_what_a_waiter_on_another_sees() {
+    if postgres_off() {
+        return;
+    }
+    let receiver_side = fresh_postgres();
+    let schema = receiver_side.schema.clone().unwrap();
+    let receiver_side: Arc<dyn Store> = Arc::new(receiver_side);
+    let worker_side: Arc<dyn Store> =
+        Arc::new(PostgresStore::in_schema(&postgres_url(), Some(&schema)).unwrap());
+    // The worker submitted the job and waits for it; its process is gone from the claim.
+    let job = fixture_job(&worker_side, JobState::Generating, Some(77), None).await;
+    let receiver = Owner {
+        host: "receiver-host".into(),
+        ..me()
+    };
+    let beat = ReceiverBeat {
+        owner: receiver.clone(),
+        origin: ORIGIN.to_owned(),
+        listen: "10.0.0.2:8788".to_owned(),
+        started_ms: now_ms(),
+    };
+    receiver_side.beat(&beat).await.unwrap();
+    let before = worker_side
+        .watch(Some(job.id), ORIGIN, None, now_ms() - 3_000)
+        .await
+        .unwrap();
+    assert!(before.receiver_live && before.callback.is_none());
+    let event = NewCallback {
+        record: CallbackRecord {
+            origin: ORIGIN.to_owned(),
+            video_id: 77,
+            status: JobStatus::Succeeded,
+            url: Some("https://cdn/77.mp4".to_owned()),
+            credits: Some(45),
+            job_id: None,
+            deliveries: 1,
+            signed_as: "form_encoded".to_owned(),
+            trace_id: None,
+            body: r#"{"id":"77","status":1}"#.to_owned(),
+            received_ms: now_ms(),
+        },
+        nonce: "n-77".to_owned(),
+        nonce_expires_ms: now_ms() + 300_000,
+    };
+    let Recorded::New { moved, .. } = receiver_side
+        .record_callback(&event, &receiver)
+        .await
+        .unwrap()
+    else {
+        panic!("a new event")
+    };
+    assert!(moved, "nobody drives the job: the receiver ends it");
+    let seen = worker_side
+        .watch(Some(job.id), ORIGIN, None, now_ms() - 3_000)
+        .await
+        .unwrap();
+    assert_eq!(seen.callback.map(|c| c.video_id), Some(77));
+    let ended = seen.job.unwrap();
+    assert_eq!(ended.state, JobState::Succeeded);
+    assert_eq!(ended.url.as_deref(), Some("https://cdn/77.mp4"));
+    // The nonce is shared too: the same delivery replayed at the worker's side is refused.
+    assert_eq!(
+        worker_side
+            .record_callback(&event, &receiver)
+            .await
+            .unwrap(),
+        Recorded::ReplayedNonce
+    );
+}
