@@ -31,13 +31,24 @@ pg_start() {
         run_as=(runuser -u postgres --)
     fi
     port=$(( 20000 + RANDOM % 20000 ))
+    # A self-signed certificate for localhost, so the TLS path (rustls) is tested too.
+    local ssl_opts=""
+    if command -v openssl >/dev/null 2>&1 && openssl req -x509 -newkey rsa:2048 -nodes \
+        -keyout "$PIXFUSE_PG_DIR/server.key" -out "$PIXFUSE_PG_DIR/server.crt" -days 2 \
+        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -addext "basicConstraints=critical,CA:FALSE" >/dev/null 2>&1; then
+        chmod 600 "$PIXFUSE_PG_DIR/server.key"
+        [ "$(id -u)" = 0 ] && chown postgres "$PIXFUSE_PG_DIR/server.key" "$PIXFUSE_PG_DIR/server.crt"
+        ssl_opts="-c ssl=on -c ssl_cert_file=$PIXFUSE_PG_DIR/server.crt -c ssl_key_file=$PIXFUSE_PG_DIR/server.key"
+        export PIXFUSE_TEST_POSTGRES_CA="$PIXFUSE_PG_DIR/server.crt"
+    fi
     "${run_as[@]}" "$bin/initdb" -D "$PIXFUSE_PG_DIR/data" -U pixfuse --auth=trust \
         --no-sync -E UTF8 >"$PIXFUSE_PG_DIR/initdb.log" 2>&1 || {
         cat "$PIXFUSE_PG_DIR/initdb.log" >&2
         return 1
     }
     "${run_as[@]}" "$bin/pg_ctl" -D "$PIXFUSE_PG_DIR/data" -l "$PIXFUSE_PG_DIR/server.log" -w \
-        -o "-k $PIXFUSE_PG_DIR -h 127.0.0.1 -p $port -c fsync=off -c max_connections=300" \
+        -o "-k $PIXFUSE_PG_DIR -h 127.0.0.1 -p $port -c fsync=off -c max_connections=300 $ssl_opts" \
         start >/dev/null || {
         cat "$PIXFUSE_PG_DIR/server.log" >&2
         return 1

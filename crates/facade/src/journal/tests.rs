@@ -1175,3 +1175,44 @@ async fn a_callback_one_instance_records_is_what_a_waiter_on_another_sees() {
         Recorded::ReplayedNonce
     );
 }
+
+/// The TLS path (rustls): `sslmode=require` reaches the test server over TLS when its
+/// certificate verifies against `sslrootcert`, and is refused against the system's roots.
+/// Needs the certificate `.ci/postgres.sh` makes (`PIXFUSE_TEST_POSTGRES_CA`).
+#[tokio::test]
+async fn tls_verifies_the_server_s_certificate() {
+    if postgres_off() {
+        return;
+    }
+    let Ok(ca) = std::env::var("PIXFUSE_TEST_POSTGRES_CA") else {
+        eprintln!("skipped: PIXFUSE_TEST_POSTGRES_CA is not set (the test server has no TLS)");
+        return;
+    };
+    let base = std::env::var("PIXFUSE_TEST_POSTGRES_URL").unwrap();
+    // The certificate names localhost: connect by that name, as a remote client would by its.
+    let base = base.replace("127.0.0.1", "localhost");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let schema = format!("t_{}", Uuid::new_v4().simple());
+    let trusted =
+        JournalUrl::parse(&format!("{base}{sep}sslmode=require&sslrootcert={ca}")).unwrap();
+    let store = PostgresStore::in_schema(&trusted, Some(&schema)).unwrap();
+    assert!(store.jobs().await.unwrap().is_empty());
+    let c = store.conn().await.unwrap();
+    let ssl: bool = c
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(ssl, "the connection is encrypted");
+    let untrusted = JournalUrl::parse(&format!("{base}{sep}sslmode=require")).unwrap();
+    let err = PostgresStore::in_schema(&untrusted, Some(&schema))
+        .unwrap()
+        .jobs()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+}

@@ -135,14 +135,25 @@ impl PostgresStore {
         if e.conflict() {
             return JournalError::Retry;
         }
+        // The driver's top message is often generic ("error performing TLS handshake"): the
+        // reason is further down its chain.
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !message.contains(&cause_text) {
+                message = format!("{message}: {cause_text}");
+            }
+            source = cause.source();
+        }
         JournalError::Database {
             location: self.url.redacted().to_owned(),
-            message: self.url.scrub(&e.to_string()),
+            message: self.url.scrub(&message),
         }
     }
 
     /// A pooled connection, the schema migrated first.
-    async fn conn(&self) -> Result<deadpool_postgres::Object, JournalError> {
+    pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, JournalError> {
         self.migrated.get_or_try_init(|| self.migrate()).await?;
         self.pool.get().await.map_err(|e| self.db(e))
     }
@@ -215,7 +226,7 @@ impl PostgresStore {
 
 /// A driver or pool error, and whether it is a conflict with another transaction that a
 /// retry clears (serialization failure, deadlock, a unique key taken meanwhile).
-trait PgError: std::fmt::Display {
+trait PgError: std::error::Error {
     fn conflict(&self) -> bool;
 }
 
