@@ -1216,3 +1216,80 @@ async fn tls_verifies_the_server_s_certificate() {
         .to_string();
     assert!(err.to_lowercase().contains("certificate"), "{err}");
 }
+
+/// N workers together never hold more than the account's limit; a dead worker's slot comes
+/// back when its lease runs out, and a live one's renewal keeps it.
+#[tokio::test]
+async fn account_slots_cap_every_worker_together_and_expire_with_their_lease() {
+    if postgres_off() {
+        return;
+    }
+    let store = Arc::new(fresh_postgres());
+    let workers: Vec<Owner> = (0..4)
+        .map(|i| Owner {
+            host: format!("worker-{i}"),
+            ..me()
+        })
+        .collect();
+    let mut tasks = Vec::new();
+    for job in 0..12i64 {
+        let (store, owner) = (Arc::clone(&store), workers[job as usize % 4].clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .acquire_slot("acct", 3, job, &owner, Duration::from_millis(400))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut granted = 0;
+    for task in tasks {
+        granted += usize::from(task.await.unwrap());
+    }
+    assert_eq!(granted, 3, "the limit holds across workers");
+    // A job that holds a slot keeps it when asked again (a takeover).
+    let c = store.conn().await.unwrap();
+    let holder: i64 = c
+        .query_one(
+            "SELECT job_id FROM account_slots WHERE job_id IS NOT NULL ORDER BY slot LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let taker = me();
+    assert!(
+        store
+            .acquire_slot("acct", 3, holder, &taker, Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acquire_slot("acct", 3, 100, &taker, Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    store.release_slot("acct", holder).await.unwrap();
+    assert!(
+        store
+            .acquire_slot("acct", 3, 100, &taker, Duration::from_secs(30))
+            .await
+            .unwrap(),
+        "a released slot is free at once"
+    );
+    // The other two were leased for 400 ms and nobody renews them: they expire.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let mut later = 0;
+    for job in 200..205 {
+        later += usize::from(
+            store
+                .acquire_slot("acct", 3, job, &taker, Duration::from_secs(30))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        later, 2,
+        "the two expired slots come back, the renewed-by-taker one does not"
+    );
+}

@@ -1242,6 +1242,80 @@ impl Store for PostgresStore {
         })
     }
 
+    fn acquire_slot<'a>(
+        &'a self,
+        account: &'a str,
+        limit: u32,
+        job_id: i64,
+        owner: &'a Owner,
+        lease: Duration,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(|e| self.db(e))?;
+            let q = self.q(&tx);
+            q.exec(
+                "INSERT INTO account_slots (account, slot)
+                 SELECT $1, n FROM generate_series(0, $2 - 1) AS n
+                 ON CONFLICT DO NOTHING",
+                &[&account, &limit],
+            )
+            .await?;
+            let until = lease_until(lease);
+            // Its own slot first (a job taken over keeps the slot it had), else any free one
+            // that no other process is taking right now.
+            let kept = q
+                .exec(
+                    "UPDATE account_slots SET owner_instance = $3, lease_until_ms = $4
+                     WHERE account = $1 AND job_id = $2",
+                    &[&account, &job_id, &owner.instance, &until],
+                )
+                .await?;
+            let granted = kept > 0
+                || tx
+                    .query_opt(
+                        "UPDATE account_slots SET job_id = $3, owner_instance = $4,
+                                                  lease_until_ms = $5
+                         WHERE (account, slot) = (
+                             SELECT account, slot FROM account_slots
+                             WHERE account = $1 AND slot < $2
+                               AND (job_id IS NULL OR lease_until_ms IS NULL
+                                    OR lease_until_ms < $6)
+                             ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
+                         RETURNING slot",
+                        &[
+                            &account,
+                            &limit,
+                            &job_id,
+                            &owner.instance,
+                            &until,
+                            &now_ms(),
+                        ],
+                    )
+                    .await
+                    .map_err(|e| self.db(e))?
+                    .is_some();
+            tx.commit().await.map_err(|e| self.db(e))?;
+            Ok(granted)
+        })
+    }
+
+    fn release_slot<'a>(&'a self, account: &'a str, job_id: i64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            self.q(&c)
+                .exec(
+                    "UPDATE account_slots SET job_id = NULL, owner_instance = NULL,
+                                              lease_until_ms = NULL
+                     WHERE account = $1 AND job_id = $2",
+                    &[&account, &job_id],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
     fn callbacks(&self) -> StoreFuture<'_, Vec<CallbackRecord>> {
         Box::pin(async move {
             let c = self.conn().await?;
