@@ -35,6 +35,8 @@ pub struct Settings {
     /// The account's webhook secret, for `pixfuse webhook serve`.
     pub webhook_secret: Option<SecretString>,
     pub state_dir: Option<PathBuf>,
+    /// A shared journal (`postgres://…`, password allowed here: keep the file private).
+    pub journal_url: Option<SecretString>,
     #[serde(default, with = "opt_duration")]
     pub poll_interval: Option<Duration>,
     #[serde(default, with = "opt_duration")]
@@ -57,6 +59,7 @@ impl Settings {
             api_key,
             webhook_secret,
             state_dir,
+            journal_url,
             poll_interval,
             retry_base_delay,
             timeout,

@@ -26,6 +26,8 @@ pub struct Settings {
     pub retry_base_delay: Option<Duration>,
     pub timeout: Option<Duration>,
     pub state_dir: Option<PathBuf>,
+    /// A shared journal instead of SQLite in the state directory.
+    pub journal: Option<pixfuse::JournalUrl>,
     /// When the command started: `--timeout` counts from here.
     started: Instant,
     config: Config,
@@ -80,7 +82,9 @@ impl Settings {
             Some(every) => PollPolicy::Fixed(every),
             None => PollPolicy::default(),
         };
+        let journal = journal_url(net.journal.as_deref(), s.journal_url.as_ref())?;
         Ok(Settings {
+            journal,
             provider,
             base_url,
             poll,
@@ -111,6 +115,15 @@ impl Settings {
             dir.push("sandbox");
         }
         Ok(dir)
+    }
+
+    /// The journal these settings name: the shared one, else SQLite in [`Self::journal_dir`].
+    pub fn open_journal(&self) -> Result<pixfuse::Journal, Failure> {
+        let opened = match &self.journal {
+            Some(url) => pixfuse::Journal::connect(url),
+            None => pixfuse::Journal::open_in(&self.journal_dir()?),
+        };
+        opened.map_err(|e| pixfuse::Error::from(e).into())
     }
 
     /// The API key, from stdin, env or config (exit 4 when there is none).
@@ -221,6 +234,9 @@ impl Settings {
             .with_retry(self.retry_policy())
             .with_poll(self.poll);
         let mut builder = Client::builder().transport(transport).state_dir(state_dir);
+        if let Some(url) = &self.journal {
+            builder = builder.journal(url.clone());
+        }
         if let Some(origin) = origin {
             builder = builder.origin(origin);
         }
@@ -263,6 +279,33 @@ impl Settings {
             rt,
         })
     }
+}
+
+/// The shared journal: `--journal` (without a password: argv is visible to every user of the
+/// machine), else env `PIXFUSE_JOURNAL_URL`, else the config file's `journal_url`.
+fn journal_url(
+    flag: Option<&str>,
+    config: Option<&SecretString>,
+) -> Result<Option<pixfuse::JournalUrl>, Failure> {
+    use secrecy::ExposeSecret;
+    let env = std::env::var(pixfuse::JOURNAL_URL_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let (text, from_flag) = match (flag, env, config) {
+        (Some(flag), _, _) => (flag.to_owned(), true),
+        (None, Some(env), _) => (env, false),
+        (None, None, Some(config)) => (config.expose_secret().to_owned(), false),
+        (None, None, None) => return Ok(None),
+    };
+    let url = pixfuse::JournalUrl::parse(&text).map_err(|e| Failure::usage(e.to_string()))?;
+    if from_flag && url.has_password() {
+        return Err(Failure::usage(format!(
+            "--journal {url} carries a password, and the command line is visible to every user \
+             of this machine: put the URL in {} or `journal_url` in the config file instead",
+            pixfuse::JOURNAL_URL_ENV
+        )));
+    }
+    Ok(Some(url))
 }
 
 /// A runtime for one command: single-threaded is plenty for one job at a time.

@@ -33,6 +33,12 @@ pub struct NetArgs {
     /// Where the job journal lives [default: the platform's data directory for pixfuse].
     #[arg(long, global = true, env = pixfuse::state::STATE_DIR_ENV, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Keep the journal in a shared PostgreSQL database (`postgres://user@host/db`) instead of
+    /// SQLite in the state directory; env PIXFUSE_JOURNAL_URL or `journal_url` in the config
+    /// file. A password is refused here (argv is visible to every user): put the URL with its
+    /// password in PIXFUSE_JOURNAL_URL or the config file.
+    #[arg(long, global = true, value_name = "URL")]
+    pub journal: Option<String>,
     /// Config file [default: pixfuse/config.toml in the platform's config directory].
     #[arg(long, global = true, env = "PIXFUSE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,

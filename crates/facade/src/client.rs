@@ -64,6 +64,7 @@ pub struct ClientBuilder {
     transport: Option<TransportConfig>,
     wait_timeout: Option<Duration>,
     state_dir: Option<PathBuf>,
+    journal: Option<crate::journal::JournalUrl>,
     origin: Option<String>,
     lease: Duration,
     validate: ValidateOptions,
@@ -75,6 +76,7 @@ impl Default for ClientBuilder {
             transport: None,
             wait_timeout: None,
             state_dir: None,
+            journal: None,
             origin: None,
             lease: DEFAULT_LEASE,
             validate: ValidateOptions::default(),
@@ -101,6 +103,14 @@ impl ClientBuilder {
     /// Where the journal lives (default: env `PIXFUSE_STATE_DIR`, else the platform data dir).
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Keep the journal in a shared PostgreSQL database instead of SQLite in the state
+    /// directory, so processes on many machines share jobs, claims and uploads (see
+    /// [`crate::journal::JournalUrl`]; the password never shows in a message).
+    pub fn journal(mut self, url: crate::journal::JournalUrl) -> Self {
+        self.journal = Some(url);
         self
     }
 
@@ -136,15 +146,21 @@ impl ClientBuilder {
         let base_url = origin_of(config.base_url());
         let provider = config.provider();
         let transport = Transport::new(config.with_base_url(base_url.clone()))?;
-        let state_dir = self
-            .state_dir
-            .or_else(crate::state::state_dir_from_env)
-            .ok_or_else(|| {
-                Error::Config(
-                    "no state directory: set PIXFUSE_STATE_DIR or pass --state-dir".to_owned(),
-                )
-            })?;
-        let journal = Journal::open_in(&state_dir)?;
+        let journal = match &self.journal {
+            Some(url) => Journal::connect(url)?,
+            None => {
+                let state_dir = self
+                    .state_dir
+                    .or_else(crate::state::state_dir_from_env)
+                    .ok_or_else(|| {
+                        Error::Config(
+                            "no state directory: set PIXFUSE_STATE_DIR or pass --state-dir"
+                                .to_owned(),
+                        )
+                    })?;
+                Journal::open_in(&state_dir)?
+            }
+        };
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,

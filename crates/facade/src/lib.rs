@@ -60,7 +60,7 @@ pub use event::Event;
 pub use jobfile::{
     MAX_JOB_FILE_BYTES, load_job_file, parse_job, read_job_bytes, read_job_file, rebase_paths,
 };
-pub use journal::{JobRecord, JobState, Journal};
+pub use journal::{JOURNAL_URL_ENV, JobRecord, JobState, Journal, JournalUrl};
 pub use run::{JobOptions, JobOutcome, Submission};
 pub use sidecar::Sidecar;
 

@@ -57,7 +57,7 @@ pub struct ResumeArgs {
 }
 
 fn open_journal(settings: &Settings) -> Result<Journal, Failure> {
-    Journal::open_in(&settings.journal_dir()?).map_err(|e| pixfuse::Error::from(e).into())
+    settings.open_journal()
 }
 
 /// One journaled job as `jobs --json` shows it (also the MCP `jobs` tool).

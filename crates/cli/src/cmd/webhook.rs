@@ -79,8 +79,7 @@ pub fn run(ctx: &Ctx, net: &NetArgs, args: &WebhookArgs) -> Result<Exit, Failure
         let receiver = Receiver::for_client(&session.client, secret)?;
         (receiver, Backing::Session(session))
     } else {
-        let journal = pixfuse::Journal::open_in(&settings.journal_dir()?)
-            .map_err(|e| Failure::from(pixfuse::Error::from(e)))?;
+        let journal = settings.open_journal()?;
         let receiver = Receiver::new(&journal, settings.origin(), secret)?;
         (receiver, Backing::Runtime(crate::connect::runtime()?))
     };

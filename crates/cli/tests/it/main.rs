@@ -24,4 +24,5 @@ mod run_e2e;
 mod sandbox_cmd;
 mod sandbox_journal;
 mod secrets;
+mod shared_journal;
 mod webhook_e2e;

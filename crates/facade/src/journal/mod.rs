@@ -14,9 +14,11 @@
 
 mod callbacks;
 mod owner;
+mod postgres;
 mod schema;
 mod sqlite;
 mod store;
+mod url;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,11 +31,16 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub(crate) use owner::{liveness, this_process};
+pub(crate) use postgres::PostgresStore;
 pub(crate) use sqlite::SqliteStore;
 pub(crate) use store::{
     ClaimOutcome, ClaimRequest, ForgetRefusal, Fresh, NewCallback, ReceiverBeat, Recorded, Store,
     Transition, Watch,
 };
+pub use url::JournalUrl;
+
+/// Environment variable naming a shared journal (`postgres://…`) instead of the SQLite file.
+pub const JOURNAL_URL_ENV: &str = "PIXFUSE_JOURNAL_URL";
 
 /// File name of the journal inside the state directory.
 pub const JOURNAL_FILE: &str = "journal.sqlite3";
@@ -109,9 +116,39 @@ pub enum JournalError {
         /// The process that holds it now, when known.
         by: Option<Owner>,
     },
+    /// A shared journal's URL that cannot be used (shown with its password redacted).
+    #[error("journal URL {url}: {why}")]
+    BadUrl {
+        /// The URL, password redacted.
+        url: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The shared journal's database failed or cannot be reached.
+    #[error("journal database {location}: {message}")]
+    Database {
+        /// The URL, password redacted.
+        location: String,
+        /// The driver's message (any password scrubbed).
+        message: String,
+    },
+    /// A transaction lost a race with another process's and is run again (never escapes the
+    /// store unless the race repeats twenty times).
+    #[error("the journal stayed busy with other processes' transactions; try again")]
+    Retry,
+    /// What this journal cannot do (a shared batch needs the PostgreSQL journal).
+    #[error("{0}")]
+    Unsupported(String),
     /// The storage failed in a way of its own (a worker thread stopped).
     #[error("journal storage failed: {0}")]
     Storage(String),
+}
+
+impl JournalError {
+    /// A lost race with another process's transaction: running it again clears it.
+    pub(crate) fn is_retryable_conflict(&self) -> bool {
+        matches!(self, JournalError::Retry)
+    }
 }
 
 /// One job as the journal has it.
@@ -248,6 +285,14 @@ impl Journal {
     pub fn open_in(state_dir: &Path) -> Result<Journal, JournalError> {
         Ok(Journal {
             store: Arc::new(SqliteStore::open_in(state_dir)?),
+        })
+    }
+
+    /// The shared journal at `url` (PostgreSQL). Nothing is connected yet: the first use
+    /// connects and migrates the schema (refusing one a newer pixfuse wrote).
+    pub fn connect(url: &JournalUrl) -> Result<Journal, JournalError> {
+        Ok(Journal {
+            store: Arc::new(PostgresStore::new(url)?),
         })
     }
 

@@ -103,650 +103,766 @@ pub(crate) async fn fixture_job(
     job
 }
 
-/// What every storage must do.
-mod conformance {
-    use super::*;
+/// What every storage must do: one suite, run over each store (`$open` makes a fresh, empty
+/// one; `$off` says the store is switched off here, and its tests then say so and pass).
+macro_rules! conformance_suite {
+    ($name:ident, $open:path, $off:path) => {
+        mod $name {
+            use super::*;
 
-    #[tokio::test]
-    async fn a_claim_makes_a_planned_job_and_a_second_claim_finds_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let owner = me();
-        let first = claim_request("k", &owner, None);
-        let trace = first.trace_id;
-        let ClaimOutcome::New { job, .. } = store.claim(first).await.unwrap() else {
-            panic!()
-        };
-        assert_eq!((job.state, job.trace_id), (JobState::Planned, trace));
-        assert_eq!(job.form.as_deref(), Some(REQ));
-        assert_eq!(job.claim.as_ref().unwrap().owner, owner);
-        // The same owner again (a retry in the same process): its own job, same trace id.
-        let ClaimOutcome::Existing {
-            job: again,
-            took_over,
-        } = store.claim(claim_request("k", &owner, None)).await.unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!((again.id, again.trace_id, took_over), (job.id, trace, None));
-    }
-
-    #[tokio::test]
-    async fn a_live_owner_holds_its_job_and_a_gone_one_is_taken_over_with_the_same_trace_id() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let (a, b) = (me(), me());
-        let ClaimOutcome::New { job, .. } =
-            store.claim(claim_request("k", &a, None)).await.unwrap()
-        else {
-            panic!()
-        };
-        // `a` is this very process: alive.
-        let ClaimOutcome::Held { owner, .. } =
-            store.claim(claim_request("k", &b, None)).await.unwrap()
-        else {
-            panic!("a live owner must hold its job")
-        };
-        assert_eq!(owner, a);
-        // The claim as a process that is gone left it (its pid now has another start time).
-        let gone = Owner {
-            start: "another-boot:1".into(),
-            ..a.clone()
-        };
-        store.release(job.id, &a.instance).await.unwrap();
-        let ClaimOutcome::Existing { .. } = store
-            .claim_job(job.id, &gone, Duration::from_secs(30))
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        let ClaimOutcome::Existing {
-            job: mine,
-            took_over,
-        } = store.claim(claim_request("k", &b, None)).await.unwrap()
-        else {
-            panic!("a gone owner's claim expires at once")
-        };
-        assert_eq!(took_over, Some(gone));
-        assert_eq!((mine.id, mine.trace_id), (job.id, job.trace_id));
-    }
-
-    #[tokio::test]
-    async fn another_hosts_claim_holds_until_its_lease_runs_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let remote = Owner {
-            host: "elsewhere".into(),
-            ..me()
-        };
-        let mut req = claim_request("k", &remote, None);
-        req.lease = Duration::from_millis(300);
-        store.claim(req).await.unwrap();
-        let b = me();
-        assert!(matches!(
-            store.claim(claim_request("k", &b, None)).await.unwrap(),
-            ClaimOutcome::Held { .. }
-        ));
-        tokio::time::sleep(Duration::from_millis(350)).await;
-        assert!(matches!(
-            store.claim(claim_request("k", &b, None)).await.unwrap(),
-            ClaimOutcome::Existing {
-                took_over: Some(_),
-                ..
+            fn open(dir: &Path) -> Arc<dyn Store> {
+                $open(dir)
             }
-        ));
-    }
 
-    #[tokio::test]
-    async fn a_renewed_lease_keeps_holding_and_a_released_claim_is_free() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let remote = Owner {
-            host: "elsewhere".into(),
-            ..me()
-        };
-        let mut req = claim_request("k", &remote, None);
-        req.lease = Duration::from_millis(200);
-        let ClaimOutcome::New { job, .. } = store.claim(req).await.unwrap() else {
-            panic!()
-        };
-        tokio::time::sleep(Duration::from_millis(120)).await;
-        assert_eq!(
-            store
-                .renew(&remote.instance, &[job.id, 999], Duration::from_millis(300))
+            fn scratch() -> Option<tempfile::TempDir> {
+                if $off() {
+                    return None;
+                }
+                Some(tempfile::tempdir().unwrap())
+            }
+
+
+        #[tokio::test]
+        async fn a_claim_makes_a_planned_job_and_a_second_claim_finds_it() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let owner = me();
+            let first = claim_request("k", &owner, None);
+            let trace = first.trace_id;
+            let ClaimOutcome::New { job, .. } = store.claim(first).await.unwrap() else {
+                panic!()
+            };
+            assert_eq!((job.state, job.trace_id), (JobState::Planned, trace));
+            assert_eq!(job.form.as_deref(), Some(REQ));
+            assert_eq!(job.claim.as_ref().unwrap().owner, owner);
+            // The same owner again (a retry in the same process): its own job, same trace id.
+            let ClaimOutcome::Existing {
+                job: again,
+                took_over,
+            } = store.claim(claim_request("k", &owner, None)).await.unwrap()
+            else {
+                panic!()
+            };
+            assert_eq!((again.id, again.trace_id, took_over), (job.id, trace, None));
+        }
+
+        #[tokio::test]
+        async fn a_live_owner_holds_its_job_and_a_gone_one_is_taken_over_with_the_same_trace_id() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let (a, b) = (me(), me());
+            let ClaimOutcome::New { job, .. } =
+                store.claim(claim_request("k", &a, None)).await.unwrap()
+            else {
+                panic!()
+            };
+            // `a` is this very process: alive.
+            let ClaimOutcome::Held { owner, .. } =
+                store.claim(claim_request("k", &b, None)).await.unwrap()
+            else {
+                panic!("a live owner must hold its job")
+            };
+            assert_eq!(owner, a);
+            // The claim as a process that is gone left it (its pid now has another start time).
+            let gone = Owner {
+                start: "another-boot:1".into(),
+                ..a.clone()
+            };
+            store.release(job.id, &a.instance).await.unwrap();
+            let ClaimOutcome::Existing { .. } = store
+                .claim_job(job.id, &gone, Duration::from_secs(30))
                 .await
-                .unwrap(),
-            1
-        );
-        tokio::time::sleep(Duration::from_millis(120)).await;
-        let b = me();
-        assert!(matches!(
-            store.claim(claim_request("k", &b, None)).await.unwrap(),
-            ClaimOutcome::Held { .. }
-        ));
-        assert_eq!(store.release_all(&remote.instance).await.unwrap(), 1);
-        assert!(store.job(job.id).await.unwrap().unwrap().claim.is_none());
-        assert!(matches!(
-            store.claim(claim_request("k", &b, None)).await.unwrap(),
-            ClaimOutcome::Existing {
-                took_over: None,
-                ..
-            }
-        ));
-    }
+                .unwrap()
+            else {
+                panic!()
+            };
+            let ClaimOutcome::Existing {
+                job: mine,
+                took_over,
+            } = store.claim(claim_request("k", &b, None)).await.unwrap()
+            else {
+                panic!("a gone owner's claim expires at once")
+            };
+            assert_eq!(took_over, Some(gone));
+            assert_eq!((mine.id, mine.trace_id), (job.id, job.trace_id));
+        }
 
-    #[tokio::test]
-    async fn only_the_owner_moves_a_job_and_only_from_the_state_it_expects() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let (a, b) = (me(), me());
-        let ClaimOutcome::New { job, .. } =
-            store.claim(claim_request("k", &a, None)).await.unwrap()
-        else {
-            panic!()
-        };
-        let err = store
-            .transition(
-                job.id,
-                &b.instance,
-                step(JobState::Planned, JobState::Uploading),
-            )
-            .await
-            .unwrap_err();
-        assert!(matches!(err, JournalError::ClaimLost { .. }), "{err}");
-        let err = store
-            .transition(
-                job.id,
-                &a.instance,
-                step(JobState::Claimed, JobState::Submitted),
-            )
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                JournalError::Conflict {
-                    expected: JobState::Claimed,
-                    found: JobState::Planned,
+        #[tokio::test]
+        async fn another_hosts_claim_holds_until_its_lease_runs_out() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let remote = Owner {
+                host: "elsewhere".into(),
+                ..me()
+            };
+            let mut req = claim_request("k", &remote, None);
+            req.lease = Duration::from_millis(300);
+            store.claim(req).await.unwrap();
+            let b = me();
+            assert!(matches!(
+                store.claim(claim_request("k", &b, None)).await.unwrap(),
+                ClaimOutcome::Held { .. }
+            ));
+            tokio::time::sleep(Duration::from_millis(350)).await;
+            assert!(matches!(
+                store.claim(claim_request("k", &b, None)).await.unwrap(),
+                ClaimOutcome::Existing {
+                    took_over: Some(_),
                     ..
                 }
-            ),
-            "{err}"
-        );
-        let moved = store
-            .transition(
-                job.id,
-                &a.instance,
-                step(JobState::Planned, JobState::Uploading),
-            )
-            .await
-            .unwrap();
-        assert_eq!(moved.state, JobState::Uploading);
-    }
-
-    #[tokio::test]
-    async fn a_trace_id_changes_only_after_a_refusal_before_billing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let a = me();
-        let job = fixture_job(&store, JobState::Claimed, None, None).await;
-        let ClaimOutcome::Existing { job, .. } = store
-            .claim_job(job.id, &a, Duration::from_secs(30))
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        let mut change = step(JobState::Claimed, JobState::Uploading);
-        change.trace_id = Some(Uuid::new_v4());
-        assert!(store.transition(job.id, &a.instance, change).await.is_err());
-        let mut refused = step(JobState::Claimed, JobState::RefusedBeforeBilling);
-        refused.error = Some(Some("invalid image id (ErrCode 400032)".into()));
-        store
-            .transition(job.id, &a.instance, refused)
-            .await
-            .unwrap();
-        let fresh = Uuid::new_v4();
-        let mut change = step(JobState::RefusedBeforeBilling, JobState::Uploading);
-        change.trace_id = Some(fresh);
-        let again = store.transition(job.id, &a.instance, change).await.unwrap();
-        assert_eq!((again.trace_id, again.state), (fresh, JobState::Uploading));
-        assert!(again.last_error.is_some());
-    }
-
-    #[tokio::test]
-    async fn the_happy_path_records_every_fact_and_big_ids_exactly() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let out = dir.path().join("v.mp4");
-        let job = fixture_job(&store, JobState::Downloaded, Some(u64::MAX - 1), Some(&out)).await;
-        assert_eq!(job.state, JobState::Downloaded);
-        assert_eq!(job.video_id, Some(u64::MAX - 1));
-        assert_eq!(job.request.as_deref(), Some(REQ));
-        assert_eq!(
-            job.request_hash.as_deref(),
-            Some(request_hash(REQ).as_str())
-        );
-        assert_eq!(
-            (job.credits, job.status),
-            (Some(60), Some(JobStatus::Succeeded))
-        );
-        assert_eq!(job.output_path.as_deref(), Some(out.as_path()));
-        assert!(job.submitted_ms.is_some() && job.finished_ms.is_some());
-        assert!(job.downloaded_ms.is_some());
-        assert_eq!(job.sent_job().unwrap().seed, Some(3));
-        let found = store
-            .job_by_video(ORIGIN, u64::MAX - 1)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(found.id, job.id);
-        assert!(
-            store
-                .job_by_video("https://other", u64::MAX - 1)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        // The file is gone: it needs a resume (a download only); so does a missing sidecar.
-        assert!(job.needs_resume());
-        std::fs::write(&out, b"v").unwrap();
-        assert!(job.needs_resume());
-        std::fs::write(crate::sidecar::sidecar_path(&out), b"{}").unwrap();
-        assert!(!job.needs_resume());
-    }
-
-    #[tokio::test]
-    async fn new_and_retry_failed_make_a_new_job_and_keep_the_old_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let a = me();
-        let failed = fixture_job(&store, JobState::Moderated, None, None).await;
-        let identity = failed.identity.clone().unwrap();
-        // Continue: the failed job itself.
-        let ClaimOutcome::Existing { job, .. } = store
-            .claim(claim_request(&identity, &a, None))
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(job.id, failed.id);
-        store.release(job.id, &a.instance).await.unwrap();
-        let mut retry = claim_request(&identity, &a, None);
-        retry.fresh = Fresh::RetryFailed;
-        let ClaimOutcome::New {
-            job, superseded, ..
-        } = store.claim(retry).await.unwrap()
-        else {
-            panic!()
-        };
-        assert_ne!(job.trace_id, failed.trace_id);
-        assert_eq!(superseded.map(|s| s.id), Some(failed.id));
-        let old = store.job(failed.id).await.unwrap().unwrap();
-        assert_eq!((old.state, old.identity), (JobState::Moderated, None));
-        // RetryFailed continues a job that did not fail.
-        let mut retry = claim_request(&identity, &a, None);
-        retry.fresh = Fresh::RetryFailed;
-        assert!(matches!(
-            store.claim(retry).await.unwrap(),
-            ClaimOutcome::Existing { .. }
-        ));
-        let mut new = claim_request(&identity, &a, None);
-        new.fresh = Fresh::New;
-        let ClaimOutcome::New { job: newest, .. } = store.claim(new).await.unwrap() else {
-            panic!()
-        };
-        assert!(newest.id > job.id);
-    }
-
-    #[tokio::test]
-    async fn an_output_of_an_unfinished_job_is_refused_unless_forced() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let out = dir.path().join("clip.mp4");
-        let busy = fixture_job(&store, JobState::Generating, Some(9), Some(&out)).await;
-        let a = me();
-        let ClaimOutcome::OutputTaken { holder } = store
-            .claim(claim_request("other", &a, Some(&out)))
-            .await
-            .unwrap()
-        else {
-            panic!("two unfinished jobs must not share a file")
-        };
-        assert_eq!(holder.id, busy.id);
-        let mut forced = claim_request("other", &a, Some(&out));
-        forced.force = true;
-        let ClaimOutcome::New { job, abandoned, .. } = store.claim(forced).await.unwrap() else {
-            panic!()
-        };
-        assert_eq!(
-            abandoned.iter().map(|j| j.id).collect::<Vec<_>>(),
-            [busy.id]
-        );
-        let old = store.job(busy.id).await.unwrap().unwrap();
-        assert_eq!(old.state, JobState::Abandoned);
-        // A finished older job does not block; a newer writer is found for the old one.
-        let done = fixture_job(
-            &store,
-            JobState::Downloaded,
-            Some(3),
-            Some(&dir.path().join("x.mp4")),
-        )
-        .await;
-        assert!(matches!(
-            store
-                .claim(claim_request("third", &a, Some(&dir.path().join("x.mp4"))))
-                .await
-                .unwrap(),
-            ClaimOutcome::New { .. }
-        ));
-        assert!(
-            store
-                .newer_writer(&dir.path().join("x.mp4"), done.id)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        assert!(store.newer_writer(&out, job.id).await.unwrap().is_none());
-    }
-
-    #[tokio::test]
-    async fn forgetting_refuses_a_job_that_may_still_generate_unless_forced() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let me = me();
-        let busy = fixture_job(&store, JobState::Generating, Some(9), None).await;
-        let done = fixture_job(&store, JobState::Failed, Some(8), None).await;
-        let answers = store
-            .forget(&[busy.id, done.id, 999], false, &me)
-            .await
-            .unwrap();
-        assert!(matches!(&answers[0], Err(ForgetRefusal::Unfinished(j)) if j.id == busy.id));
-        assert!(answers[1].is_ok());
-        assert_eq!(answers[2], Err(ForgetRefusal::Missing));
-        assert!(store.job(done.id).await.unwrap().is_none());
-        let answers = store.forget(&[busy.id], true, &me).await.unwrap();
-        assert!(answers[0].is_ok());
-        assert!(store.jobs().await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn uploads_are_cached_per_origin_and_can_be_forgotten() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let up = |n: u8, img_id| UploadRecord {
-            sha256: format!("{n:02x}").repeat(32),
-            img_id,
-            img_url: Some("https://cdn/i.png".into()),
-        };
-        assert_eq!(store.upload("a", &up(1, 1).sha256).await.unwrap(), None);
-        store
-            .record_upload("a", &up(1, u64::MAX), 10)
-            .await
-            .unwrap();
-        store
-            .record_upload("a", &up(1, u64::MAX), 10)
-            .await
-            .unwrap();
-        store.record_upload("a", &up(2, 20), 10).await.unwrap();
-        store
-            .record_upload("b", &up(1, u64::MAX), 10)
-            .await
-            .unwrap();
-        assert_eq!(
-            store.upload("a", &up(1, 1).sha256).await.unwrap(),
-            Some(up(1, u64::MAX))
-        );
-        assert_eq!(store.forget_uploads("a", &[u64::MAX, 7]).await.unwrap(), 1);
-        assert_eq!(store.upload("a", &up(1, 1).sha256).await.unwrap(), None);
-        assert!(store.upload("a", &up(2, 1).sha256).await.unwrap().is_some());
-        assert!(store.upload("b", &up(1, 1).sha256).await.unwrap().is_some());
-    }
-
-    #[tokio::test]
-    async fn a_changed_batch_line_is_told_apart() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let a = me();
-        store.claim(claim_request("line", &a, None)).await.unwrap();
-        let lines = |hash: &str| {
-            vec![
-                ("line".to_owned(), hash.to_owned()),
-                ("new".to_owned(), "x".to_owned()),
-            ]
-        };
-        assert_eq!(
-            store.check_batch_lines(lines("h1")).await.unwrap(),
-            [true, true]
-        );
-        assert_eq!(
-            store.check_batch_lines(lines("h1")).await.unwrap(),
-            [true, true]
-        );
-        assert_eq!(
-            store.check_batch_lines(lines("h2")).await.unwrap(),
-            [false, true]
-        );
-    }
-
-    #[tokio::test]
-    async fn jobs_are_listed_newest_first_and_unknown_ones_are_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let a = fixture_job(&store, JobState::Claimed, None, None).await;
-        let b = fixture_job(&store, JobState::Planned, None, None).await;
-        let ids: Vec<i64> = store.jobs().await.unwrap().iter().map(|j| j.id).collect();
-        assert_eq!(ids, [b.id, a.id]);
-        let journal = Journal { store };
-        let ids: Vec<i64> = journal
-            .unfinished()
-            .await
-            .unwrap()
-            .iter()
-            .map(|j| j.id)
-            .collect();
-        assert_eq!(ids, [a.id, b.id]);
-        let err = journal.job(99).await.unwrap_err();
-        assert!(err.to_string().contains("pixfuse jobs"), "{err}");
-    }
-
-    fn callback(video_id: u64, status: JobStatus, nonce: &str) -> NewCallback {
-        NewCallback {
-            record: CallbackRecord {
-                origin: ORIGIN.to_owned(),
-                video_id,
-                status,
-                url: (status == JobStatus::Succeeded).then(|| "https://cdn/cb.mp4".to_owned()),
-                credits: Some(45),
-                job_id: None,
-                deliveries: 1,
-                signed_as: "form_encoded".to_owned(),
-                trace_id: Some("t".to_owned()),
-                body: format!(r#"{{"id":"{video_id}","status":{}}}"#, status.code()),
-                received_ms: now_ms(),
-            },
-            nonce: nonce.to_owned(),
-            nonce_expires_ms: now_ms() + 300_000,
+            ));
         }
-    }
 
-    #[tokio::test]
-    async fn a_callback_is_recorded_once_deduplicated_and_its_nonce_never_replays() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let receiver = me();
-        // An unknown video: recorded, not refused.
-        let first = store
-            .record_callback(&callback(77, JobStatus::Succeeded, "n1"), &receiver)
-            .await
-            .unwrap();
-        assert_eq!(
-            first,
-            Recorded::New {
-                job: None,
-                moved: false
-            }
-        );
-        // The same event in a fresh delivery: a duplicate, counted.
-        let again = store
-            .record_callback(&callback(77, JobStatus::Succeeded, "n2"), &receiver)
-            .await
-            .unwrap();
-        assert_eq!(again, Recorded::Duplicate { job: None });
-        // Either delivery replayed: refused, nothing written.
-        for nonce in ["n1", "n2"] {
-            let replay = store
-                .record_callback(&callback(78, JobStatus::Failed, nonce), &receiver)
+        #[tokio::test]
+        async fn a_renewed_lease_keeps_holding_and_a_released_claim_is_free() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let remote = Owner {
+                host: "elsewhere".into(),
+                ..me()
+            };
+            let mut req = claim_request("k", &remote, None);
+            req.lease = Duration::from_millis(200);
+            let ClaimOutcome::New { job, .. } = store.claim(req).await.unwrap() else {
+                panic!()
+            };
+            tokio::time::sleep(Duration::from_millis(120)).await;
+            assert_eq!(
+                store
+                    .renew(&remote.instance, &[job.id, 999], Duration::from_millis(300))
+                    .await
+                    .unwrap(),
+                1
+            );
+            tokio::time::sleep(Duration::from_millis(120)).await;
+            let b = me();
+            assert!(matches!(
+                store.claim(claim_request("k", &b, None)).await.unwrap(),
+                ClaimOutcome::Held { .. }
+            ));
+            assert_eq!(store.release_all(&remote.instance).await.unwrap(), 1);
+            assert!(store.job(job.id).await.unwrap().unwrap().claim.is_none());
+            assert!(matches!(
+                store.claim(claim_request("k", &b, None)).await.unwrap(),
+                ClaimOutcome::Existing {
+                    took_over: None,
+                    ..
+                }
+            ));
+        }
+
+        #[tokio::test]
+        async fn only_the_owner_moves_a_job_and_only_from_the_state_it_expects() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let (a, b) = (me(), me());
+            let ClaimOutcome::New { job, .. } =
+                store.claim(claim_request("k", &a, None)).await.unwrap()
+            else {
+                panic!()
+            };
+            let err = store
+                .transition(
+                    job.id,
+                    &b.instance,
+                    step(JobState::Planned, JobState::Uploading),
+                )
+                .await
+                .unwrap_err();
+            assert!(matches!(err, JournalError::ClaimLost { .. }), "{err}");
+            let err = store
+                .transition(
+                    job.id,
+                    &a.instance,
+                    step(JobState::Claimed, JobState::Submitted),
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    JournalError::Conflict {
+                        expected: JobState::Claimed,
+                        found: JobState::Planned,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            let moved = store
+                .transition(
+                    job.id,
+                    &a.instance,
+                    step(JobState::Planned, JobState::Uploading),
+                )
                 .await
                 .unwrap();
-            assert_eq!(replay, Recorded::ReplayedNonce);
+            assert_eq!(moved.state, JobState::Uploading);
         }
-        let all = store.callbacks().await.unwrap();
-        assert_eq!(all.len(), 1);
-        assert_eq!((all[0].video_id, all[0].deliveries), (77, 2));
-        // An expired nonce is forgotten (its timestamp is refused by the window by then).
-        let mut old = callback(79, JobStatus::Failed, "n3");
-        old.nonce_expires_ms = now_ms() - 1;
-        store.record_callback(&old, &receiver).await.unwrap();
-        let reused = store
-            .record_callback(&callback(80, JobStatus::Failed, "n3"), &receiver)
-            .await
-            .unwrap();
-        assert!(matches!(reused, Recorded::New { .. }), "{reused:?}");
-    }
 
-    #[tokio::test]
-    async fn a_callback_ends_a_job_nobody_drives_and_leaves_a_driven_one_to_its_owner() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let receiver = me();
-        let idle = fixture_job(&store, JobState::Generating, Some(11), None).await;
-        let Recorded::New { job, moved } = store
-            .record_callback(&callback(11, JobStatus::Succeeded, "a"), &receiver)
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        let job = job.unwrap();
-        assert!(moved);
-        assert_eq!((job.id, job.state), (idle.id, JobState::Succeeded));
-        assert_eq!(job.url.as_deref(), Some("https://cdn/cb.mp4"));
-        assert_eq!(job.status, Some(JobStatus::Succeeded));
-        assert!(job.finished_ms.is_some());
+        #[tokio::test]
+        async fn a_trace_id_changes_only_after_a_refusal_before_billing() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let a = me();
+            let job = fixture_job(&store, JobState::Claimed, None, None).await;
+            let ClaimOutcome::Existing { job, .. } = store
+                .claim_job(job.id, &a, Duration::from_secs(30))
+                .await
+                .unwrap()
+            else {
+                panic!()
+            };
+            let mut change = step(JobState::Claimed, JobState::Uploading);
+            change.trace_id = Some(Uuid::new_v4());
+            assert!(store.transition(job.id, &a.instance, change).await.is_err());
+            let mut refused = step(JobState::Claimed, JobState::RefusedBeforeBilling);
+            refused.error = Some(Some("invalid image id (ErrCode 400032)".into()));
+            store
+                .transition(job.id, &a.instance, refused)
+                .await
+                .unwrap();
+            let fresh = Uuid::new_v4();
+            let mut change = step(JobState::RefusedBeforeBilling, JobState::Uploading);
+            change.trace_id = Some(fresh);
+            let again = store.transition(job.id, &a.instance, change).await.unwrap();
+            assert_eq!((again.trace_id, again.state), (fresh, JobState::Uploading));
+            assert!(again.last_error.is_some());
+        }
 
-        // A job a live process is driving: the event is recorded, the job is its owner's.
-        let driven = fixture_job(&store, JobState::Generating, Some(12), None).await;
-        let owner = me();
-        let ClaimOutcome::Existing { .. } = store
-            .claim_job(driven.id, &owner, Duration::from_secs(30))
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        let Recorded::New { job, moved } = store
-            .record_callback(&callback(12, JobStatus::Failed, "b"), &receiver)
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        assert!(!moved);
-        assert_eq!(job.unwrap().state, JobState::Generating);
-        let watch = store.watch(Some(driven.id), ORIGIN, None, 0).await.unwrap();
-        let seen = watch.callback.unwrap();
-        assert_eq!(
-            (seen.status, seen.job_id),
-            (JobStatus::Failed, Some(driven.id))
-        );
-        assert_eq!(watch.job.unwrap().id, driven.id);
-
-        // A job that ended already keeps its end; a "succeeded" without a URL moves nothing.
-        let done = fixture_job(&store, JobState::Failed, Some(13), None).await;
-        let Recorded::New { moved, .. } = store
-            .record_callback(&callback(13, JobStatus::Succeeded, "c"), &receiver)
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        assert!(!moved);
-        assert_eq!(
-            store.job(done.id).await.unwrap().unwrap().state,
-            JobState::Failed
-        );
-        fixture_job(&store, JobState::Generating, Some(14), None).await;
-        let mut no_url = callback(14, JobStatus::Succeeded, "d");
-        no_url.record.url = None;
-        let Recorded::New { moved, .. } = store.record_callback(&no_url, &receiver).await.unwrap()
-        else {
-            panic!()
-        };
-        assert!(!moved);
-    }
-
-    #[tokio::test]
-    async fn a_callback_before_its_video_id_is_journaled_is_found_by_the_video_id_later() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        store
-            .record_callback(&callback(21, JobStatus::Succeeded, "e"), &me())
-            .await
-            .unwrap();
-        let job = fixture_job(&store, JobState::Generating, Some(21), None).await;
-        let watch = store.watch(Some(job.id), ORIGIN, None, 0).await.unwrap();
-        assert_eq!(watch.callback.unwrap().job_id, None);
-        // A video the journal never knows (`pixfuse wait ID`) is watched by its id.
-        let watch = store.watch(None, ORIGIN, Some(21), 0).await.unwrap();
-        assert!(watch.job.is_none() && watch.callback.is_some());
-        // Another origin's callbacks are not this job's.
-        let watch = store
-            .watch(None, "http://elsewhere", Some(21), 0)
-            .await
-            .unwrap();
-        assert!(watch.callback.is_none());
-    }
-
-    #[tokio::test]
-    async fn a_receiver_is_live_while_its_heartbeat_is_fresh_and_until_it_stops() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let owner = me();
-        let live = |since| {
-            let store = Arc::clone(&store);
-            async move {
+        #[tokio::test]
+        async fn the_happy_path_records_every_fact_and_big_ids_exactly() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let out = dir.path().join("v.mp4");
+            let job = fixture_job(&store, JobState::Downloaded, Some(u64::MAX - 1), Some(&out)).await;
+            assert_eq!(job.state, JobState::Downloaded);
+            assert_eq!(job.video_id, Some(u64::MAX - 1));
+            assert_eq!(job.request.as_deref(), Some(REQ));
+            assert_eq!(
+                job.request_hash.as_deref(),
+                Some(request_hash(REQ).as_str())
+            );
+            assert_eq!(
+                (job.credits, job.status),
+                (Some(60), Some(JobStatus::Succeeded))
+            );
+            assert_eq!(job.output_path.as_deref(), Some(out.as_path()));
+            assert!(job.submitted_ms.is_some() && job.finished_ms.is_some());
+            assert!(job.downloaded_ms.is_some());
+            assert_eq!(job.sent_job().unwrap().seed, Some(3));
+            let found = store
+                .job_by_video(ORIGIN, u64::MAX - 1)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(found.id, job.id);
+            assert!(
                 store
-                    .watch(None, ORIGIN, None, since)
+                    .job_by_video("https://other", u64::MAX - 1)
                     .await
                     .unwrap()
-                    .receiver_live
+                    .is_none()
+            );
+            // The file is gone: it needs a resume (a download only); so does a missing sidecar.
+            assert!(job.needs_resume());
+            std::fs::write(&out, b"v").unwrap();
+            assert!(job.needs_resume());
+            std::fs::write(crate::sidecar::sidecar_path(&out), b"{}").unwrap();
+            assert!(!job.needs_resume());
+        }
+
+        #[tokio::test]
+        async fn new_and_retry_failed_make_a_new_job_and_keep_the_old_one() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let a = me();
+            let failed = fixture_job(&store, JobState::Moderated, None, None).await;
+            let identity = failed.identity.clone().unwrap();
+            // Continue: the failed job itself.
+            let ClaimOutcome::Existing { job, .. } = store
+                .claim(claim_request(&identity, &a, None))
+                .await
+                .unwrap()
+            else {
+                panic!()
+            };
+            assert_eq!(job.id, failed.id);
+            store.release(job.id, &a.instance).await.unwrap();
+            let mut retry = claim_request(&identity, &a, None);
+            retry.fresh = Fresh::RetryFailed;
+            let ClaimOutcome::New {
+                job, superseded, ..
+            } = store.claim(retry).await.unwrap()
+            else {
+                panic!()
+            };
+            assert_ne!(job.trace_id, failed.trace_id);
+            assert_eq!(superseded.map(|s| s.id), Some(failed.id));
+            let old = store.job(failed.id).await.unwrap().unwrap();
+            assert_eq!((old.state, old.identity), (JobState::Moderated, None));
+            // RetryFailed continues a job that did not fail.
+            let mut retry = claim_request(&identity, &a, None);
+            retry.fresh = Fresh::RetryFailed;
+            assert!(matches!(
+                store.claim(retry).await.unwrap(),
+                ClaimOutcome::Existing { .. }
+            ));
+            let mut new = claim_request(&identity, &a, None);
+            new.fresh = Fresh::New;
+            let ClaimOutcome::New { job: newest, .. } = store.claim(new).await.unwrap() else {
+                panic!()
+            };
+            assert!(newest.id > job.id);
+        }
+
+        #[tokio::test]
+        async fn an_output_of_an_unfinished_job_is_refused_unless_forced() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let out = dir.path().join("clip.mp4");
+            let busy = fixture_job(&store, JobState::Generating, Some(9), Some(&out)).await;
+            let a = me();
+            let ClaimOutcome::OutputTaken { holder } = store
+                .claim(claim_request("other", &a, Some(&out)))
+                .await
+                .unwrap()
+            else {
+                panic!("two unfinished jobs must not share a file")
+            };
+            assert_eq!(holder.id, busy.id);
+            let mut forced = claim_request("other", &a, Some(&out));
+            forced.force = true;
+            let ClaimOutcome::New { job, abandoned, .. } = store.claim(forced).await.unwrap() else {
+                panic!()
+            };
+            assert_eq!(
+                abandoned.iter().map(|j| j.id).collect::<Vec<_>>(),
+                [busy.id]
+            );
+            let old = store.job(busy.id).await.unwrap().unwrap();
+            assert_eq!(old.state, JobState::Abandoned);
+            // A finished older job does not block; a newer writer is found for the old one.
+            let done = fixture_job(
+                &store,
+                JobState::Downloaded,
+                Some(3),
+                Some(&dir.path().join("x.mp4")),
+            )
+            .await;
+            assert!(matches!(
+                store
+                    .claim(claim_request("third", &a, Some(&dir.path().join("x.mp4"))))
+                    .await
+                    .unwrap(),
+                ClaimOutcome::New { .. }
+            ));
+            assert!(
+                store
+                    .newer_writer(&dir.path().join("x.mp4"), done.id)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+            assert!(store.newer_writer(&out, job.id).await.unwrap().is_none());
+        }
+
+        #[tokio::test]
+        async fn forgetting_refuses_a_job_that_may_still_generate_unless_forced() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let me = me();
+            let busy = fixture_job(&store, JobState::Generating, Some(9), None).await;
+            let done = fixture_job(&store, JobState::Failed, Some(8), None).await;
+            let answers = store
+                .forget(&[busy.id, done.id, 999], false, &me)
+                .await
+                .unwrap();
+            assert!(matches!(&answers[0], Err(ForgetRefusal::Unfinished(j)) if j.id == busy.id));
+            assert!(answers[1].is_ok());
+            assert_eq!(answers[2], Err(ForgetRefusal::Missing));
+            assert!(store.job(done.id).await.unwrap().is_none());
+            let answers = store.forget(&[busy.id], true, &me).await.unwrap();
+            assert!(answers[0].is_ok());
+            assert!(store.jobs().await.unwrap().is_empty());
+        }
+
+        #[tokio::test]
+        async fn uploads_are_cached_per_origin_and_can_be_forgotten() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let up = |n: u8, img_id| UploadRecord {
+                sha256: format!("{n:02x}").repeat(32),
+                img_id,
+                img_url: Some("https://cdn/i.png".into()),
+            };
+            assert_eq!(store.upload("a", &up(1, 1).sha256).await.unwrap(), None);
+            store
+                .record_upload("a", &up(1, u64::MAX), 10)
+                .await
+                .unwrap();
+            store
+                .record_upload("a", &up(1, u64::MAX), 10)
+                .await
+                .unwrap();
+            store.record_upload("a", &up(2, 20), 10).await.unwrap();
+            store
+                .record_upload("b", &up(1, u64::MAX), 10)
+                .await
+                .unwrap();
+            assert_eq!(
+                store.upload("a", &up(1, 1).sha256).await.unwrap(),
+                Some(up(1, u64::MAX))
+            );
+            assert_eq!(store.forget_uploads("a", &[u64::MAX, 7]).await.unwrap(), 1);
+            assert_eq!(store.upload("a", &up(1, 1).sha256).await.unwrap(), None);
+            assert!(store.upload("a", &up(2, 1).sha256).await.unwrap().is_some());
+            assert!(store.upload("b", &up(1, 1).sha256).await.unwrap().is_some());
+        }
+
+        #[tokio::test]
+        async fn a_changed_batch_line_is_told_apart() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let a = me();
+            store.claim(claim_request("line", &a, None)).await.unwrap();
+            let lines = |hash: &str| {
+                vec![
+                    ("line".to_owned(), hash.to_owned()),
+                    ("new".to_owned(), "x".to_owned()),
+                ]
+            };
+            assert_eq!(
+                store.check_batch_lines(lines("h1")).await.unwrap(),
+                [true, true]
+            );
+            assert_eq!(
+                store.check_batch_lines(lines("h1")).await.unwrap(),
+                [true, true]
+            );
+            assert_eq!(
+                store.check_batch_lines(lines("h2")).await.unwrap(),
+                [false, true]
+            );
+        }
+
+        #[tokio::test]
+        async fn jobs_are_listed_newest_first_and_unknown_ones_are_a_clear_error() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let a = fixture_job(&store, JobState::Claimed, None, None).await;
+            let b = fixture_job(&store, JobState::Planned, None, None).await;
+            let ids: Vec<i64> = store.jobs().await.unwrap().iter().map(|j| j.id).collect();
+            assert_eq!(ids, [b.id, a.id]);
+            let journal = Journal { store };
+            let ids: Vec<i64> = journal
+                .unfinished()
+                .await
+                .unwrap()
+                .iter()
+                .map(|j| j.id)
+                .collect();
+            assert_eq!(ids, [a.id, b.id]);
+            let err = journal.job(99).await.unwrap_err();
+            assert!(err.to_string().contains("pixfuse jobs"), "{err}");
+        }
+
+        fn callback(video_id: u64, status: JobStatus, nonce: &str) -> NewCallback {
+            NewCallback {
+                record: CallbackRecord {
+                    origin: ORIGIN.to_owned(),
+                    video_id,
+                    status,
+                    url: (status == JobStatus::Succeeded).then(|| "https://cdn/cb.mp4".to_owned()),
+                    credits: Some(45),
+                    job_id: None,
+                    deliveries: 1,
+                    signed_as: "form_encoded".to_owned(),
+                    trace_id: Some("t".to_owned()),
+                    body: format!(r#"{{"id":"{video_id}","status":{}}}"#, status.code()),
+                    received_ms: now_ms(),
+                },
+                nonce: nonce.to_owned(),
+                nonce_expires_ms: now_ms() + 300_000,
             }
-        };
-        assert!(!live(0).await);
-        let beat = ReceiverBeat {
-            owner: owner.clone(),
-            origin: ORIGIN.to_owned(),
-            listen: "127.0.0.1:8788".to_owned(),
-            started_ms: now_ms(),
-        };
-        store.beat(&beat).await.unwrap();
-        store.beat(&beat).await.unwrap();
-        assert!(live(now_ms() - 3_000).await);
-        assert!(
-            !live(now_ms() + 1_000).await,
-            "a beat older than the window is stale"
-        );
-        let other = store
-            .watch(None, "http://elsewhere", None, 0)
-            .await
-            .unwrap();
-        assert!(!other.receiver_live, "a receiver serves its origin only");
-        store.receiver_stopped(&owner.instance).await.unwrap();
-        assert!(!live(0).await);
+        }
+
+        #[tokio::test]
+        async fn a_callback_is_recorded_once_deduplicated_and_its_nonce_never_replays() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let receiver = me();
+            // An unknown video: recorded, not refused.
+            let first = store
+                .record_callback(&callback(77, JobStatus::Succeeded, "n1"), &receiver)
+                .await
+                .unwrap();
+            assert_eq!(
+                first,
+                Recorded::New {
+                    job: None,
+                    moved: false
+                }
+            );
+            // The same event in a fresh delivery: a duplicate, counted.
+            let again = store
+                .record_callback(&callback(77, JobStatus::Succeeded, "n2"), &receiver)
+                .await
+                .unwrap();
+            assert_eq!(again, Recorded::Duplicate { job: None });
+            // Either delivery replayed: refused, nothing written.
+            for nonce in ["n1", "n2"] {
+                let replay = store
+                    .record_callback(&callback(78, JobStatus::Failed, nonce), &receiver)
+                    .await
+                    .unwrap();
+                assert_eq!(replay, Recorded::ReplayedNonce);
+            }
+            let all = store.callbacks().await.unwrap();
+            assert_eq!(all.len(), 1);
+            assert_eq!((all[0].video_id, all[0].deliveries), (77, 2));
+            // An expired nonce is forgotten (its timestamp is refused by the window by then).
+            let mut old = callback(79, JobStatus::Failed, "n3");
+            old.nonce_expires_ms = now_ms() - 1;
+            store.record_callback(&old, &receiver).await.unwrap();
+            let reused = store
+                .record_callback(&callback(80, JobStatus::Failed, "n3"), &receiver)
+                .await
+                .unwrap();
+            assert!(matches!(reused, Recorded::New { .. }), "{reused:?}");
+        }
+
+        #[tokio::test]
+        async fn a_callback_ends_a_job_nobody_drives_and_leaves_a_driven_one_to_its_owner() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let receiver = me();
+            let idle = fixture_job(&store, JobState::Generating, Some(11), None).await;
+            let Recorded::New { job, moved } = store
+                .record_callback(&callback(11, JobStatus::Succeeded, "a"), &receiver)
+                .await
+                .unwrap()
+            else {
+                panic!()
+            };
+            let job = job.unwrap();
+            assert!(moved);
+            assert_eq!((job.id, job.state), (idle.id, JobState::Succeeded));
+            assert_eq!(job.url.as_deref(), Some("https://cdn/cb.mp4"));
+            assert_eq!(job.status, Some(JobStatus::Succeeded));
+            assert!(job.finished_ms.is_some());
+
+            // A job a live process is driving: the event is recorded, the job is its owner's.
+            let driven = fixture_job(&store, JobState::Generating, Some(12), None).await;
+            let owner = me();
+            let ClaimOutcome::Existing { .. } = store
+                .claim_job(driven.id, &owner, Duration::from_secs(30))
+                .await
+                .unwrap()
+            else {
+                panic!()
+            };
+            let Recorded::New { job, moved } = store
+                .record_callback(&callback(12, JobStatus::Failed, "b"), &receiver)
+                .await
+                .unwrap()
+            else {
+                panic!()
+            };
+            assert!(!moved);
+            assert_eq!(job.unwrap().state, JobState::Generating);
+            let watch = store.watch(Some(driven.id), ORIGIN, None, 0).await.unwrap();
+            let seen = watch.callback.unwrap();
+            assert_eq!(
+                (seen.status, seen.job_id),
+                (JobStatus::Failed, Some(driven.id))
+            );
+            assert_eq!(watch.job.unwrap().id, driven.id);
+
+            // A job that ended already keeps its end; a "succeeded" without a URL moves nothing.
+            let done = fixture_job(&store, JobState::Failed, Some(13), None).await;
+            let Recorded::New { moved, .. } = store
+                .record_callback(&callback(13, JobStatus::Succeeded, "c"), &receiver)
+                .await
+                .unwrap()
+            else {
+                panic!()
+            };
+            assert!(!moved);
+            assert_eq!(
+                store.job(done.id).await.unwrap().unwrap().state,
+                JobState::Failed
+            );
+            fixture_job(&store, JobState::Generating, Some(14), None).await;
+            let mut no_url = callback(14, JobStatus::Succeeded, "d");
+            no_url.record.url = None;
+            let Recorded::New { moved, .. } = store.record_callback(&no_url, &receiver).await.unwrap()
+            else {
+                panic!()
+            };
+            assert!(!moved);
+        }
+
+        #[tokio::test]
+        async fn a_callback_before_its_video_id_is_journaled_is_found_by_the_video_id_later() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            store
+                .record_callback(&callback(21, JobStatus::Succeeded, "e"), &me())
+                .await
+                .unwrap();
+            let job = fixture_job(&store, JobState::Generating, Some(21), None).await;
+            let watch = store.watch(Some(job.id), ORIGIN, None, 0).await.unwrap();
+            assert_eq!(watch.callback.unwrap().job_id, None);
+            // A video the journal never knows (`pixfuse wait ID`) is watched by its id.
+            let watch = store.watch(None, ORIGIN, Some(21), 0).await.unwrap();
+            assert!(watch.job.is_none() && watch.callback.is_some());
+            // Another origin's callbacks are not this job's.
+            let watch = store
+                .watch(None, "http://elsewhere", Some(21), 0)
+                .await
+                .unwrap();
+            assert!(watch.callback.is_none());
+        }
+
+        #[tokio::test]
+        async fn a_receiver_is_live_while_its_heartbeat_is_fresh_and_until_it_stops() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let owner = me();
+            let live = |since| {
+                let store = Arc::clone(&store);
+                async move {
+                    store
+                        .watch(None, ORIGIN, None, since)
+                        .await
+                        .unwrap()
+                        .receiver_live
+                }
+            };
+            assert!(!live(0).await);
+            let beat = ReceiverBeat {
+                owner: owner.clone(),
+                origin: ORIGIN.to_owned(),
+                listen: "127.0.0.1:8788".to_owned(),
+                started_ms: now_ms(),
+            };
+            store.beat(&beat).await.unwrap();
+            store.beat(&beat).await.unwrap();
+            assert!(live(now_ms() - 3_000).await);
+            assert!(
+                !live(now_ms() + 1_000).await,
+                "a beat older than the window is stale"
+            );
+            let other = store
+                .watch(None, "http://elsewhere", None, 0)
+                .await
+                .unwrap();
+            assert!(!other.receiver_live, "a receiver serves its origin only");
+            store.receiver_stopped(&owner.instance).await.unwrap();
+            assert!(!live(0).await);
+        }
+        }
+    };
+}
+
+fn never_off() -> bool {
+    false
+}
+
+conformance_suite!(sqlite_conformance, super::open, super::never_off);
+conformance_suite!(
+    postgres_conformance,
+    super::open_postgres,
+    super::postgres_off
+);
+
+/// Whether the PostgreSQL tests are switched off (`PIXFUSE_TEST_POSTGRES=off`); says so.
+pub(crate) fn postgres_off() -> bool {
+    let off = std::env::var("PIXFUSE_TEST_POSTGRES").is_ok_and(|v| v == "off");
+    if off {
+        eprintln!("skipped: PIXFUSE_TEST_POSTGRES=off (the PostgreSQL journal is not tested)");
     }
+    off
+}
+
+/// The test server's URL: `PIXFUSE_TEST_POSTGRES_URL` (`.ci/run` starts a throw-away cluster
+/// and sets it).
+pub(crate) fn postgres_url() -> JournalUrl {
+    let url = std::env::var("PIXFUSE_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "PIXFUSE_TEST_POSTGRES_URL is not set: run the tests through .ci/run (which starts a \
+             throw-away PostgreSQL), point it at a server of yours, or set \
+             PIXFUSE_TEST_POSTGRES=off to skip the PostgreSQL tests"
+        )
+    });
+    JournalUrl::parse(&url).unwrap()
+}
+
+/// A fresh PostgreSQL journal: its own schema on the test server.
+pub(crate) fn open_postgres(_dir: &Path) -> Arc<dyn Store> {
+    Arc::new(fresh_postgres())
+}
+
+pub(crate) fn fresh_postgres() -> PostgresStore {
+    let schema = format!("t_{}", Uuid::new_v4().simple());
+    PostgresStore::in_schema(&postgres_url(), Some(&schema)).unwrap()
+}
+
+#[tokio::test]
+async fn postgres_migrates_once_and_refuses_a_newer_schema() {
+    if postgres_off() {
+        return;
+    }
+    let store = fresh_postgres();
+    assert_eq!(store.version().await.unwrap(), postgres::VERSION);
+    store
+        .execute_raw("UPDATE pixfuse_schema SET version = version + 1")
+        .await
+        .unwrap();
+    // A second process (a newer pixfuse wrote the database meanwhile) refuses it.
+    let schema = store.schema.clone().unwrap();
+    let again = PostgresStore::in_schema(&postgres_url(), Some(&schema)).unwrap();
+    let err = again.jobs().await.unwrap_err();
+    assert!(matches!(err, JournalError::NewerSchema { .. }), "{err}");
+    assert!(err.to_string().contains("newer than this pixfuse"), "{err}");
+}
+
+#[tokio::test]
+async fn many_workers_claiming_one_identity_make_one_job() {
+    if postgres_off() {
+        return;
+    }
+    let store = Arc::new(fresh_postgres());
+    store.jobs().await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let owner = me();
+            store
+                .claim(claim_request("same", &owner, None))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut new = 0;
+    for task in tasks {
+        if matches!(task.await.unwrap(), ClaimOutcome::New { .. }) {
+            new += 1;
+        }
+    }
+    assert_eq!(new, 1, "exactly one claim makes the job");
+    assert_eq!(store.jobs().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_clear_error_without_the_password() {
+    let url = JournalUrl::parse("postgres://u:sekrit@127.0.0.1:9/db?connect_timeout=2").unwrap();
+    let store = PostgresStore::new(&url).unwrap();
+    let err = store.jobs().await.unwrap_err().to_string();
+    assert!(err.contains("postgres://u:***@127.0.0.1:9/db"), "{err}");
+    assert!(!err.contains("sekrit"), "{err}");
 }
 
 #[tokio::test]
@@ -985,4 +1101,195 @@ fn many_openers_of_a_new_journal_all_succeed() {
             }
         }
     }
+}
+
+/// A receiver on one machine and a waiting worker on another share one PostgreSQL: each has
+/// its own store (its own pool of connections), as two processes would.
+#[tokio::test]
+async fn a_callback_one_instance_records_is_what_a_waiter_on_another_sees() {
+    if postgres_off() {
+        return;
+    }
+    let receiver_side = fresh_postgres();
+    let schema = receiver_side.schema.clone().unwrap();
+    let receiver_side: Arc<dyn Store> = Arc::new(receiver_side);
+    let worker_side: Arc<dyn Store> =
+        Arc::new(PostgresStore::in_schema(&postgres_url(), Some(&schema)).unwrap());
+    // The worker submitted the job and waits for it; its process is gone from the claim.
+    let job = fixture_job(&worker_side, JobState::Generating, Some(77), None).await;
+    let receiver = Owner {
+        host: "receiver-host".into(),
+        ..me()
+    };
+    let beat = ReceiverBeat {
+        owner: receiver.clone(),
+        origin: ORIGIN.to_owned(),
+        listen: "10.0.0.2:8788".to_owned(),
+        started_ms: now_ms(),
+    };
+    receiver_side.beat(&beat).await.unwrap();
+    let before = worker_side
+        .watch(Some(job.id), ORIGIN, None, now_ms() - 3_000)
+        .await
+        .unwrap();
+    assert!(before.receiver_live && before.callback.is_none());
+    let event = NewCallback {
+        record: CallbackRecord {
+            origin: ORIGIN.to_owned(),
+            video_id: 77,
+            status: JobStatus::Succeeded,
+            url: Some("https://cdn/77.mp4".to_owned()),
+            credits: Some(45),
+            job_id: None,
+            deliveries: 1,
+            signed_as: "form_encoded".to_owned(),
+            trace_id: None,
+            body: r#"{"id":"77","status":1}"#.to_owned(),
+            received_ms: now_ms(),
+        },
+        nonce: "n-77".to_owned(),
+        nonce_expires_ms: now_ms() + 300_000,
+    };
+    let Recorded::New { moved, .. } = receiver_side
+        .record_callback(&event, &receiver)
+        .await
+        .unwrap()
+    else {
+        panic!("a new event")
+    };
+    assert!(moved, "nobody drives the job: the receiver ends it");
+    let seen = worker_side
+        .watch(Some(job.id), ORIGIN, None, now_ms() - 3_000)
+        .await
+        .unwrap();
+    assert_eq!(seen.callback.map(|c| c.video_id), Some(77));
+    let ended = seen.job.unwrap();
+    assert_eq!(ended.state, JobState::Succeeded);
+    assert_eq!(ended.url.as_deref(), Some("https://cdn/77.mp4"));
+    // The nonce is shared too: the same delivery replayed at the worker's side is refused.
+    assert_eq!(
+        worker_side
+            .record_callback(&event, &receiver)
+            .await
+            .unwrap(),
+        Recorded::ReplayedNonce
+    );
+}
+
+/// The TLS path (rustls): `sslmode=require` reaches the test server over TLS when its
+/// certificate verifies against `sslrootcert`, and is refused against the system's roots.
+/// Needs the certificate `.ci/postgres.sh` makes (`PIXFUSE_TEST_POSTGRES_CA`).
+#[tokio::test]
+async fn tls_verifies_the_server_s_certificate() {
+    if postgres_off() {
+        return;
+    }
+    let Ok(ca) = std::env::var("PIXFUSE_TEST_POSTGRES_CA") else {
+        eprintln!("skipped: PIXFUSE_TEST_POSTGRES_CA is not set (the test server has no TLS)");
+        return;
+    };
+    let base = std::env::var("PIXFUSE_TEST_POSTGRES_URL").unwrap();
+    // The certificate names localhost: connect by that name, as a remote client would by its.
+    let base = base.replace("127.0.0.1", "localhost");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let schema = format!("t_{}", Uuid::new_v4().simple());
+    let trusted =
+        JournalUrl::parse(&format!("{base}{sep}sslmode=require&sslrootcert={ca}")).unwrap();
+    let store = PostgresStore::in_schema(&trusted, Some(&schema)).unwrap();
+    assert!(store.jobs().await.unwrap().is_empty());
+    let c = store.conn().await.unwrap();
+    let ssl: bool = c
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(ssl, "the connection is encrypted");
+    let untrusted = JournalUrl::parse(&format!("{base}{sep}sslmode=require")).unwrap();
+    let err = PostgresStore::in_schema(&untrusted, Some(&schema))
+        .unwrap()
+        .jobs()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+}
+
+/// N workers together never hold more than the account's limit; a dead worker's slot comes
+/// back when its lease runs out, and a live one's renewal keeps it.
+#[tokio::test]
+async fn account_slots_cap_every_worker_together_and_expire_with_their_lease() {
+    if postgres_off() {
+        return;
+    }
+    let store = Arc::new(fresh_postgres());
+    let workers: Vec<Owner> = (0..4)
+        .map(|i| Owner {
+            host: format!("worker-{i}"),
+            ..me()
+        })
+        .collect();
+    let mut tasks = Vec::new();
+    for job in 0..12i64 {
+        let (store, owner) = (Arc::clone(&store), workers[job as usize % 4].clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .acquire_slot("acct", 3, job, &owner, Duration::from_millis(400))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut granted = 0;
+    for task in tasks {
+        granted += usize::from(task.await.unwrap());
+    }
+    assert_eq!(granted, 3, "the limit holds across workers");
+    // A job that holds a slot keeps it when asked again (a takeover).
+    let c = store.conn().await.unwrap();
+    let holder: i64 = c
+        .query_one(
+            "SELECT job_id FROM account_slots WHERE job_id IS NOT NULL ORDER BY slot LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let taker = me();
+    assert!(
+        store
+            .acquire_slot("acct", 3, holder, &taker, Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acquire_slot("acct", 3, 100, &taker, Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    store.release_slot("acct", holder).await.unwrap();
+    assert!(
+        store
+            .acquire_slot("acct", 3, 100, &taker, Duration::from_secs(30))
+            .await
+            .unwrap(),
+        "a released slot is free at once"
+    );
+    // The other two were leased for 400 ms and nobody renews them: they expire.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let mut later = 0;
+    for job in 200..205 {
+        later += usize::from(
+            store
+                .acquire_slot("acct", 3, job, &taker, Duration::from_secs(30))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        later, 2,
+        "the two expired slots come back, the renewed-by-taker one does not"
+    );
 }

@@ -18,6 +18,7 @@ const CLEARED: &[&str] = &[
     "PIXFUSE_CONFIG",
     "PIXFUSE_PROFILE",
     "PIXFUSE_WEBHOOK_SECRET",
+    "PIXFUSE_JOURNAL_URL",
     "RUST_LOG",
 ];
 
