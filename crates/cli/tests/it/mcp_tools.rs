@@ -433,7 +433,7 @@ async fn a_vendor_refusal_comes_back_as_a_tool_error_with_its_class_errcode_and_
     assert!(is_error, "{refused}");
     assert_eq!(refused["class"], "credits", "{refused}");
     assert!(refused["err_code"].is_i64(), "{refused}");
-    assert!(refused["server_message"].is_string(), "{refused}");
+    assert!(refused["err_msg"].is_string(), "{refused}");
     assert!(refused["trace_id"].is_string(), "{refused}");
     assert!(refused["next"].as_str().unwrap().contains("credits"));
     assert_eq!(h.sandbox.stats().billable_jobs, 0);
