@@ -95,7 +95,8 @@ pub fn jobs(ctx: &Ctx, net: &NetArgs, args: &JobsArgs) -> Result<Exit, Failure> 
         return Ok(Exit::Success);
     }
     if list.is_empty() {
-        writeln!(out, "no jobs yet")?;
+        // A message, not data: stdout stays empty, so `pixfuse jobs | wc -l` counts jobs.
+        eprintln!("no jobs yet");
         return Ok(Exit::Success);
     }
     let rows: Vec<Vec<String>> = list
@@ -254,7 +255,7 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
     if ctx.json {
         ctx.print_json(&json!({ "results": results }))?;
     } else if ids.is_empty() {
-        writeln!(out, "nothing to resume")?;
+        eprintln!("nothing to resume");
     } else {
         for r in results.iter().filter(|r| r["status"] == "succeeded") {
             writeln!(

@@ -191,6 +191,37 @@ fn fix_rewrites_the_file_and_lists_each_change() {
 }
 
 #[test]
+fn fix_from_stdin_keeps_data_on_stdout_and_messages_on_stderr() {
+    let text = std::fs::read(examples().join("mention-no-space.json")).unwrap();
+    // --json: one object on stdout, the fixed request inside it.
+    let out = pixfuse()
+        .args(["validate", "--fix", "--json", "-"])
+        .write_stdin(text.clone())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["fixes"][0]["code"], "mention_no_space");
+    assert_eq!(v["fixed"]["prompt"], "@dog , plays at @room ");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Human mode: the fixed request alone on stdout, the report on stderr.
+    let out = pixfuse()
+        .args(["validate", "--fix", "-"])
+        .write_stdin(text)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let fixed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(fixed["prompt"], "@dog , plays at @room ");
+    assert!(!out.stderr.is_empty());
+}
+
+#[test]
 fn estimate_json_shape() {
     let (code, stdout, _) = run(&["estimate", "--json", "v6-seven-refs-big-ids.json"]);
     assert_eq!(code, 0);
@@ -247,8 +278,10 @@ fn human_diagnostics_snapshots() {
         "job-form-gif",
         "unknown-field",
     ] {
-        let (_, stdout, _) = run(&["validate", &format!("{name}.json")]);
-        insta::assert_snapshot!(format!("validate-{name}"), stdout);
+        // Diagnostics are messages: on stderr, as `run` prints them; stdout holds data only.
+        let (_, stdout, stderr) = run(&["validate", &format!("{name}.json")]);
+        assert_eq!(stdout, "", "{name}");
+        insta::assert_snapshot!(format!("validate-{name}"), stderr);
     }
 }
 

@@ -150,7 +150,7 @@ fn colour_of(env: &[(&str, &str)], args: &[&str]) -> bool {
         .args(["validate", "mention-no-space.json"]);
     let out = exec(cmd);
     assert_exit(&out, 3);
-    stdout(&out).contains('\x1b')
+    stderr(&out).contains('\x1b')
 }
 
 #[test]
