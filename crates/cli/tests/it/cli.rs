@@ -297,3 +297,29 @@ fn estimate_snapshot() {
     let (_, stdout, _) = run(&["estimate", "-v", "seed.json"]);
     insta::assert_snapshot!("estimate-seed", stdout);
 }
+
+#[test]
+fn usage_errors_are_json_in_json_mode() {
+    let out = pixfuse()
+        .args(["estimate", "--json", "--no-such-flag", "job.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["class"], "usage", "{v}");
+    assert_eq!(v["exit_code"], json!(2));
+    assert!(
+        v["error"].as_str().unwrap().contains("--no-such-flag"),
+        "{v}"
+    );
+    // clap's words, with the usage lines, stay on stderr.
+    assert!(!out.stderr.is_empty());
+
+    // Without --json, stdout stays empty.
+    let out = pixfuse()
+        .args(["estimate", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
