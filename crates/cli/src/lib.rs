@@ -6,7 +6,7 @@ pub mod cmd;
 mod config;
 mod connect;
 mod ctx;
-mod error_json;
+pub mod error_json;
 pub mod exit;
 mod failure;
 mod input;

@@ -181,3 +181,19 @@ fn colour_follows_the_flag_and_the_conventions() {
     assert!(!stdout(&help).contains('\x1b'));
     assert_exit(&pixfuse(&["--color", "sometimes", "models"]), 2);
 }
+
+/// docs/json.md names every class the error renderer can print (one per exit code).
+#[test]
+fn json_doc_names_every_error_class() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/json.md"),
+    )
+    .unwrap();
+    for row in pixfuse_cli::exit::TABLE.iter().skip(1) {
+        let class = pixfuse_cli::error_json::class_of(row.exit);
+        assert!(
+            doc.contains(&format!("`{class}`")),
+            "docs/json.md lacks the class {class}"
+        );
+    }
+}
