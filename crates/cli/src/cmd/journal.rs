@@ -25,6 +25,20 @@ use crate::render::table;
 pub struct JobsArgs {
     #[command(subcommand)]
     pub action: Option<JobsAction>,
+    /// Only jobs in these states (comma-separated or repeated), e.g. failed,moderated.
+    #[arg(long, value_name = "STATE", value_delimiter = ',', value_parser = job_state)]
+    pub state: Vec<pixfuse::JobState>,
+    /// At most N jobs, the newest.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// A `--state` value: one of the journal's state names.
+fn job_state(name: &str) -> Result<pixfuse::JobState, String> {
+    pixfuse::JobState::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = pixfuse::JobState::ALL.iter().map(|s| s.as_str()).collect();
+        format!("unknown job state {name} (one of {})", names.join(", "))
+    })
 }
 
 /// What to do with the journal instead of listing it.
@@ -85,9 +99,21 @@ pub fn jobs(ctx: &Ctx, net: &NetArgs, args: &JobsArgs) -> Result<Exit, Failure> 
     if let Some(JobsAction::Rm { job_ids, force }) = &args.action {
         return forget(ctx, &rt, &journal, job_ids, *force);
     }
-    let list = rt
+    let mut list = rt
         .block_on(journal.jobs())
         .map_err(|e| Failure::from(pixfuse::Error::from(e)))?;
+    if !args.state.is_empty() {
+        list.retain(|r| args.state.contains(&r.state));
+    }
+    if let Some(limit) = args.limit {
+        // The newest `limit`, still in the journal's order.
+        let newest: Vec<i64> = {
+            let mut ids: Vec<(i64, i64)> = list.iter().map(|r| (r.created_ms, r.id)).collect();
+            ids.sort_unstable_by(|a, b| b.cmp(a));
+            ids.into_iter().take(limit).map(|(_, id)| id).collect()
+        };
+        list.retain(|r| newest.contains(&r.id));
+    }
     let mut out = std::io::stdout().lock();
     if ctx.json {
         let jobs: Vec<_> = list.iter().map(job_json).collect();
