@@ -74,6 +74,15 @@ fn open_journal(settings: &Settings) -> Result<Journal, Failure> {
     Journal::open_in(&settings.journal_dir()?).map_err(|e| pixfuse::Error::from(e).into())
 }
 
+/// What a job cost: moderated and failed videos are refunded by the vendor, so 0 whatever the
+/// submit answer said.
+fn billed(r: &JobRecord) -> Option<i64> {
+    match r.state {
+        pixfuse::JobState::Moderated | pixfuse::JobState::Failed => Some(0),
+        _ => r.credits,
+    }
+}
+
 /// One journaled job as `jobs --json` shows it (also the MCP `jobs` tool).
 pub(crate) fn job_json(r: &JobRecord) -> serde_json::Value {
     json!({
@@ -85,7 +94,7 @@ pub(crate) fn job_json(r: &JobRecord) -> serde_json::Value {
         "vendor_status": r.status.map(|s| s.code()),
         "origin": r.origin,
         "output": r.output_path,
-        "credits": r.credits,
+        "credits": billed(r),
         "created_ms": r.created_ms,
         "last_error": r.last_error,
         "needs_resume": r.needs_resume(),
@@ -132,7 +141,7 @@ pub fn jobs(ctx: &Ctx, net: &NetArgs, args: &JobsArgs) -> Result<Exit, Failure> 
                 r.id.to_string(),
                 r.state.to_string(),
                 r.video_id.map(|v| v.to_string()).unwrap_or_default(),
-                r.credits.map(|c| c.to_string()).unwrap_or_default(),
+                billed(r).map(|c| c.to_string()).unwrap_or_default(),
                 r.output_path
                     .as_ref()
                     .map(|p| p.display().to_string())

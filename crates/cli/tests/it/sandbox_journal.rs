@@ -256,3 +256,22 @@ fn jobs_filters_by_state_and_limits_to_the_newest() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_moderated_job_lists_at_zero_credits_with_its_last_error() {
+    let s = Scratch::new();
+    let job = write_job(s.path());
+    let text = std::fs::read_to_string(&job)
+        .unwrap()
+        .replace("at dusk", "at dusk sandbox-moderate");
+    std::fs::write(&job, text).unwrap();
+    let mut cmd = sandbox(&s);
+    cmd.args(["run", job.to_str().unwrap(), "-o", "no.mp4"]);
+    let out = exec(cmd);
+    assert_exit(&out, 6);
+    let listed = jobs(&s);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["state"], "moderated");
+    // The vendor refunds a moderated video.
+    assert_eq!(listed[0]["credits"], serde_json::json!(0), "{listed:?}");
+}
