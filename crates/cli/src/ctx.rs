@@ -45,18 +45,7 @@ impl Ctx {
     /// `message` with every command it quotes (`` `pixfuse resume 3` ``) as it must be typed in
     /// this session.
     pub fn commands_in(&self, message: &str) -> String {
-        let mut parts = message.split('`');
-        let mut out = parts.next().unwrap_or_default().to_owned();
-        for (i, part) in parts.enumerate() {
-            out.push('`');
-            // Odd pieces are inside backticks.
-            if i % 2 == 0 {
-                out.push_str(&self.command(part));
-            } else {
-                out.push_str(part);
-            }
-        }
-        out
+        crate::error_json::commands_in(message, &|c| self.command(c))
     }
 
     /// Prints the `--json` result object. Every networked command prints its object through

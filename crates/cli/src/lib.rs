@@ -6,6 +6,7 @@ pub mod cmd;
 mod config;
 mod connect;
 mod ctx;
+pub mod error_json;
 pub mod exit;
 mod failure;
 mod input;
@@ -27,10 +28,41 @@ pub fn run() -> std::process::ExitCode {
     render::set_color(color);
     // clap prints its own errors and exits with 2 (usage), or 0 for --help and --version.
     let mut command = cli::Cli::command().color(color.for_clap());
-    let mut matches = command.clone().get_matches_from(args);
-    let cli = match cli::Cli::from_arg_matches_mut(&mut matches) {
-        Ok(cli) => cli,
-        Err(e) => e.format(&mut command).exit(),
-    };
-    cmd::run(cli).into()
+    let json = args.iter().any(|a| a == "--json");
+    let parsed = command
+        .clone()
+        .try_get_matches_from(args)
+        .and_then(|mut matches| cli::Cli::from_arg_matches_mut(&mut matches));
+    match parsed {
+        Ok(cli) => cmd::run(cli).into(),
+        Err(e) => usage_error(e.format(&mut command), json),
+    }
+}
+
+/// A command line clap refused. With `--json` a script reads the refusal as JSON on stdout,
+/// as every other failure (clap's own text still goes to stderr); `--help` and `--version`
+/// are clap's as ever.
+fn usage_error(e: clap::Error, json: bool) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    let shown = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if json && !shown {
+        // clap's first line, without its "error: " prefix (the usage lines follow on stderr).
+        let text = e.render().to_string();
+        let first = text.lines().next().unwrap_or_default();
+        let message = first.strip_prefix("error: ").unwrap_or(first);
+        let exit = exit::Exit::Usage;
+        let value = serde_json::json!({
+            "status": "error",
+            "class": error_json::class_of(exit),
+            "exit_code": exit.code(),
+            "error": message,
+        });
+        println!("{value}");
+    }
+    e.exit()
 }

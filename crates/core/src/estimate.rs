@@ -16,8 +16,9 @@ pub enum Basis {
 /// An estimated cost.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Estimate {
-    /// What the video costs.
-    pub credits: f64,
+    /// What the video costs, in whole credits (the vendor bills whole credits; a per-second
+    /// price that comes to a fraction is rounded up, so a budget is never under-counted).
+    pub credits: u64,
     /// At [`crate::pricing::Pricing::credits_per_usd`].
     pub usd: f64,
     /// How sure the price is.
@@ -59,9 +60,13 @@ pub fn estimate(model: &Model, quality: &Quality, duration: u32, audio: bool) ->
             )
         }
     };
+    // Prices are small positive numbers (spec-lint keeps them so): the cast cannot truncate.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let credits = credits.ceil().max(0.0) as u64;
     Some(Estimate {
         credits,
-        usd: credits / PRICING.credits_per_usd,
+        #[allow(clippy::cast_precision_loss)]
+        usd: credits as f64 / PRICING.credits_per_usd,
         confidence,
         source,
         basis,

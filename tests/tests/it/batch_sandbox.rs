@@ -175,7 +175,7 @@ async fn the_budget_stops_submits_before_it_is_exceeded() {
     );
     let batch = write_batch(dir.path(), 6);
     let plan = BatchPlan::load(&batch, &dir.path().join("out"), &Default::default()).unwrap();
-    let each = plan.items[0].estimate.unwrap();
+    let each = plan.items[0].estimate.unwrap() as f64;
     let opts = BatchOptions {
         budget: Some(each * 2.5),
         ..fast(Concurrency::Fixed(1))
@@ -214,7 +214,7 @@ async fn a_server_that_charges_more_than_the_estimate_stops_the_budget_sooner() 
     );
     let batch = write_batch(dir.path(), 6);
     let plan = BatchPlan::load(&batch, &dir.path().join("out"), &Default::default()).unwrap();
-    let each = plan.items[0].estimate.unwrap();
+    let each = plan.items[0].estimate.unwrap() as f64;
     // By the estimates four jobs fit; by what is really charged, two.
     let budget = each * 4.5;
     let opts = BatchOptions {

@@ -455,7 +455,7 @@ fn outcome_json(ctx: &Ctx, o: &BatchOutcome) -> Value {
         }
         BatchResult::Failed(e) => {
             let fields = crate::cmd::job::error_json(ctx, e);
-            for key in ["err_code", "server_message", "resume_command"] {
+            for key in ["err_code", "err_msg", "trace_id", "resume_command"] {
                 if let Some(field) = fields.get(key) {
                     v[key] = field.clone();
                 }

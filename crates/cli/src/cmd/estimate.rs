@@ -72,7 +72,7 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
             writeln!(
                 stdout,
                 "{what}\n{} credits (${:.2}), {}",
-                ctx.style.bold(&format_credits(e.credits)),
+                ctx.style.bold(&e.credits.to_string()),
                 e.usd,
                 e.confidence.as_str()
             )?;
@@ -108,13 +108,4 @@ pub(crate) fn estimate_json(job: &Job) -> Value {
         value["basis"] = json!(e.basis);
     }
     value
-}
-
-/// 45 → "45", 97.5 → "97.5".
-fn format_credits(credits: f64) -> String {
-    if credits.fract() == 0.0 {
-        format!("{credits:.0}")
-    } else {
-        format!("{credits:.1}")
-    }
 }

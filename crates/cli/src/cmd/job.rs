@@ -290,50 +290,10 @@ pub fn failed(ctx: &Ctx, error: Error) -> Failure {
     }
 }
 
-/// A failure as a JSON object: `status`, `exit_code`, `error` (pixfuse's explanation, with
-/// the server's words where they add anything), and what else the error knows — the vendor's
-/// `err_code` and `server_message`, the `job_id` and `resume_command` of a job that can be
-/// continued (each command as it must be typed in this session).
+/// A failure as a JSON object ([`crate::error_json::render`]), each command in it as it must
+/// be typed in this session.
 pub fn error_json(ctx: &Ctx, error: &Error) -> Value {
-    let mut value = json!({
-        "status": "error",
-        "exit_code": exit_for(error).code(),
-        "error": ctx.commands_in(&error.to_string()),
-    });
-    if let Some(e) = error.transport() {
-        if let Some(code) = e.err_code() {
-            value["err_code"] = json!(code);
-        }
-        if let Some(msg) = e.err_msg().filter(|m| !m.trim().is_empty()) {
-            value["server_message"] = json!(msg);
-        }
-    }
-    let resumable = match error {
-        Error::StillRunning {
-            job_id,
-            video_id,
-            resume_command,
-        } => {
-            value["status"] = json!("running");
-            value["video_id"] = json!(video_id.to_string());
-            Some((*job_id, resume_command.clone()))
-        }
-        Error::TimedOut { job_id, .. } => {
-            value["status"] = json!("timed_out");
-            job_id.map(|id| (Some(id), format!("pixfuse resume {id}")))
-        }
-        Error::JournalWrite {
-            job_id,
-            resume_command,
-            ..
-        } => Some((Some(*job_id), resume_command.clone())),
-        _ => None,
-    };
-    if let Some((job_id, command)) = resumable {
-        value["job_id"] = json!(job_id);
-        value["resume_command"] = json!(ctx.command(&command));
-    }
-    value
+    crate::error_json::render(error, &|c| ctx.command(c))
 }
 
 fn invalid(ctx: &Ctx, diagnostics: &[Diagnostic], prompt: Option<&str>) -> Failure {

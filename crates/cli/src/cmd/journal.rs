@@ -25,6 +25,20 @@ use crate::render::table;
 pub struct JobsArgs {
     #[command(subcommand)]
     pub action: Option<JobsAction>,
+    /// Only jobs in these states (comma-separated or repeated), e.g. failed,moderated.
+    #[arg(long, value_name = "STATE", value_delimiter = ',', value_parser = job_state)]
+    pub state: Vec<pixfuse::JobState>,
+    /// At most N jobs, the newest.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// A `--state` value: one of the journal's state names.
+fn job_state(name: &str) -> Result<pixfuse::JobState, String> {
+    pixfuse::JobState::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = pixfuse::JobState::ALL.iter().map(|s| s.as_str()).collect();
+        format!("unknown job state {name} (one of {})", names.join(", "))
+    })
 }
 
 /// What to do with the journal instead of listing it.
@@ -60,6 +74,15 @@ fn open_journal(settings: &Settings) -> Result<Journal, Failure> {
     settings.open_journal()
 }
 
+/// What a job cost: moderated and failed videos are refunded by the vendor, so 0 whatever the
+/// submit answer said.
+fn billed(r: &JobRecord) -> Option<i64> {
+    match r.state {
+        pixfuse::JobState::Moderated | pixfuse::JobState::Failed => Some(0),
+        _ => r.credits,
+    }
+}
+
 /// One journaled job as `jobs --json` shows it (also the MCP `jobs` tool).
 pub(crate) fn job_json(r: &JobRecord) -> serde_json::Value {
     json!({
@@ -71,7 +94,7 @@ pub(crate) fn job_json(r: &JobRecord) -> serde_json::Value {
         "vendor_status": r.status.map(|s| s.code()),
         "origin": r.origin,
         "output": r.output_path,
-        "credits": r.credits,
+        "credits": billed(r),
         "created_ms": r.created_ms,
         "last_error": r.last_error,
         "needs_resume": r.needs_resume(),
@@ -85,9 +108,21 @@ pub fn jobs(ctx: &Ctx, net: &NetArgs, args: &JobsArgs) -> Result<Exit, Failure> 
     if let Some(JobsAction::Rm { job_ids, force }) = &args.action {
         return forget(ctx, &rt, &journal, job_ids, *force);
     }
-    let list = rt
+    let mut list = rt
         .block_on(journal.jobs())
         .map_err(|e| Failure::from(pixfuse::Error::from(e)))?;
+    if !args.state.is_empty() {
+        list.retain(|r| args.state.contains(&r.state));
+    }
+    if let Some(limit) = args.limit {
+        // The newest `limit`, still in the journal's order.
+        let newest: Vec<i64> = {
+            let mut ids: Vec<(i64, i64)> = list.iter().map(|r| (r.created_ms, r.id)).collect();
+            ids.sort_unstable_by(|a, b| b.cmp(a));
+            ids.into_iter().take(limit).map(|(_, id)| id).collect()
+        };
+        list.retain(|r| newest.contains(&r.id));
+    }
     let mut out = std::io::stdout().lock();
     if ctx.json {
         let jobs: Vec<_> = list.iter().map(job_json).collect();
@@ -95,7 +130,8 @@ pub fn jobs(ctx: &Ctx, net: &NetArgs, args: &JobsArgs) -> Result<Exit, Failure> 
         return Ok(Exit::Success);
     }
     if list.is_empty() {
-        writeln!(out, "no jobs yet")?;
+        // A message, not data: stdout stays empty, so `pixfuse jobs | wc -l` counts jobs.
+        eprintln!("no jobs yet");
         return Ok(Exit::Success);
     }
     let rows: Vec<Vec<String>> = list
@@ -105,7 +141,7 @@ pub fn jobs(ctx: &Ctx, net: &NetArgs, args: &JobsArgs) -> Result<Exit, Failure> 
                 r.id.to_string(),
                 r.state.to_string(),
                 r.video_id.map(|v| v.to_string()).unwrap_or_default(),
-                r.credits.map(|c| c.to_string()).unwrap_or_default(),
+                billed(r).map(|c| c.to_string()).unwrap_or_default(),
                 r.output_path
                     .as_ref()
                     .map(|p| p.display().to_string())
@@ -254,7 +290,7 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
     if ctx.json {
         ctx.print_json(&json!({ "results": results }))?;
     } else if ids.is_empty() {
-        writeln!(out, "nothing to resume")?;
+        eprintln!("nothing to resume");
     } else {
         for r in results.iter().filter(|r| r["status"] == "succeeded") {
             writeln!(

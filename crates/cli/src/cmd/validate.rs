@@ -110,8 +110,12 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit, Failure> {
     }
     let to_stdin = args.file == Path::new("-");
     if let Some(text) = &fixed_bytes {
+        // With --json the fixed request on stdin goes inside the report (`fixed`), so stdout
+        // holds one JSON object.
         if to_stdin {
-            std::io::stdout().lock().write_all(text)?;
+            if !ctx.json {
+                std::io::stdout().lock().write_all(text)?;
+            }
         } else {
             pixfuse::write_file_atomically(&args.file, text).map_err(|e| Failure {
                 exit: Exit::Usage,
@@ -119,37 +123,34 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit, Failure> {
             })?;
         }
     }
-    // With the fixed JSON on stdout, the report goes to stderr.
-    let report_to_stderr = to_stdin && fixed_bytes.is_some();
-    let text =
-        if ctx.json {
-            let mut s = serde_json::to_string(&Report::new(&validation, fixes.as_deref()))
-                .map_err(|e| Failure {
+    // Data on stdout, messages on stderr: the --json report is data; the human report is
+    // diagnostics, on stderr as `run` prints them.
+    if ctx.json {
+        let mut report =
+            serde_json::to_value(Report::new(&validation, fixes.as_deref())).map_err(|e| {
+                Failure {
                     exit: Exit::Internal,
                     message: format!("cannot serialize the report: {e}"),
-                })?;
-            s.push('\n');
-            s
-        } else {
-            let style = if report_to_stderr {
-                Style::for_stderr()
-            } else {
-                ctx.style
-            };
-            let prompt = prompt_of(&validation, &bytes);
-            human(
-                &input::display_name(&args.file),
-                &validation,
-                fixes.as_deref(),
-                prompt.as_deref(),
-                ctx,
-                style,
-            )
-        };
-    if report_to_stderr {
-        std::io::stderr().lock().write_all(text.as_bytes())?;
+                }
+            })?;
+        if to_stdin && let Some(text) = &fixed_bytes {
+            report["fixed"] = serde_json::from_slice(text).map_err(|e| Failure {
+                exit: Exit::Internal,
+                message: format!("cannot serialize the fixed request: {e}"),
+            })?;
+        }
+        ctx.print_json(&report)?;
     } else {
-        std::io::stdout().lock().write_all(text.as_bytes())?;
+        let prompt = prompt_of(&validation, &bytes);
+        let text = human(
+            &input::display_name(&args.file),
+            &validation,
+            fixes.as_deref(),
+            prompt.as_deref(),
+            ctx,
+            Style::for_stderr(),
+        );
+        std::io::stderr().lock().write_all(text.as_bytes())?;
     }
     Ok(if validation.is_valid() {
         Exit::Success

@@ -7,7 +7,6 @@ use pixfuse::Error;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use crate::exit::Exit;
 use crate::failure::exit_for;
 
 /// A tool's answer.
@@ -70,23 +69,7 @@ fn scrub(value: &mut Value, key: &str) {
     }
 }
 
-/// The stable class of an exit code: the names agents see.
-pub fn class_of(exit: Exit) -> &'static str {
-    match exit {
-        Exit::Success => "ok",
-        Exit::Internal => "internal",
-        Exit::Usage => "usage",
-        Exit::InvalidRequest => "invalid",
-        Exit::Auth => "auth",
-        Exit::Credits => "credits",
-        Exit::Moderation => "moderation",
-        Exit::GenerationFailed => "generation_failed",
-        Exit::StillRunning => "still_running",
-        Exit::Concurrency => "concurrency",
-        Exit::Network => "network",
-        Exit::Interrupted | Exit::Terminated => "interrupted",
-    }
-}
+pub use crate::error_json::class_of;
 
 /// What an agent should do after an error of `class`.
 fn next_for(class: &str) -> &'static str {
@@ -120,49 +103,8 @@ fn next_for(class: &str) -> &'static str {
 
 /// A facade error as a tool error.
 pub fn from_error(error: &Error) -> Answer {
-    let exit = exit_for(error);
-    let class = class_of(exit);
-    let mut value = json!({
-        "status": "error",
-        "class": class,
-        "exit_code": exit.code(),
-        "error": pixfuse_core::text::sanitize(&error.to_string()),
-        "next": next_for(class),
-    });
-    if let Some(e) = error.transport() {
-        if let Some(code) = e.err_code() {
-            value["err_code"] = json!(code);
-        }
-        if let Some(msg) = e.err_msg().filter(|m| !m.trim().is_empty()) {
-            value["server_message"] = json!(pixfuse_core::text::sanitize(msg));
-        }
-        if let Some(trace) = e.trace_id() {
-            value["trace_id"] = json!(trace);
-        }
-    }
-    match error {
-        Error::Invalid { diagnostics } => {
-            let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
-            let warnings: Vec<_> = diagnostics.iter().filter(|d| !d.is_error()).collect();
-            value["errors"] = json!(errors);
-            value["warnings"] = json!(warnings);
-        }
-        Error::StillRunning {
-            job_id, video_id, ..
-        } => {
-            value["job_id"] = json!(job_id);
-            value["video_id"] = json!(video_id.to_string());
-        }
-        Error::TimedOut {
-            job_id: Some(id), ..
-        }
-        | Error::JournalWrite { job_id: id, .. }
-        | Error::AlreadyFailed { job_id: id, .. }
-        | Error::OtherServer { job_id: id, .. }
-        | Error::Abandoned { job_id: id, .. } => value["job_id"] = json!(id),
-        Error::Generation { video_id, .. } => value["video_id"] = json!(video_id.to_string()),
-        _ => {}
-    }
+    let mut value = crate::error_json::render(error, &str::to_owned);
+    value["next"] = json!(next_for(class_of(exit_for(error))));
     Answer {
         value,
         is_error: true,

@@ -119,7 +119,6 @@ impl Service {
                 } else {
                     self.spending.unbilled(&call, reserved, true);
                 }
-                let (limit, spent, remaining) = self.spending.summary();
                 Answer::ok(json!({
                     "status": "submitted",
                     "job_id": sub.job_id,
@@ -129,7 +128,7 @@ impl Service {
                     "estimate": estimate,
                     "new_video": new_job,
                     "warnings": warnings,
-                    "budget": {"limit": limit, "spent": spent, "remaining": remaining},
+                    "budget": budget_json(self.spending.summary()),
                     "next": format!(
                         "call wait with video_id \"{}\", then download it to a path",
                         sub.video_id
@@ -155,14 +154,13 @@ impl Service {
     }
 
     fn over_budget(&self, refusal: &impl std::fmt::Display, estimate: Value) -> Answer {
-        let (limit, spent, remaining) = self.spending.summary();
         let mut answer = Answer::refusal(
             "budget",
             format!("refused by the server's budget: this video {refusal}; nothing was sent"),
             "tell the user: this MCP server was started with --budget, and this video does not fit what is left of it",
         );
         answer.value["estimate"] = estimate;
-        answer.value["budget"] = json!({"limit": limit, "spent": spent, "remaining": remaining});
+        answer.value["budget"] = budget_json(self.spending.summary());
         answer
     }
 
@@ -390,6 +388,26 @@ fn call_name(job: &pixfuse::Job, output: Option<&Path>, key: Option<&str>) -> St
     let form = serde_json::to_string(job).unwrap_or_default();
     let output = output.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
     format!("job:{form}:{output:?}:{images:?}")
+}
+
+/// The server's budget as JSON. Credits are whole numbers in every answer, as in
+/// `credits`/`estimate.credits`; only a fractional `--budget` shows a fraction.
+fn budget_json((limit, spent, remaining): (Option<f64>, f64, Option<f64>)) -> Value {
+    json!({
+        "limit": limit.map(credits_json),
+        "spent": credits_json(spent),
+        "remaining": remaining.map(credits_json),
+    })
+}
+
+fn credits_json(credits: f64) -> Value {
+    // Whole numbers of credits within u64's range are integers; the cast is exact then.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    if credits.fract() == 0.0 && (0.0..9.0e15).contains(&credits) {
+        json!(credits as u64)
+    } else {
+        json!(credits)
+    }
 }
 
 #[cfg(test)]

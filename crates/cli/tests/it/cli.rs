@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use assert_cmd::Command;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn examples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../spec/examples")
@@ -191,12 +191,44 @@ fn fix_rewrites_the_file_and_lists_each_change() {
 }
 
 #[test]
+fn fix_from_stdin_keeps_data_on_stdout_and_messages_on_stderr() {
+    let text = std::fs::read(examples().join("mention-no-space.json")).unwrap();
+    // --json: one object on stdout, the fixed request inside it.
+    let out = pixfuse()
+        .args(["validate", "--fix", "--json", "-"])
+        .write_stdin(text.clone())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["fixes"][0]["code"], "mention_no_space");
+    assert_eq!(v["fixed"]["prompt"], "@dog , plays at @room ");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Human mode: the fixed request alone on stdout, the report on stderr.
+    let out = pixfuse()
+        .args(["validate", "--fix", "-"])
+        .write_stdin(text)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let fixed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(fixed["prompt"], "@dog , plays at @room ");
+    assert!(!out.stderr.is_empty());
+}
+
+#[test]
 fn estimate_json_shape() {
     let (code, stdout, _) = run(&["estimate", "--json", "v6-seven-refs-big-ids.json"]);
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["model"], "v6");
-    assert_eq!(v["credits"], 276.0);
+    // Credits are whole numbers everywhere (the vendor bills whole credits).
+    assert_eq!(v["credits"], json!(276), "{v}");
     assert_eq!(v["usd"], 2.76);
     assert_eq!(v["confidence"], "inferred");
     assert_eq!(v["basis"], "per_second");
@@ -247,8 +279,10 @@ fn human_diagnostics_snapshots() {
         "job-form-gif",
         "unknown-field",
     ] {
-        let (_, stdout, _) = run(&["validate", &format!("{name}.json")]);
-        insta::assert_snapshot!(format!("validate-{name}"), stdout);
+        // Diagnostics are messages: on stderr, as `run` prints them; stdout holds data only.
+        let (_, stdout, stderr) = run(&["validate", &format!("{name}.json")]);
+        assert_eq!(stdout, "", "{name}");
+        insta::assert_snapshot!(format!("validate-{name}"), stderr);
     }
 }
 
@@ -262,4 +296,30 @@ fn models_snapshot() {
 fn estimate_snapshot() {
     let (_, stdout, _) = run(&["estimate", "-v", "seed.json"]);
     insta::assert_snapshot!("estimate-seed", stdout);
+}
+
+#[test]
+fn usage_errors_are_json_in_json_mode() {
+    let out = pixfuse()
+        .args(["estimate", "--json", "--no-such-flag", "job.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["class"], "usage", "{v}");
+    assert_eq!(v["exit_code"], json!(2));
+    assert!(
+        v["error"].as_str().unwrap().contains("--no-such-flag"),
+        "{v}"
+    );
+    // clap's words, with the usage lines, stay on stderr.
+    assert!(!out.stderr.is_empty());
+
+    // Without --json, stdout stays empty.
+    let out = pixfuse()
+        .args(["estimate", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
 }

@@ -150,7 +150,7 @@ fn colour_of(env: &[(&str, &str)], args: &[&str]) -> bool {
         .args(["validate", "mention-no-space.json"]);
     let out = exec(cmd);
     assert_exit(&out, 3);
-    stdout(&out).contains('\x1b')
+    stderr(&out).contains('\x1b')
 }
 
 #[test]
@@ -180,4 +180,20 @@ fn colour_follows_the_flag_and_the_conventions() {
     let help = pixfuse(&["--color", "never", "--help"]);
     assert!(!stdout(&help).contains('\x1b'));
     assert_exit(&pixfuse(&["--color", "sometimes", "models"]), 2);
+}
+
+/// docs/json.md names every class the error renderer can print (one per exit code).
+#[test]
+fn json_doc_names_every_error_class() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/json.md"),
+    )
+    .unwrap();
+    for row in pixfuse_cli::exit::TABLE.iter().skip(1) {
+        let class = pixfuse_cli::error_json::class_of(row.exit);
+        assert!(
+            doc.contains(&format!("`{class}`")),
+            "docs/json.md lacks the class {class}"
+        );
+    }
 }

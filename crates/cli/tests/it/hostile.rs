@@ -401,10 +401,7 @@ async fn the_servers_words_stand_beside_the_explanation() {
     assert_exit(&out, 3);
     let v = json(&out);
     assert_eq!(v["err_code"], 400017, "{v}");
-    assert_eq!(
-        v["server_message"], "uploads by URL are not supported",
-        "{v}"
-    );
+    assert_eq!(v["err_msg"], "uploads by URL are not supported", "{v}");
     let error = v["error"].as_str().unwrap();
     assert!(error.contains("a parameter is invalid"), "{error}");
     assert!(

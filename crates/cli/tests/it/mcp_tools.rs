@@ -243,7 +243,8 @@ async fn generate_wait_download_bills_once_and_gives_the_video_byte_for_byte() {
     assert!(!is_error, "{first}");
     assert_eq!(first["status"], "submitted");
     assert_eq!(first["new_video"], true);
-    assert_eq!(first["estimate"]["credits"], 45.0);
+    // Whole credits, typed as integers beside `credits`.
+    assert_eq!(first["estimate"]["credits"], json!(45), "{first}");
     let video_id = first["video_id"].as_str().unwrap().to_owned();
     // The sandbox's ids exceed 2^53: only a string carries them whole.
     assert!(video_id.parse::<u64>().unwrap() > 1 << 53);
@@ -346,7 +347,7 @@ async fn the_budget_refuses_a_video_that_does_not_fit_before_anything_is_sent() 
         .call("generate", json!({ "job_file": job.to_string_lossy() }))
         .await;
     assert!(!is_error, "{first}");
-    assert_eq!(first["budget"]["remaining"], 5.0);
+    assert_eq!(first["budget"]["remaining"], json!(5), "{first}");
     // The same call is the same job: the guard lets it through.
     let (again, is_error) = h
         .call("generate", json!({ "job_file": job.to_string_lossy() }))
@@ -361,7 +362,7 @@ async fn the_budget_refuses_a_video_that_does_not_fit_before_anything_is_sent() 
         .await;
     assert!(is_error);
     assert_eq!(refused["class"], "budget");
-    assert_eq!(refused["estimate"]["credits"], 45.0);
+    assert_eq!(refused["estimate"]["credits"], json!(45), "{refused}");
     assert_eq!(h.sandbox.stats().billable_jobs, 1);
 }
 
@@ -433,7 +434,7 @@ async fn a_vendor_refusal_comes_back_as_a_tool_error_with_its_class_errcode_and_
     assert!(is_error, "{refused}");
     assert_eq!(refused["class"], "credits", "{refused}");
     assert!(refused["err_code"].is_i64(), "{refused}");
-    assert!(refused["server_message"].is_string(), "{refused}");
+    assert!(refused["err_msg"].is_string(), "{refused}");
     assert!(refused["trace_id"].is_string(), "{refused}");
     assert!(refused["next"].as_str().unwrap().contains("credits"));
     assert_eq!(h.sandbox.stats().billable_jobs, 0);

@@ -223,7 +223,13 @@ async fn step_by_step_commands() {
     cmd.args(["resume"]);
     let out = exec(cmd);
     assert_exit(&out, 0);
-    assert!(stdout(&out).contains("nothing to resume"));
+    // A message on stderr; stdout holds data only.
+    assert!(
+        stderr(&out).contains("nothing to resume"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 
     let mut cmd = s.cmd(&vendor.uri());
     cmd.args(["balance", "--json"]);

@@ -215,3 +215,63 @@ fn a_video_id_of_a_lost_sandbox_state_never_touches_the_journaled_job() {
     assert_eq!(listed[0]["state"], "downloaded");
     assert!(listed[0]["last_error"].is_null(), "{listed:?}");
 }
+
+#[test]
+fn jobs_filters_by_state_and_limits_to_the_newest() {
+    let s = Scratch::new();
+    let job = write_job(s.path());
+    let mut cmd = sandbox(&s);
+    cmd.args(["run", job.to_str().unwrap(), "-o", "first.mp4"]);
+    assert_exit(&exec(cmd), 0);
+    let mut cmd = sandbox(&s);
+    cmd.args(["submit", job.to_str().unwrap(), "-o", "second.mp4"]);
+    assert_exit(&exec(cmd), 0);
+    assert_eq!(jobs(&s).len(), 2);
+
+    let listed = |args: &[&str]| {
+        let mut cmd = sandbox(&s);
+        cmd.arg("jobs").args(args);
+        let out = exec(cmd);
+        assert_exit(&out, 0);
+        json(&out)["jobs"].as_array().unwrap().clone()
+    };
+    let done = listed(&["--state", "downloaded"]);
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0]["state"], "downloaded");
+    assert_eq!(listed(&["--state", "downloaded,submitted"]).len(), 2);
+    let newest = listed(&["--limit", "1"]);
+    assert_eq!(newest.len(), 1, "{newest:?}");
+    assert_ne!(
+        newest[0]["state"], "downloaded",
+        "the newest is the submitted one"
+    );
+
+    let mut cmd = sandbox(&s);
+    cmd.args(["jobs", "--state", "done"]);
+    let out = exec(cmd);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("unknown job state done"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_moderated_job_lists_at_zero_credits_with_its_last_error() {
+    let s = Scratch::new();
+    let job = write_job(s.path());
+    let text = std::fs::read_to_string(&job)
+        .unwrap()
+        .replace("at dusk", "at dusk sandbox-moderate");
+    std::fs::write(&job, text).unwrap();
+    let mut cmd = sandbox(&s);
+    cmd.args(["run", job.to_str().unwrap(), "-o", "no.mp4"]);
+    let out = exec(cmd);
+    assert_exit(&out, 6);
+    let listed = jobs(&s);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["state"], "moderated");
+    // The vendor refunds a moderated video.
+    assert_eq!(listed[0]["credits"], serde_json::json!(0), "{listed:?}");
+}

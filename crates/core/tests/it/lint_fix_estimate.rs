@@ -142,16 +142,17 @@ fn fix_job_makes_the_seed_example_warning_free() {
 #[test]
 fn estimates_follow_the_price_table() {
     let e = estimate(&Model::V5, &Quality::Q720p, 5, false).unwrap();
-    assert_eq!((e.credits, e.usd), (60.0, 0.60));
+    assert_eq!((e.credits, e.usd), (60, 0.60));
     assert_eq!(e.confidence, Confidence::Official);
     assert_eq!(e.basis, Basis::Fixed);
     let e = estimate(&Model::V6, &Quality::Q1080p, 10, true).unwrap();
-    assert_eq!(e.credits, 230.0);
+    assert_eq!(e.credits, 230);
     assert_eq!(e.basis, Basis::PerSecond);
     assert_eq!(e.confidence, Confidence::Inferred);
     let e = estimate(&Model::C1, &Quality::Q720p, 3, true).unwrap();
     assert_eq!(e.confidence, Confidence::Unofficial);
-    assert!((e.credits - 19.5).abs() < 1e-9);
+    // 6.5 a second for 3 s is 19.5: whole credits, rounded up.
+    assert_eq!(e.credits, 20);
     assert!(estimate(&Model::Other("v7".into()), &Quality::Q720p, 5, false).is_none());
     // Audio counts only where the model honours it.
     let job = validate_bytes(
@@ -164,7 +165,7 @@ fn estimates_follow_the_price_table() {
     )
     .job
     .unwrap();
-    assert_eq!(estimate_job(&job).unwrap().credits, 60.0);
+    assert_eq!(estimate_job(&job).unwrap().credits, 60);
 }
 
 #[test]

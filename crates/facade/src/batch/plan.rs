@@ -38,7 +38,7 @@ pub struct BatchItem {
     /// Absolute path of the video.
     pub output: PathBuf,
     /// Estimated credits (`None` when the price table cannot price it).
-    pub estimate: Option<f64>,
+    pub estimate: Option<u64>,
     /// Validation warnings (errors reject the line instead).
     pub warnings: Vec<Diagnostic>,
 }
@@ -199,7 +199,7 @@ impl BatchPlan {
     }
 
     /// Sum of the estimates of the jobs that have one.
-    pub fn estimated_credits(&self) -> f64 {
+    pub fn estimated_credits(&self) -> u64 {
         self.items.iter().filter_map(|i| i.estimate).sum()
     }
 
@@ -282,7 +282,7 @@ mod tests {
         let again = plan(&text);
         let keys = |p: &BatchPlan| p.items.iter().map(|i| i.key.clone()).collect::<Vec<_>>();
         assert_eq!(keys(&p), keys(&again));
-        assert!(p.estimated_credits() > 0.0);
+        assert!(p.estimated_credits() > 0);
     }
 
     #[test]

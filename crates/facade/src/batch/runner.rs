@@ -142,7 +142,10 @@ async fn drive(
             .await
             .ok()
             .flatten();
-        lines.push((item.estimate, need(known.as_ref(), opts.retry_failed)));
+        // The scheduler's budget arithmetic is in f64 (a budget may be fractional).
+        #[allow(clippy::cast_precision_loss)]
+        let estimate = item.estimate.map(|c| c as f64);
+        lines.push((estimate, need(known.as_ref(), opts.retry_failed)));
     }
     let mut runner = Runner {
         scheduler: Scheduler::new(scheduler_options(&opts), &lines, Instant::now()),
