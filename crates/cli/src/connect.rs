@@ -62,17 +62,29 @@ impl Settings {
             eprintln!("pixfuse: warning: {warning}");
         }
         let s = &config.settings;
+        // Every problem of the configuration at once, not one per run.
+        let mut problems = Vec::new();
+        let from_env = std::env::var(pixfuse::BASE_URL_ENV).ok();
+        if net.sandbox && net.base_url.is_some() && net.base_url != from_env {
+            problems.push(
+                "--sandbox and --base-url name two different servers; give one (the sandbox \
+                 serves on a loopback port of its own)"
+                    .to_owned(),
+            );
+        }
         let provider_name = net
             .provider
             .clone()
             .or_else(|| s.provider.clone())
             .unwrap_or_else(|| Provider::default().as_str().to_owned());
-        let provider = Provider::parse(&provider_name).ok_or_else(|| {
-            Failure::usage(format!(
-                "provider `{provider_name}` is unknown; use {}",
+        let provider = Provider::parse(&provider_name).unwrap_or_else(|| {
+            problems.push(format!(
+                "provider `{provider_name}` is unknown{}; use {}",
+                config_origin(&config, net.provider.is_none()),
                 Provider::names()
-            ))
-        })?;
+            ));
+            Provider::default()
+        });
         let base_url = net
             .base_url
             .clone()
@@ -83,6 +95,23 @@ impl Settings {
             None => PollPolicy::default(),
         };
         let journal = journal_url(net.journal.as_deref(), s.journal_url.as_ref())?;
+        if !net.sandbox {
+            let check = TransportConfig::new(provider, SecretString::from(String::new()))
+                .with_base_url(&base_url)
+                .with_poll(poll);
+            problems.extend(check.problems());
+        }
+        match problems.len() {
+            0 => {}
+            1 => return Err(Failure::usage(problems.remove(0))),
+            n => {
+                return Err(Failure::usage(format!(
+                    "{} in the configuration:\n  {}",
+                    pixfuse_core::text::plural(n as u64, "problem"),
+                    problems.join("\n  ")
+                )));
+            }
+        }
         Ok(Settings {
             journal,
             provider,
@@ -306,6 +335,14 @@ fn journal_url(
         )));
     }
     Ok(Some(url))
+}
+
+/// ` (in FILE)` when the value came from the config file, for messages.
+fn config_origin(config: &Config, from_file: bool) -> String {
+    match (&config.path, from_file) {
+        (Some(path), true) => format!(" (in {})", path.display()),
+        _ => String::new(),
+    }
 }
 
 /// A runtime for one command: single-threaded is plenty for one job at a time.

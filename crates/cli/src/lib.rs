@@ -16,6 +16,7 @@ pub mod mcp;
 pub mod net_args;
 mod progress;
 pub mod render;
+mod stdout_video;
 mod values;
 mod version;
 

@@ -150,6 +150,31 @@ pub const CODES: &[(&str, &str)] = &[
         "image_url_not_https",
         "an image URL with a scheme other than https",
     ),
+    ("image_not_found", "a local image file that does not exist"),
+    (
+        "image_unreadable",
+        "a local image that cannot be read, or is not a regular file",
+    ),
+    (
+        "image_not_an_image",
+        "a local file that is not a png, jpeg or webp image by its magic bytes",
+    ),
+    (
+        "image_damaged",
+        "a local image whose header cannot be parsed",
+    ),
+    (
+        "image_too_large",
+        "a local image over the upload's byte limit",
+    ),
+    (
+        "image_too_big",
+        "a local image whose longest side exceeds a pixel bound (per bound)",
+    ),
+    (
+        "image_extension_mismatch",
+        "a local image whose extension does not match its content",
+    ),
     ("prompt_empty", "an empty prompt"),
     (
         "prompt_too_long",

@@ -92,3 +92,36 @@ pub fn fix_job(job: &mut Job) -> Vec<Change> {
     }
     fixed.changes
 }
+
+/// Why a `--fix` leaves the problem `code` names alone: each reason says which choice is the
+/// user's, since only a space after a mention is an edit that cannot change what was meant.
+pub fn why_not_fixed(code: &str) -> &'static str {
+    match code {
+        "mention_unknown" => {
+            "which reference was meant is a guess; rename the mention or the ref_name"
+        }
+        "mention_no_space" | "mention_at_end" => {
+            "the mention's name cannot be mentioned as written (see the error on its ref_name)"
+        }
+        "duration_not_allowed"
+        | "quality_not_allowed"
+        | "aspect_ratio_not_allowed"
+        | "quality_duration_forbidden"
+        | "audio_not_supported"
+        | "seed_out_of_range" => {
+            "another value makes another video (and may cost more); pick an allowed one"
+        }
+        "unknown_model" => "the model is a choice; pick one `pixfuse models` lists",
+        "prompt_too_long" | "prompt_empty" => "only you can write the prompt",
+        "ref_unmentioned" => "mentioning or removing the reference changes the video",
+        "unknown_field" => "the field may mean something to the server; remove it if it is a typo",
+        "json_syntax" | "wrong_type" | "missing_field" | "line_too_long" => {
+            "what was meant cannot be known from the file"
+        }
+        code if code.starts_with("image_") || code.starts_with("ref_") => {
+            "the references and their files are yours to change"
+        }
+        "no_images" | "too_many_images" => "the references are yours to change",
+        _ => "not a mechanical edit",
+    }
+}

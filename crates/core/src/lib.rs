@@ -42,6 +42,7 @@ pub mod estimate;
 mod fields;
 pub mod fix;
 mod generated;
+pub mod image;
 pub mod job;
 pub mod lifecycle;
 pub mod mention;

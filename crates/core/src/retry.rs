@@ -312,13 +312,25 @@ pub enum GiveUpReason {
     OutOfTime,
 }
 
-/// Decides the next step for a classified failure.
-pub fn next_step(policy: &RetryPolicy, verdict: &Verdict, at: &Attempted) -> Step {
-    let (limit, schedule) = match verdict.decision {
-        Decision::Fail => return Step::GiveUp(GiveUpReason::NotRetryable),
+/// The attempts `policy` allows for a failure judged `verdict` (`None`: not retried at all),
+/// as a progress display says it (`attempt 2 of 5`).
+pub fn attempt_limit(policy: &RetryPolicy, verdict: &Verdict) -> Option<u32> {
+    schedule(policy, verdict).map(|(limit, _)| limit)
+}
+
+fn schedule<'a>(policy: &'a RetryPolicy, verdict: &Verdict) -> Option<(u32, &'a Backoff)> {
+    Some(match verdict.decision {
+        Decision::Fail => return None,
         Decision::RetryOnce => (policy.max_attempts.min(2), &policy.backoff),
         Decision::Retry => (policy.max_attempts, &policy.backoff),
         Decision::WaitForSlot => (policy.max_slot_waits, &policy.slot_backoff),
+    })
+}
+
+/// Decides the next step for a classified failure.
+pub fn next_step(policy: &RetryPolicy, verdict: &Verdict, at: &Attempted) -> Step {
+    let Some((limit, schedule)) = schedule(policy, verdict) else {
+        return Step::GiveUp(GiveUpReason::NotRetryable);
     };
     if at.attempts >= limit {
         return Step::GiveUp(GiveUpReason::AttemptsExhausted);

@@ -743,7 +743,10 @@ mod tests {
 
         let unknown = transport_from_env(env(&[(PROVIDER_ENV, "acme"), (KEY_ENV, "k")]));
         let message = unknown.unwrap_err().to_string();
-        assert!(message.contains("use pixverse or quickrouter"), "{message}");
+        assert!(
+            message.contains("use pixverse, pixverse-cn or quickrouter"),
+            "{message}"
+        );
         let keyless = transport_from_env(env(&[(PROVIDER_ENV, "quickrouter")]));
         let message = keyless.unwrap_err().to_string();
         assert!(message.contains("QUICKROUTER_API_KEY"), "{message}");

@@ -75,6 +75,24 @@ pub fn parse_job(
     Ok((rebase_paths(job, base), validation.diagnostics))
 }
 
+/// Reads every local image of `job` (its paths as the job holds them, already relative to the
+/// current directory: see [`rebase_paths`]) offline — existence, format by magic bytes, size and
+/// dimensions against the capability table — and returns what is wrong as diagnostics at each
+/// reference's `/image`. Only headers are read; URLs and img_ids are not checked here.
+pub fn check_local_images(job: &Job) -> Vec<pixfuse_core::Diagnostic> {
+    let mut out = Vec::new();
+    for (i, reference) in job.image_references.iter().enumerate() {
+        let ImageSource::Path(p) = &reference.source else {
+            continue;
+        };
+        let pointer = format!("/image_references/{i}/image");
+        for problem in pixfuse_transport::image_problems(Path::new(p)) {
+            out.push(problem.to_diagnostic(pointer.clone(), p));
+        }
+    }
+    out
+}
+
 /// Makes relative `image` paths relative to `base`.
 pub fn rebase_paths(mut job: Job, base: &Path) -> Job {
     for reference in &mut job.image_references {

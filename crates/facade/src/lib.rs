@@ -58,7 +58,8 @@ pub use client::{
 pub use error::Error;
 pub use event::Event;
 pub use jobfile::{
-    MAX_JOB_FILE_BYTES, load_job_file, parse_job, read_job_bytes, read_job_file, rebase_paths,
+    MAX_JOB_FILE_BYTES, check_local_images, load_job_file, parse_job, read_job_bytes,
+    read_job_file, rebase_paths,
 };
 pub use journal::{JOURNAL_URL_ENV, JobRecord, JobState, Journal, JournalUrl};
 pub use run::{JobOptions, JobOutcome, Submission};

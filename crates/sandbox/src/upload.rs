@@ -208,17 +208,10 @@ fn store(app: &App, name: &str, bytes: Bytes) -> Reply {
     })
 }
 
-/// `(content type, extension)` from the magic bytes; the file name is not trusted.
+/// `(content type, extension)` from the magic bytes (core's sniffing, as pixfuse's own
+/// preflight does); the file name is not trusted.
 fn sniff(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some(("image/png", "png"))
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some(("image/jpeg", "jpg"))
-    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some(("image/webp", "webp"))
-    } else {
-        None
-    }
+    pixfuse_core::image::ImageFormat::sniff(bytes).map(|f| (f.mime(), f.extension()))
 }
 
 #[cfg(test)]

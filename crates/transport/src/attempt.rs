@@ -20,9 +20,14 @@ pub(crate) struct Reading<'a> {
     pub(crate) idle: Duration,
     /// Where the answer's `Date` header goes.
     pub(crate) server_clock: &'a std::sync::Mutex<Option<crate::client::ServerClock>>,
+    /// Where the answer's body goes (key removed, cut to an excerpt) when a
+    /// [`crate::CallObserver`] wants it.
+    pub(crate) body: Option<&'a std::sync::Mutex<Option<String>>>,
 }
 
 const EXCERPT_CHARS: usize = 200;
+/// How much of a body a request log shows (`-vv`): API answers are a few hundred bytes.
+const LOGGED_BODY_CHARS: usize = 4000;
 /// API answers are small; anything bigger is not an envelope and is cut for the excerpt.
 const MAX_API_BODY: usize = 1 << 20;
 
@@ -165,10 +170,11 @@ pub(crate) fn network_failure(e: &reqwest::Error) -> TransportFailure {
     }
 }
 
+/// One attempt: the decoded answer and its HTTP status, or what went wrong.
 pub(crate) async fn attempt<T: DeserializeOwned>(
     request: RequestBuilder,
     read: &Reading<'_>,
-) -> Result<T, Failed> {
+) -> Result<(T, u16), Failed> {
     let started = Instant::now();
     let span = tracing::Span::current();
     let response = request.send().await.map_err(|e| Failed::network(0, e))?;
@@ -205,6 +211,11 @@ pub(crate) async fn attempt<T: DeserializeOwned>(
         }
     };
     span.record("latency_ms", started.elapsed().as_millis() as u64);
+    if let Some(slot) = read.body {
+        let clean = sanitize(&read.redactor.redact(&String::from_utf8_lossy(&body))).into_owned();
+        *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some(envelope::excerpt(clean.as_bytes(), LOGGED_BODY_CHARS));
+    }
     let mut failed = Failed {
         retry_after,
         ..Failed::answer(status)
@@ -219,7 +230,7 @@ pub(crate) async fn attempt<T: DeserializeOwned>(
     match envelope::decode::<T>(&body, &clean) {
         Decoded::Ok(value) if (200..300).contains(&status) => {
             tracing::debug!("ok");
-            return Ok(value);
+            return Ok((value, status));
         }
         Decoded::Ok(_) => {}
         Decoded::Err { code, msg } => {

@@ -16,6 +16,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::attempt::{Failed, Reading, attempt};
+use crate::config::CallNotice;
 use crate::config::{AuthStyle, TransportConfig};
 use crate::error::{CallInfo, TransportError};
 
@@ -93,6 +94,23 @@ fn scheme_problem(url: &Url, what: &str) -> Option<String> {
     }
 }
 
+/// What is wrong with `base_url` as an API base for `provider` (it does not parse, or its scheme
+/// breaks the loopback rule); `None` when it is fine.
+pub(crate) fn base_url_problem(base_url: &str, provider: crate::Provider) -> Option<String> {
+    match Url::parse(base_url.trim()) {
+        Ok(url) => scheme_problem(&url, "base URL"),
+        Err(e) => Some(format!(
+            "base URL {base_url:?} is not a URL ({e}); use e.g. {}",
+            provider.default_base_url()
+        )),
+    }
+}
+
+/// Whether `base_url` names this machine (a URL that does not parse does not).
+pub(crate) fn is_loopback_url(base_url: &str) -> bool {
+    Url::parse(base_url.trim()).is_ok_and(|url| is_loopback(&url))
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host_str() {
         Some(host) if host.eq_ignore_ascii_case("localhost") => true,
@@ -108,14 +126,13 @@ fn is_loopback(url: &Url) -> bool {
 impl Transport {
     /// Checks the configuration and builds the client (or adopts the injected one).
     pub fn new(config: TransportConfig) -> Result<Self, TransportError> {
+        let problems = config.problems();
+        if !problems.is_empty() {
+            return Err(TransportError::Config(problems.join("; ")));
+        }
         let base_url = Url::parse(config.base_url.trim()).map_err(|e| {
-            TransportError::Config(format!(
-                "base URL {:?} is not a URL ({e}); use e.g. {}",
-                config.base_url,
-                config.provider.default_base_url()
-            ))
+            TransportError::Config(format!("base URL {:?} is not a URL ({e})", config.base_url))
         })?;
-        check_scheme(&base_url, "base URL")?;
         let key = config.api_key.expose_secret().trim();
         if key.is_empty() {
             return Err(TransportError::Config(
@@ -238,11 +255,24 @@ impl Transport {
                 .header(TRACE_HEADER, trace_id.to_string())
                 .header(self.inner.auth.0.clone(), self.inner.auth.1.clone())
                 .timeout(limit);
+            let observer = self.inner.config.observer.as_ref();
+            // A JSON body can be shown; a form streams and cannot be read back.
+            let request_body = observer.and_then(|_| {
+                let built = request.try_clone()?.build().ok()?;
+                let bytes = built.body()?.as_bytes()?;
+                Some(
+                    sanitize(&self.inner.redactor.redact(&String::from_utf8_lossy(bytes)))
+                        .into_owned(),
+                )
+            });
+            let body_slot = std::sync::Mutex::new(None);
             let read = Reading {
                 server_clock: &self.inner.server_clock,
                 redactor: &self.inner.redactor,
                 idle: self.bounded(self.inner.config.read_timeout),
+                body: observer.map(|_| &body_slot),
             };
+            let sent = Instant::now();
             // reqwest's own timeout covers an injected client too; this one is the backstop.
             let outcome = match tokio::time::timeout(
                 limit + Duration::from_millis(50),
@@ -254,8 +284,24 @@ impl Transport {
                 Ok(outcome) => outcome,
                 Err(_) => Err(Failed::lost("no answer in time")),
             };
+            if let Some(observer) = observer {
+                let status = match &outcome {
+                    Ok((_, status)) => Some(*status),
+                    Err(failed) => (failed.status != 0).then_some(failed.status),
+                };
+                observer(&CallNotice::Attempted {
+                    endpoint,
+                    attempt: attempts,
+                    status,
+                    latency: sent.elapsed(),
+                    request_body,
+                    response_body: body_slot
+                        .into_inner()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                });
+            }
             let failed = match outcome {
-                Ok(value) => return Ok(value),
+                Ok((value, _)) => return Ok(value),
                 Err(failed) => failed,
             };
             let verdict = retry::classify(&failed.as_failure());
@@ -273,6 +319,15 @@ impl Transport {
             );
             let gave_up = match step {
                 Step::RetryAfter(delay) => {
+                    if let Some(observer) = &self.inner.config.observer {
+                        observer(&CallNotice::Retrying {
+                            endpoint,
+                            attempt: attempts + 1,
+                            limit: retry::attempt_limit(&policy, &verdict).unwrap_or(attempts + 1),
+                            delay,
+                            reason: failed.summary(),
+                        });
+                    }
                     span.in_scope(|| {
                         tracing::warn!(
                             class = verdict.class.as_str(),
@@ -296,6 +351,7 @@ impl Transport {
                 trace_id,
                 attempts,
                 gave_up,
+                server: redact_url(&self.inner.base),
             };
             return Err(failed.into_error(verdict, call));
         }

@@ -16,11 +16,18 @@ pub enum Provider {
     Pixverse,
     /// The QuickRouter relay: `https://api.quickrouter.ai`, `Authorization: Bearer`.
     QuickRouter,
+    /// The vendor's China service: `https://app-api.pixverseai.cn`, header `API-KEY`, the same
+    /// paths.
+    PixverseCn,
 }
 
 impl Provider {
     /// Every provider, in the order messages list them.
-    pub const ALL: [Provider; 2] = [Provider::Pixverse, Provider::QuickRouter];
+    pub const ALL: [Provider; 3] = [
+        Provider::Pixverse,
+        Provider::PixverseCn,
+        Provider::QuickRouter,
+    ];
 
     /// The provider called `name` (as [`Provider::as_str`] spells it, in any case, surrounding
     /// blanks ignored), as the CLI, the config file and `PIXFUSE_PROVIDER` accept it.
@@ -31,17 +38,23 @@ impl Provider {
             .find(|p| p.as_str().eq_ignore_ascii_case(name))
     }
 
-    /// The names [`Provider::parse`] accepts, for messages (`pixverse or quickrouter`).
+    /// The names [`Provider::parse`] accepts, for messages (`pixverse, pixverse-cn or
+    /// quickrouter`).
     pub fn names() -> String {
         let names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
-        names.join(" or ")
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
     }
 
     /// The provider's own environment variable for the key (`PIXVERSE_API_KEY`,
-    /// `QUICKROUTER_API_KEY`); the facade's `PIXFUSE_API_KEY` takes precedence over it.
+    /// `PIXVERSE_CN_API_KEY`, `QUICKROUTER_API_KEY`); the facade's `PIXFUSE_API_KEY` takes
+    /// precedence over it.
     pub fn key_env(self) -> &'static str {
         match self {
             Provider::Pixverse => "PIXVERSE_API_KEY",
+            Provider::PixverseCn => "PIXVERSE_CN_API_KEY",
             Provider::QuickRouter => "QUICKROUTER_API_KEY",
         }
     }
@@ -50,6 +63,7 @@ impl Provider {
     pub fn default_base_url(self) -> &'static str {
         match self {
             Provider::Pixverse => "https://app-api.pixverse.ai",
+            Provider::PixverseCn => "https://app-api.pixverseai.cn",
             Provider::QuickRouter => "https://api.quickrouter.ai",
         }
     }
@@ -57,15 +71,16 @@ impl Provider {
     /// How the provider expects the key.
     pub fn auth_style(self) -> AuthStyle {
         match self {
-            Provider::Pixverse => AuthStyle::ApiKeyHeader,
+            Provider::Pixverse | Provider::PixverseCn => AuthStyle::ApiKeyHeader,
             Provider::QuickRouter => AuthStyle::Bearer,
         }
     }
 
-    /// Stable lower-case name (`pixverse`, `quickrouter`).
+    /// Stable lower-case name (`pixverse`, `pixverse-cn`, `quickrouter`).
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Pixverse => "pixverse",
+            Provider::PixverseCn => "pixverse-cn",
             Provider::QuickRouter => "quickrouter",
         }
     }
@@ -115,7 +130,47 @@ pub struct TransportConfig {
     pub(crate) poll: PollPolicy,
     pub(crate) http_client: Option<reqwest::Client>,
     pub(crate) download_client: Option<reqwest::Client>,
+    pub(crate) observer: Option<CallObserver>,
 }
+
+/// What the transport reports about each API call as it happens: for progress displays (a
+/// retry is visible while it waits) and request logs. Nothing in it carries the key: bodies
+/// have it removed, in any form, before they are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallNotice {
+    /// One attempt ended: an answer (`status`) or none (`status` is `None`).
+    Attempted {
+        /// The endpoint called.
+        endpoint: pixfuse_core::endpoint::Endpoint,
+        /// 1 for the first attempt.
+        attempt: u32,
+        /// The answer's HTTP status, when there was an answer.
+        status: Option<u16>,
+        /// From sending to the whole answer read (or the failure).
+        latency: Duration,
+        /// The request's JSON body (`None` for a form or no body).
+        request_body: Option<String>,
+        /// The start of the answer's body, key removed.
+        response_body: Option<String>,
+    },
+    /// The call is tried again after a pause (same trace id).
+    Retrying {
+        /// The endpoint called.
+        endpoint: pixfuse_core::endpoint::Endpoint,
+        /// The attempt about to be made (2: the first retry).
+        attempt: u32,
+        /// Attempts the policy allows for this kind of failure.
+        limit: u32,
+        /// The pause before it.
+        delay: Duration,
+        /// What the failed attempt ran into (`connection refused`, `HTTP 503`).
+        reason: String,
+    },
+}
+
+/// Receives [`CallNotice`]s (from the task making the call: keep it quick).
+pub type CallObserver = std::sync::Arc<dyn Fn(&CallNotice) + Send + Sync>;
 
 impl TransportConfig {
     /// A configuration for `provider` with its default base URL and auth style.
@@ -133,7 +188,14 @@ impl TransportConfig {
             poll: PollPolicy::default(),
             http_client: None,
             download_client: None,
+            observer: None,
         }
+    }
+
+    /// Calls `observer` for every attempt and every retry of every API call.
+    pub fn with_observer(mut self, observer: CallObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Another base URL (a relay, the sandbox). `http://` is accepted for loopback hosts only.
@@ -247,7 +309,36 @@ impl TransportConfig {
     pub fn poll(&self) -> PollPolicy {
         self.poll
     }
+
+    /// Everything wrong with this configuration, each a sentence, all at once (empty: fine):
+    /// a base URL that does not parse or breaks the loopback rule, a fixed poll interval under
+    /// [`MIN_REMOTE_POLL_INTERVAL`] towards a server that is not on this machine. The key is
+    /// not judged here. [`crate::Transport::new`] refuses a configuration with any.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        out.extend(crate::client::base_url_problem(
+            &self.base_url,
+            self.provider,
+        ));
+        if let PollPolicy::Fixed(every) = self.poll
+            && every < MIN_REMOTE_POLL_INTERVAL
+            && !crate::client::is_loopback_url(&self.base_url)
+        {
+            out.push(format!(
+                "a poll interval of {} ms is too short for {} (at least {} s: every poll is a \
+                 request to a shared server; shorter ones are for a server on this machine)",
+                every.as_millis(),
+                pixfuse_core::text::redact_url(&self.base_url),
+                MIN_REMOTE_POLL_INTERVAL.as_secs()
+            ));
+        }
+        out
+    }
 }
+
+/// The shortest fixed poll interval towards a server that is not on this machine (loopback
+/// servers, such as the sandbox, may be polled faster).
+pub const MIN_REMOTE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for TransportConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -264,6 +355,7 @@ impl fmt::Debug for TransportConfig {
             .field("poll", &self.poll)
             .field("http_client", &self.http_client.is_some())
             .field("download_client", &self.download_client.is_some())
+            .field("observer", &self.observer.is_some())
             .finish()
     }
 }

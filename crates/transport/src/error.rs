@@ -21,6 +21,8 @@ pub struct CallInfo {
     pub attempts: u32,
     /// Why the transport stopped retrying.
     pub gave_up: GiveUpReason,
+    /// The base URL called (no query string), so messages name the server.
+    pub server: String,
 }
 
 /// Everything that can go wrong in the transport.
@@ -262,9 +264,15 @@ fn api_sentence(
         (ErrorClass::Transient, None) => {
             format!("the server failed (HTTP {status}){after}: try again later")
         }
+        (ErrorClass::NotFound, None) if status == 404 => format!(
+            "{} at {} answered HTTP 404 (not found): {}, and the id",
+            call.endpoint,
+            call.server,
+            prefix_advice(call)
+        ),
         (ErrorClass::NotFound, None) => format!(
-            "{} answered HTTP {status} (not found): check the id and the base URL",
-            call.endpoint
+            "{} at {} answered HTTP {status} (not found): check the id and the base URL",
+            call.endpoint, call.server
         ),
         (_, None) => format!(
             "{} was refused with HTTP {status}{}: check the request and the base URL",
@@ -309,6 +317,14 @@ fn odd_body_sentence(
             auth_sentence(status, None, &after)
         );
     }
+    if status == 404 {
+        return format!(
+            "{} at {} answered HTTP 404 (not found, {what}){after}: {}",
+            call.endpoint,
+            call.server,
+            prefix_advice(call)
+        );
+    }
     let advice = if (200..300).contains(&status) {
         "check that the base URL points at the PixVerse API or a relay that passes its answers through"
     } else {
@@ -320,12 +336,24 @@ fn odd_body_sentence(
     )
 }
 
+/// A 404 on an API path mostly means the base URL's path is off (a relay's prefix missing or
+/// doubled): the advice shows the URL the request went to.
+fn prefix_advice(call: &CallInfo) -> String {
+    format!(
+        "check the base URL's path prefix (the request went to {}{}; the API's paths start \
+         with /openapi/ right under the base URL)",
+        call.server.trim_end_matches('/'),
+        call.endpoint.path
+    )
+}
+
 fn auth_sentence(status: u16, err_code: Option<i64>, after: &str) -> String {
     let code = err_code
         .map(|c| format!(", ErrCode {c}"))
         .unwrap_or_default();
     format!(
-        "the API key was rejected (HTTP {status}{code}){after}: check the key and that it belongs to the provider you are using (pixverse or quickrouter)"
+        "the API key was rejected (HTTP {status}{code}){after}: check the key and that it belongs to the provider you are using ({})",
+        crate::Provider::names()
     )
 }
 
@@ -349,7 +377,10 @@ fn network_sentence(failure: TransportFailure, call: &CallInfo) -> String {
     } else {
         "check your network connection and the base URL, then try again".to_owned()
     };
-    format!("{} {what}{after}: {advice}", call.endpoint)
+    format!(
+        "{} at {} {what}{after}: {advice}",
+        call.endpoint, call.server
+    )
 }
 
 fn timed_out_sentence(

@@ -38,12 +38,12 @@ pub use api::{Balance, Submitted, UploadedImage, VideoStatus};
 
 pub use client::{ServerClock, Transport, download_redirect_policy, redirect_policy};
 pub use config::{
-    AuthStyle, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, Provider,
-    TransportConfig,
+    AuthStyle, CallNotice, CallObserver, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT, MIN_REMOTE_POLL_INTERVAL, Provider, TransportConfig,
 };
 pub use download::{DownloadOptions, DownloadProgress, Downloaded, discard_partial, partial_path};
 pub use error::{CallInfo, TransportError};
-pub use preflight::{ImageFormat, ImageInfo, preflight_image};
+pub use preflight::{ImageFormat, ImageInfo, image_problems, preflight_image};
 pub use wait::{WaitEvent, WaitOutcome};
 
 pub use pixfuse_core::endpoint::Endpoint;

@@ -2,63 +2,16 @@
 //! instead of costing a round trip and a vague 5000xx code. Only the header is read.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek};
+use std::io::{BufReader, ErrorKind, Read, Seek};
 use std::path::Path;
 
-use pixfuse_core::{CAPABILITIES, Severity};
+use pixfuse_core::image::{
+    ImageProblem, SNIFF_BYTES, judge_dimensions, judge_extension, judge_format, judge_size,
+};
 
 use crate::error::TransportError;
 
-/// An image format the vendor accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ImageFormat {
-    /// PNG.
-    Png,
-    /// JPEG (`.jpg` or `.jpeg`).
-    Jpeg,
-    /// WebP.
-    Webp,
-}
-
-impl ImageFormat {
-    /// Recognises the format from the first bytes of the file.
-    pub fn sniff(head: &[u8]) -> Option<Self> {
-        if head.starts_with(b"\x89PNG\r\n\x1a\n") {
-            Some(ImageFormat::Png)
-        } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-            Some(ImageFormat::Jpeg)
-        } else if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP" {
-            Some(ImageFormat::Webp)
-        } else {
-            None
-        }
-    }
-
-    /// The MIME type the upload declares.
-    pub fn mime(self) -> &'static str {
-        match self {
-            ImageFormat::Png => "image/png",
-            ImageFormat::Jpeg => "image/jpeg",
-            ImageFormat::Webp => "image/webp",
-        }
-    }
-
-    /// The usual file extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            ImageFormat::Png => "png",
-            ImageFormat::Jpeg => "jpg",
-            ImageFormat::Webp => "webp",
-        }
-    }
-
-    fn matches_extension(self, ext: &str) -> bool {
-        match self {
-            ImageFormat::Jpeg => ext == "jpg" || ext == "jpeg",
-            other => ext == other.extension(),
-        }
-    }
-}
+pub use pixfuse_core::image::ImageFormat;
 
 /// What preflight learned about an image.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,85 +30,95 @@ pub struct ImageInfo {
 }
 
 /// Reads the image's magic bytes and header: format png/jpeg/webp, size within the upload
-/// limit, dimensions within the pixel limits (all limits from `CAPABILITIES.upload`).
+/// limit, dimensions within the pixel limits (the judgments are `pixfuse_core::image`'s, the
+/// limits `CAPABILITIES.upload`'s). The first blocking problem fails it; the others become
+/// [`ImageInfo::warnings`].
 pub fn preflight_image(path: &Path) -> Result<ImageInfo, TransportError> {
-    let rules = &CAPABILITIES.upload;
-    let problem = |problem: String| TransportError::Image {
+    let Inspection { info, problems } = inspect(path)?;
+    if let Some(p) = problems.iter().find(|p| p.is_error()) {
+        return Err(TransportError::Image {
+            path: path.to_owned(),
+            problem: p.message.clone(),
+        });
+    }
+    let mut info = info.ok_or_else(|| TransportError::Image {
         path: path.to_owned(),
-        problem,
-    };
+        problem: "cannot be measured".into(),
+    })?;
+    info.warnings = problems.into_iter().map(|p| p.message).collect();
+    Ok(info)
+}
+
+/// Every problem with the local image at `path`, a missing or unreadable file included, for
+/// offline checks (`validate`, `estimate`, `--dry-run`): the same judgments as
+/// [`preflight_image`], as data. Empty when the upload would accept it without a word.
+pub fn image_problems(path: &Path) -> Vec<ImageProblem> {
+    match inspect(path) {
+        Ok(inspection) => inspection.problems,
+        Err(TransportError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
+            vec![ImageProblem::not_found()]
+        }
+        Err(TransportError::Io { source, .. }) => vec![ImageProblem::unreadable(source)],
+        Err(other) => vec![ImageProblem::unreadable(other)],
+    }
+}
+
+/// What reading an image found: its facts when it could be measured, and its problems (the
+/// reading stops at the first blocking one).
+struct Inspection {
+    info: Option<ImageInfo>,
+    problems: Vec<ImageProblem>,
+}
+
+fn inspect(path: &Path) -> Result<Inspection, TransportError> {
     let io = |action, source| TransportError::Io {
         action,
         path: path.to_owned(),
         source,
     };
+    let stop = |problem: ImageProblem| {
+        Ok(Inspection {
+            info: None,
+            problems: vec![problem],
+        })
+    };
     let mut file = File::open(path).map_err(|e| io("cannot open", e))?;
     let meta = file.metadata().map_err(|e| io("cannot inspect", e))?;
     if !meta.is_file() {
-        return Err(problem(
-            "not a regular file; give the path of an image".into(),
+        return stop(ImageProblem::unreadable(
+            "not a regular file; give the path of an image",
         ));
     }
     let bytes = meta.len();
-    if bytes > rules.max_bytes.value {
-        return Err(problem(format!(
-            "{} bytes is over the upload limit of {} bytes ({} MB); shrink or re-encode the image",
-            bytes,
-            rules.max_bytes.value,
-            rules.max_bytes.value / (1024 * 1024)
-        )));
+    if let Some(p) = judge_size(bytes).filter(ImageProblem::is_error) {
+        return stop(p);
     }
-    let mut head = [0u8; 12];
+    let mut head = [0u8; SNIFF_BYTES];
     let n = read_up_to(&mut file, &mut head).map_err(|e| io("cannot read", e))?;
-    let format = ImageFormat::sniff(&head[..n]).ok_or_else(|| {
-        problem(format!(
-            "not a png, jpeg or webp image (by its first bytes); accepted extensions: {}",
-            rules.extensions.join(", ")
-        ))
-    })?;
+    let format = match judge_format(&head[..n]) {
+        Ok(format) => format,
+        Err(p) => return stop(p),
+    };
     file.rewind().map_err(|e| io("cannot read", e))?;
-    let size = imagesize::reader_size(BufReader::new(file)).map_err(|e| {
-        problem(format!(
-            "cannot read the {format:?} header ({e}); the file may be damaged"
-        ))
-    })?;
+    let size = match imagesize::reader_size(BufReader::new(file)) {
+        Ok(size) => size,
+        Err(e) => return stop(ImageProblem::damaged(format, e)),
+    };
     let (width, height) = (size.width as u64, size.height as u64);
-    let mut warnings = Vec::new();
-    let longest = width.max(height);
-    let mut limits: Vec<_> = rules.max_side_px.iter().collect();
-    limits.sort_by_key(|l| std::cmp::Reverse(l.value));
-    for limit in limits {
-        if longest <= limit.value {
-            continue;
-        }
-        let text = format!(
-            "{width}×{height} px exceeds {} px on its longest side; scale the image down",
-            limit.value
-        );
-        match limit.severity {
-            Severity::Error => return Err(problem(text)),
-            Severity::Warning => {
-                warnings.push(format!("{text} (older vendor pages limit images to that)"))
-            }
-        }
-        break;
-    }
+    let mut problems = Vec::new();
+    problems.extend(judge_dimensions(width, height));
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-        let ext = ext.to_ascii_lowercase();
-        if !format.matches_extension(&ext) {
-            warnings.push(format!(
-                "the extension .{ext} does not match the content ({}); it is uploaded as {}",
-                format.extension(),
-                format.mime()
-            ));
-        }
+        problems.extend(judge_extension(format, ext));
     }
-    Ok(ImageInfo {
-        format,
-        bytes,
-        width: u32::try_from(width).unwrap_or(u32::MAX),
-        height: u32::try_from(height).unwrap_or(u32::MAX),
-        warnings,
+    Ok(Inspection {
+        info: Some(ImageInfo {
+            format,
+            bytes,
+            width: u32::try_from(width).unwrap_or(u32::MAX),
+            height: u32::try_from(height).unwrap_or(u32::MAX),
+            warnings: Vec::new(),
+        }),
+        problems,
     })
 }
 

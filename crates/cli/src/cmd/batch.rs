@@ -138,7 +138,8 @@ pub fn run(ctx: &Ctx, net: &NetArgs, args: &BatchArgs) -> Result<Exit, Failure> 
         )));
     }
     if args.dry_run {
-        return dry_run(ctx, &plan);
+        let settings = Settings::resolve(net)?;
+        return dry_run(ctx, &settings, plan, args.budget);
     }
     let settings = Settings::resolve(net)?;
     let session = settings.session()?;
@@ -208,24 +209,99 @@ fn aggregate_exit(outcomes: &[BatchOutcome]) -> Exit {
     worst.unwrap_or(Exit::Success)
 }
 
-fn dry_run(ctx: &Ctx, plan: &BatchPlan) -> Result<Exit, Failure> {
+/// The lines `budget` would skip, by line number, with why: a real run stops submitting at the
+/// first line whose estimate does not fit (lines an earlier run finished cost nothing then, so
+/// this is the most a fresh run skips).
+fn budget_skips(plan: &BatchPlan, budget: Option<f64>) -> HashMap<usize, String> {
+    let mut skips = HashMap::new();
+    let Some(limit) = budget else { return skips };
+    let mut budget = pixfuse_core::batch::Budget::limited(limit);
+    let mut stopped: Option<usize> = None;
+    for item in &plan.items {
+        match stopped {
+            Some(first) => {
+                skips.insert(
+                    item.line,
+                    format!("after line {first}, nothing more is submitted"),
+                );
+            }
+            None => {
+                if let Err(refusal) = budget.reserve(item.estimate.map(|c| c as f64)) {
+                    skips.insert(item.line, refusal.to_string());
+                    stopped = Some(item.line);
+                }
+            }
+        }
+    }
+    skips
+}
+
+fn dry_run(
+    ctx: &Ctx,
+    settings: &Settings,
+    mut plan: BatchPlan,
+    budget: Option<f64>,
+) -> Result<Exit, Failure> {
+    // The images the uploads would read, checked now: a line whose file is missing or not an
+    // image is rejected here as the run would reject it, before anything is billed.
+    let mut image_warnings: HashMap<usize, Vec<pixfuse::Diagnostic>> = HashMap::new();
+    let mut kept = Vec::with_capacity(plan.items.len());
+    for item in std::mem::take(&mut plan.items) {
+        let found = pixfuse::check_local_images(&item.job);
+        if found.iter().any(pixfuse::Diagnostic::is_error) {
+            plan.rejected.push(pixfuse::batch::RejectedLine {
+                line: item.line,
+                id: item.id.clone(),
+                error: pixfuse::Error::Invalid { diagnostics: found },
+            });
+            continue;
+        }
+        if !found.is_empty() {
+            image_warnings.insert(item.line, found);
+        }
+        kept.push(item);
+    }
+    plan.items = kept;
+    plan.rejected.sort_by_key(|r| r.line);
+    let plan = &plan;
+    let skips = budget_skips(plan, budget);
     let exit = plan
         .rejected
         .iter()
         .map(|r| exit_for(&r.error))
+        .chain((!skips.is_empty()).then_some(Exit::Credits))
         .min_by_key(|e| SEVERITY.iter().position(|s| s == e).unwrap_or(0))
         .unwrap_or(Exit::Success);
+    let destination = if settings.sandbox() {
+        "the local sandbox (no key, no credits)".to_owned()
+    } else {
+        format!("{} ({})", settings.base_url, settings.provider.as_str())
+    };
+    let to_submit: u64 = plan
+        .items
+        .iter()
+        .filter(|i| !skips.contains_key(&i.line))
+        .filter_map(|i| i.estimate)
+        .sum();
     let mut out = std::io::stdout().lock();
     if ctx.json {
         let jobs: Vec<Value> = plan
             .items
             .iter()
             .map(|i| {
-                json!({
+                let mut v = json!({
                     "line": i.line, "id": i.id, "output": i.output, "model": i.job.model.as_str(),
                     "duration": i.job.duration, "quality": i.job.quality.as_str(),
                     "estimated_credits": i.estimate,
-                })
+                    "skipped_by_budget": skips.contains_key(&i.line),
+                });
+                if let Some(why) = skips.get(&i.line) {
+                    v["budget"] = json!(why);
+                }
+                if let Some(w) = image_warnings.get(&i.line) {
+                    v["warnings"] = json!(w);
+                }
+                v
             })
             .collect();
         let rejected: Vec<Value> = plan
@@ -235,15 +311,24 @@ fn dry_run(ctx: &Ctx, plan: &BatchPlan) -> Result<Exit, Failure> {
             .collect();
         let value = json!({
             "dry_run": true,
+            "destination": {
+                "base_url": if settings.sandbox() { None } else { Some(&settings.base_url) },
+                "provider": settings.provider.as_str(),
+                "sandbox": settings.sandbox(),
+            },
             "jobs": jobs,
             "rejected": rejected,
             "estimated_credits": plan.estimated_credits(),
+            "budget": budget,
+            "estimated_credits_within_budget": budget.map(|_| to_submit),
+            "skipped_by_budget": skips.len(),
             "unpriced": plan.unpriced(),
             "exit_code": exit.code(),
         });
         ctx.print_json(&value)?;
         return Ok(exit);
     }
+    writeln!(out, "destination: {destination}")?;
     writeln!(
         out,
         "{:>5}  {:<20} {:<6} {:>4} {:<6} {:>8}  OUTPUT",
@@ -251,17 +336,30 @@ fn dry_run(ctx: &Ctx, plan: &BatchPlan) -> Result<Exit, Failure> {
     )?;
     for i in &plan.items {
         let credits = i.estimate.map_or("?".to_owned(), |c| format!("{c}"));
+        let skipped = match skips.get(&i.line) {
+            Some(why) => format!("  {}: {why}", ctx.style.warning("skipped by --budget")),
+            None => String::new(),
+        };
         writeln!(
             out,
-            "{:>5}  {:<20} {:<6} {:>4} {:<6} {:>8}  {}",
+            "{:>5}  {:<20} {:<6} {:>4} {:<6} {:>8}  {}{skipped}",
             i.line,
-            i.id.as_deref().unwrap_or("-"),
+            sanitize(i.id.as_deref().unwrap_or("-")),
             i.job.model.as_str(),
             i.job.duration,
             i.job.quality.as_str(),
             credits,
             i.output.display()
         )?;
+        for w in image_warnings.get(&i.line).into_iter().flatten() {
+            writeln!(
+                out,
+                "{:>5}  {}: {}",
+                "",
+                ctx.style.warning("warning"),
+                sanitize(&w.message)
+            )?;
+        }
     }
     for r in &plan.rejected {
         writeln!(
@@ -276,9 +374,17 @@ fn dry_run(ctx: &Ctx, plan: &BatchPlan) -> Result<Exit, Failure> {
         0 => String::new(),
         n => format!(" ({} without a price estimate)", plural(n as u64, "job")),
     };
+    let within = match budget {
+        Some(limit) if !skips.is_empty() => format!(
+            "; --budget {limit} would skip {} (about {to_submit} credits submitted)",
+            plural(skips.len() as u64, "line")
+        ),
+        Some(limit) => format!("; all within --budget {limit}"),
+        None => String::new(),
+    };
     writeln!(
         out,
-        "{}, about {} credits estimated{unpriced}; nothing was sent",
+        "{}, about {} credits estimated{unpriced}{within}; nothing was sent",
         plural(plan.items.len() as u64, "job"),
         plan.estimated_credits()
     )?;

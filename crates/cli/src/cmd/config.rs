@@ -318,10 +318,12 @@ pub const TEMPLATE: &str = r#"# pixfuse configuration. `pixfuse config show` pri
 # This file may hold your API key: keep it private (pixfuse wrote it mode 0600 and warns when
 # others can read it).
 
-# Who serves the API: "pixverse" (the vendor, the default) or "quickrouter" (a relay).
+# Who serves the API: "pixverse" (the vendor, the default), "pixverse-cn" (the vendor's China
+# service, https://app-api.pixverseai.cn) or "quickrouter" (a relay).
 # provider = "pixverse"
 
-# The API key. PIXFUSE_API_KEY (or PIXVERSE_API_KEY / QUICKROUTER_API_KEY) wins over it.
+# The API key. PIXFUSE_API_KEY (or PIXVERSE_API_KEY / PIXVERSE_CN_API_KEY / QUICKROUTER_API_KEY)
+# wins over it.
 # api_key = "…"
 
 # Another base URL (a relay, a local emulator); plain http only for localhost.
@@ -349,6 +351,9 @@ pub const TEMPLATE: &str = r#"# pixfuse configuration. `pixfuse config show` pri
 # [profiles.relay]
 # provider = "quickrouter"
 # timeout = "30m"
+#
+# [profiles.cn]
+# provider = "pixverse-cn"
 "#;
 
 fn init(ctx: &Ctx, net: &NetArgs, args: &InitArgs) -> Result<Exit, Failure> {

@@ -15,7 +15,8 @@ use crate::render::diagnostics;
 /// Estimate the credits (and USD, at $1 = 100 credits) a request will cost, with how sure the
 /// price is: official (vendor table), inferred (derived from official figures) or unofficial.
 ///
-/// An invalid request is reported (exit 3) instead of priced: the server would refuse it.
+/// An invalid request is reported (exit 3) instead of priced: the server would refuse it. Local
+/// image files are checked offline as `validate` checks them.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   pixfuse estimate job.json
@@ -31,7 +32,9 @@ pub struct EstimateArgs {
 pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
     let bytes = input::read(&args.file)?;
     let opts = ValidateOptions::default().allow_unknown_model(args.allow_unknown_model);
-    let v = validate_bytes(&bytes, &opts);
+    let mut v = validate_bytes(&bytes, &opts);
+    // A request whose images cannot be uploaded costs nothing: it is never sent.
+    super::validate::check_files(&mut v, &super::validate::base_dir(&args.file));
     let mut stdout = std::io::stdout().lock();
     let job = match &v.job {
         Some(job) if v.is_valid() => job,

@@ -17,6 +17,7 @@ use crate::interrupt::{self, Jobs};
 use crate::net_args::NetArgs;
 use crate::progress::Progress;
 use crate::render::diagnostics;
+use crate::stdout_video;
 
 /// The request: a job file, flags, or both (flags override the file's fields; `--ref`s are added
 /// to its references).
@@ -106,13 +107,16 @@ new video. Ctrl-C stops at once and says how to continue (exit 130; 143 for SIGT
 Examples:
   pixfuse run job.json -o clip.mp4
   pixfuse run job.json -o clip.mp4 --new      another, separately billed take
+  pixfuse run job.json -o - | ffplay -        the video on standard output
   pixfuse run --ref dog=dog.png --ref park=park.jpg:background \\
       --prompt '@dog runs in @park ' --model v5 --duration 5 --quality 540p --aspect 16:9 -o clip.mp4"
 )]
 pub struct RunArgs {
     #[command(flatten)]
     pub request: RequestArgs,
-    /// Where to save the video (a sidecar `<OUT>.json` is written next to it).
+    /// Where to save the video (a sidecar `<OUT>.json` is written next to it). `-` writes it
+    /// to standard output (kept in the state directory's `stdout/` on the way, so a rerun does
+    /// not pay again); messages stay on stderr.
     #[arg(short, long, value_name = "OUT")]
     pub output: PathBuf,
 }
@@ -175,8 +179,25 @@ fn execute(
         Err(e) => return Err(e.into()),
     };
     if request.dry_run {
+        // The files the upload would read, checked now: a dry run that passes is a run that
+        // gets past its uploads.
+        let mut warnings = warnings;
+        warnings.extend(pixfuse::check_local_images(&job));
+        if warnings.iter().any(Diagnostic::is_error) {
+            return Err(invalid(ctx, &warnings, Some(&job.prompt)));
+        }
         return dry_run(ctx, &settings, &job, &warnings);
     }
+    let to_stdout = wait && stdout_video::wanted(output);
+    let spool;
+    let output = if to_stdout {
+        stdout_video::check_not_a_terminal()?;
+        let identity = job.to_request_json().unwrap_or_default();
+        spool = stdout_video::spool_path(&settings.journal_dir()?, &identity);
+        Some(spool.as_path())
+    } else {
+        output
+    };
     let session = settings.session()?;
     let client = &session.client;
     // The flow reports the warnings itself (as events), once.
@@ -221,6 +242,22 @@ fn execute(
         Err(signal) => return Err(interrupt::stopped(ctx, rt, client, &jobs, signal)),
     };
     match result {
+        Ok(value) if to_stdout => {
+            if let Some(path) = value["output"].as_str() {
+                stdout_video::copy_out(Path::new(path))?;
+            }
+            // Standard output holds the video: the result goes to stderr.
+            if ctx.json {
+                eprintln!("{value}");
+            } else {
+                eprintln!(
+                    "pixfuse: {} video {} written to standard output",
+                    crate::render::Style::for_stderr().ok("done:"),
+                    value["video_id"].as_str().unwrap_or("?")
+                );
+            }
+            Ok(Exit::Success)
+        }
         Ok(value) => {
             print_result(ctx, &value, wait)?;
             Ok(Exit::Success)
@@ -345,20 +382,55 @@ fn dry_run(
             .then(|| pixfuse::Journal::open_in(&dir).ok())
             .flatten()
     });
+    // Under --sandbox the requests go to the emulator the command would start, on a loopback
+    // port picked then; its journal origin is its own, so no upload of the real one is reused.
+    let (base_url, journal) = if settings.sandbox() {
+        (SANDBOX_DESTINATION.to_owned(), None)
+    } else {
+        (settings.base_url.clone(), journal)
+    };
     let rt = crate::connect::runtime()?;
     let plan = rt.block_on(pixfuse::dry_run::plan(
         job,
         settings.provider,
-        &settings.base_url,
+        &base_url,
         journal.as_ref(),
     ));
+    let destination = if settings.sandbox() {
+        "the local sandbox (no key, no credits)".to_owned()
+    } else {
+        format!("{} ({})", settings.base_url, settings.provider.as_str())
+    };
+    let estimate = pixfuse::core::estimate_job(job);
     let mut out = std::io::stdout().lock();
     if ctx.json {
-        let value = json!({"dry_run": true, "requests": plan, "warnings": warnings});
+        let requests: Vec<Value> = plan.iter().map(request_json).collect();
+        let value = json!({
+            "dry_run": true,
+            "destination": {
+                "base_url": base_url,
+                "provider": settings.provider.as_str(),
+                "sandbox": settings.sandbox(),
+            },
+            "estimate": crate::cmd::estimate::estimate_json(job),
+            "requests": requests,
+            "warnings": warnings,
+        });
         ctx.print_json(&value)?;
     } else {
         for w in warnings {
             eprintln!("pixfuse: {}", warning_event(w));
+        }
+        writeln!(out, "destination: {destination}")?;
+        match estimate {
+            Some(e) => writeln!(
+                out,
+                "estimate: {} credits (${:.2}), {}\n",
+                e.credits,
+                e.usd,
+                e.confidence.as_str()
+            )?,
+            None => writeln!(out, "estimate: no price known for this combination\n")?,
         }
         for (i, request) in plan.iter().enumerate() {
             if i > 0 {
@@ -369,6 +441,20 @@ fn dry_run(
         eprintln!("pixfuse: dry run: nothing was sent");
     }
     Ok(Exit::Success)
+}
+
+/// Where a `--sandbox` dry run says its requests go.
+const SANDBOX_DESTINATION: &str = "http://127.0.0.1:<sandbox port>";
+
+/// A planned request for `--json`: a JSON body as the object it is, not a string of it.
+fn request_json(request: &pixfuse::dry_run::PlannedRequest) -> Value {
+    let mut value = serde_json::to_value(request).unwrap_or(Value::Null);
+    if let pixfuse::dry_run::PlannedBody::Json { json } = &request.body
+        && let Ok(body) = serde_json::from_str::<Value>(json)
+    {
+        value["body"]["json"] = body;
+    }
+    value
 }
 
 /// Builds the job from the file and the flags, validated. Errors come as [`Error::Invalid`].

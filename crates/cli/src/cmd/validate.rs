@@ -23,7 +23,11 @@ use crate::render::{Style, diagnostics};
   pixfuse validate --json job.json              one JSON object: {valid, errors, warnings}
   pixfuse validate --fix job.json               insert missing spaces after @mentions (listed)
   cat job.json | pixfuse validate -
-  pixfuse validate --jsonl requests.jsonl       one request per line, one result per line")]
+  pixfuse validate --jsonl jobs.jsonl           a batch file: each line checked, then a summary
+  pixfuse validate --json --jsonl jobs.jsonl    one JSON result per line, streaming
+
+Local image files (`image` paths, relative to the file) are read offline: they must exist and be
+png, jpeg or webp by their first bytes, within the upload's size and pixel limits.")]
 pub struct ValidateArgs {
     /// The request or job file (JSON), or `-` for stdin.
     pub file: PathBuf,
@@ -35,7 +39,8 @@ pub struct ValidateArgs {
     /// checks are skipped).
     #[arg(long)]
     pub allow_unknown_model: bool,
-    /// FILE holds one request per line: print one JSON result per line, streaming.
+    /// FILE holds one request per line, as a `batch` file (its `id` and `output` keys
+    /// included): each line is checked; with --json, one JSON result per line, streaming.
     #[arg(long)]
     pub jsonl: bool,
     /// With --jsonl: a longer line is reported as `line_too_long` and skipped unread (memory
@@ -55,6 +60,37 @@ pub(crate) struct Report<'a> {
     warnings: Vec<&'a Diagnostic>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fixes: Option<&'a [Change]>,
+    /// With `--fix`: every problem left, and why it was not fixed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_fixed: Option<Vec<NotFixed<'a>>>,
+}
+
+/// A problem `--fix` left alone.
+#[derive(Serialize)]
+pub(crate) struct NotFixed<'a> {
+    code: &'static str,
+    severity: &'static str,
+    path: &'a str,
+    reason: &'static str,
+}
+
+/// Why `--fix` did not rewrite a file whose references hold unknown fields.
+const WOULD_DROP: &str = "rewriting the file would drop the unknown fields inside its references";
+
+/// What `--fix` left in `v`, each with its reason (`dropped`: the file was not rewritten).
+fn not_fixed(v: &Validation, dropped: bool) -> Vec<NotFixed<'_>> {
+    v.diagnostics
+        .iter()
+        .map(|d| NotFixed {
+            code: d.code,
+            severity: d.severity.as_str(),
+            path: &d.path,
+            reason: match d.code {
+                "mention_no_space" | "mention_at_end" if dropped => WOULD_DROP,
+                code => pixfuse_core::fix::why_not_fixed(code),
+            },
+        })
+        .collect()
 }
 
 impl<'a> Report<'a> {
@@ -64,6 +100,7 @@ impl<'a> Report<'a> {
             errors: v.errors().collect(),
             warnings: v.warnings().collect(),
             fixes,
+            not_fixed: None,
         }
     }
 }
@@ -71,10 +108,12 @@ impl<'a> Report<'a> {
 pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit, Failure> {
     let opts = ValidateOptions::default().allow_unknown_model(args.allow_unknown_model);
     if args.jsonl {
-        return run_jsonl(&args.file, &opts, args.max_line_bytes);
+        return run_jsonl(ctx, &args.file, &opts, args.max_line_bytes);
     }
     let bytes = input::read(&args.file)?;
+    let base = base_dir(&args.file);
     let mut validation = validate_bytes(&bytes, &opts);
+    check_files(&mut validation, &base);
     let mut fixes = None;
     let mut fixed_bytes = None;
     // A rewrite would drop unknown fields inside references (a job cannot hold them): then
@@ -87,7 +126,7 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit, Failure> {
         let style = Style::for_stderr();
         writeln!(
             std::io::stderr().lock(),
-            "{}: not fixing {}: rewriting it would drop the unknown fields inside its references",
+            "{}: not fixing {}: {WOULD_DROP}",
             style.warning("note"),
             input::display_name(&args.file)
         )?;
@@ -104,6 +143,7 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit, Failure> {
             })?;
             text.push(b'\n');
             validation = validate_bytes(&text, &opts);
+            check_files(&mut validation, &base);
             fixed_bytes = Some(text);
         }
         fixes = Some(changes);
@@ -126,13 +166,14 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit, Failure> {
     // Data on stdout, messages on stderr: the --json report is data; the human report is
     // diagnostics, on stderr as `run` prints them.
     if ctx.json {
-        let mut report =
-            serde_json::to_value(Report::new(&validation, fixes.as_deref())).map_err(|e| {
-                Failure {
-                    exit: Exit::Internal,
-                    message: format!("cannot serialize the report: {e}"),
-                }
-            })?;
+        let mut report = Report::new(&validation, fixes.as_deref());
+        if args.fix {
+            report.not_fixed = Some(not_fixed(&validation, would_drop));
+        }
+        let mut report = serde_json::to_value(report).map_err(|e| Failure {
+            exit: Exit::Internal,
+            message: format!("cannot serialize the report: {e}"),
+        })?;
         if to_stdin && let Some(text) = &fixed_bytes {
             report["fixed"] = serde_json::from_slice(text).map_err(|e| Failure {
                 exit: Exit::Internal,
@@ -142,10 +183,11 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit, Failure> {
         ctx.print_json(&report)?;
     } else {
         let prompt = prompt_of(&validation, &bytes);
+        let left = args.fix.then(|| not_fixed(&validation, would_drop));
         let text = human(
             &input::display_name(&args.file),
             &validation,
-            fixes.as_deref(),
+            (fixes.as_deref(), left.as_deref()),
             prompt.as_deref(),
             ctx,
             Style::for_stderr(),
@@ -157,6 +199,31 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit, Failure> {
     } else {
         Exit::InvalidRequest
     })
+}
+
+/// Where a request's relative image paths start: the file's directory (the current one for
+/// stdin).
+pub(crate) fn base_dir(file: &Path) -> PathBuf {
+    if file == Path::new("-") {
+        return PathBuf::new();
+    }
+    file.parent().map(Path::to_owned).unwrap_or_default()
+}
+
+/// Adds what is wrong with the request's local image files (read offline: existence, magic
+/// bytes, size, dimensions), relative paths taken from `base`. A request that did not parse
+/// has no files to check.
+pub(crate) fn check_files(v: &mut Validation, base: &Path) {
+    let Some(job) = &v.job else { return };
+    if !job
+        .image_references
+        .iter()
+        .any(|r| matches!(r.source, pixfuse::ImageSource::Path(_)))
+    {
+        return;
+    }
+    let job = pixfuse::rebase_paths(job.clone(), base);
+    v.diagnostics.extend(pixfuse::check_local_images(&job));
 }
 
 /// The prompt text the spans point into (from the job, or from the raw JSON when the request
@@ -175,7 +242,7 @@ fn prompt_of(v: &Validation, bytes: &[u8]) -> Option<String> {
 fn human(
     name: &str,
     v: &Validation,
-    fixes: Option<&[Change]>,
+    (fixes, left): (Option<&[Change]>, Option<&[NotFixed<'_>]>),
     prompt: Option<&str>,
     ctx: &Ctx,
     style: Style,
@@ -199,6 +266,22 @@ fn human(
             continue;
         }
         out.push_str(&diagnostics::render(d, prompt, style));
+    }
+    let left: Vec<&NotFixed<'_>> = left
+        .unwrap_or_default()
+        .iter()
+        .filter(|n| !(ctx.quiet && n.severity != "error"))
+        .collect();
+    if !left.is_empty() {
+        out.push_str(&format!("{}\n", style.warning("not fixed:")));
+        for n in left {
+            let path = if n.path.is_empty() {
+                "(whole document)"
+            } else {
+                n.path
+            };
+            out.push_str(&format!("  {} at {path}: {}\n", n.code, n.reason));
+        }
     }
     let errors = v.errors().count();
     let warnings = v.warnings().count();
@@ -249,9 +332,16 @@ where
     }
 }
 
-/// Streams: one request per input line, one result per output line, memory bounded by the line
-/// limit. Blank lines are skipped. Exit 3 when any request is invalid.
-fn run_jsonl(path: &Path, opts: &ValidateOptions, max_line: usize) -> Result<Exit, Failure> {
+/// Streams: one request per input line, one result per output line (`--json`; a rendered
+/// report per invalid line and a summary otherwise), memory bounded by the line limit. Blank
+/// lines are skipped; a file without a request is a usage error, as for `batch`. Exit 3 when any
+/// request is invalid.
+fn run_jsonl(
+    ctx: &Ctx,
+    path: &Path,
+    opts: &ValidateOptions,
+    max_line: usize,
+) -> Result<Exit, Failure> {
     let stdin;
     let reader: Box<dyn BufRead> = if path == Path::new("-") {
         stdin = std::io::stdin();
@@ -262,22 +352,87 @@ fn run_jsonl(path: &Path, opts: &ValidateOptions, max_line: usize) -> Result<Exi
         Box::new(std::io::BufReader::with_capacity(1 << 16, file))
     };
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let exit = validate_lines(reader, &mut out, opts, max_line)?;
+    let base = base_dir(path);
+    let lines = Lines {
+        base: Some(&base),
+        human: (!ctx.json).then_some((ctx.style, ctx.quiet)),
+    };
+    let tally = validate_lines_with(reader, &mut out, opts, max_line, &lines)?;
+    if tally.requests == 0 {
+        return Err(Failure::usage(format!(
+            "{} has no jobs (one job object per line)",
+            input::display_name(path)
+        )));
+    }
+    if !ctx.json && !(ctx.quiet && tally.invalid == 0) {
+        let verdict = if tally.invalid == 0 {
+            ctx.style.ok("valid")
+        } else {
+            ctx.style.error("invalid")
+        };
+        writeln!(
+            out,
+            "{}: {verdict} ({} of {} valid; {})",
+            input::display_name(path),
+            tally.requests - tally.invalid,
+            pixfuse_core::text::plural(tally.requests, "request"),
+            diagnostics::summary(tally.errors, tally.warnings)
+        )?;
+    }
     out.flush()?;
-    Ok(exit)
+    Ok(tally.exit())
 }
 
-/// The `--jsonl` loop over any reader and writer (public for the benchmark). A line longer
-/// than `max_line` bytes (its newline not counted) is reported and skipped unread.
+/// How [`validate_lines_with`] reads and reports.
+#[derive(Default)]
+struct Lines<'a> {
+    /// Check local image files, relative paths from here (`None`: no file is read).
+    base: Option<&'a Path>,
+    /// Render diagnostics for people (style, quiet) instead of one JSON object per line.
+    human: Option<(Style, bool)>,
+}
+
+/// What the lines held.
+#[derive(Default)]
+struct Tally {
+    requests: u64,
+    invalid: u64,
+    errors: usize,
+    warnings: usize,
+}
+
+impl Tally {
+    fn exit(&self) -> Exit {
+        if self.invalid == 0 {
+            Exit::Success
+        } else {
+            Exit::InvalidRequest
+        }
+    }
+}
+
+/// The `--jsonl` loop over any reader and writer (public for the benchmark): one JSON result
+/// per line, no file read. A line longer than `max_line` bytes (its newline not counted) is
+/// reported and skipped unread.
 pub fn validate_lines(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     out: &mut impl Write,
     opts: &ValidateOptions,
     max_line: usize,
 ) -> Result<Exit, Failure> {
+    validate_lines_with(reader, out, opts, max_line, &Lines::default()).map(|t| t.exit())
+}
+
+fn validate_lines_with(
+    mut reader: impl BufRead,
+    out: &mut impl Write,
+    opts: &ValidateOptions,
+    max_line: usize,
+    how: &Lines<'_>,
+) -> Result<Tally, Failure> {
     let mut buf = Vec::with_capacity(4096);
     let mut line = 0u64;
-    let mut all_valid = true;
+    let mut tally = Tally::default();
     loop {
         buf.clear();
         let read = read_line(&mut reader, &mut buf, max_line)
@@ -288,9 +443,8 @@ pub fn validate_lines(
             Line::TooLong(length) => Some(length),
         };
         line += 1;
-        if let Some(length) = length {
-            all_valid = false;
-            let v = Validation {
+        let v = match length {
+            Some(length) => Validation {
                 diagnostics: vec![Diagnostic::error(
                     "line_too_long",
                     "",
@@ -300,32 +454,67 @@ pub fn validate_lines(
                     ),
                 )],
                 job: None,
-            };
-            let report = LineReport {
-                line,
-                validation: &v,
-            };
-            serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::from)?;
-            out.write_all(b"\n")?;
-            continue;
-        }
-        if buf.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let v = validate_bytes(&buf, opts);
-        all_valid &= v.is_valid();
-        let report = LineReport {
-            line,
-            validation: &v,
+            },
+            None if buf.iter().all(u8::is_ascii_whitespace) => continue,
+            None => {
+                let mut v = validate_bytes(&buf, opts);
+                batch_keys(&mut v, &buf, line);
+                if let Some(base) = how.base {
+                    check_files(&mut v, base);
+                }
+                v
+            }
         };
-        serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::from)?;
-        out.write_all(b"\n")?;
+        tally.requests += 1;
+        tally.invalid += u64::from(!v.is_valid());
+        tally.errors += v.errors().count();
+        tally.warnings += v.warnings().count();
+        match how.human {
+            None => {
+                let report = LineReport {
+                    line,
+                    validation: &v,
+                };
+                serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::from)?;
+                out.write_all(b"\n")?;
+            }
+            Some((style, quiet)) => {
+                let prompt = v.job.as_ref().map(|j| j.prompt.as_str());
+                for d in &v.diagnostics {
+                    if quiet && !d.is_error() {
+                        continue;
+                    }
+                    write!(
+                        out,
+                        "line {line}: {}",
+                        diagnostics::render(d, prompt, style)
+                    )?;
+                }
+            }
+        }
     }
-    Ok(if all_valid {
-        Exit::Success
-    } else {
-        Exit::InvalidRequest
-    })
+    Ok(tally)
+}
+
+/// A batch line's own keys, `id` and `output`, are not unknown fields: their warnings go, and
+/// a malformed one (not a non-empty string) is reported as `batch` would refuse it.
+fn batch_keys(v: &mut Validation, text: &[u8], line: u64) {
+    let is_batch_key =
+        |d: &Diagnostic| d.code == "unknown_field" && (d.path == "/id" || d.path == "/output");
+    if !v.diagnostics.iter().any(is_batch_key) {
+        return;
+    }
+    v.diagnostics.retain(|d| !is_batch_key(d));
+    let text = String::from_utf8_lossy(text);
+    if let Err(pixfuse_core::batch::BatchLineError::BadKey { key, .. }) =
+        pixfuse_core::batch::split_batch_line(usize::try_from(line).unwrap_or(usize::MAX), &text)
+    {
+        v.diagnostics.push(Diagnostic::error(
+            "wrong_type",
+            format!("/{key}"),
+            format!("\"{key}\" (a batch key) must be a non-empty string"),
+        ));
+    }
 }
 
 /// What [`read_line`] found.

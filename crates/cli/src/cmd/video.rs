@@ -48,7 +48,7 @@ pub struct DownloadArgs {
     /// The video id (`pixfuse submit` prints it, `pixfuse jobs` lists them).
     #[arg(value_name = "ID", value_parser = parse_video_id)]
     pub video_id: u64,
-    /// Where to save the video.
+    /// Where to save the video; `-` writes it to standard output (messages stay on stderr).
     #[arg(short, long, value_name = "OUT")]
     pub output: PathBuf,
 }
@@ -116,12 +116,34 @@ pub fn wait(ctx: &Ctx, net: &NetArgs, args: &WaitArgs) -> Result<Exit, Failure> 
 }
 
 pub fn download(ctx: &Ctx, net: &NetArgs, args: &DownloadArgs) -> Result<Exit, Failure> {
-    let session = Settings::resolve(net)?.session()?;
+    let settings = Settings::resolve(net)?;
+    let to_stdout = crate::stdout_video::wanted(Some(&args.output));
+    let output = if to_stdout {
+        crate::stdout_video::check_not_a_terminal()?;
+        let identity = format!("video {}", args.video_id);
+        crate::stdout_video::spool_path(&settings.journal_dir()?, &identity)
+    } else {
+        args.output.clone()
+    };
+    let session = settings.session()?;
     let (rt, client) = (&session.rt, &session.client);
     let jobs = Jobs::default();
-    let result = interrupt::run(rt, client.download(args.video_id, &args.output))
+    let result = interrupt::run(rt, client.download(args.video_id, &output))
         .map_err(|signal| interrupt::stopped(ctx, rt, client, &jobs, signal))?;
     let done = result.map_err(|e| failed(ctx, e))?;
-    print_result(ctx, &result_json(&done), true)?;
+    let value = result_json(&done);
+    if to_stdout {
+        crate::stdout_video::copy_out(&done.output)?;
+        if ctx.json {
+            eprintln!("{value}");
+        } else {
+            eprintln!(
+                "pixfuse: video {} written to standard output",
+                args.video_id
+            );
+        }
+        return Ok(Exit::Success);
+    }
+    print_result(ctx, &value, true)?;
     Ok(Exit::Success)
 }

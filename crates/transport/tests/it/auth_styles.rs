@@ -66,3 +66,19 @@ fn defaults_per_provider() {
     );
     assert_eq!(Provider::QuickRouter.auth_style(), AuthStyle::Bearer);
 }
+
+#[test]
+fn pixverse_cn_is_the_vendor_s_china_service() {
+    let cn = Provider::parse(" Pixverse-CN ").unwrap();
+    assert_eq!(cn, Provider::PixverseCn);
+    assert_eq!(cn.as_str(), "pixverse-cn");
+    assert_eq!(cn.default_base_url(), "https://app-api.pixverseai.cn");
+    assert_eq!(cn.auth_style(), AuthStyle::ApiKeyHeader);
+    assert_eq!(cn.key_env(), "PIXVERSE_CN_API_KEY");
+    assert!(Provider::ALL.contains(&cn));
+    assert_eq!(Provider::names(), "pixverse, pixverse-cn or quickrouter");
+    // Every provider parses back from its own name, and no two share one.
+    for p in Provider::ALL {
+        assert_eq!(Provider::parse(p.as_str()), Some(p));
+    }
+}

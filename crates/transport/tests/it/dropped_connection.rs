@@ -80,6 +80,8 @@ async fn a_refused_connection_is_a_network_error_naming_the_endpoint() {
     assert_eq!(e.call().unwrap().attempts, 4);
     assert_eq!(
         e.to_string(),
-        "GET /openapi/v2/account/balance could not connect after 4 attempts: check your network connection and the base URL, then try again"
+        format!(
+            "GET /openapi/v2/account/balance at http://{addr} could not connect after 4 attempts: check your network connection and the base URL, then try again"
+        )
     );
 }
