@@ -126,6 +126,8 @@ impl Failed {
     }
 
     pub(crate) fn into_error(self, verdict: retry::Verdict, call: CallInfo) -> TransportError {
+        // Boxed: the call's details would make every `Result<_, TransportError>` large.
+        let call = Box::new(call);
         if let Some((failure, source, _)) = self.network {
             return TransportError::Network {
                 failure,

@@ -44,7 +44,7 @@ pub enum TransportError {
         /// Whether trying again later may help.
         retryable: bool,
         /// Endpoint, trace id, attempts and why retries stopped.
-        call: CallInfo,
+        call: Box<CallInfo>,
     },
     /// The answer was not a PixVerse envelope (an HTML page from a proxy, a relay's `{}`).
     #[error("{}", odd_body_sentence(*.class, *.status, .what, .excerpt, .call))]
@@ -60,7 +60,7 @@ pub enum TransportError {
         /// Whether trying again later may help.
         retryable: bool,
         /// Endpoint, trace id, attempts and why retries stopped.
-        call: CallInfo,
+        call: Box<CallInfo>,
     },
     /// No answer: connection refused, timeout, reset.
     #[error("{}", network_sentence(*.failure, .call))]
@@ -68,7 +68,7 @@ pub enum TransportError {
         /// How the last attempt failed below HTTP.
         failure: TransportFailure,
         /// Endpoint, trace id, attempts and why retries stopped.
-        call: CallInfo,
+        call: Box<CallInfo>,
         /// reqwest's error (without its URL), when the failure came from reqwest.
         #[source]
         source: Option<reqwest::Error>,

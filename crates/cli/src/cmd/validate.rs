@@ -364,7 +364,8 @@ fn run_jsonl(
             input::display_name(path)
         )));
     }
-    if !ctx.json && !(ctx.quiet && tally.invalid == 0) {
+    let quiet_and_clean = ctx.quiet && tally.invalid == 0;
+    if !ctx.json && !quiet_and_clean {
         let verdict = if tally.invalid == 0 {
             ctx.style.ok("valid")
         } else {
