@@ -118,7 +118,7 @@ fn jsonl_streams_one_result_per_line() {
         line("v5-duration-10.json")
     );
     let out = pixfuse()
-        .args(["validate", "--jsonl", "-"])
+        .args(["validate", "--json", "--jsonl", "-"])
         .write_stdin(input)
         .output()
         .unwrap();

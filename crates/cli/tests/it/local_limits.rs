@@ -70,6 +70,7 @@ fn validate_jsonl_skips_an_overlong_line_and_goes_on() {
     let mut cmd = s.bare();
     cmd.args([
         "validate",
+        "--json",
         "--jsonl",
         "--max-line-bytes",
         "1000",
