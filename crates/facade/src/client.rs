@@ -145,6 +145,7 @@ impl ClientBuilder {
             .ok_or_else(|| missing_key(Provider::default()))?;
         let base_url = origin_of(config.base_url());
         let provider = config.provider();
+        let account = account_of(&base_url, config.api_key());
         let transport = Transport::new(config.with_base_url(base_url.clone()))?;
         let journal = match &self.journal {
             Some(url) => Journal::connect(url)?,
@@ -176,6 +177,8 @@ impl ClientBuilder {
                 base_url,
                 wait_timeout: self.wait_timeout,
                 validate: self.validate,
+                account,
+                slot_limit: None,
             }),
             deadline: None,
         })
@@ -201,6 +204,15 @@ fn transport_from_env(var: impl Fn(&str) -> Option<String>) -> Result<TransportC
         config = config.with_base_url(url);
     }
     Ok(config)
+}
+
+/// The account's name in the journal: the origin and a digest of the key (so two keys at one
+/// server are two accounts, and the journal never holds a key).
+fn account_of(origin: &str, key: &secrecy::SecretString) -> String {
+    use secrecy::ExposeSecret;
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{origin}\n{}", key.expose_secret()).as_bytes());
+    format!("{origin}#{}", &hex::encode(digest)[..16])
 }
 
 /// The name the journal gives the server at `base_url` unless [`ClientBuilder::origin`] names
@@ -238,6 +250,11 @@ pub(crate) struct Inner {
     pub(crate) base_url: String,
     pub(crate) wait_timeout: Option<Duration>,
     pub(crate) validate: ValidateOptions,
+    /// Who the account is in the journal's slot tables: a digest of the origin and the key,
+    /// never the key.
+    pub(crate) account: String,
+    /// Submits take one of the account's slots first (see [`Client::with_policies`]).
+    pub(crate) slot_limit: Option<u32>,
 }
 
 /// A status answer, with the fields a caller usually wants.
@@ -311,9 +328,15 @@ impl Client {
     }
 
     /// A client like this one (same server, key, journal and claims) whose transport retries
-    /// with `retry` instead. The batch runner uses it to see a concurrency refusal (500044) at
-    /// once.
-    pub(crate) fn with_retry_policy(&self, retry: RetryPolicy) -> Result<Client, Error> {
+    /// with `retry` instead (the batch runner sees a concurrency refusal, 500044, at once), and
+    /// whose submits take one of the account's slots in the journal first (`slot_limit`: how
+    /// many the account has, fewer once a limit was learned), so every process on the journal
+    /// together keeps under the account's limit.
+    pub(crate) fn with_policies(
+        &self,
+        retry: RetryPolicy,
+        slot_limit: Option<u32>,
+    ) -> Result<Client, Error> {
         let config = self.inner.transport.config().clone().with_retry(retry);
         Ok(Client {
             inner: Arc::new(Inner {
@@ -330,6 +353,8 @@ impl Client {
                 base_url: self.inner.base_url.clone(),
                 wait_timeout: self.inner.wait_timeout,
                 validate: self.inner.validate.clone(),
+                account: self.inner.account.clone(),
+                slot_limit,
             }),
             deadline: self.deadline,
         })

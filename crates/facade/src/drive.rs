@@ -12,6 +12,7 @@ use pixfuse_core::lifecycle::{
     Action, End, Goal, Input, JobState, Lifecycle, Params, ReceiverCadence, Source, SubmitError,
     SubmitFailure,
 };
+use pixfuse_core::errcode::CONCURRENCY_LIMIT;
 use pixfuse_core::poll::JobShape;
 use pixfuse_transport::{DownloadOptions, discard_partial, partial_path};
 use uuid::Uuid;
@@ -25,6 +26,9 @@ use crate::sidecar::Sidecar;
 
 /// How often the journal is looked at between polls.
 const JOURNAL_EVERY: Duration = Duration::from_secs(1);
+
+/// How long a submit waits between looks for a free account slot.
+const SLOT_WAIT: Duration = Duration::from_millis(100);
 
 /// What a drive is asked to do besides its goal.
 #[derive(Clone, Debug, Default)]
@@ -50,6 +54,11 @@ impl Client {
         let claim = self.keep_claim_alive(job.id);
         let mut driver = Driver::new(self, job, true, opts, on_event);
         let result = driver.run(goal).await;
+        // A job still generating keeps its slot (under a lease nobody renews now) until
+        // whoever continues it takes it on.
+        if !driver.job.state.is_generating() {
+            driver.release_slot().await;
+        }
         claim.release().await;
         result.map(|()| driver.into_record())
     }
@@ -126,6 +135,8 @@ struct Driver<'c, 'e, 'f> {
     receiver_live: bool,
     /// A second input from the last action (a receiver that came or went), fed after its first.
     news: Option<Input>,
+    /// Whether this job holds one of the account's slots (see [`Client::with_policies`]).
+    slot_held: bool,
     on_event: &'e mut OnEvent<'f>,
 }
 
@@ -150,6 +161,7 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
             poll_retry: None,
             receiver_live: false,
             news: None,
+            slot_held: false,
             on_event,
         }
     }
@@ -199,6 +211,10 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
     }
 
     async fn run(&mut self, goal: Goal) -> Result<(), Error> {
+        // A job taken over while it generates goes on occupying the account's slot it had.
+        if self.job.state.is_generating() {
+            self.try_slot().await?;
+        }
         // Whether a webhook receiver is live decides how the wait is watched from the start.
         let receiver_live = self.watch().await?.receiver_live;
         self.receiver_live = receiver_live;
@@ -337,6 +353,9 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
             (Err(e), Some(what)) => return Err(Error::journal_write(self.id(), what, e)),
             (Err(e), None) => return Err(e.into()),
         };
+        if !matches!(to, JobState::Claimed) && !to.is_generating() {
+            self.release_slot().await;
+        }
         let (job_id, trace_id) = (self.id(), self.job.trace_id);
         match to {
             JobState::Claimed => (self.on_event)(Event::Journaled { job_id, trace_id }),
@@ -426,6 +445,7 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
                 self.id()
             )));
         };
+        self.take_slot().await?;
         match self
             .client
             .transport()
@@ -453,6 +473,12 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
                     may_have_reached_server: e.may_have_reached_server(),
                     err_code: e.err_code(),
                 });
+                if e.err_code() == Some(CONCURRENCY_LIMIT) {
+                    self.learn_limit().await;
+                }
+                if !e.may_have_reached_server() {
+                    self.release_slot().await;
+                }
                 let message = e.to_string();
                 if matches!(failure, SubmitFailure::Refused { .. }) {
                     self.pending.error = Some(Some(message));
@@ -639,6 +665,63 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
             bytes,
         });
         Ok(Input::Downloaded)
+    }
+
+    /// Waits for one of the account's slots, when submits are gated (see
+    /// [`Client::with_policies`]): together, every process on the journal keeps under the
+    /// account's limit.
+    async fn take_slot(&mut self) -> Result<(), Error> {
+        if self.client.inner.slot_limit.is_none() || !self.journaled {
+            return Ok(());
+        }
+        while !self.try_slot().await? {
+            tokio::time::sleep(SLOT_WAIT).await;
+        }
+        Ok(())
+    }
+
+    /// Takes (or keeps) one of the account's slots if one is free.
+    async fn try_slot(&mut self) -> Result<bool, Error> {
+        let Some(limit) = self.client.inner.slot_limit.filter(|_| self.journaled) else {
+            return Ok(false);
+        };
+        let inner = &self.client.inner;
+        self.slot_held = self
+            .client
+            .store()
+            .acquire_slot(&inner.account, limit, self.id(), &inner.owner, inner.lease)
+            .await?;
+        Ok(self.slot_held)
+    }
+
+    /// Gives the account's slot back (the generation ended, or the submit was refused).
+    async fn release_slot(&mut self) {
+        if !self.slot_held {
+            return;
+        }
+        self.slot_held = false;
+        let account = &self.client.inner.account;
+        if let Err(e) = self.client.store().release_slot(account, self.id()).await {
+            // Its lease runs out by itself: the slot comes back then.
+            tracing::warn!(job_id = self.id(), error = %e, "cannot give the account slot back");
+        }
+    }
+
+    /// The server refused a slot: the account's limit is what the other slot holders it
+    /// accepted add up to, recorded for every process.
+    async fn learn_limit(&mut self) {
+        if !self.slot_held {
+            return;
+        }
+        match self
+            .client
+            .store()
+            .learn_limit(&self.client.inner.account, self.id())
+            .await
+        {
+            Ok(limit) => tracing::debug!(limit, "learned the account's concurrency limit"),
+            Err(e) => tracing::warn!(error = %e, "cannot record the account's limit"),
+        }
     }
 
     /// `error` with this job's id, when the deadline cut a step of a journaled job short.

@@ -20,6 +20,10 @@ pub struct SandboxStats {
     pub uploads: u64,
     /// Video downloads answered with 200 or 206 (including ones cut by a fault).
     pub downloads_served: u64,
+    /// Submits refused because the key had its limit of jobs generating (ErrCode 500044).
+    pub concurrency_refusals: u64,
+    /// The most jobs one key ever had generating at once (counted when a job is accepted).
+    pub peak_generating: u64,
     pub faults: FaultStats,
     pub callbacks: CallbackStats,
 }
@@ -68,6 +72,8 @@ pub(crate) mod counter {
     pub(crate) const CREDITS_SPENT: &str = "credits_spent";
     pub(crate) const UPLOADS: &str = "uploads";
     pub(crate) const DOWNLOADS_SERVED: &str = "downloads_served";
+    pub(crate) const CONCURRENCY_REFUSALS: &str = "concurrency_refusals";
+    pub(crate) const PEAK_GENERATING: &str = "peak_generating";
     pub(crate) const RATE_LIMITED: &str = "faults.rate_limited";
     pub(crate) const SERVER_ERRORS: &str = "faults.server_errors";
     pub(crate) const DROPPED_SUBMITS: &str = "faults.dropped_submits";
@@ -101,6 +107,8 @@ impl SandboxStats {
             credits_spent: get(counter::CREDITS_SPENT),
             uploads: get(counter::UPLOADS),
             downloads_served: get(counter::DOWNLOADS_SERVED),
+            concurrency_refusals: get(counter::CONCURRENCY_REFUSALS),
+            peak_generating: get(counter::PEAK_GENERATING),
             faults: FaultStats {
                 rate_limited: get(counter::RATE_LIMITED),
                 server_errors: get(counter::SERVER_ERRORS),

@@ -277,6 +277,16 @@ pub(crate) fn bump(tx: &Connection, name: &str, by: i64) -> rusqlite::Result<()>
     .map(drop)
 }
 
+/// Raises counter `name` to `value` if it is lower (a peak).
+pub(crate) fn raise(tx: &Connection, name: &str, value: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO counters (name, value) VALUES (?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET value = max(value, ?2)",
+        params![name, value],
+    )
+    .map(drop)
+}
+
 /// Every counter, by name.
 pub(crate) fn counters(tx: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
     let mut stmt = tx.prepare("SELECT name, value FROM counters")?;

@@ -73,7 +73,9 @@ fn submit(app: &App, key: String, trace_id: Option<String>, body: &[u8]) -> Repl
                 return Ok(Reply::err(INVALID_IMAGE_ID));
             }
         }
-        if account::running(tx, &job.key_hash, now)? >= limit {
+        let running = account::running(tx, &job.key_hash, now)?;
+        if running >= limit {
+            crate::store::bump(tx, counter::CONCURRENCY_REFUSALS, 1)?;
             return Ok(Reply::err(CONCURRENCY_LIMIT));
         }
         if account::credits_left(tx)? < job.credits {
@@ -81,6 +83,8 @@ fn submit(app: &App, key: String, trace_id: Option<String>, body: &[u8]) -> Repl
         }
         let video_id = app.new_id(tx)?;
         account::add_job(tx, video_id, job, now)?;
+        let generating = i64::try_from(running + 1).unwrap_or(i64::MAX);
+        crate::store::raise(tx, counter::PEAK_GENERATING, generating)?;
         if let Some(webhook) = &app.webhook {
             webhook.book(tx, video_id, now.saturating_add(job.generation_ms))?;
         }

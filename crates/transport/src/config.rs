@@ -295,6 +295,12 @@ impl TransportConfig {
         &self.base_url
     }
 
+    /// The key, for callers that derive an account's identity from it (a digest, never the
+    /// key itself in a journal).
+    pub fn api_key(&self) -> &SecretString {
+        &self.api_key
+    }
+
     /// How the key travels.
     pub fn auth_style(&self) -> AuthStyle {
         self.auth_style

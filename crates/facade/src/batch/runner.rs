@@ -41,7 +41,13 @@ impl Client {
         // in the transport: same flow, one option changed.
         let mut retry = self.retry_policy();
         retry.max_slot_waits = 1;
-        let client = self.with_retry_policy(retry)?;
+        // Every submit takes one of the account's slots in the journal first, so batches in
+        // other processes on this journal share the account's limit with this one.
+        let slots = match opts.concurrency {
+            Concurrency::Fixed(n) => n.max(1),
+            Concurrency::Auto { max } => max.max(1),
+        };
+        let client = self.with_policies(retry, Some(slots))?;
         let (tx, rx) = unbounded_channel();
         let task = tokio::spawn(drive(client, plan, opts, tx));
         Ok(BatchStream {
@@ -146,6 +152,13 @@ async fn drive(
         #[allow(clippy::cast_precision_loss)]
         let estimate = item.estimate.map(|c| c as f64);
         lines.push((estimate, need(known.as_ref(), opts.retry_failed)));
+    }
+    // A limit another process learned holds here too: no need to discover it again.
+    let mut opts = opts;
+    if let Concurrency::Auto { max } = opts.concurrency
+        && let Ok(Some(learned)) = client.store().learned_limit(&client.inner.account).await
+    {
+        opts.concurrency = Concurrency::Fixed(learned.clamp(1, max.max(1)));
     }
     let mut runner = Runner {
         scheduler: Scheduler::new(scheduler_options(&opts), &lines, Instant::now()),

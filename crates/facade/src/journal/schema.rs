@@ -11,7 +11,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` takes a journal from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Version 1 (the first release): jobs in states prepared/submitted/succeeded/downloaded/
 /// failed, uploads per base URL, batch lines mapped to jobs.
@@ -173,6 +173,29 @@ CREATE TABLE receivers (
     beat_ms     INTEGER NOT NULL
 );
 CREATE INDEX receivers_origin ON receivers(origin, beat_ms);
+";
+
+/// Version 4: the account's concurrency, shared by every process on this machine.
+/// - `account_slots` has one row per slot of an account (numbered from 0): a job holds one
+///   from just before its submit until its generation ends, under its owner's lease.
+/// - `account_limits` holds the limit learned from the server's refusals (`--concurrency
+///   auto`), so every process uses it once one has learned it.
+const V4: &str = "
+CREATE TABLE account_slots (
+    account        TEXT    NOT NULL,
+    slot           INTEGER NOT NULL,
+    job_id         INTEGER,
+    owner_instance TEXT,
+    lease_until_ms INTEGER,
+    PRIMARY KEY (account, slot)
+);
+CREATE INDEX account_slots_job ON account_slots(account, job_id);
+CREATE TABLE account_limits (
+    account     TEXT    PRIMARY KEY,
+    slots       INTEGER NOT NULL,
+    learned     INTEGER NOT NULL DEFAULT 0,
+    updated_ms  INTEGER NOT NULL
+);
 ";
 
 /// What opening found.

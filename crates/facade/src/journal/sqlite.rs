@@ -225,6 +225,12 @@ impl Store for SqliteStore {
                     "UPDATE jobs SET lease_until_ms = ?3 WHERE id = ?1 AND owner_instance = ?2",
                     params![id, instance, until],
                 )?;
+                // The account slot a driven job holds lives as long as the job's claim.
+                tx.execute(
+                    "UPDATE account_slots SET lease_until_ms = ?3
+                     WHERE job_id = ?1 AND owner_instance = ?2",
+                    params![id, instance, until],
+                )?;
             }
             tx.commit()?;
             Ok(renewed)
@@ -245,10 +251,19 @@ impl Store for SqliteStore {
     fn release_all<'a>(&'a self, instance: &'a str) -> StoreFuture<'a, usize> {
         let instance = instance.to_owned();
         self.run(move |conn| {
-            Ok(conn.execute(
+            let tx = conn.transaction()?;
+            let n = tx.execute(
                 &format!("UPDATE jobs SET {NO_OWNER} WHERE owner_instance = ?1"),
                 params![instance],
-            )?)
+            )?;
+            tx.execute(
+                "UPDATE account_slots SET job_id = NULL, owner_instance = NULL,
+                                          lease_until_ms = NULL
+                 WHERE owner_instance = ?1",
+                params![instance],
+            )?;
+            tx.commit()?;
+            Ok(n)
         })
     }
 
@@ -428,6 +443,114 @@ impl Store for SqliteStore {
         self.run(move |conn| {
             conn.execute("DELETE FROM receivers WHERE instance = ?1", [instance])?;
             Ok(())
+        })
+    }
+
+    fn acquire_slot<'a>(
+        &'a self,
+        account: &'a str,
+        limit: u32,
+        job_id: i64,
+        owner: &'a Owner,
+        lease: Duration,
+    ) -> StoreFuture<'a, bool> {
+        let (account, instance) = (account.to_owned(), owner.instance.clone());
+        self.run(move |conn| {
+            // The write lock serializes takers: what PostgreSQL does with row locks.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let learned: Option<i64> = tx
+                .query_row(
+                    "SELECT slots FROM account_limits WHERE account = ?1",
+                    params![account],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let limit = learned.map_or(i64::from(limit.max(1)), |l| {
+                l.max(1).min(i64::from(limit.max(1)))
+            });
+            for slot in 0..limit {
+                tx.execute(
+                    "INSERT OR IGNORE INTO account_slots (account, slot) VALUES (?1, ?2)",
+                    params![account, slot],
+                )?;
+            }
+            let until = lease_until(lease);
+            let kept = tx.execute(
+                "UPDATE account_slots SET owner_instance = ?3, lease_until_ms = ?4
+                 WHERE account = ?1 AND job_id = ?2",
+                params![account, job_id, instance, until],
+            )?;
+            let granted = kept > 0
+                || tx.execute(
+                    "UPDATE account_slots SET job_id = ?3, owner_instance = ?4, lease_until_ms = ?5
+                     WHERE account = ?1 AND slot = (
+                         SELECT slot FROM account_slots
+                         WHERE account = ?1 AND slot < ?2
+                           AND (job_id IS NULL OR lease_until_ms IS NULL OR lease_until_ms < ?6)
+                         ORDER BY slot LIMIT 1)",
+                    params![account, limit, job_id, instance, until, now_ms()],
+                )? > 0;
+            tx.commit()?;
+            Ok(granted)
+        })
+    }
+
+    fn release_slot<'a>(&'a self, account: &'a str, job_id: i64) -> StoreFuture<'a, ()> {
+        let account = account.to_owned();
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE account_slots SET job_id = NULL, owner_instance = NULL,
+                                          lease_until_ms = NULL
+                 WHERE account = ?1 AND job_id = ?2",
+                params![account, job_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn learn_limit<'a>(&'a self, account: &'a str, job_id: i64) -> StoreFuture<'a, u32> {
+        let account = account.to_owned();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let seen: i64 = tx.query_row(
+                "SELECT count(*) FROM account_slots s JOIN jobs j ON j.id = s.job_id
+                 WHERE s.account = ?1 AND s.job_id <> ?2 AND s.lease_until_ms >= ?3
+                   AND j.state IN (?4, ?5)",
+                params![
+                    account,
+                    job_id,
+                    now_ms(),
+                    JobState::Submitted.as_str(),
+                    JobState::Generating.as_str()
+                ],
+                |r| r.get(0),
+            )?;
+            let slots: i64 = tx.query_row(
+                "INSERT INTO account_limits (account, slots, learned, updated_ms)
+                 VALUES (?1, ?2, 1, ?3)
+                 ON CONFLICT (account) DO UPDATE
+                     SET slots = min(slots, excluded.slots), learned = 1,
+                         updated_ms = excluded.updated_ms
+                 RETURNING slots",
+                params![account, seen.max(1), now_ms()],
+                |r| r.get(0),
+            )?;
+            tx.commit()?;
+            Ok(u32::try_from(slots).unwrap_or(1))
+        })
+    }
+
+    fn learned_limit<'a>(&'a self, account: &'a str) -> StoreFuture<'a, Option<u32>> {
+        let account = account.to_owned();
+        self.run(move |conn| {
+            let slots: Option<i64> = conn
+                .query_row(
+                    "SELECT slots FROM account_limits WHERE account = ?1 AND learned",
+                    params![account],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(slots.and_then(|n| u32::try_from(n).ok()))
         })
     }
 

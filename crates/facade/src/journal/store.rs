@@ -221,31 +221,27 @@ pub(crate) trait Store: Send + Sync + fmt::Debug {
     /// Every recorded callback, newest first.
     fn callbacks(&self) -> StoreFuture<'_, Vec<CallbackRecord>>;
 
-    // ---- account slots (shared journals) ----
-    /// Takes one of `account`'s `limit` slots for job `job_id` under `owner`'s lease, without
-    /// waiting on slots other processes are taking; `false` when all are held. A slot the job
-    /// holds already (a takeover) is kept. Renewed by [`Store::renew`] with the owner's jobs.
-    // Used by the tests only until the distributed batch worker drives submits through it.
-    #[allow(dead_code)]
+    // ---- account slots ----
+    /// Takes one of `account`'s slots for job `job_id` under `owner`'s lease, without waiting
+    /// on slots other processes are taking; `false` when all are held. The account has `limit`
+    /// slots, or fewer once a limit was learned ([`Store::learn_limit`]). A slot the job holds
+    /// already (a takeover) is kept. Renewed by [`Store::renew`] with the owner's jobs.
     fn acquire_slot<'a>(
         &'a self,
-        _account: &'a str,
-        _limit: u32,
-        _job_id: i64,
-        _owner: &'a Owner,
-        _lease: Duration,
-    ) -> StoreFuture<'a, bool> {
-        Box::pin(async {
-            Err(super::JournalError::Unsupported(
-                "account slots need the shared journal (postgres://)".to_owned(),
-            ))
-        })
-    }
-    /// Gives job `job_id`'s slot back (its video is ready, or its submit failed).
-    #[allow(dead_code)]
-    fn release_slot<'a>(&'a self, _account: &'a str, _job_id: i64) -> StoreFuture<'a, ()> {
-        Box::pin(async { Ok(()) })
-    }
+        account: &'a str,
+        limit: u32,
+        job_id: i64,
+        owner: &'a Owner,
+        lease: Duration,
+    ) -> StoreFuture<'a, bool>;
+    /// Gives job `job_id`'s slot back (its generation ended, or its submit was refused).
+    fn release_slot<'a>(&'a self, account: &'a str, job_id: i64) -> StoreFuture<'a, ()>;
+    /// The server refused job `job_id`'s submit for lack of a slot: the account's limit is the
+    /// number of other jobs holding a live slot that the server accepted (at least 1). Records
+    /// it for every worker (keeping a lower one learned before) and returns the limit in force.
+    fn learn_limit<'a>(&'a self, account: &'a str, job_id: i64) -> StoreFuture<'a, u32>;
+    /// The limit learned for `account`, if any.
+    fn learned_limit<'a>(&'a self, account: &'a str) -> StoreFuture<'a, Option<u32>>;
 }
 
 /// A verified callback to record.

@@ -762,6 +762,134 @@ macro_rules! conformance_suite {
             store.receiver_stopped(&owner.instance).await.unwrap();
             assert!(!live(0).await);
         }
+
+        /// N workers together never hold more than the account's limit; a dead worker's slot
+        /// comes back when its lease runs out, a held one is kept on takeover.
+        #[tokio::test]
+        async fn account_slots_cap_every_worker_together_and_expire_with_their_lease() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let workers: Vec<Owner> = (0..4)
+                .map(|i| Owner {
+                    host: format!("worker-{i}"),
+                    ..me()
+                })
+                .collect();
+            let mut tasks = Vec::new();
+            for job in 0..12i64 {
+                let (store, owner) = (Arc::clone(&store), workers[job as usize % 4].clone());
+                tasks.push(tokio::spawn(async move {
+                    let got = store
+                        .acquire_slot("acct", 3, job, &owner, Duration::from_millis(400))
+                        .await
+                        .unwrap();
+                    got.then_some(job)
+                }));
+            }
+            let mut holders = Vec::new();
+            for task in tasks {
+                holders.extend(task.await.unwrap());
+            }
+            assert_eq!(holders.len(), 3, "the limit holds across workers: {holders:?}");
+            // A job that holds a slot keeps it when asked again (a takeover).
+            let (holder, taker) = (holders[0], me());
+            assert!(
+                store
+                    .acquire_slot("acct", 3, holder, &taker, Duration::from_secs(30))
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !store
+                    .acquire_slot("acct", 3, 100, &taker, Duration::from_secs(30))
+                    .await
+                    .unwrap()
+            );
+            // Another account is counted apart.
+            assert!(
+                store
+                    .acquire_slot("other", 3, 100, &taker, Duration::from_secs(30))
+                    .await
+                    .unwrap()
+            );
+            store.release_slot("acct", holder).await.unwrap();
+            assert!(
+                store
+                    .acquire_slot("acct", 3, 100, &taker, Duration::from_secs(30))
+                    .await
+                    .unwrap(),
+                "a released slot is free at once"
+            );
+            // The other two were leased for 400 ms and nobody renews them: they expire.
+            tokio::time::sleep(Duration::from_millis(450)).await;
+            let mut later = 0;
+            for job in 200..205 {
+                later += usize::from(
+                    store
+                        .acquire_slot("acct", 3, job, &taker, Duration::from_secs(30))
+                        .await
+                        .unwrap(),
+                );
+            }
+            assert_eq!(later, 2, "the two expired slots come back, the taker's does not");
+            // Renewal keeps a driven job's slot; giving every claim up frees them all.
+            assert_eq!(store.renew(&taker.instance, &[100], Duration::from_secs(30)).await.unwrap(), 0);
+            store.release_all(&taker.instance).await.unwrap();
+            assert!(
+                store
+                    .acquire_slot("acct", 3, 300, &me(), Duration::from_secs(30))
+                    .await
+                    .unwrap()
+            );
+        }
+
+        /// A 500044 teaches the account's limit once, for every worker: what the other
+        /// accepted jobs hold; never raised by a later, looser reading.
+        #[tokio::test]
+        async fn a_refused_slot_teaches_every_worker_the_account_s_limit() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            assert_eq!(store.learned_limit("acct").await.unwrap(), None);
+            let (a, b) = (me(), me());
+            let mut generating = Vec::new();
+            for _ in 0..2 {
+                generating.push(fixture_job(&store, JobState::Generating, Some(7), None).await);
+            }
+            let waiting = fixture_job(&store, JobState::Claimed, None, None).await;
+            for (job, owner) in generating.iter().zip([&a, &b]) {
+                assert!(
+                    store
+                        .acquire_slot("acct", 20, job.id, owner, Duration::from_secs(30))
+                        .await
+                        .unwrap()
+                );
+            }
+            assert!(
+                store
+                    .acquire_slot("acct", 20, waiting.id, &a, Duration::from_secs(30))
+                    .await
+                    .unwrap()
+            );
+            // The server refused `waiting`: two accepted jobs fill the account.
+            assert_eq!(store.learn_limit("acct", waiting.id).await.unwrap(), 2);
+            store.release_slot("acct", waiting.id).await.unwrap();
+            assert_eq!(store.learned_limit("acct").await.unwrap(), Some(2));
+            // Another worker, with its own cap of 20, now gets no third slot.
+            assert!(
+                !store
+                    .acquire_slot("acct", 20, 999, &b, Duration::from_secs(30))
+                    .await
+                    .unwrap()
+            );
+            store.release_slot("acct", generating[0].id).await.unwrap();
+            assert_eq!(
+                store.learn_limit("acct", generating[1].id).await.unwrap(),
+                1,
+                "a lower reading wins"
+            );
+            store.release_slot("acct", generating[1].id).await.unwrap();
+            assert_eq!(store.learn_limit("acct", 999).await.unwrap(), 1, "never raised");
+        }
         }
     };
 }
@@ -1215,81 +1343,4 @@ async fn tls_verifies_the_server_s_certificate() {
         .unwrap_err()
         .to_string();
     assert!(err.to_lowercase().contains("certificate"), "{err}");
-}
-
-/// N workers together never hold more than the account's limit; a dead worker's slot comes
-/// back when its lease runs out, and a live one's renewal keeps it.
-#[tokio::test]
-async fn account_slots_cap_every_worker_together_and_expire_with_their_lease() {
-    if postgres_off() {
-        return;
-    }
-    let store = Arc::new(fresh_postgres());
-    let workers: Vec<Owner> = (0..4)
-        .map(|i| Owner {
-            host: format!("worker-{i}"),
-            ..me()
-        })
-        .collect();
-    let mut tasks = Vec::new();
-    for job in 0..12i64 {
-        let (store, owner) = (Arc::clone(&store), workers[job as usize % 4].clone());
-        tasks.push(tokio::spawn(async move {
-            store
-                .acquire_slot("acct", 3, job, &owner, Duration::from_millis(400))
-                .await
-                .unwrap()
-        }));
-    }
-    let mut granted = 0;
-    for task in tasks {
-        granted += usize::from(task.await.unwrap());
-    }
-    assert_eq!(granted, 3, "the limit holds across workers");
-    // A job that holds a slot keeps it when asked again (a takeover).
-    let c = store.conn().await.unwrap();
-    let holder: i64 = c
-        .query_one(
-            "SELECT job_id FROM account_slots WHERE job_id IS NOT NULL ORDER BY slot LIMIT 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let taker = me();
-    assert!(
-        store
-            .acquire_slot("acct", 3, holder, &taker, Duration::from_secs(30))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .acquire_slot("acct", 3, 100, &taker, Duration::from_secs(30))
-            .await
-            .unwrap()
-    );
-    store.release_slot("acct", holder).await.unwrap();
-    assert!(
-        store
-            .acquire_slot("acct", 3, 100, &taker, Duration::from_secs(30))
-            .await
-            .unwrap(),
-        "a released slot is free at once"
-    );
-    // The other two were leased for 400 ms and nobody renews them: they expire.
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    let mut later = 0;
-    for job in 200..205 {
-        later += usize::from(
-            store
-                .acquire_slot("acct", 3, job, &taker, Duration::from_secs(30))
-                .await
-                .unwrap(),
-        );
-    }
-    assert_eq!(
-        later, 2,
-        "the two expired slots come back, the renewed-by-taker one does not"
-    );
 }

@@ -938,8 +938,9 @@ impl Store for PostgresStore {
                 .await?;
             // The account slots and batch lines this process holds live as long as its jobs.
             q.exec(
-                "UPDATE account_slots SET lease_until_ms = $2 WHERE owner_instance = $1",
-                &[&instance, &until],
+                "UPDATE account_slots SET lease_until_ms = $3
+                 WHERE owner_instance = $1 AND job_id = ANY($2)",
+                &[&instance, &ids, &until],
             )
             .await?;
             q.exec(
@@ -1251,10 +1252,21 @@ impl Store for PostgresStore {
         lease: Duration,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+            let mut limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(|e| self.db(e))?;
             let q = self.q(&tx);
+            let learned: Option<i32> = tx
+                .query_opt(
+                    "SELECT slots FROM account_limits WHERE account = $1",
+                    &[&account],
+                )
+                .await
+                .map_err(|e| self.db(e))?
+                .map(|r| r.get(0));
+            if let Some(learned) = learned {
+                limit = limit.min(learned.max(1));
+            }
             q.exec(
                 "INSERT INTO account_slots (account, slot)
                  SELECT $1, n FROM generate_series(0, $2 - 1) AS n
@@ -1313,6 +1325,45 @@ impl Store for PostgresStore {
                 )
                 .await?;
             Ok(())
+        })
+    }
+
+    fn learn_limit<'a>(&'a self, account: &'a str, job_id: i64) -> StoreFuture<'a, u32> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let accepted = [JobState::Submitted.as_str(), JobState::Generating.as_str()];
+            let row = c
+                .query_one(
+                    "WITH seen AS (
+                         SELECT GREATEST(count(*), 1)::INTEGER AS n FROM account_slots s
+                         JOIN jobs j ON j.id = s.job_id
+                         WHERE s.account = $1 AND s.job_id <> $2 AND s.lease_until_ms >= $3
+                           AND j.state = ANY($4))
+                     INSERT INTO account_limits (account, slots, learned, updated_ms)
+                     SELECT $1, n, TRUE, $3 FROM seen
+                     ON CONFLICT (account) DO UPDATE
+                         SET slots = LEAST(account_limits.slots, EXCLUDED.slots),
+                             learned = TRUE, updated_ms = EXCLUDED.updated_ms
+                     RETURNING slots",
+                    &[&account, &job_id, &now_ms(), &accepted.as_slice()],
+                )
+                .await
+                .map_err(|e| self.db(e))?;
+            Ok(u32::try_from(row.get::<_, i32>(0)).unwrap_or(1))
+        })
+    }
+
+    fn learned_limit<'a>(&'a self, account: &'a str) -> StoreFuture<'a, Option<u32>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let row = c
+                .query_opt(
+                    "SELECT slots FROM account_limits WHERE account = $1 AND learned",
+                    &[&account],
+                )
+                .await
+                .map_err(|e| self.db(e))?;
+            Ok(row.and_then(|r| u32::try_from(r.get::<_, i32>(0)).ok()))
         })
     }
 
