@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pixfuse_core::Job;
+use pixfuse_core::errcode::CONCURRENCY_LIMIT;
 use pixfuse_core::lifecycle::{
     Action, End, Goal, Input, JobState, Lifecycle, Params, ReceiverCadence, Source, SubmitError,
     SubmitFailure,
 };
-use pixfuse_core::errcode::CONCURRENCY_LIMIT;
 use pixfuse_core::poll::JobShape;
 use pixfuse_transport::{DownloadOptions, discard_partial, partial_path};
 use uuid::Uuid;

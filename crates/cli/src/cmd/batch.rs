@@ -56,7 +56,10 @@ Ctrl-C stops at once (exit 130).";
 const EXAMPLES: &str = "Examples:
   pixfuse batch jobs.jsonl --out-dir out --dry-run
   pixfuse batch jobs.jsonl --out-dir out --concurrency auto --budget 2000
-  pixfuse batch jobs.jsonl --out-dir out --retry-failed    new takes of lines that failed";
+  pixfuse batch jobs.jsonl --out-dir out --retry-failed    new takes of lines that failed
+  PIXFUSE_JOURNAL_URL=postgres://app:pw@db/pixfuse pixfuse batch jobs.jsonl --out-dir out --worker
+                                                  one of many workers (run it on every machine)
+  pixfuse batch jobs.jsonl --journal postgres://db/pixfuse --status    the shared batch's progress";
 
 /// `batch --help`'s footer: the notes, the exit codes in [`SEVERITY`] order, the examples.
 fn batch_footer() -> String {
@@ -76,8 +79,8 @@ pub struct BatchArgs {
     #[arg(value_name = "JOBS.jsonl")]
     pub jobs: PathBuf,
     /// Where the videos (and their sidecars) go.
-    #[arg(long, value_name = "DIR")]
-    pub out_dir: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "status")]
+    pub out_dir: Option<PathBuf>,
     /// Jobs generating at once: a number; `auto` to discover the account's limit (at most 20);
     /// or `auto:N` to discover it but never run more than N.
     #[arg(long, value_name = "N|auto|auto:N", default_value = "auto", value_parser = parse_concurrency)]
@@ -100,6 +103,15 @@ pub struct BatchArgs {
     /// Take output files from other unfinished jobs that write them (those are abandoned).
     #[arg(long)]
     pub force: bool,
+    /// Be one of many workers of this batch, on any machines sharing the journal (--journal
+    /// postgres://…): the first loads the plan, each claims lines until none are left, each
+    /// line is billed once, and --concurrency is the account's limit for all of them together.
+    #[arg(long, conflicts_with_all = ["dry_run", "budget", "status"])]
+    pub worker: bool,
+    /// Show the shared batch's progress, whoever runs it (needs the shared journal); no key
+    /// needed.
+    #[arg(long, conflicts_with_all = ["dry_run", "worker"])]
+    pub status: bool,
 }
 
 fn parse_concurrency(text: &str) -> Result<Concurrency, String> {
@@ -129,8 +141,14 @@ pub fn run(ctx: &Ctx, net: &NetArgs, args: &BatchArgs) -> Result<Exit, Failure> 
             "--budget must be a number of credits, 0 or more",
         ));
     }
+    if args.status {
+        return status(ctx, net, args);
+    }
+    let Some(out_dir) = &args.out_dir else {
+        return Err(Failure::usage("--out-dir DIR is needed to run a batch"));
+    };
     let opts = ValidateOptions::default().allow_unknown_model(args.allow_unknown_model);
-    let plan = BatchPlan::load(&args.jobs, &args.out_dir, &opts).map_err(Failure::from)?;
+    let plan = BatchPlan::load(&args.jobs, out_dir, &opts).map_err(Failure::from)?;
     if plan.items.is_empty() && plan.rejected.is_empty() {
         return Err(Failure::usage(format!(
             "{} has no jobs (one job object per line)",
@@ -142,6 +160,10 @@ pub fn run(ctx: &Ctx, net: &NetArgs, args: &BatchArgs) -> Result<Exit, Failure> 
         return dry_run(ctx, &settings, plan, args.budget);
     }
     let settings = Settings::resolve(net)?;
+    if args.worker && settings.journal.is_none() {
+        return Err(Failure::usage(NEEDS_SHARED));
+    }
+    let batch_id = pixfuse::batch::batch_id(&args.jobs).map_err(Failure::from)?;
     let session = settings.session()?;
     let batch_opts = BatchOptions {
         concurrency: args.concurrency,
@@ -156,7 +178,16 @@ pub fn run(ctx: &Ctx, net: &NetArgs, args: &BatchArgs) -> Result<Exit, Failure> 
     let mut outcomes = Vec::new();
     let jobs = Jobs::default();
     let work = async {
-        let mut events = session.client.run_batch(plan, batch_opts)?;
+        let mut events: std::pin::Pin<Box<dyn futures_util::Stream<Item = BatchEvent> + Send>> =
+            if args.worker {
+                Box::pin(
+                    session
+                        .client
+                        .run_batch_worker(plan, batch_id, batch_opts)?,
+                )
+            } else {
+                Box::pin(session.client.run_batch(plan, batch_opts)?)
+            };
         while let Some(event) = events.next().await {
             view.show(&event);
             match event {
@@ -188,6 +219,90 @@ pub fn run(ctx: &Ctx, net: &NetArgs, args: &BatchArgs) -> Result<Exit, Failure> 
     let exit = aggregate_exit(&outcomes);
     print_summary(ctx, &summary, &outcomes, exit)?;
     Ok(exit)
+}
+
+/// What --worker and --status say without a shared journal.
+const NEEDS_SHARED: &str = "a batch shared by workers needs the shared journal they all use: \
+pass --journal postgres://HOST/DB (a password only in PIXFUSE_JOURNAL_URL or `journal_url` in the \
+config file, never on the command line)";
+
+/// `pixfuse batch JOBS.jsonl --status`: every line of the shared batch, whoever runs it.
+fn status(ctx: &Ctx, net: &NetArgs, args: &BatchArgs) -> Result<Exit, Failure> {
+    let settings = Settings::resolve(net)?;
+    if settings.journal.is_none() {
+        return Err(Failure::usage(NEEDS_SHARED));
+    }
+    let batch = pixfuse::batch::batch_id(&args.jobs).map_err(Failure::from)?;
+    let journal = settings.open_journal()?;
+    let rt = crate::connect::runtime()?;
+    let lines = rt
+        .block_on(journal.batch_lines(&batch))
+        .map_err(|e| Failure::from(pixfuse::Error::from(e)))?
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "no worker has loaded {} on {} yet (start one with `pixfuse batch {} --out-dir DIR \
+                 --worker`); an edited file is another batch",
+                args.jobs.display(),
+                journal.location(),
+                args.jobs.display()
+            ))
+        })?;
+    let count = |state: &str| lines.iter().filter(|l| l.state == state).count();
+    let (done, failed, running, pending) = (
+        count("done"),
+        count("failed"),
+        count("running"),
+        count("pending"),
+    );
+    let credits: i64 = lines.iter().filter_map(|l| l.credits).sum();
+    if ctx.json {
+        let value = json!({
+            "batch": batch,
+            "lines": lines.len(),
+            "done": done,
+            "failed": failed,
+            "running": running,
+            "pending": pending,
+            "credits": credits,
+            "finished": running + pending == 0,
+            "jobs": lines,
+        });
+        ctx.print_json(&value)?;
+        return Ok(Exit::Success);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:>5}  {:<20} {:<8} {:<22} {:>3}  {:<11} TRACE ID",
+        "LINE", "NAME", "STATE", "WORKER", "TRY", "JOB"
+    )?;
+    for l in &lines {
+        let job = match (l.job_id, l.job_state) {
+            (Some(id), Some(state)) => format!("{id} {}", state.as_str()),
+            _ => "-".to_owned(),
+        };
+        let state = l
+            .outcome
+            .as_ref()
+            .map_or(l.state.clone(), |o| format!("{} ({o})", l.state));
+        writeln!(
+            out,
+            "{:>5}  {:<20} {:<8} {:<22} {:>3}  {:<11} {}",
+            l.line,
+            sanitize(&l.name),
+            state,
+            sanitize(l.worker.as_deref().unwrap_or("-")),
+            l.attempts,
+            job,
+            l.trace_id.map_or("-".to_owned(), |t| t.to_string())
+        )?;
+    }
+    writeln!(
+        out,
+        "{}: {done} done, {failed} failed, {running} running, {pending} pending; {credits} credits charged",
+        plural(lines.len() as u64, "line")
+    )?;
+    Ok(Exit::Success)
 }
 
 /// The exit code of one line's end.

@@ -5,9 +5,12 @@
 
 use crate::common;
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::*;
+use pixfuse_sandbox::{FaultConfig, RunningSandbox, Sandbox, SandboxConfig};
 
 /// A fresh database on the test server, as a URL; `None` (said) when switched off.
 fn fresh_database() -> Option<String> {
@@ -97,4 +100,171 @@ fn what_one_machine_journals_another_sees() {
     let jobs = json(&out)["jobs"].as_array().unwrap().clone();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(jobs[0]["state"], "downloaded");
+}
+
+/// One worker of the shared batch `batch` on `url` against `sandbox`.
+fn worker(s: &Scratch, sandbox: &RunningSandbox, url: &str, batch: &Path) -> Command {
+    let mut cmd = s.bare();
+    cmd.env("PIXFUSE_API_KEY", sandbox.demo_key_str())
+        .env("PIXFUSE_JOURNAL_URL", url)
+        .args(["--base-url", sandbox.base_url()])
+        .args(["--poll-interval", "50ms", "--retry-base-delay", "1ms"])
+        .arg("batch")
+        .arg(batch)
+        .arg("--out-dir")
+        .arg(s.path().join("out"))
+        .args(["--worker", "--concurrency", "3", "--json"]);
+    cmd
+}
+
+fn batch_status(s: &Scratch, url: &str, batch: &Path) -> serde_json::Value {
+    let mut cmd = s.bare();
+    cmd.env("PIXFUSE_JOURNAL_URL", url)
+        .args(["--json", "batch"])
+        .arg(batch)
+        .arg("--status");
+    let out = exec(cmd);
+    assert_exit(&out, 0);
+    json(&out)
+}
+
+/// Three workers on one 60-line batch against one sandbox (limit 3, faults on), one SIGKILLed
+/// midway: every line billed once, every video exact, never more than 3 generating — and no
+/// submit ever refused for lack of a slot, because the workers share the account's slots —
+/// and the dead worker's lines finished by the others with their original trace ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_share_one_batch_and_one_account_s_limit() {
+    let Some(url) = fresh_database() else { return };
+    let sandbox = Sandbox::start(SandboxConfig {
+        concurrency_limit: 3,
+        generation_time: Duration::from_millis(300),
+        faults: FaultConfig {
+            seed: 16,
+            rate_limit: 0.03,
+            server_error: 0.03,
+            drop_after_submit: 0.05,
+            truncated_json: 0.03,
+            cut_download: 0.05,
+            retry_after_secs: 0,
+        },
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap();
+    let s = Scratch::new();
+    let batch = write_batch(s.path(), 60, |_, _| {});
+    let spawn = |cmd: &mut Command| {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut victim = spawn(&mut worker(&s, &sandbox, &url, &batch));
+    let mut others: Vec<_> = (0..2)
+        .map(|_| spawn(&mut worker(&s, &sandbox, &url, &batch)))
+        .collect();
+    // Midway: the victim holds lines (a job of its is submitted), then it dies.
+    let victim_pid = victim.id();
+    let start = Instant::now();
+    let held = loop {
+        assert!(start.elapsed() < Duration::from_secs(40), "no progress");
+        std::thread::sleep(Duration::from_millis(50));
+        if sandbox.stats().billable_jobs < 12 {
+            continue;
+        }
+        let status = batch_status(&s, &url, &batch);
+        let held: Vec<(i64, String)> = status["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| {
+                l["state"] == "running"
+                    && l["worker"]
+                        .as_str()
+                        .is_some_and(|w| w.ends_with(&format!(":{victim_pid}")))
+                    && l["trace_id"].is_string()
+            })
+            .map(|l| {
+                (
+                    l["line"].as_i64().unwrap(),
+                    l["trace_id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        if !held.is_empty() {
+            break held;
+        }
+    };
+    victim.kill().unwrap(); // SIGKILL
+    victim.wait().unwrap();
+    for child in &mut others {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "a worker did not finish");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    for child in others {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let status = batch_status(&s, &url, &batch);
+    assert_eq!(
+        (status["done"].as_u64(), status["lines"].as_u64()),
+        (Some(60), Some(60)),
+        "{status}"
+    );
+    assert_eq!(status["finished"], true);
+    let lines = status["jobs"].as_array().unwrap();
+    for (line, trace) in &held {
+        let now = lines.iter().find(|l| l["line"] == *line).unwrap();
+        assert_eq!(
+            now["trace_id"],
+            *trace.as_str(),
+            "line {line} kept its trace id: {now}"
+        );
+        assert!(
+            now["attempts"].as_i64().unwrap() >= 2,
+            "line {line} was taken over: {now}"
+        );
+    }
+    let stats = sandbox.stats();
+    assert_eq!(stats.billable_jobs, 60, "{stats:?}");
+    assert!(stats.peak_generating <= 3, "{stats:?}");
+    assert_eq!(
+        stats.concurrency_refusals, 0,
+        "the workers share the account's slots: {stats:?}"
+    );
+    let out = s.path().join("out");
+    let video = std::fs::read(out.join("take-00.mp4")).unwrap();
+    for i in 0..60 {
+        let path = out.join(format!("take-{i:02}.mp4"));
+        assert_eq!(std::fs::read(&path).unwrap(), video, "{}", path.display());
+    }
+}
+
+#[test]
+fn a_worker_without_a_shared_journal_says_what_to_do() {
+    let s = Scratch::new();
+    let batch = write_batch(s.path(), 2, |_, _| {});
+    for flag in ["--worker", "--status"] {
+        let mut cmd = s.bare();
+        cmd.env("PIXFUSE_API_KEY", "k")
+            .arg("batch")
+            .arg(&batch)
+            .args(["--out-dir", "out", flag]);
+        let out = exec(cmd);
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        assert!(
+            err.contains("--journal postgres://") && err.contains("PIXFUSE_JOURNAL_URL"),
+            "{err}"
+        );
+    }
 }

@@ -26,12 +26,14 @@
 mod outcome;
 mod plan;
 mod runner;
+mod worker;
 
 use std::time::Duration;
 
 pub use outcome::{BatchOutcome, BatchResult, failure_class};
 pub use pixfuse_core::batch::{BudgetRefusal, Charge, LineEnd, LineKind};
 pub use plan::{BatchItem, BatchPlan, RejectedLine};
+pub use worker::batch_id;
 
 /// The tally of a batch: every line in exactly one category; credits of this run and of
 /// earlier runs apart.

@@ -58,9 +58,15 @@ impl Client {
 }
 
 /// The events of a running batch; dropping it stops the batch.
-struct BatchStream {
+pub(super) struct BatchStream {
     events: UnboundedReceiver<BatchEvent>,
     task: AbortHandle,
+}
+
+impl BatchStream {
+    pub(super) fn new(events: UnboundedReceiver<BatchEvent>, task: AbortHandle) -> Self {
+        BatchStream { events, task }
+    }
 }
 
 impl Stream for BatchStream {
@@ -470,7 +476,7 @@ async fn run_line(
 }
 
 /// The line's category and charge, from how its job ended and what the journal says.
-fn line_end(
+pub(super) fn line_end(
     result: &Result<JobRecord, Error>,
     record: Option<&JobRecord>,
     submitted_here: bool,
@@ -499,7 +505,10 @@ fn line_end(
 /// Whether a line that stopped on `result` is continued again in this run, and what it needs:
 /// only while the journal holds it as unfinished and the failure is one a retry can clear
 /// (not the key, the credits, the request, the content, a timeout the user set).
-fn restart_need(result: &Result<JobRecord, Error>, record: Option<&JobRecord>) -> Option<Need> {
+pub(super) fn restart_need(
+    result: &Result<JobRecord, Error>,
+    record: Option<&JobRecord>,
+) -> Option<Need> {
     let Err(Error::Transport(e)) = result else {
         return None;
     };

@@ -34,8 +34,8 @@ pub(crate) use owner::{liveness, this_process};
 pub(crate) use postgres::PostgresStore;
 pub(crate) use sqlite::SqliteStore;
 pub(crate) use store::{
-    ClaimOutcome, ClaimRequest, ForgetRefusal, Fresh, NewCallback, ReceiverBeat, Recorded, Store,
-    Transition, Watch,
+    ClaimOutcome, ClaimRequest, ForgetRefusal, Fresh, LineClaim, NewBatchLine, NewCallback,
+    ReceiverBeat, Recorded, Store, Transition, Watch,
 };
 pub use url::JournalUrl;
 
@@ -279,6 +279,32 @@ pub struct Journal {
     store: Arc<dyn Store>,
 }
 
+/// A line of a batch shared by workers, as the shared journal has it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct SharedLine {
+    /// The line's number in the batch file (from 1).
+    pub line: i64,
+    /// Its name (its `"id"`, else `line N`).
+    pub name: String,
+    /// `pending`, `running`, `done` or `failed`.
+    pub state: String,
+    /// The worker running it (`host:pid`), while it runs.
+    pub worker: Option<String>,
+    /// Times a worker claimed it.
+    pub attempts: i64,
+    /// What it came to (a failure's class), once finished.
+    pub outcome: Option<String>,
+    /// Its job in the journal, once a worker claimed the line.
+    pub job_id: Option<i64>,
+    /// Its job's state.
+    pub job_state: Option<JobState>,
+    /// Its job's trace id (kept across takeovers).
+    pub trace_id: Option<Uuid>,
+    /// Credits its job was charged, when the server said.
+    pub credits: Option<i64>,
+}
+
 impl Journal {
     /// Opens (creating if needed) the journal in `state_dir`, which is created with mode 0700;
     /// an older journal is migrated to this build's schema.
@@ -332,6 +358,12 @@ impl Journal {
             }
         }
         Ok(kept)
+    }
+
+    /// Every line of the shared batch `batch` (see [`crate::batch::batch_id`]) with its job, in
+    /// line order; `None` when no worker loaded it. Needs the shared journal.
+    pub async fn batch_lines(&self, batch: &str) -> Result<Option<Vec<SharedLine>>, JournalError> {
+        self.store.batch_lines(batch).await
     }
 
     /// Every webhook callback recorded (by `pixfuse webhook serve`), newest first.

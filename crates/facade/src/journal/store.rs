@@ -242,6 +242,76 @@ pub(crate) trait Store: Send + Sync + fmt::Debug {
     fn learn_limit<'a>(&'a self, account: &'a str, job_id: i64) -> StoreFuture<'a, u32>;
     /// The limit learned for `account`, if any.
     fn learned_limit<'a>(&'a self, account: &'a str) -> StoreFuture<'a, Option<u32>>;
+
+    // ---- shared batches (workers on many machines) ----
+    /// Loads batch `batch` (its file's content hash) and its lines, idempotently: `true` when
+    /// this call loaded it, `false` when another worker had.
+    fn load_batch<'a>(
+        &'a self,
+        _batch: &'a str,
+        _origin: &'a str,
+        _lines: &'a [NewBatchLine],
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async { Err(shared_only()) })
+    }
+    /// Claims the batch's next line nobody holds (a pending one, or one whose owner is gone)
+    /// without waiting on lines other workers are claiming.
+    fn claim_batch_line<'a>(
+        &'a self,
+        _batch: &'a str,
+        _owner: &'a Owner,
+        _lease: Duration,
+    ) -> StoreFuture<'a, LineClaim> {
+        Box::pin(async { Err(shared_only()) })
+    }
+    /// Ends `instance`'s hold on a line: `state` is `done`, `failed` or `pending` (given back
+    /// for another try), `outcome` what it came to.
+    fn finish_batch_line<'a>(
+        &'a self,
+        _batch: &'a str,
+        _line: i64,
+        _instance: &'a str,
+        _state: &'a str,
+        _outcome: Option<&'a str>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async { Err(shared_only()) })
+    }
+    /// Every line of the batch with its job as the journal has it; `None` when it was never
+    /// loaded.
+    fn batch_lines<'a>(
+        &'a self,
+        _batch: &'a str,
+    ) -> StoreFuture<'a, Option<Vec<super::SharedLine>>> {
+        Box::pin(async { Err(shared_only()) })
+    }
+}
+
+fn shared_only() -> JournalError {
+    JournalError::Unsupported(
+        "a batch shared by workers needs the shared journal: pass --journal postgres://… (with \
+         any password in PIXFUSE_JOURNAL_URL), set PIXFUSE_JOURNAL_URL, or `journal_url` in \
+         the config file"
+            .to_owned(),
+    )
+}
+
+/// A line of a batch to load.
+#[derive(Clone, Debug)]
+pub(crate) struct NewBatchLine {
+    pub line: i64,
+    pub key: String,
+    pub name: String,
+}
+
+/// What claiming a batch's next line found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum LineClaim {
+    /// This line is ours now; `took_over`: the gone worker that held it.
+    Claimed { line: i64, took_over: Option<Owner> },
+    /// Nothing is free, but live workers still run lines.
+    Busy,
+    /// Every line is finished.
+    Finished,
 }
 
 /// A verified callback to record.

@@ -23,8 +23,8 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::store::{
-    ClaimOutcome, ClaimRequest, ForgetRefusal, Fresh, NewCallback, ReceiverBeat, Recorded, Store,
-    StoreFuture, Transition, Watch,
+    ClaimOutcome, ClaimRequest, ForgetRefusal, Fresh, LineClaim, NewBatchLine, NewCallback,
+    ReceiverBeat, Recorded, Store, StoreFuture, Transition, Watch,
 };
 use super::url::JournalUrl;
 use super::{
@@ -222,6 +222,18 @@ impl PostgresStore {
         let c = self.pool.get().await.map_err(|e| self.db(e))?;
         c.batch_execute(sql).await.map_err(|e| self.db(e))
     }
+}
+
+/// The line a claim took, and the gone worker it took it from.
+fn claimed(row: &Row) -> LineClaim {
+    let line = i64::from(row.get::<_, i32>(0));
+    let took_over = row.get::<_, Option<String>>(1).map(|host| Owner {
+        host,
+        pid: u32::try_from(row.get::<_, Option<i64>>(2).unwrap_or_default()).unwrap_or_default(),
+        start: String::new(),
+        instance: String::new(),
+    });
+    LineClaim::Claimed { line, took_over }
 }
 
 /// A driver or pool error, and whether it is a conflict with another transaction that a
@@ -1364,6 +1376,233 @@ impl Store for PostgresStore {
                 .await
                 .map_err(|e| self.db(e))?;
             Ok(row.and_then(|r| u32::try_from(r.get::<_, i32>(0)).ok()))
+        })
+    }
+
+    fn load_batch<'a>(
+        &'a self,
+        batch: &'a str,
+        origin: &'a str,
+        lines: &'a [NewBatchLine],
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(|e| self.db(e))?;
+            let count = i32::try_from(lines.len()).unwrap_or(i32::MAX);
+            let now = now_ms();
+            let loaded = tx
+                .execute(
+                    "INSERT INTO batches (id, origin, lines, created_ms) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT DO NOTHING",
+                    &[&batch, &origin, &count, &now],
+                )
+                .await
+                .map_err(|e| self.db(e))?
+                > 0;
+            let numbers: Vec<i32> = lines
+                .iter()
+                .map(|l| i32::try_from(l.line).unwrap_or(i32::MAX))
+                .collect();
+            let keys: Vec<&str> = lines.iter().map(|l| l.key.as_str()).collect();
+            let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+            // Every worker inserts the same rows: whoever comes second adds nothing.
+            tx.execute(
+                "INSERT INTO batch_items (batch, line, key, name, updated_ms)
+                 SELECT $1, * , $5 FROM unnest($2::INTEGER[], $3::TEXT[], $4::TEXT[])
+                 ON CONFLICT DO NOTHING",
+                &[&batch, &numbers, &keys, &names, &now],
+            )
+            .await
+            .map_err(|e| self.db(e))?;
+            tx.commit().await.map_err(|e| self.db(e))?;
+            Ok(loaded)
+        })
+    }
+
+    fn claim_batch_line<'a>(
+        &'a self,
+        batch: &'a str,
+        owner: &'a Owner,
+        lease: Duration,
+    ) -> StoreFuture<'a, LineClaim> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let (now, until) = (now_ms(), lease_until(lease));
+            let pid = i64::from(owner.pid);
+            let take = "UPDATE batch_items b SET state = 'running', owner_host = $2,
+                            owner_pid = $3, owner_start = $4, owner_instance = $5,
+                            lease_until_ms = $6, attempts = b.attempts + 1, updated_ms = $7
+                        FROM next WHERE b.batch = next.batch AND b.line = next.line
+                        RETURNING b.line, next.old_host, next.old_pid";
+            // First a line of a worker gone from this host (its paid jobs may be generating),
+            // free before its lease runs out.
+            let running = c
+                .query(
+                    "SELECT line, owner_host, owner_pid, owner_start, owner_instance
+                     FROM batch_items WHERE batch = $1 AND state = 'running'",
+                    &[&batch],
+                )
+                .await
+                .map_err(|e| self.db(e))?;
+            for r in &running {
+                let holder = Owner {
+                    host: r.get::<_, Option<String>>(1).unwrap_or_default(),
+                    pid: u32::try_from(r.get::<_, Option<i64>>(2).unwrap_or_default())
+                        .unwrap_or_default(),
+                    start: r.get::<_, Option<String>>(3).unwrap_or_default(),
+                    instance: r.get::<_, Option<String>>(4).unwrap_or_default(),
+                };
+                if holder.host != owner.host
+                    || holder.instance == owner.instance
+                    || liveness(&holder) != pixfuse_core::lifecycle::Liveness::Gone
+                {
+                    continue;
+                }
+                let line: i32 = r.get(0);
+                let row = c
+                    .query_opt(
+                        &format!(
+                            "WITH next AS (
+                                 SELECT batch, line, owner_host AS old_host,
+                                        owner_pid AS old_pid
+                                 FROM batch_items
+                                 WHERE batch = $1 AND line = $8 AND owner_instance = $9
+                                   AND state = 'running'
+                                 FOR UPDATE SKIP LOCKED)
+                             {take}"
+                        ),
+                        &[
+                            &batch,
+                            &owner.host,
+                            &pid,
+                            &owner.start,
+                            &owner.instance,
+                            &until,
+                            &now,
+                            &line,
+                            &holder.instance,
+                        ],
+                    )
+                    .await
+                    .map_err(|e| self.db(e))?;
+                if let Some(row) = row {
+                    return Ok(claimed(&row));
+                }
+            }
+            // A pending line, or one whose lease ran out, that no other worker is claiming.
+            let row = c
+                .query_opt(
+                    &format!(
+                        "WITH next AS (
+                             SELECT batch, line, owner_host AS old_host, owner_pid AS old_pid
+                             FROM batch_items
+                             WHERE batch = $1 AND (state = 'pending'
+                                   OR (state = 'running' AND lease_until_ms < $7))
+                             ORDER BY line LIMIT 1 FOR UPDATE SKIP LOCKED)
+                         {take}"
+                    ),
+                    &[
+                        &batch,
+                        &owner.host,
+                        &pid,
+                        &owner.start,
+                        &owner.instance,
+                        &until,
+                        &now,
+                    ],
+                )
+                .await
+                .map_err(|e| self.db(e))?;
+            if let Some(row) = row {
+                return Ok(claimed(&row));
+            }
+            let left: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM batch_items
+                     WHERE batch = $1 AND state IN ('pending', 'running')",
+                    &[&batch],
+                )
+                .await
+                .map_err(|e| self.db(e))?
+                .get(0);
+            Ok(if left == 0 {
+                LineClaim::Finished
+            } else {
+                LineClaim::Busy
+            })
+        })
+    }
+
+    fn finish_batch_line<'a>(
+        &'a self,
+        batch: &'a str,
+        line: i64,
+        instance: &'a str,
+        state: &'a str,
+        outcome: Option<&'a str>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let line = i32::try_from(line).unwrap_or(i32::MAX);
+            self.q(&c)
+                .exec(
+                    "UPDATE batch_items SET state = $4, outcome = $5, owner_host = NULL,
+                         owner_pid = NULL, owner_start = NULL, owner_instance = NULL,
+                         lease_until_ms = NULL, updated_ms = $6
+                     WHERE batch = $1 AND line = $2 AND owner_instance = $3",
+                    &[&batch, &line, &instance, &state, &outcome, &now_ms()],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn batch_lines<'a>(
+        &'a self,
+        batch: &'a str,
+    ) -> StoreFuture<'a, Option<Vec<super::SharedLine>>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let known = c
+                .query_opt("SELECT origin FROM batches WHERE id = $1", &[&batch])
+                .await
+                .map_err(|e| self.db(e))?;
+            if known.is_none() {
+                return Ok(None);
+            }
+            let rows = c
+                .query(
+                    "SELECT i.line, i.name, i.state, i.owner_host, i.owner_pid, i.attempts,
+                            i.outcome, j.id, j.state, j.trace_id, j.credits
+                     FROM batch_items i JOIN batches b ON b.id = i.batch
+                     LEFT JOIN jobs j ON j.origin = b.origin AND j.identity = i.key
+                     WHERE i.batch = $1 ORDER BY i.line",
+                    &[&batch],
+                )
+                .await
+                .map_err(|e| self.db(e))?;
+            let lines = rows
+                .iter()
+                .map(|r| super::SharedLine {
+                    line: i64::from(r.get::<_, i32>(0)),
+                    name: r.get(1),
+                    state: r.get(2),
+                    worker: r
+                        .get::<_, Option<String>>(3)
+                        .map(|host| format!("{host}:{}", r.get::<_, Option<i64>>(4).unwrap_or(0))),
+                    attempts: i64::from(r.get::<_, i32>(5)),
+                    outcome: r.get(6),
+                    job_id: r.get(7),
+                    job_state: r
+                        .get::<_, Option<String>>(8)
+                        .and_then(|s| JobState::parse(&s)),
+                    trace_id: r
+                        .get::<_, Option<String>>(9)
+                        .and_then(|t| Uuid::parse_str(&t).ok()),
+                    credits: r.get(10),
+                })
+                .collect();
+            Ok(Some(lines))
         })
     }
 

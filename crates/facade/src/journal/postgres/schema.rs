@@ -15,7 +15,7 @@ pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
 pub(crate) const MIGRATION_LOCK: i64 = 0x0070_6978_6675_7365;
 
 /// Migration `n` takes the database from version `n` to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = "
 CREATE TABLE jobs (
@@ -136,4 +136,11 @@ CREATE TABLE batch_items (
     updated_ms     BIGINT  NOT NULL,
     PRIMARY KEY (batch, line)
 );
+";
+
+/// Version 2: a batch line's worker is known by its process too (a worker gone from this host
+/// gives its lines up at once, as its jobs), and claims of the next line find it by index.
+const V2: &str = "
+ALTER TABLE batch_items ADD COLUMN owner_start TEXT;
+CREATE INDEX batch_items_state ON batch_items(batch, state, line);
 ";
