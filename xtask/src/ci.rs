@@ -102,6 +102,27 @@ pub fn bench() -> Result<()> {
         "5",
         "2000",
         "fixed",
+    ])?;
+    // Issue 16's figures need a PostgreSQL server (`.ci/run` starts one for the tests).
+    if std::env::var_os("PIXFUSE_TEST_POSTGRES_URL").is_none() {
+        println!(
+            "bench: shared_bench skipped: PIXFUSE_TEST_POSTGRES_URL is not set (source \
+             .ci/postgres.sh && pg_start starts a throw-away server)"
+        );
+        return Ok(());
+    }
+    cargo(&[
+        "run",
+        "--locked",
+        "-p",
+        "pixfuse-e2e",
+        "--example",
+        "shared_bench",
+        "--",
+        "60",
+        "3",
+        "1000",
+        "2000",
     ])
 }
 

@@ -451,3 +451,86 @@ pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// Claims per second on the shared journal at `url`, for `cargo xtask bench` (not an API):
+/// `workers` workers, each with its own connection pool as a separate process has, make
+/// `per_worker` job claims of fresh identities each (one transaction that creates the job),
+/// then share one batch of `workers × per_worker` lines, claiming and finishing them until none
+/// are left. Returns (job claims per second, batch-line claims per second).
+#[doc(hidden)]
+pub async fn bench_claims(
+    url: &JournalUrl,
+    workers: usize,
+    per_worker: usize,
+) -> Result<(f64, f64), JournalError> {
+    use std::time::{Duration, Instant};
+    let lease = Duration::from_secs(30);
+    let stores = (0..workers)
+        .map(|_| PostgresStore::new(url).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    for store in &stores {
+        drop(store.conn().await?); // connected and migrated before the clock starts
+    }
+    let run = Uuid::new_v4().simple().to_string();
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (w, store) in stores.iter().enumerate() {
+        let (store, run) = (Arc::clone(store), run.clone());
+        tasks.spawn(async move {
+            let owner = this_process(Uuid::new_v4());
+            for i in 0..per_worker {
+                store
+                    .claim(ClaimRequest {
+                        identity: format!("bench-{run}-{w}-{i}"),
+                        origin: "bench".to_owned(),
+                        provider: "pixverse".to_owned(),
+                        base_url: "bench".to_owned(),
+                        form: None,
+                        output: None,
+                        trace_id: Uuid::new_v4(),
+                        owner: owner.clone(),
+                        lease,
+                        fresh: Fresh::Continue,
+                        force: false,
+                    })
+                    .await?;
+            }
+            Ok::<(), JournalError>(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| JournalError::Storage(e.to_string()))??;
+    }
+    let job_rate = (workers * per_worker) as f64 / started.elapsed().as_secs_f64();
+    let lines: Vec<NewBatchLine> = (0..workers * per_worker)
+        .map(|i| NewBatchLine {
+            line: i as i64 + 1,
+            key: format!("bench-{run}-line-{i}"),
+            name: format!("line {}", i + 1),
+        })
+        .collect();
+    stores[0].load_batch(&run, "bench", &lines).await?;
+    let started = Instant::now();
+    for store in &stores {
+        let (store, run) = (Arc::clone(store), run.clone());
+        tasks.spawn(async move {
+            let owner = this_process(Uuid::new_v4());
+            loop {
+                match store.claim_batch_line(&run, &owner, lease).await? {
+                    LineClaim::Claimed { line, .. } => {
+                        store
+                            .finish_batch_line(&run, line, &owner.instance, "done", None)
+                            .await?;
+                    }
+                    LineClaim::Busy => tokio::task::yield_now().await,
+                    LineClaim::Finished => return Ok(()),
+                }
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| JournalError::Storage(e.to_string()))??;
+    }
+    let line_rate = lines.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((job_rate, line_rate))
+}
