@@ -13,7 +13,7 @@ use common::*;
 use pixfuse_sandbox::{FaultConfig, RunningSandbox, Sandbox, SandboxConfig};
 
 /// A fresh database on the test server, as a URL; `None` (said) when switched off.
-fn fresh_database() -> Option<String> {
+pub(crate) fn fresh_database() -> Option<String> {
     if std::env::var("PIXFUSE_TEST_POSTGRES").is_ok_and(|v| v == "off") {
         eprintln!("skipped: PIXFUSE_TEST_POSTGRES=off (the PostgreSQL journal is not tested)");
         return None;

@@ -462,3 +462,48 @@ fn the_secret_comes_from_the_environment_or_the_config_file_never_the_command_li
     assert_eq!(announced["origin"], "http://127.0.0.1:9");
     assert!(!line.contains(SECRET));
 }
+
+/// Across machines: the receiver on one (its own state directory) records the callbacks in the
+/// shared journal, and a batch worker on another waits on them there — the batch is done
+/// without a single status poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_on_one_machine_finishes_a_worker_s_batch_on_another() {
+    let Some(url) = crate::shared_journal::fresh_database() else {
+        return;
+    };
+    let (receiving, working) = (Scratch::new(), Scratch::new());
+    let port = free_port();
+    let sandbox = sandbox(port, WebhookFaults::default()).await;
+    let _receiver =
+        ReceiverProcess::start(&receiving, sandbox.base_url(), port, &["--journal", &url]);
+    let lines = 6;
+    let batch = write_batch(working.path(), lines, |_, _| {});
+    let mut cmd = working.bare();
+    cmd.env("PIXFUSE_API_KEY", sandbox.demo_key_str())
+        .env("PIXFUSE_JOURNAL_URL", &url)
+        .args(["--base-url", sandbox.base_url(), "--json", "batch"])
+        .arg(&batch)
+        .arg("--out-dir")
+        .arg(working.path().join("out"))
+        .args(["--concurrency", "3", "--worker"]);
+    // Adaptive polling: with a live receiver on the journal the first poll waits 60 s.
+    let out = tokio::task::spawn_blocking(move || run(cmd, Duration::from_secs(25)))
+        .await
+        .unwrap();
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["done"], lines);
+    let stats = sandbox.stats();
+    assert_eq!(stats.billable_jobs, lines as u64, "{stats:?}");
+    assert_eq!(
+        stats.status_requests, 0,
+        "done on callbacks alone: {stats:?}"
+    );
+    assert!(stats.callbacks.delivered >= lines as u64, "{stats:?}");
+    let journal = pixfuse::Journal::connect(&pixfuse::JournalUrl::parse(&url).unwrap()).unwrap();
+    assert_eq!(journal.callbacks().await.unwrap().len(), lines);
+    assert!(
+        !receiving.state().join("journal.sqlite3").exists()
+            && !working.state().join("journal.sqlite3").exists(),
+        "neither machine used a journal of its own"
+    );
+}
