@@ -234,6 +234,20 @@ async fn three_workers_share_one_batch_and_one_account_s_limit() {
             "line {line} was taken over: {now}"
         );
     }
+    let mut human = s.bare();
+    human
+        .env("PIXFUSE_JOURNAL_URL", &url)
+        .arg("batch")
+        .arg(&batch)
+        .arg("--status");
+    let out = exec(human);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("60 lines: 60 done, 0 failed, 0 running, 0 pending")
+            && text.contains("take-59"),
+        "{text}"
+    );
     let stats = sandbox.stats();
     assert_eq!(stats.billable_jobs, 60, "{stats:?}");
     assert!(stats.peak_generating <= 3, "{stats:?}");
