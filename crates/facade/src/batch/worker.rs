@@ -87,23 +87,29 @@ async fn work(
     out: UnboundedSender<BatchEvent>,
 ) {
     let store = std::sync::Arc::clone(client.store());
-    let loaded = store
-        .load_batch(
-            &batch,
-            client.origin(),
-            &plan
-                .items
-                .iter()
-                .map(|i| NewBatchLine {
-                    line: i.line as i64,
-                    key: i.key.clone(),
-                    name: i.name(),
-                })
-                .collect::<Vec<_>>(),
-        )
-        .await;
-    if let Err(e) = loaded {
-        let message = e.to_string();
+    // An edited line under an id an earlier run used is refused here as in one process (every
+    // worker reads the same file, so every one refuses the same lines, and none is loaded).
+    let checked = plan.reject_changed_lines(store.as_ref()).await;
+    let loaded = match checked {
+        Err(e) => Err(e.to_string()),
+        Ok(()) => store
+            .load_batch(
+                &batch,
+                client.origin(),
+                &plan
+                    .items
+                    .iter()
+                    .map(|i| NewBatchLine {
+                        line: i.line as i64,
+                        key: i.key.clone(),
+                        name: i.name(),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    if let Err(message) = loaded {
         for item in std::mem::take(&mut plan.items) {
             plan.rejected.push(RejectedLine {
                 line: item.line,

@@ -1344,3 +1344,119 @@ async fn tls_verifies_the_server_s_certificate() {
         .to_string();
     assert!(err.to_lowercase().contains("certificate"), "{err}");
 }
+
+/// A shared batch loads once however many workers load it; concurrent workers claim each line
+/// exactly once; a gone worker's line is taken over first; the batch ends when every line is
+/// finished, and SQLite says what to use instead.
+#[tokio::test]
+async fn workers_claim_each_line_of_a_shared_batch_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = open(dir.path());
+    let err = sqlite
+        .load_batch("b", ORIGIN, &[])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--journal postgres://"), "{err}");
+    if postgres_off() {
+        return;
+    }
+    let store = Arc::new(fresh_postgres());
+    let lines: Vec<NewBatchLine> = (1..=40)
+        .map(|n| NewBatchLine {
+            line: n,
+            key: format!("key-{n}"),
+            name: format!("line {n}"),
+        })
+        .collect();
+    assert!(store.load_batch("b", ORIGIN, &lines).await.unwrap());
+    assert!(
+        !store.load_batch("b", ORIGIN, &lines).await.unwrap(),
+        "loaded once"
+    );
+    assert_eq!(store.batch_lines("nope").await.unwrap(), None);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let owner = me();
+            let mut mine = Vec::new();
+            loop {
+                match store
+                    .claim_batch_line("b", &owner, Duration::from_secs(30))
+                    .await
+                    .unwrap()
+                {
+                    LineClaim::Claimed { line, took_over } => {
+                        assert_eq!(took_over, None);
+                        mine.push(line);
+                        // The last line stays running: its worker "dies" holding it.
+                        if line != 40 {
+                            store
+                                .finish_batch_line("b", line, &owner.instance, "done", None)
+                                .await
+                                .unwrap();
+                        }
+                    }
+                    LineClaim::Busy | LineClaim::Finished => return (owner, mine),
+                }
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    let mut holder = None;
+    for task in tasks {
+        let (owner, mine) = task.await.unwrap();
+        if mine.contains(&40) {
+            holder = Some(owner);
+        }
+        all.extend(mine);
+    }
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (1..=40).collect::<Vec<_>>(),
+        "each line claimed exactly once"
+    );
+    let holder = holder.unwrap();
+    let status = store.batch_lines("b").await.unwrap().unwrap();
+    assert_eq!(status.iter().filter(|l| l.state == "done").count(), 39);
+    assert_eq!(status[39].state, "running");
+    // Its worker is alive (this process): nobody may take it.
+    let other = me();
+    assert_eq!(
+        store
+            .claim_batch_line("b", &other, Duration::from_secs(30))
+            .await
+            .unwrap(),
+        LineClaim::Busy
+    );
+    // Gone (a pid that no longer runs on this host): taken over at once, before its lease.
+    store
+        .execute_raw("UPDATE batch_items SET owner_pid = 2147483000 WHERE line = 40")
+        .await
+        .unwrap();
+    let LineClaim::Claimed { line, took_over } = store
+        .claim_batch_line("b", &other, Duration::from_secs(30))
+        .await
+        .unwrap()
+    else {
+        panic!("the gone worker's line is free")
+    };
+    assert_eq!((line, took_over.map(|o| o.pid)), (40, Some(2_147_483_000)));
+    assert_ne!(holder.instance, other.instance);
+    store
+        .finish_batch_line("b", 40, &other.instance, "failed", Some("moderation"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_batch_line("b", &other, Duration::from_secs(30))
+            .await
+            .unwrap(),
+        LineClaim::Finished
+    );
+    let last = &store.batch_lines("b").await.unwrap().unwrap()[39];
+    assert_eq!((last.state.as_str(), last.attempts), ("failed", 2));
+    assert_eq!(last.outcome.as_deref(), Some("moderation"));
+}
