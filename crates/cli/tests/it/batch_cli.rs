@@ -168,3 +168,47 @@ async fn mixed_failures_exit_with_the_most_severe_code() {
     );
     assert_eq!(sandbox.stats().billable_jobs, 4);
 }
+
+/// `--concurrency auto` learns the account's limit once: the first batch's probes above it are
+/// refused (500044, billed nothing), the journal keeps what they taught, and a later batch on
+/// the same journal — another process — starts at the limit and is never refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_concurrency_learns_the_limit_once_for_every_process() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        concurrency_limit: 2,
+        generation_time: Duration::from_millis(300),
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap();
+    let scratch = Scratch::new();
+    let first = write_batch(scratch.path(), 8, |_, _| {});
+    let mut cmd = batch_cmd(&scratch, &sandbox, &first);
+    cmd.args(["--concurrency", "auto", "--json"]);
+    let out = run(cmd, Duration::from_secs(60));
+    assert_exit(&out, 0);
+    let refused = sandbox.stats().concurrency_refusals;
+    assert!(
+        refused > 0,
+        "auto probes above the limit: {:?}",
+        sandbox.stats()
+    );
+
+    let second = scratch.path().join("more.jsonl");
+    let text = std::fs::read_to_string(&first)
+        .unwrap()
+        .replace("take-", "more-");
+    std::fs::write(&second, text).unwrap();
+    let mut cmd = batch_cmd(&scratch, &sandbox, &second);
+    cmd.args(["--concurrency", "auto", "--json"]);
+    let out = run(cmd, Duration::from_secs(60));
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["done"], 8);
+    let stats = sandbox.stats();
+    assert_eq!(stats.billable_jobs, 16, "{stats:?}");
+    assert_eq!(
+        stats.concurrency_refusals, refused,
+        "the second batch used the learned limit: {stats:?}"
+    );
+    assert!(stats.peak_generating <= 2, "{stats:?}");
+}
