@@ -2,7 +2,6 @@
 //! styling), shared by the commands and the modules they call.
 
 use std::cell::Cell;
-use std::io::Write;
 
 use crate::cli::GlobalArgs;
 use crate::render::Style;
@@ -52,7 +51,7 @@ impl Ctx {
     /// here, so [`crate::cmd::run`] knows whether a failure still owes one.
     pub fn print_json(&self, value: &serde_json::Value) -> std::io::Result<()> {
         self.printed.set(true);
-        writeln!(std::io::stdout().lock(), "{value}")
+        crate::json_out::write_line(&mut std::io::stdout().lock(), value)
     }
 
     /// Whether a `--json` result object is on stdout already.

@@ -41,7 +41,10 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
         _ => {
             if ctx.json {
                 let errors: Vec<_> = v.errors().collect();
-                writeln!(stdout, "{}", json!({ "valid": false, "errors": errors }))?;
+                crate::json_out::write_line(
+                    &mut stdout,
+                    &json!({ "valid": false, "errors": errors }),
+                )?;
             } else {
                 let prompt = v.job.as_ref().map(|j| j.prompt.as_str());
                 for d in v.errors() {
@@ -60,7 +63,7 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
     let audio = job.generate_audio_switch == Some(true);
     let estimate = estimate_job(job);
     if ctx.json {
-        writeln!(stdout, "{}", estimate_json(job))?;
+        crate::json_out::write_line(&mut stdout, &estimate_json(job))?;
         return Ok(Exit::Success);
     }
     let what = format!(

@@ -248,7 +248,7 @@ fn execute(
             }
             // Standard output holds the video: the result goes to stderr.
             if ctx.json {
-                eprintln!("{value}");
+                eprintln!("{}", crate::json_out::stamped(value.clone()));
             } else {
                 eprintln!(
                     "pixfuse: {} video {} written to standard output",

@@ -9,6 +9,7 @@ pub mod estimate;
 mod flag_mode;
 pub mod help;
 pub mod job;
+mod jobs_view;
 pub mod journal;
 pub mod models;
 pub mod sandbox;
@@ -75,6 +76,7 @@ pub fn run(cli: Cli) -> Exit {
                 // Failed before any result existed (configuration, job file, key, session).
                 let _ = ctx.print_json(&serde_json::json!({
                     "status": "error",
+                    "class": crate::error_json::class_of(f.exit),
                     "exit_code": f.exit.code(),
                     "error": ctx.commands_in(&f.message),
                 }));
