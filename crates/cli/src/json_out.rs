@@ -2,6 +2,7 @@
 //! each carries the `schema` version of docs/json.md.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
@@ -18,9 +19,18 @@ pub fn stamped(mut value: Value) -> Value {
     value
 }
 
+/// Whether a result object went to stdout in this process (a failure then owes none).
+static PRINTED: AtomicBool = AtomicBool::new(false);
+
 /// Writes `value`, stamped, as one line.
 pub fn write_line(out: &mut dyn Write, value: &Value) -> std::io::Result<()> {
+    PRINTED.store(true, Ordering::Relaxed);
     writeln!(out, "{}", stamped(value.clone()))
+}
+
+/// Whether [`write_line`] wrote anything yet.
+pub fn printed() -> bool {
+    PRINTED.load(Ordering::Relaxed)
 }
 
 /// Writes a serializable report, stamped, as one line.

@@ -58,10 +58,16 @@ fn usage_error(e: clap::Error, json: bool) -> std::process::ExitCode {
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
     if json && !shown {
-        // clap's first line, without its "error: " prefix (the usage lines follow on stderr).
+        // clap's message up to the usage lines, without its "error: " prefix, on one line (the
+        // missing arguments follow its first line).
         let text = e.render().to_string();
-        let first = text.lines().next().unwrap_or_default();
-        let message = first.strip_prefix("error: ").unwrap_or(first);
+        let message: Vec<&str> = text
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        let message = message.join(" ");
+        let message = message.strip_prefix("error: ").unwrap_or(&message);
         let exit = exit::Exit::Usage;
         let value = serde_json::json!({
             "status": "error",

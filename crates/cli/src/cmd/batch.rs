@@ -312,7 +312,11 @@ fn dry_run(
         let value = json!({
             "dry_run": true,
             "destination": {
-                "base_url": if settings.sandbox() { None } else { Some(&settings.base_url) },
+                "base_url": if settings.sandbox() {
+                    crate::cmd::job::SANDBOX_DESTINATION
+                } else {
+                    settings.base_url.as_str()
+                },
                 "provider": settings.provider.as_str(),
                 "sandbox": settings.sandbox(),
             },

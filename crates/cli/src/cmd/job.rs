@@ -444,7 +444,7 @@ fn dry_run(
 }
 
 /// Where a `--sandbox` dry run says its requests go.
-const SANDBOX_DESTINATION: &str = "http://127.0.0.1:<sandbox port>";
+pub(crate) const SANDBOX_DESTINATION: &str = "http://127.0.0.1:<sandbox port>";
 
 /// A planned request for `--json`: a JSON body as the object it is, not a string of it.
 fn request_json(request: &pixfuse::dry_run::PlannedRequest) -> Value {
