@@ -54,6 +54,14 @@ fn utc(ms: i64) -> String {
         .replacen('T', " ", 1)
 }
 
+/// Unix milliseconds as `12-03 08:24Z`: the table's column (`jobs show` has the year and the
+/// seconds).
+fn short_utc(ms: i64) -> String {
+    let full = utc(ms);
+    let minutes = full.get(5..16).unwrap_or(&full);
+    format!("{minutes}Z")
+}
+
 /// One journaled job as `jobs --json` lists it (also the MCP `jobs` tool).
 pub(crate) fn job_json(r: &JobRecord) -> Value {
     json!({
@@ -140,10 +148,9 @@ pub fn list(ctx: &Ctx, list: &[JobRecord], sandbox: bool) -> Result<Exit, Failur
             let mark = if r.needs_resume() { " *" } else { "" };
             vec![
                 r.id.to_string(),
-                utc(r.created_ms),
+                short_utc(r.created_ms),
                 model(r).unwrap_or_default(),
                 format!("{}{mark}", r.state),
-                r.video_id.map(|v| v.to_string()).unwrap_or_default(),
                 billed(r).map(|c| c.to_string()).unwrap_or_default(),
                 r.output_path
                     .as_ref()
@@ -155,10 +162,9 @@ pub fn list(ctx: &Ctx, list: &[JobRecord], sandbox: bool) -> Result<Exit, Failur
         .collect();
     let header = [
         "job",
-        "created (UTC)",
+        "created",
         "model",
         "state",
-        "video id",
         "credits",
         "output",
         "last error",

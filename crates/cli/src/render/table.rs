@@ -45,22 +45,33 @@ pub fn render_wrapping(
     width: Option<usize>,
     wraps: &[(usize, usize)],
 ) -> String {
-    let mut builder = Builder::default();
-    builder.push_record(header.iter().map(|h| one_line(h)));
-    for row in rows {
-        builder.push_record(row.iter().enumerate().map(|(i, c)| {
-            match wraps.iter().find(|(column, _)| *column == i) {
-                Some(&(_, at)) => wrapped(&one_line(c), at),
-                None => one_line(c),
-            }
-        }));
-    }
-    let mut table = builder.build();
+    let cells: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| one_line(h)).collect())
+        .chain(rows.iter().map(|row| {
+            row.iter()
+                .enumerate()
+                .map(
+                    |(i, c)| match wraps.iter().find(|(column, _)| *column == i) {
+                        Some(&(_, at)) => wrapped(&one_line(c), at),
+                        None => one_line(c),
+                    },
+                )
+                .collect()
+        }))
+        .collect();
+    let natural = natural_widths(&cells);
+    let mut table = Builder::from(cells).build();
     table
         .with(Style::empty().horizontals([(1, HorizontalLine::new('─'))]))
-        .with(Padding::new(0, 2, 0, 0))
+        .with(Padding::new(0, GAP, 0, 0))
         .with(Modify::new(Columns::last()).with(Padding::zero()));
     if let Some(width) = width {
+        let fitted = fitted_widths(&natural, width);
+        for (i, (&w, &n)) in fitted.iter().zip(&natural).enumerate() {
+            if w < n {
+                table.with(Modify::new(Columns::one(i)).with(Width::truncate(w).suffix("…")));
+            }
+        }
+        // When even that is too wide, every column gives way.
         table.with(
             Width::truncate(width)
                 .priority(PriorityMax::right())
@@ -73,6 +84,49 @@ pub fn render_wrapping(
         out.push('\n');
     }
     out
+}
+
+/// Spaces between columns.
+const GAP: usize = 2;
+
+/// A column is cut to no fewer characters than this (or its own width, if less) before the
+/// next widest is cut.
+const FLOOR: usize = 10;
+
+/// Each column's width: its widest line.
+fn natural_widths(cells: &[Vec<String>]) -> Vec<usize> {
+    let columns = cells.first().map_or(0, Vec::len);
+    (0..columns)
+        .map(|i| {
+            cells
+                .iter()
+                .filter_map(|row| row.get(i))
+                .flat_map(|cell| cell.lines())
+                .map(|line| line.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// The widths that fit `width`: the widest column is cut first, down to [`FLOOR`], then the
+/// next widest, so ids, states and times stay whole while a long path or error gives way.
+fn fitted_widths(natural: &[usize], width: usize) -> Vec<usize> {
+    let mut widths = natural.to_vec();
+    let total = widths.iter().sum::<usize>() + GAP * widths.len().saturating_sub(1);
+    let mut excess = total.saturating_sub(width);
+    while excess > 0 {
+        let widest = widths
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w > FLOOR)
+            .max_by_key(|(i, w)| (**w, std::cmp::Reverse(*i)));
+        let Some((i, &w)) = widest else { break };
+        let cut = excess.min(w - FLOOR);
+        widths[i] -= cut;
+        excess -= cut;
+    }
+    widths
 }
 
 /// `text` in lines of at most `at` characters, broken between words.
@@ -132,6 +186,22 @@ mod tests {
     }
 
     #[test]
+    fn the_widest_column_gives_way_first() {
+        assert_eq!(
+            super::fitted_widths(&[3, 12, 26, 28], 80),
+            vec![3, 12, 26, 28]
+        );
+        assert_eq!(
+            super::fitted_widths(&[3, 12, 26, 28], 60),
+            vec![3, 12, 26, 13]
+        );
+        assert_eq!(
+            super::fitted_widths(&[3, 12, 26, 28], 40),
+            vec![3, 11, 10, 10]
+        );
+    }
+
+    #[test]
     fn wrapped_columns_break_between_words() {
         let out = super::render_wrapping(
             &["model", "ratios"],
@@ -152,7 +222,7 @@ mod tests {
             assert!(line.chars().count() <= 30, "{line:?} in\n{out}");
         }
         let first = out.lines().nth(2).unwrap_or_default();
-        assert!(first.starts_with("1    succeeded  out/"), "{out}");
+        assert!(first.starts_with("1    succeeded  out/a-very-"), "{out}");
         assert!(first.ends_with('…'), "{out}");
     }
 }
