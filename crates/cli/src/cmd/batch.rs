@@ -388,9 +388,9 @@ fn dry_run(
     };
     writeln!(
         out,
-        "{}, about {} credits estimated{unpriced}{within}; nothing was sent",
+        "{}, about {} estimated{unpriced}{within}; nothing was sent",
         plural(plan.items.len() as u64, "job"),
-        plan.estimated_credits()
+        plural(plan.estimated_credits(), "credit")
     )?;
     Ok(exit)
 }

@@ -46,15 +46,19 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
                     &json!({ "valid": false, "errors": errors }),
                 )?;
             } else {
+                // Messages, not data: the diagnostics go to stderr, as `validate` and `run` put
+                // them.
                 let prompt = v.job.as_ref().map(|j| j.prompt.as_str());
+                let style = crate::render::Style::for_stderr();
+                let mut stderr = std::io::stderr().lock();
                 for d in v.errors() {
-                    write!(stdout, "{}", diagnostics::render(d, prompt, ctx.style))?;
+                    write!(stderr, "{}", diagnostics::render(d, prompt, style))?;
                 }
                 writeln!(
-                    stdout,
+                    stderr,
                     "{}: {} (run `pixfuse validate` for details); not priced",
                     input::display_name(&args.file),
-                    ctx.style.error("invalid")
+                    style.error("invalid")
                 )?;
             }
             return Ok(Exit::InvalidRequest);

@@ -425,8 +425,8 @@ fn dry_run(
         match estimate {
             Some(e) => writeln!(
                 out,
-                "estimate: {} credits (${:.2}), {}\n",
-                e.credits,
+                "estimate: {} (${:.2}), {}\n",
+                pixfuse_core::text::plural(e.credits, "credit"),
                 e.usd,
                 e.confidence.as_str()
             )?,

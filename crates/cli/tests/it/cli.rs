@@ -350,3 +350,30 @@ fn usage_errors_are_json_in_json_mode() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn messages_and_diagnostics_go_to_stderr_data_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    for args in [
+        vec!["validate", "v5-duration-10.json"],
+        vec!["estimate", "v5-duration-10.json"],
+        vec!["run", "v5-duration-10.json", "-o", "x.mp4"],
+        vec!["--state-dir", state, "jobs"],
+        vec!["--state-dir", state, "--sandbox", "resume"],
+    ] {
+        let out = pixfuse().args(&args).output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(stdout.is_empty(), "{args:?} wrote to stdout:\n{stdout}");
+        assert!(!stderr.is_empty(), "{args:?} said nothing");
+    }
+    let (code, stdout, _) = run(&["estimate", "seed.json"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(" credits ("),
+        "the estimate is data: {stdout}"
+    );
+}
