@@ -1,6 +1,6 @@
 //! The command line: global options and one subcommand.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::cmd::{
     account::{BalanceArgs, UploadArgs},
@@ -112,4 +112,37 @@ const EXAMPLES: &str = "Examples:
 /// The top-level `--help` footer: examples, then the exit codes.
 fn footer() -> String {
     format!("{EXAMPLES}\n\n{}", crate::exit::help_footer())
+}
+
+/// The commands that never talk to a server: the network options are accepted there (so that
+/// `pixfuse --sandbox validate job.json` works) but not offered in their help or completions.
+const OFFLINE: [&str; 6] = [
+    "validate",
+    "models",
+    "estimate",
+    "sandbox",
+    "completions",
+    "help",
+];
+
+/// The command line as clap parses and documents it: [`Cli`], with the network options hidden
+/// from the [`OFFLINE`] commands.
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    for name in OFFLINE {
+        // Deferred: clap copies the global options into a subcommand before it builds it.
+        cmd = cmd.mut_subcommand(name, |sub| sub.defer(hide_network_options));
+    }
+    cmd
+}
+
+fn hide_network_options(mut sub: clap::Command) -> clap::Command {
+    let net = NetArgs::augment_args(clap::Command::new("net"));
+    for arg in net.get_arguments() {
+        let id = arg.get_id().as_str();
+        if sub.get_arguments().any(|a| a.get_id() == id) {
+            sub = sub.mut_arg(id, |a| a.hide(true));
+        }
+    }
+    sub
 }

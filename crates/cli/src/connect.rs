@@ -297,10 +297,12 @@ impl Settings {
                 exit: Exit::Internal,
                 message: format!("cannot start the sandbox: {e}"),
             })?;
-        eprintln!(
-            "pixfuse: using a local sandbox at {} (no key, no credits, nothing leaves this machine)",
-            sandbox.base_url()
-        );
+        if !crate::render::quiet() {
+            eprintln!(
+                "pixfuse: using a local sandbox at {} (no key, no credits, nothing leaves this machine)",
+                sandbox.base_url()
+            );
+        }
         let client = self.client_with(Some(&sandbox))?;
         Ok(Session {
             client,

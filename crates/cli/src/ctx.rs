@@ -1,9 +1,6 @@
 //! [`Ctx`]: what every command knows about how to speak (`--json`, verbosity, `--sandbox`,
 //! styling), shared by the commands and the modules they call.
 
-use std::cell::Cell;
-use std::io::Write;
-
 use crate::cli::GlobalArgs;
 use crate::render::Style;
 
@@ -16,8 +13,6 @@ pub struct Ctx {
     pub sandbox: bool,
     /// Styling for stdout.
     pub style: Style,
-    /// Whether a `--json` result object is on stdout already (see [`Ctx::print_json`]).
-    printed: Cell<bool>,
 }
 
 impl Ctx {
@@ -28,7 +23,6 @@ impl Ctx {
             quiet: global.quiet,
             sandbox: global.net.sandbox,
             style: Style::for_stdout(),
-            printed: Cell::new(false),
         }
     }
 
@@ -48,16 +42,10 @@ impl Ctx {
         crate::error_json::commands_in(message, &|c| self.command(c))
     }
 
-    /// Prints the `--json` result object. Every networked command prints its object through
-    /// here, so [`crate::cmd::run`] knows whether a failure still owes one.
+    /// Prints the `--json` result object (stamped with its schema, see [`crate::json_out`],
+    /// which also knows whether a failure still owes one).
     pub fn print_json(&self, value: &serde_json::Value) -> std::io::Result<()> {
-        self.printed.set(true);
-        writeln!(std::io::stdout().lock(), "{value}")
-    }
-
-    /// Whether a `--json` result object is on stdout already.
-    pub(crate) fn printed_json(&self) -> bool {
-        self.printed.get()
+        crate::json_out::write_line(&mut std::io::stdout().lock(), value)
     }
 }
 
@@ -72,7 +60,6 @@ mod tests {
             quiet: false,
             sandbox,
             style: Style::for_stdout(),
-            printed: Cell::new(false),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod exit;
 mod failure;
 mod input;
 mod interrupt;
+mod json_out;
 mod key;
 pub mod mcp;
 pub mod net_args;
@@ -20,7 +21,7 @@ mod stdout_video;
 mod values;
 mod version;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
 /// Parses the command line, runs the command, and returns the process's exit status.
 pub fn run() -> std::process::ExitCode {
@@ -28,12 +29,17 @@ pub fn run() -> std::process::ExitCode {
     let color = render::ColorWhen::from_args(&args);
     render::set_color(color);
     // clap prints its own errors and exits with 2 (usage), or 0 for --help and --version.
-    let mut command = cli::Cli::command().color(color.for_clap());
+    let mut command = cli::command().color(color.for_clap());
     let json = args.iter().any(|a| a == "--json");
     let parsed = command
         .clone()
         .try_get_matches_from(args)
-        .and_then(|mut matches| cli::Cli::from_arg_matches_mut(&mut matches));
+        .and_then(|mut matches| {
+            let sources = net_args::Sources::from_matches(&command, &matches);
+            let mut cli = cli::Cli::from_arg_matches_mut(&mut matches)?;
+            cli.global.net.sources = sources;
+            Ok(cli)
+        });
     match parsed {
         Ok(cli) => cmd::run(cli).into(),
         Err(e) => usage_error(e.format(&mut command), json),
@@ -52,10 +58,16 @@ fn usage_error(e: clap::Error, json: bool) -> std::process::ExitCode {
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
     if json && !shown {
-        // clap's first line, without its "error: " prefix (the usage lines follow on stderr).
+        // clap's message up to the usage lines, without its "error: " prefix, on one line (the
+        // missing arguments follow its first line).
         let text = e.render().to_string();
-        let first = text.lines().next().unwrap_or_default();
-        let message = first.strip_prefix("error: ").unwrap_or(first);
+        let message: Vec<&str> = text
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        let message = message.join(" ");
+        let message = message.strip_prefix("error: ").unwrap_or(&message);
         let exit = exit::Exit::Usage;
         let value = serde_json::json!({
             "status": "error",
@@ -63,7 +75,7 @@ fn usage_error(e: clap::Error, json: bool) -> std::process::ExitCode {
             "exit_code": exit.code(),
             "error": message,
         });
-        println!("{value}");
+        let _ = json_out::write_line(&mut std::io::stdout().lock(), &value);
     }
     e.exit()
 }

@@ -63,6 +63,50 @@ pub struct NetArgs {
         value_parser = parse_time_scale
     )]
     pub sandbox_time_scale: Option<f64>,
+    /// Where each option given was set (filled from clap's matches after parsing).
+    #[arg(skip)]
+    pub sources: Sources,
+}
+
+/// Where each option on the command line came from, as clap saw it (`config show` names it).
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    /// An option's id, and how to name where it was set: `--base-url` or `$PIXFUSE_BASE_URL`.
+    given: Vec<(String, String)>,
+}
+
+impl Sources {
+    /// Reads the sources of the options `command` defines from its `matches` (before the
+    /// options are taken out of them).
+    pub fn from_matches(command: &clap::Command, matches: &clap::ArgMatches) -> Sources {
+        use clap::parser::ValueSource;
+        let given = command
+            .get_arguments()
+            .filter_map(|arg| {
+                let id = arg.get_id().as_str();
+                if !matches.try_contains_id(id).unwrap_or(false) {
+                    return None;
+                }
+                let named = match matches.value_source(id)? {
+                    ValueSource::CommandLine => format!("--{}", arg.get_long()?),
+                    ValueSource::EnvVariable => {
+                        format!("${}", arg.get_env()?.to_string_lossy())
+                    }
+                    _ => return None,
+                };
+                Some((id.to_owned(), named))
+            })
+            .collect();
+        Sources { given }
+    }
+
+    /// Where option `id` was set: `--base-url`, `$PIXFUSE_BASE_URL`, or `None` (neither).
+    pub fn of(&self, id: &str) -> Option<&str> {
+        self.given
+            .iter()
+            .find(|(given, _)| given == id)
+            .map(|(_, named)| named.as_str())
+    }
 }
 
 /// The names `--provider` accepts: the providers pixfuse knows, as they spell themselves.

@@ -88,8 +88,10 @@ pub fn balance(ctx: &Ctx, net: &NetArgs, _args: &BalanceArgs) -> Result<Exit, Fa
     } else {
         writeln!(
             out,
-            "{} credits ({} monthly + {} package)",
-            b.total, b.credit_monthly, b.credit_package
+            "{} ({} monthly + {} package)",
+            pixfuse_core::text::plural(b.total, "credit"),
+            b.credit_monthly,
+            b.credit_package
         )?;
     }
     Ok(Exit::Success)

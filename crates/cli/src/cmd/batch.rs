@@ -427,7 +427,11 @@ fn dry_run(
         let value = json!({
             "dry_run": true,
             "destination": {
-                "base_url": if settings.sandbox() { None } else { Some(&settings.base_url) },
+                "base_url": if settings.sandbox() {
+                    crate::cmd::job::SANDBOX_DESTINATION
+                } else {
+                    settings.base_url.as_str()
+                },
                 "provider": settings.provider.as_str(),
                 "sandbox": settings.sandbox(),
             },
@@ -499,9 +503,9 @@ fn dry_run(
     };
     writeln!(
         out,
-        "{}, about {} credits estimated{unpriced}{within}; nothing was sent",
+        "{}, about {} estimated{unpriced}{within}; nothing was sent",
         plural(plan.items.len() as u64, "job"),
-        plan.estimated_credits()
+        plural(plan.estimated_credits(), "credit")
     )?;
     Ok(exit)
 }

@@ -4,9 +4,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 
-use crate::cli::Cli;
 use crate::cmd::Failure;
 use crate::exit::Exit;
 
@@ -32,7 +31,7 @@ pub struct ManArgs {
 }
 
 pub fn completions(args: &CompletionsArgs) -> Result<Exit, Failure> {
-    let mut cmd = Cli::command();
+    let mut cmd = crate::cli::command();
     // clap_complete panics on a failed write: it writes into memory, and a closed pipe
     // (`pixfuse completions bash | head`) is handled here like everywhere else.
     let mut script = Vec::new();

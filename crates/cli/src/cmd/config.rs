@@ -1,7 +1,6 @@
 //! `pixfuse config path|show|init`: where pixfuse reads and writes, what is in effect and why,
 //! and a commented config file to start from.
 
-use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -121,14 +120,6 @@ fn path(ctx: &Ctx, net: &NetArgs) -> Result<Exit, Failure> {
     Ok(Exit::Success)
 }
 
-/// Where a value of a flag with an environment variable came from.
-fn flag_or_env(flag: &str, env: &str, value: &OsStr) -> String {
-    match std::env::var_os(env) {
-        Some(v) if v == value => format!("${env}"),
-        _ => flag.to_owned(),
-    }
-}
-
 /// One setting: its value (`None`: not set) and where it came from (`None`: nowhere).
 struct Shown {
     name: &'static str,
@@ -153,21 +144,15 @@ fn show(ctx: &Ctx, net: &NetArgs) -> Result<Exit, Failure> {
         )
     };
     let s = &config.settings;
-    // A setting with a flag and an environment variable: flag/env, else the file, else default.
+    // A setting with a flag (and perhaps an environment variable): where clap found it, else
+    // the file, else the default.
     let layered = |name: &'static str,
-                   flag: &str,
-                   env: Option<&str>,
+                   id: &str,
                    given: Option<String>,
                    in_file: Option<String>,
                    default: Option<String>| {
         let (value, source) = match (given, in_file) {
-            (Some(v), _) => {
-                let source = match env {
-                    Some(env) => flag_or_env(flag, env, OsStr::new(&v)),
-                    None => flag.to_owned(),
-                };
-                (Some(v), source)
-            }
+            (Some(v), _) => (Some(v), net.sources.of(id).unwrap_or("a flag").to_owned()),
             (None, Some(v)) => (Some(v), from_file()),
             (None, None) => (default, "default".to_owned()),
         };
@@ -183,7 +168,7 @@ fn show(ctx: &Ctx, net: &NetArgs) -> Result<Exit, Failure> {
             name: "config_file",
             value: config.path.as_deref().map(lossy),
             source: Some(match (&net.config, &config.path) {
-                (Some(p), _) => flag_or_env("--config", "PIXFUSE_CONFIG", p.as_os_str()),
+                (Some(_), _) => net.sources.of("config").unwrap_or("--config").to_owned(),
                 (None, Some(_)) => "default location".to_owned(),
                 (None, None) => format!(
                     "{} does not exist; `pixfuse config init` writes it",
@@ -195,23 +180,21 @@ fn show(ctx: &Ctx, net: &NetArgs) -> Result<Exit, Failure> {
             name: "profile",
             value: config.profile.clone(),
             source: match (&net.profile, &config.profile) {
-                (Some(p), _) => Some(flag_or_env("--profile", "PIXFUSE_PROFILE", OsStr::new(p))),
+                (Some(_), _) => Some(net.sources.of("profile").unwrap_or("--profile").to_owned()),
                 (None, Some(_)) => Some(format!("the `profile` key of {file}")),
                 (None, None) => None,
             },
         },
         layered(
             "provider",
-            "--provider",
-            Some("PIXFUSE_PROVIDER"),
+            "provider",
             net.provider.clone(),
             s.provider.clone(),
             Some(settings.provider.as_str().to_owned()),
         ),
         layered(
             "base_url",
-            "--base-url",
-            Some("PIXFUSE_BASE_URL"),
+            "base_url",
             net.base_url.clone(),
             s.base_url.clone(),
             Some(settings.base_url.clone()),
@@ -252,32 +235,28 @@ fn show(ctx: &Ctx, net: &NetArgs) -> Result<Exit, Failure> {
     });
     rows.push(layered(
         "state_dir",
-        "--state-dir",
-        Some("PIXFUSE_STATE_DIR"),
+        "state_dir",
         net.state_dir.as_deref().map(lossy),
         s.state_dir.as_deref().map(lossy),
         pixfuse::state::default_state_dir().as_deref().map(lossy),
     ));
     rows.push(layered(
         "poll_interval",
-        "--poll-interval",
-        None,
+        "poll_interval",
         net.poll_interval.map(human),
         s.poll_interval.map(human),
         Some("adaptive".to_owned()),
     ));
     rows.push(layered(
         "retry_base_delay",
-        "--retry-base-delay",
-        None,
+        "retry_base_delay",
         net.retry_base_delay.map(human),
         s.retry_base_delay.map(human),
         Some(human(pixfuse::RetryPolicy::default().backoff.base)),
     ));
     rows.push(layered(
         "timeout",
-        "--timeout",
-        None,
+        "timeout",
         net.timeout.map(human),
         s.timeout.map(human),
         None,

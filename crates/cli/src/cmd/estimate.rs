@@ -41,17 +41,24 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
         _ => {
             if ctx.json {
                 let errors: Vec<_> = v.errors().collect();
-                writeln!(stdout, "{}", json!({ "valid": false, "errors": errors }))?;
+                crate::json_out::write_line(
+                    &mut stdout,
+                    &json!({ "valid": false, "errors": errors }),
+                )?;
             } else {
+                // Messages, not data: the diagnostics go to stderr, as `validate` and `run` put
+                // them.
                 let prompt = v.job.as_ref().map(|j| j.prompt.as_str());
+                let style = crate::render::Style::for_stderr();
+                let mut stderr = std::io::stderr().lock();
                 for d in v.errors() {
-                    write!(stdout, "{}", diagnostics::render(d, prompt, ctx.style))?;
+                    write!(stderr, "{}", diagnostics::render(d, prompt, style))?;
                 }
                 writeln!(
-                    stdout,
+                    stderr,
                     "{}: {} (run `pixfuse validate` for details); not priced",
                     input::display_name(&args.file),
-                    ctx.style.error("invalid")
+                    style.error("invalid")
                 )?;
             }
             return Ok(Exit::InvalidRequest);
@@ -60,7 +67,7 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
     let audio = job.generate_audio_switch == Some(true);
     let estimate = estimate_job(job);
     if ctx.json {
-        writeln!(stdout, "{}", estimate_json(job))?;
+        crate::json_out::write_line(&mut stdout, &estimate_json(job))?;
         return Ok(Exit::Success);
     }
     let what = format!(

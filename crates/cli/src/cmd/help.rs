@@ -2,10 +2,9 @@
 
 use std::io::Write;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use serde_json::json;
 
-use crate::cli::Cli;
 use crate::cmd::{Ctx, Failure};
 use crate::exit::{Exit, TABLE};
 
@@ -38,7 +37,7 @@ fn topics_help() -> String {
 
 /// The whole command line, with the names every subcommand's usage line needs.
 pub fn command() -> clap::Command {
-    let mut cmd = Cli::command();
+    let mut cmd = crate::cli::command();
     cmd.build();
     cmd
 }

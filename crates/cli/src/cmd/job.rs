@@ -248,7 +248,7 @@ fn execute(
             }
             // Standard output holds the video: the result goes to stderr.
             if ctx.json {
-                eprintln!("{value}");
+                eprintln!("{}", crate::json_out::stamped(value.clone()));
             } else {
                 eprintln!(
                     "pixfuse: {} video {} written to standard output",
@@ -425,8 +425,8 @@ fn dry_run(
         match estimate {
             Some(e) => writeln!(
                 out,
-                "estimate: {} credits (${:.2}), {}\n",
-                e.credits,
+                "estimate: {} (${:.2}), {}\n",
+                pixfuse_core::text::plural(e.credits, "credit"),
                 e.usd,
                 e.confidence.as_str()
             )?,
@@ -444,7 +444,7 @@ fn dry_run(
 }
 
 /// Where a `--sandbox` dry run says its requests go.
-const SANDBOX_DESTINATION: &str = "http://127.0.0.1:<sandbox port>";
+pub(crate) const SANDBOX_DESTINATION: &str = "http://127.0.0.1:<sandbox port>";
 
 /// A planned request for `--json`: a JSON body as the object it is, not a string of it.
 fn request_json(request: &pixfuse::dry_run::PlannedRequest) -> Value {

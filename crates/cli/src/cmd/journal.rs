@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use pixfuse::{Event, JobRecord, Journal};
+use pixfuse::{Event, Journal};
 use serde_json::json;
 
 use crate::cmd::job::result_json;
@@ -15,12 +15,13 @@ use crate::exit::Exit;
 use crate::interrupt::{self, Jobs};
 use crate::net_args::NetArgs;
 use crate::progress::Progress;
-use crate::render::table;
 
 /// `pixfuse jobs`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   pixfuse jobs --json
+  pixfuse jobs --state failed,moderated --limit 5
+  pixfuse jobs show 3          everything the journal knows of job 3
   pixfuse jobs rm 3 4          forget jobs 3 and 4 (refused while one may still be generating)")]
 pub struct JobsArgs {
     #[command(subcommand)]
@@ -44,6 +45,13 @@ fn job_state(name: &str) -> Result<pixfuse::JobState, String> {
 /// What to do with the journal instead of listing it.
 #[derive(Debug, Subcommand)]
 pub enum JobsAction {
+    /// Everything the journal knows of one job: the request as sent, the server, the times, the
+    /// video, the last error and the callbacks received (never a key).
+    Show {
+        /// The journal id (from `pixfuse jobs`).
+        #[arg(value_name = "JOB_ID", value_parser = crate::values::job_id)]
+        job_id: i64,
+    },
     /// Forget jobs: a job that may still be generating (its video may be paid for) is refused
     /// unless --force.
     Rm {
@@ -74,39 +82,25 @@ fn open_journal(settings: &Settings) -> Result<Journal, Failure> {
     settings.open_journal()
 }
 
-/// What a job cost: moderated and failed videos are refunded by the vendor, so 0 whatever the
-/// submit answer said.
-fn billed(r: &JobRecord) -> Option<i64> {
-    match r.state {
-        pixfuse::JobState::Moderated | pixfuse::JobState::Failed => Some(0),
-        _ => r.credits,
-    }
-}
-
-/// One journaled job as `jobs --json` shows it (also the MCP `jobs` tool).
-pub(crate) fn job_json(r: &JobRecord) -> serde_json::Value {
-    json!({
-        "job_id": r.id,
-        "state": r.state,
-        "trace_id": r.trace_id,
-        "video_id": r.video_id.map(|v| v.to_string()),
-        "status": r.status,
-        "vendor_status": r.status.map(|s| s.code()),
-        "origin": r.origin,
-        "output": r.output_path,
-        "credits": billed(r),
-        "created_ms": r.created_ms,
-        "last_error": r.last_error,
-        "needs_resume": r.needs_resume(),
-    })
-}
+pub(crate) use crate::cmd::jobs_view::job_json;
 
 pub fn jobs(ctx: &Ctx, net: &NetArgs, args: &JobsArgs) -> Result<Exit, Failure> {
     let settings = Settings::resolve(net)?;
     let journal = open_journal(&settings)?;
     let rt = crate::connect::runtime()?;
-    if let Some(JobsAction::Rm { job_ids, force }) = &args.action {
-        return forget(ctx, &rt, &journal, job_ids, *force);
+    match &args.action {
+        Some(JobsAction::Rm { job_ids, force }) => {
+            return forget(ctx, &rt, &journal, job_ids, *force);
+        }
+        Some(JobsAction::Show { job_id }) => {
+            let record = rt
+                .block_on(journal.job(*job_id))
+                .map_err(|e| Failure::from(pixfuse::Error::from(e)))?;
+            // A journal without callbacks (no `webhook serve`) still shows the job.
+            let callbacks = rt.block_on(journal.callbacks()).unwrap_or_default();
+            return crate::cmd::jobs_view::show(ctx, &record, &callbacks);
+        }
+        None => {}
     }
     let mut list = rt
         .block_on(journal.jobs())
@@ -123,49 +117,7 @@ pub fn jobs(ctx: &Ctx, net: &NetArgs, args: &JobsArgs) -> Result<Exit, Failure> 
         };
         list.retain(|r| newest.contains(&r.id));
     }
-    let mut out = std::io::stdout().lock();
-    if ctx.json {
-        let jobs: Vec<_> = list.iter().map(job_json).collect();
-        ctx.print_json(&json!({ "jobs": jobs }))?;
-        return Ok(Exit::Success);
-    }
-    if list.is_empty() {
-        // A message, not data: stdout stays empty, so `pixfuse jobs | wc -l` counts jobs.
-        eprintln!("no jobs yet");
-        return Ok(Exit::Success);
-    }
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|r| {
-            vec![
-                r.id.to_string(),
-                r.state.to_string(),
-                r.video_id.map(|v| v.to_string()).unwrap_or_default(),
-                billed(r).map(|c| c.to_string()).unwrap_or_default(),
-                r.output_path
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                r.last_error.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    write!(
-        out,
-        "{}",
-        table::render(
-            &[
-                "job",
-                "state",
-                "video id",
-                "credits",
-                "output",
-                "last error"
-            ],
-            &rows
-        )
-    )?;
-    Ok(Exit::Success)
+    crate::cmd::jobs_view::list(ctx, &list, settings.sandbox())
 }
 
 /// `pixfuse jobs rm`.

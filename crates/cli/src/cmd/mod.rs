@@ -9,6 +9,7 @@ pub mod estimate;
 mod flag_mode;
 pub mod help;
 pub mod job;
+mod jobs_view;
 pub mod journal;
 pub mod models;
 pub mod sandbox;
@@ -29,20 +30,14 @@ pub use crate::failure::Failure;
 
 pub fn run(cli: Cli) -> Exit {
     let ctx = Ctx::new(&cli.global);
+    crate::render::set_quiet(ctx.quiet);
     crate::connect::init_tracing(cli.global.verbose);
     let net = &cli.global.net;
-    // Commands that talk to a server promise one `--json` object for every outcome (issue 5);
-    // the offline ones print their own `--json` verdicts, and `mcp`'s stdout is the protocol's.
-    let networked = !matches!(
+    // Every command promises one `--json` object for every outcome (issue 5), except `mcp`,
+    // whose stdout is the protocol's, and the generated scripts and pages.
+    let owes_json = !matches!(
         cli.command,
-        Command::Validate(_)
-            | Command::Models(_)
-            | Command::Estimate(_)
-            | Command::Sandbox(_)
-            | Command::Mcp(_)
-            | Command::Help(_)
-            | Command::Completions(_)
-            | Command::Man(_)
+        Command::Mcp(_) | Command::Completions(_) | Command::Man(_)
     );
     let result = match cli.command {
         Command::Run(args) => job::run(&ctx, net, &args),
@@ -71,10 +66,11 @@ pub fn run(cli: Cli) -> Exit {
         Ok(exit) => exit,
         Err(f) if f.exit == Exit::Success => Exit::Success,
         Err(f) => {
-            if ctx.json && networked && !ctx.printed_json() {
+            if ctx.json && owes_json && !crate::json_out::printed() {
                 // Failed before any result existed (configuration, job file, key, session).
                 let _ = ctx.print_json(&serde_json::json!({
                     "status": "error",
+                    "class": crate::error_json::class_of(f.exit),
                     "exit_code": f.exit.code(),
                     "error": ctx.commands_in(&f.message),
                 }));

@@ -346,7 +346,7 @@ fn announce(
             "state_file": state,
             "webhook_url": webhook,
         });
-        writeln!(out, "{value}")?;
+        crate::json_out::write_line(&mut out, &value)?;
     } else {
         writeln!(
             out,

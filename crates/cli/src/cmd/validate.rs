@@ -476,8 +476,7 @@ fn validate_lines_with(
                     line,
                     validation: &v,
                 };
-                serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::from)?;
-                out.write_all(b"\n")?;
+                crate::json_out::write_serialized(&mut *out, &report)?;
             }
             Some((style, quiet)) => {
                 let prompt = v.job.as_ref().map(|j| j.prompt.as_str());

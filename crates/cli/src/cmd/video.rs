@@ -57,7 +57,7 @@ pub struct DownloadArgs {
 pub(crate) fn status_json(s: &VideoStatus) -> serde_json::Value {
     json!({
         "video_id": s.video_id.to_string(),
-        "status": s.status.describe(),
+        "video_status": s.status.describe(),
         "vendor_status": s.status.code(),
         "url": s.url,
         "credits": s.credits,

@@ -277,7 +277,7 @@ fn outcome(received: &Received) -> Value {
         "result": result,
         "http_status": 200,
         "video_id": event.video_id.to_string(),
-        "status": event.status,
+        "video_status": event.status,
         "job_id": received.job().map(|j| j.id),
         "ended_job": moved,
         "signed_as": event.delivery.signed_as.as_str(),
@@ -319,7 +319,7 @@ impl Shared {
     /// One line per event: JSON with `--json`, else a sentence.
     fn log(&self, line: &Value) {
         let text = if self.json {
-            line.to_string()
+            crate::json_out::stamped(line.clone()).to_string()
         } else {
             human(line)
         };
@@ -344,7 +344,7 @@ fn human(line: &Value) -> String {
             format!(
                 "callback: video {} {} ({result}; {job})",
                 field("video_id"),
-                field("status")
+                field("video_status")
             )
         }
         (_, "downloaded") => format!("job {}: downloaded to {}", line["job_id"], field("output")),

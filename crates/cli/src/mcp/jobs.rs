@@ -354,7 +354,8 @@ fn may_have_billed(error: &Error) -> bool {
 /// The non-error answer of a wait that ran out of time.
 fn still_generating(video_id: u64, job_id: Option<i64>, waited: Duration) -> Answer {
     Answer::ok(json!({
-        "status": "generating",
+        "status": "running",
+        "video_status": "generating",
         "video_id": video_id.to_string(),
         "job_id": job_id,
         "message": format!(

@@ -11,7 +11,10 @@ fn examples() -> PathBuf {
 
 fn pixfuse() -> Command {
     let mut cmd = Command::cargo_bin("pixfuse").unwrap();
-    cmd.current_dir(examples()).env("NO_COLOR", "1");
+    // Tables fit COLUMNS when it is set: a test that wants a width says so.
+    cmd.current_dir(examples())
+        .env("NO_COLOR", "1")
+        .env_remove("COLUMNS");
     cmd
 }
 
@@ -102,7 +105,7 @@ fn stdin_is_read_for_dash() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         v,
-        serde_json::json!({"valid": true, "errors": [], "warnings": []})
+        serde_json::json!({"valid": true, "errors": [], "warnings": [], "schema": 1})
     );
 }
 
@@ -289,7 +292,31 @@ fn human_diagnostics_snapshots() {
 #[test]
 fn models_snapshot() {
     let (_, stdout, _) = run(&["models"]);
+    let widest = stdout.lines().map(|l| l.chars().count()).max();
+    assert!(
+        widest <= Some(80),
+        "models must fit 80 columns whole:\n{stdout}"
+    );
     insta::assert_snapshot!("models", stdout);
+    let out = pixfuse()
+        .env("COLUMNS", "80")
+        .arg("models")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        stdout,
+        "80 columns: nothing cut"
+    );
+    let out = pixfuse()
+        .env("COLUMNS", "44")
+        .arg("models")
+        .output()
+        .unwrap();
+    let narrow = String::from_utf8(out.stdout).unwrap();
+    let table: Vec<&str> = narrow.lines().take_while(|l| !l.is_empty()).collect();
+    assert!(table.iter().all(|l| l.chars().count() <= 44), "{narrow}");
+    insta::assert_snapshot!("models-44-columns", narrow);
 }
 
 #[test]
@@ -322,4 +349,31 @@ fn usage_errors_are_json_in_json_mode() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn messages_and_diagnostics_go_to_stderr_data_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    for args in [
+        vec!["validate", "v5-duration-10.json"],
+        vec!["estimate", "v5-duration-10.json"],
+        vec!["run", "v5-duration-10.json", "-o", "x.mp4"],
+        vec!["--state-dir", state, "jobs"],
+        vec!["--state-dir", state, "--sandbox", "resume"],
+    ] {
+        let out = pixfuse().args(&args).output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(stdout.is_empty(), "{args:?} wrote to stdout:\n{stdout}");
+        assert!(!stderr.is_empty(), "{args:?} said nothing");
+    }
+    let (code, stdout, _) = run(&["estimate", "seed.json"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(" credits ("),
+        "the estimate is data: {stdout}"
+    );
 }

@@ -202,3 +202,51 @@ fn missing_key_and_profile_messages_name_the_config_file() {
         "{v}"
     );
 }
+
+#[test]
+fn config_show_names_where_clap_found_each_option() {
+    let s = Scratch::new();
+    let env = [("PIXFUSE_BASE_URL", "http://localhost:9")];
+    let line = |out: &std::process::Output, name: &str| -> String {
+        let text = stdout(out);
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+            .to_owned()
+    };
+    let out = run(&s, &env, &["config", "show", "--timeout", "5s"]);
+    assert_exit(&out, 0);
+    assert!(
+        line(&out, "base_url").ends_with("($PIXFUSE_BASE_URL)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        line(&out, "timeout").ends_with("(--timeout)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        line(&out, "provider").ends_with("(default)"),
+        "{}",
+        stdout(&out)
+    );
+    // The same value in both: the flag is what counted.
+    let out = run(
+        &s,
+        &env,
+        &["--base-url", "http://localhost:9", "config", "show"],
+    );
+    assert!(
+        line(&out, "base_url").ends_with("(--base-url)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&s, &env, &["config", "show", "--json"]);
+    let v = json(&out);
+    assert_eq!(
+        v["settings"]["base_url"]["source"], "$PIXFUSE_BASE_URL",
+        "{v}"
+    );
+    assert_eq!(v["settings"]["base_url"]["value"], "http://localhost:9");
+}

@@ -139,3 +139,38 @@ fn every_positional_of_every_command_is_described() {
     walk(&pixfuse_cli::cli::Cli::command(), "pixfuse", &mut missing);
     assert!(missing.is_empty(), "undescribed positionals: {missing:?}");
 }
+
+#[test]
+fn network_options_appear_only_on_commands_that_use_the_network() {
+    for offline in ["models", "validate", "estimate", "sandbox", "completions"] {
+        let out = pixfuse(&[offline, "--help"]);
+        assert_exit(&out, 0);
+        let help = stdout(&out);
+        for option in ["--base-url", "--provider", "--poll-interval", "--sandbox "] {
+            assert!(
+                !help.contains(option),
+                "{offline} --help offers {option}:\n{help}"
+            );
+        }
+        assert!(
+            help.contains("--json"),
+            "{offline}: the output options stay"
+        );
+    }
+    for networked in ["run", "status", "jobs", "batch", "doctor"] {
+        let help = stdout(&pixfuse(&[networked, "--help"]));
+        assert!(
+            help.contains("--base-url"),
+            "{networked} --help lacks --base-url"
+        );
+        assert!(
+            help.contains("--sandbox"),
+            "{networked} --help lacks --sandbox"
+        );
+    }
+    // Still accepted where given before an offline command, as scripts do.
+    let s = Scratch::new();
+    let mut cmd = s.bare();
+    cmd.args(["--sandbox", "models", "--json"]);
+    assert_exit(&exec(cmd), 0);
+}

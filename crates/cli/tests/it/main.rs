@@ -15,6 +15,8 @@ mod flags_cli;
 mod help_cli;
 mod hostile;
 mod interrupt_cli;
+mod jobs_cli;
+mod json_docs;
 mod json_failures;
 mod lifecycle_cli;
 mod local_limits;

@@ -262,7 +262,7 @@ async fn generate_wait_download_bills_once_and_gives_the_video_byte_for_byte() {
         .call("wait", json!({ "video_id": video_id, "timeout_s": 30 }))
         .await;
     assert!(!is_error, "{ready}");
-    assert_eq!(ready["status"], "succeeded");
+    assert_eq!(ready["video_status"], "succeeded");
     let out = h.path("clip.mp4");
     let (done, is_error) = h
         .call("download", json!({ "video_id": video_id, "path": out }))
@@ -319,7 +319,8 @@ async fn a_wait_that_times_out_says_call_again_and_resume_finishes_the_job() {
         .call("wait", json!({ "job_id": first["job_id"], "timeout_s": 1 }))
         .await;
     assert!(!is_error, "a timeout must not read as a failure: {pending}");
-    assert_eq!(pending["status"], "generating");
+    assert_eq!(pending["status"], "running");
+    assert_eq!(pending["video_status"], "generating");
     assert_eq!(pending["video_id"], first["video_id"]);
     assert_eq!(pending["job_id"], first["job_id"]);
     assert!(
@@ -335,7 +336,8 @@ async fn a_wait_that_times_out_says_call_again_and_resume_finishes_the_job() {
         )
         .await;
     assert!(!is_error, "{pending}");
-    assert_eq!(pending["status"], "generating");
+    assert_eq!(pending["status"], "running");
+    assert_eq!(pending["video_status"], "generating");
     assert_eq!(h.sandbox.stats().billable_jobs, 1);
 }
 
@@ -387,7 +389,7 @@ async fn wait_sends_progress_notifications_to_a_caller_that_asks() {
     );
     let (ready, is_error) = h.call_with(params).await;
     assert!(!is_error, "{ready}");
-    assert_eq!(ready["status"], "succeeded");
+    assert_eq!(ready["video_status"], "succeeded");
     let started = std::time::Instant::now();
     while recorder.notes.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(5) {
         tokio::time::sleep(Duration::from_millis(10)).await;

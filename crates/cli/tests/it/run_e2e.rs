@@ -193,7 +193,7 @@ async fn step_by_step_commands() {
     cmd.args(["wait", "31337", "--json"]);
     let out = exec(cmd);
     assert_exit(&out, 0);
-    assert_eq!(json(&out)["status"], "succeeded");
+    assert_eq!(json(&out)["video_status"], "succeeded");
 
     let mut cmd = s.cmd(&vendor.uri());
     cmd.args(["download", "31337", "-o", "dl.mp4", "--json"]);

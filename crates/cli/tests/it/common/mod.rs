@@ -20,6 +20,8 @@ const CLEARED: &[&str] = &[
     "PIXFUSE_WEBHOOK_SECRET",
     "PIXFUSE_JOURNAL_URL",
     "RUST_LOG",
+    // Tables fit COLUMNS when it is set.
+    "COLUMNS",
 ];
 
 /// A scratch directory with a state dir and a HOME.
