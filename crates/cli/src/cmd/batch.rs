@@ -270,33 +270,37 @@ fn status(ctx: &Ctx, net: &NetArgs, args: &BatchArgs) -> Result<Exit, Failure> {
         ctx.print_json(&value)?;
         return Ok(Exit::Success);
     }
+    let rows: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| {
+            let job = match (l.job_id, l.job_state) {
+                (Some(id), Some(state)) => format!("{id} {}", state.as_str()),
+                _ => "-".to_owned(),
+            };
+            let state = l
+                .outcome
+                .as_ref()
+                .map_or(l.state.clone(), |o| format!("{} ({o})", l.state));
+            vec![
+                l.line.to_string(),
+                sanitize(&l.name),
+                state,
+                sanitize(l.worker.as_deref().unwrap_or("-")),
+                l.attempts.to_string(),
+                job,
+                l.trace_id.map_or("-".to_owned(), |t| t.to_string()),
+            ]
+        })
+        .collect();
     let mut out = std::io::stdout().lock();
-    writeln!(
+    write!(
         out,
-        "{:>5}  {:<20} {:<8} {:<22} {:>3}  {:<11} TRACE ID",
-        "LINE", "NAME", "STATE", "WORKER", "TRY", "JOB"
+        "{}",
+        crate::render::table::render(
+            &["LINE", "NAME", "STATE", "WORKER", "TRY", "JOB", "TRACE ID"],
+            &rows
+        )
     )?;
-    for l in &lines {
-        let job = match (l.job_id, l.job_state) {
-            (Some(id), Some(state)) => format!("{id} {}", state.as_str()),
-            _ => "-".to_owned(),
-        };
-        let state = l
-            .outcome
-            .as_ref()
-            .map_or(l.state.clone(), |o| format!("{} ({o})", l.state));
-        writeln!(
-            out,
-            "{:>5}  {:<20} {:<8} {:<22} {:>3}  {:<11} {}",
-            l.line,
-            sanitize(&l.name),
-            state,
-            sanitize(l.worker.as_deref().unwrap_or("-")),
-            l.attempts,
-            job,
-            l.trace_id.map_or("-".to_owned(), |t| t.to_string())
-        )?;
-    }
     writeln!(
         out,
         "{}: {done} done, {failed} failed, {running} running, {pending} pending; {credits} credits charged",
