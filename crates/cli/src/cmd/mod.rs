@@ -29,7 +29,7 @@ pub use crate::failure::Failure;
 
 pub fn run(cli: Cli) -> Exit {
     let ctx = Ctx::new(&cli.global);
-    crate::connect::init_tracing(cli.global.verbose);
+    crate::connect::init_logging(&cli.global);
     let net = &cli.global.net;
     // Commands that talk to a server promise one `--json` object for every outcome (issue 5);
     // the offline ones print their own `--json` verdicts, and `mcp`'s stdout is the protocol's.
