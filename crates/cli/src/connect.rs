@@ -8,11 +8,15 @@ use std::time::{Duration, Instant};
 use pixfuse::{Client, PollPolicy, Provider, RetryPolicy, TransportConfig};
 use secrecy::SecretString;
 
+use crate::calls;
 use crate::config::Config;
 use crate::exit::Exit;
 use crate::failure::Failure;
 use crate::key::{self, KeyInputs};
 use crate::net_args::NetArgs;
+
+/// A `tracing` filter for the library's developer logs (see [`init_logging`]).
+pub const LOG_ENV: &str = "PIXFUSE_LOG";
 
 /// Where `pixfuse webhook serve` reads the webhook secret.
 pub const WEBHOOK_SECRET_ENV: &str = "PIXFUSE_WEBHOOK_SECRET";
@@ -57,7 +61,7 @@ impl Settings {
         let started = Instant::now();
         let config = Config::load(net.config.as_deref(), net.profile.as_deref())
             .map_err(|e| Failure::usage(e.to_string()))?;
-        tracing::debug!(file = ?config.path, profile = ?config.profile, "config");
+        calls::verbose_line(&describe_config(&config));
         for warning in &config.warnings {
             eprintln!("pixfuse: warning: {warning}");
         }
@@ -261,7 +265,8 @@ impl Settings {
         let transport = TransportConfig::new(self.provider, key)
             .with_base_url(base_url.unwrap_or(&self.base_url))
             .with_retry(self.retry_policy())
-            .with_poll(self.poll);
+            .with_poll(self.poll)
+            .with_observer(calls::observer());
         let mut builder = Client::builder().transport(transport).state_dir(state_dir);
         if let Some(url) = &self.journal {
             builder = builder.journal(url.clone());
@@ -270,6 +275,11 @@ impl Settings {
             builder = builder.origin(origin);
         }
         let client = builder.build().map_err(Failure::from)?;
+        calls::verbose_line(&format!(
+            "state directory: {}",
+            self.journal_dir()?.display()
+        ));
+        calls::verbose_line(&format!("journal: {}", client.journal().location()));
         Ok(client.with_deadline(self.deadline()))
     }
 
@@ -358,17 +368,33 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         })
 }
 
-/// `-v` logs requests (info), `-vv` everything at debug, to stderr. The transport redacts the
-/// key in every field, so even `-vv` never shows it.
-pub fn init_tracing(verbose: u8) {
-    let level = match verbose {
-        0 => return,
-        1 => "info",
-        _ => "debug",
+/// The `-v` line naming the config file in use (or where none was found).
+fn describe_config(config: &Config) -> String {
+    match (&config.path, &config.profile) {
+        (Some(path), Some(profile)) => {
+            format!("config file: {} (profile {profile})", path.display())
+        }
+        (Some(path), None) => format!("config file: {}", path.display()),
+        (None, _) => match crate::config::default_config_path() {
+            Some(path) => format!("config file: none ({} does not exist)", path.display()),
+            None => "config file: none".to_owned(),
+        },
+    }
+}
+
+/// Sets what `-v`/`-q` ask for: `-v` logs each request and names the paths in use, `-vv` adds
+/// the bodies ([`crate::calls`]). The library's `tracing` output, meant for developers, is
+/// off unless `PIXFUSE_LOG` holds a filter (`PIXFUSE_LOG=pixfuse_transport=debug`); the
+/// transport redacts the key in every field, so it never shows it either.
+pub fn init_logging(global: &crate::cli::GlobalArgs) {
+    calls::set_level(calls::Level {
+        verbose: global.verbose,
+        quiet: global.quiet,
+    });
+    let Some(directives) = std::env::var(LOG_ENV).ok().filter(|v| !v.trim().is_empty()) else {
+        return;
     };
-    let filter = tracing_subscriber::EnvFilter::new(format!(
-        "pixfuse={level},pixfuse_transport={level},pixfuse_cli={level}"
-    ));
+    let filter = tracing_subscriber::EnvFilter::new(directives);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

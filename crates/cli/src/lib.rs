@@ -1,6 +1,7 @@
 //! The `pixfuse` command-line tool as a library: `main.rs` only calls [`run`]. Commands live in
 //! [`cmd`], one module each; exit codes in [`exit`].
 
+mod calls;
 pub mod cli;
 pub mod cmd;
 mod config;

@@ -39,6 +39,7 @@ pub mod diagnostic;
 pub mod endpoint;
 pub mod errcode;
 pub mod estimate;
+pub mod eta;
 mod fields;
 pub mod fix;
 mod generated;

@@ -251,8 +251,9 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
                             .poll_timeout()
                             .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
                         (self.on_event)(Event::Retrying {
-                            what: format!("status poll {}", machine.polls()),
+                            what: "status poll".to_owned(),
                             attempt: machine.polls(),
+                            limit: None,
                             delay,
                             reason,
                         });

@@ -6,6 +6,7 @@ use std::time::Duration;
 use pixfuse_core::lifecycle::JobState;
 use pixfuse_core::poll::JobStatus;
 use pixfuse_core::text::plural;
+use pixfuse_transport::CallNotice;
 use uuid::Uuid;
 
 /// One step of a job. Observe them with a closure passed to [`crate::Client::run_with`].
@@ -178,11 +179,46 @@ pub enum Event {
         what: String,
         /// The attempt about to be made (2 = the first retry).
         attempt: u32,
+        /// Attempts allowed for this kind of failure, when known.
+        limit: Option<u32>,
         /// The pause before it.
         delay: Duration,
         /// What went wrong.
         reason: String,
     },
+}
+
+impl Event {
+    /// The event a transport notice means for a job's progress: a retry (the attempts
+    /// themselves are for request logs, not progress).
+    pub fn from_call(notice: &CallNotice) -> Option<Event> {
+        match notice {
+            CallNotice::Retrying {
+                endpoint,
+                attempt,
+                limit,
+                delay,
+                reason,
+            } => Some(Event::Retrying {
+                what: endpoint.to_string(),
+                attempt: *attempt,
+                limit: Some(*limit),
+                delay: *delay,
+                reason: reason.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A pause as a person reads it: `2 s`, `0.5 s`, `1.5 s`.
+fn seconds(d: Duration) -> String {
+    let tenths = (d.as_secs_f64() * 10.0).round() / 10.0;
+    if tenths.fract() == 0.0 {
+        format!("{tenths:.0} s")
+    } else {
+        format!("{tenths:.1} s")
+    }
 }
 
 impl std::fmt::Display for Event {
@@ -285,13 +321,20 @@ impl std::fmt::Display for Event {
             Event::Retrying {
                 what,
                 attempt,
+                limit,
                 delay,
                 reason,
-            } => write!(
-                f,
-                "{what}: attempt {attempt} failed ({reason}); retrying in {:.1}s",
-                delay.as_secs_f64()
-            ),
+            } => {
+                write!(
+                    f,
+                    "{what}: retrying in {} (attempt {attempt}",
+                    seconds(*delay)
+                )?;
+                if let Some(limit) = limit {
+                    write!(f, " of {limit}")?;
+                }
+                write!(f, "): {reason}")
+            }
         }
     }
 }

@@ -40,6 +40,7 @@ mod drive;
 pub mod dry_run;
 mod error;
 pub mod event;
+mod history;
 mod identity;
 mod jobfile;
 pub mod journal;
@@ -77,8 +78,8 @@ pub use pixfuse_core::{
 /// The HTTP layer, re-exported for its settings and types (timeouts, `Backoff`, …).
 pub use pixfuse_transport as transport;
 pub use pixfuse_transport::{
-    AuthStyle, Provider, ServerClock, TransportConfig, TransportError, download_redirect_policy,
-    redirect_policy,
+    AuthStyle, CallNotice, CallObserver, Provider, ServerClock, TransportConfig, TransportError,
+    download_redirect_policy, redirect_policy,
 };
 pub use secrecy::SecretString;
 pub use uuid::Uuid;

@@ -361,3 +361,33 @@ async fn the_submit_body_lists_fields_in_the_documented_order() {
         r#"{"image_references":[{"type":"subject","img_id":1000,"ref_name":"dog"},{"type":"background","img_id":1001,"ref_name":"park"}],"prompt":"@dog runs through @park at dusk","model":"v5","duration":5,"quality":"540p","aspect_ratio":"16:9","seed":42}"#
     );
 }
+
+#[tokio::test]
+async fn the_expected_generation_time_learns_from_finished_jobs_of_the_same_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let vendor = Vendor::start().await;
+    vendor.mount_happy(31).await;
+    let client = client(&vendor, &dir.path().join("state"));
+    let job = load(&write_job(dir.path()));
+    let guess = client.expected_generation(&job).await.unwrap();
+    assert_eq!(guess.from_jobs, 0);
+    assert_eq!(
+        guess.total,
+        pixfuse::core::poll::JobShape::from(&job).expected_render()
+    );
+    client
+        .run_with(job.clone(), &dir.path().join("a.mp4"), |_| {})
+        .await
+        .unwrap();
+    let learnt = client.expected_generation(&job).await.unwrap();
+    assert_eq!(learnt.from_jobs, 1);
+    // The mock answers at once: this machine's record beats the table's guess.
+    assert!(learnt.total < guess.total, "{learnt:?}");
+    // Another shape has no history yet.
+    let mut longer = job.clone();
+    longer.duration = 8;
+    assert_eq!(
+        client.expected_generation(&longer).await.unwrap().from_jobs,
+        0
+    );
+}

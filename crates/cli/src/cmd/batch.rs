@@ -706,12 +706,19 @@ fn outcome_json(ctx: &Ctx, o: &BatchOutcome) -> Value {
     v
 }
 
-/// Progress on stderr: an overall bar plus a line per in-flight job on a terminal, plain lines
-/// otherwise, nothing with `-q`.
+/// Progress on stderr: on a terminal, an overall bar counting what the summary counts, a row
+/// per job in flight showing its state, and a line per finished job that stays; plain lines
+/// otherwise; nothing with `-q`.
 struct View {
     quiet: bool,
+    verbose: u8,
     multi: Option<(MultiProgress, ProgressBar)>,
-    lines: HashMap<usize, (ProgressBar, Instant)>,
+    /// Jobs in flight: their row and when they started.
+    lines: HashMap<usize, (Option<ProgressBar>, Instant)>,
+    /// The same tally the summary prints, so the bar's counts match it.
+    tally: BatchSummary,
+    /// Request lines and transport retries print above the bars while they draw.
+    _attached: Option<crate::calls::Attached>,
 }
 
 impl View {
@@ -727,10 +734,24 @@ impl View {
             bar.enable_steady_tick(Duration::from_millis(200));
             (multi, bar)
         });
+        let attached = multi.as_ref().map(|(_, overall)| {
+            let overall = overall.clone();
+            crate::calls::attach(std::sync::Arc::new(
+                move |shown: crate::calls::Shown<'_>| match shown {
+                    crate::calls::Shown::Line(line) => overall.println(sanitize(line)),
+                    crate::calls::Shown::Retry(event) => {
+                        overall.println(sanitize(&event.to_string()))
+                    }
+                },
+            ))
+        });
         View {
             quiet: ctx.quiet,
+            verbose: ctx.verbose,
             multi,
             lines: HashMap::new(),
+            tally: BatchSummary::default(),
+            _attached: attached,
         }
     }
 
@@ -738,42 +759,70 @@ impl View {
         if self.quiet {
             return;
         }
-        let Some((multi, overall)) = &self.multi else {
-            if let Some(line) = plain_line(event) {
-                let _ = writeln!(std::io::stderr().lock(), "pixfuse: {}", sanitize(&line));
-            }
+        if matches!(event, BatchEvent::ConcurrencyChanged { .. }) && self.verbose == 0 {
             return;
-        };
-        match event {
-            BatchEvent::Started { line, name } => {
+        }
+        let row = match (event, &self.multi) {
+            (BatchEvent::Started { line, name }, Some((multi, _))) => {
                 let bar = multi.add(ProgressBar::new_spinner());
                 bar.set_style(
                     ProgressStyle::with_template("  {spinner} {elapsed:>4} {prefix:<16} {msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
-                bar.set_prefix(name.clone());
+                bar.set_prefix(sanitize(name).into_owned());
                 bar.set_message("starting");
                 bar.enable_steady_tick(Duration::from_millis(200));
-                self.lines.insert(*line, (bar, Instant::now()));
+                self.lines.insert(*line, (Some(bar), Instant::now()));
+                return;
             }
-            BatchEvent::Job { line, event, .. } => {
-                if let Some((bar, _)) = self.lines.get(line) {
-                    let msg = match event {
-                        pixfuse::Event::Polled { status, .. } => status.describe().to_owned(),
-                        pixfuse::Event::Downloading { .. } => "downloading".to_owned(),
-                        other => other.to_string(),
-                    };
-                    bar.set_message(sanitize(&msg).into_owned());
-                }
+            (BatchEvent::Started { line, .. }, None) => {
+                self.lines.entry(*line).or_insert((None, Instant::now()));
+                None
             }
-            BatchEvent::Finished(outcome) => {
-                if let Some((bar, _)) = self.lines.remove(&outcome.line) {
-                    bar.finish_and_clear();
-                    multi.remove(&bar);
+            (BatchEvent::Finished(outcome), _) => {
+                self.tally.add(&outcome.end);
+                let started = match self.lines.remove(&outcome.line) {
+                    Some((bar, started)) => {
+                        if let (Some(bar), Some((multi, _))) = (bar, &self.multi) {
+                            bar.finish_and_clear();
+                            multi.remove(&bar);
+                        }
+                        Some(started)
+                    }
+                    None => None,
+                };
+                Some(finished_line(outcome, started.map(|s| s.elapsed())))
+            }
+            _ => None,
+        };
+        let Some((_, overall)) = &self.multi else {
+            if let Some(line) = row.or_else(|| plain_line(event)) {
+                let _ = writeln!(std::io::stderr().lock(), "pixfuse: {}", sanitize(&line));
+            }
+            return;
+        };
+        if let Some(row) = row {
+            overall.inc(1);
+            overall.set_message(counts(&self.tally));
+            overall.println(sanitize(&row));
+            return;
+        }
+        match event {
+            // A row shows the job's state, not the event that moved it.
+            BatchEvent::Job {
+                line, event: step, ..
+            } => {
+                if let (Some((Some(bar), _)), Some(state)) =
+                    (self.lines.get(line), crate::progress::state_of(step))
+                {
+                    bar.set_message(sanitize(&state).into_owned());
                 }
-                overall.inc(1);
-                if !matches!(outcome.result, BatchResult::Done { .. }) {
-                    overall.println(sanitize(&finished_line(outcome)));
+                if matches!(
+                    step,
+                    pixfuse::Event::Retrying { .. } | pixfuse::Event::Warning { .. }
+                ) && let Some(text) = plain_line(event)
+                {
+                    overall.println(sanitize(&text));
                 }
             }
             other => {
@@ -786,12 +835,32 @@ impl View {
 
     fn finish(&mut self) {
         for (_, (bar, _)) in self.lines.drain() {
-            bar.finish_and_clear();
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
         }
         if let Some((_, overall)) = &self.multi {
             overall.finish_and_clear();
         }
     }
+}
+
+/// The overall bar's counts, in the summary's words (`3 done, 1 failed`).
+fn counts(tally: &BatchSummary) -> String {
+    let failed: usize = tally.failed.values().sum();
+    let refused: usize = tally.refused_total();
+    [
+        (tally.done, "done"),
+        (failed, "failed"),
+        (tally.still_running, "still running"),
+        (tally.skipped_budget, "skipped by budget"),
+        (refused, "refused before billing"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, label)| format!("{n} {label}"))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// The plain log line for an event worth one (in log mode).
@@ -826,23 +895,48 @@ fn plain_line(event: &BatchEvent) -> Option<String> {
         BatchEvent::BudgetStop { name, refusal, .. } => {
             format!("budget: [{name}] {refusal}; submitting nothing more")
         }
-        BatchEvent::Finished(outcome) => finished_line(outcome),
+        BatchEvent::Finished(outcome) => finished_line(outcome, None),
         _ => return None,
     })
 }
 
-fn finished_line(o: &BatchOutcome) -> String {
+/// The line a finished job leaves: `✓ dog-room  12.3 s  45 credits  out/dog-room.mp4`, `✗` for
+/// a failure, `-` for a line not run; the time is this run's, when it ran the job.
+fn finished_line(o: &BatchOutcome, took: Option<Duration>) -> String {
     let name = o.id.clone().unwrap_or_else(|| format!("line {}", o.line));
+    let took = took
+        .map(|t| format!("  {:.1} s", t.as_secs_f64()))
+        .unwrap_or_default();
     match &o.result {
         BatchResult::Done { earlier: true, .. } => {
-            format!("[{name}] done earlier (or by another process)")
+            format!("✓ {name}  done earlier  {}", shown_path(&o.output))
         }
         BatchResult::Done { outcome, .. } => {
-            format!("[{name}] done: {}", outcome.output.display())
+            let credits = outcome
+                .credits
+                .map(|c| format!("  {}", plural(c, "credit")))
+                .unwrap_or_default();
+            format!("✓ {name}{took}{credits}  {}", shown_path(&outcome.output))
         }
-        BatchResult::Failed(e) => format!("[{name}] failed: {e}"),
-        BatchResult::SkippedBudget(r) => format!("[{name}] skipped: {r}"),
+        BatchResult::Failed(e) => match o.end.kind {
+            LineKind::StillRunning => format!("… {name}{took}  still running: {e}"),
+            LineKind::RefusedBeforeBilling { .. } => {
+                format!("✗ {name}{took}  refused before billing: {e}")
+            }
+            _ => format!("✗ {name}{took}  failed: {e}"),
+        },
+        BatchResult::SkippedBudget(r) => format!("- {name}  skipped by budget: {r}"),
     }
+}
+
+/// A path as the user would type it: relative to the working directory when under it.
+fn shown_path(path: &std::path::Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 #[cfg(test)]

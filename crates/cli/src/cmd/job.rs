@@ -209,6 +209,10 @@ fn execute(
         progress.event(&e)
     };
     let rt = &session.rt;
+    // An unreadable journal only costs the estimate its local history.
+    if let Ok(expected) = rt.block_on(client.expected_generation(&job)) {
+        progress.expect(expected);
+    }
     let prompt = job.prompt.clone();
     let mut opts = JobOptions::default();
     opts.new = request.new;

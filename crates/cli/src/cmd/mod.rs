@@ -31,7 +31,7 @@ pub use crate::failure::Failure;
 pub fn run(cli: Cli) -> Exit {
     let ctx = Ctx::new(&cli.global);
     crate::render::set_quiet(ctx.quiet);
-    crate::connect::init_tracing(cli.global.verbose);
+    crate::connect::init_logging(&cli.global);
     let net = &cli.global.net;
     // Every command promises one `--json` object for every outcome (issue 5), except `mcp`,
     // whose stdout is the protocol's, and the generated scripts and pages.
