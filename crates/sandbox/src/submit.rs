@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 use crate::account::{self, NewJob, Outcome};
 use crate::app::{App, Shared};
 use crate::faults::Endpoint;
-use crate::judge::{Fusion, judge};
-use crate::reply::Reply;
+use crate::judge::{Fusion, VideoRef, judge};
+use crate::reply::{Refusal, Reply};
 use crate::stats::counter;
 use crate::{clock, price, render};
 
@@ -45,10 +45,7 @@ fn trace_id(headers: &HeaderMap) -> Option<String> {
 }
 
 fn submit(app: &App, key: String, trace_id: Option<String>, body: &[u8]) -> Reply {
-    let job = judge(body).map(|fusion| {
-        let job = new_job(app, &fusion, key, trace_id.clone());
-        (fusion.img_ids, job)
-    });
+    let judged = judge(body);
     let limit = u64::from(app.config.concurrency_limit);
     // One transaction from the trace id to the charge: two processes cannot both bill one trace
     // id, take the last slot or spend the last credits.
@@ -64,15 +61,20 @@ fn submit(app: &App, key: String, trace_id: Option<String>, body: &[u8]) -> Repl
                 json!({ "video_id": video_id, "credits": credits }),
             ));
         }
-        let (img_ids, job) = match &job {
-            Ok(accepted) => accepted,
+        let fusion = match &judged {
+            Ok(fusion) => fusion,
             Err(refusal) => return Ok(Reply::refuse(refusal)),
         };
-        for &img_id in img_ids {
+        for &img_id in &fusion.img_ids {
             if !account::is_image(tx, img_id)? {
                 return Ok(Reply::err(INVALID_IMAGE_ID));
             }
         }
+        let lengths = match video_lengths(tx, fusion, now)? {
+            Ok(lengths) => lengths,
+            Err(refusal) => return Ok(Reply::refuse(&refusal)),
+        };
+        let job = &new_job(app, fusion, &lengths, key, trace_id.clone());
         if account::running(tx, &job.key_hash, now)? >= limit {
             return Ok(Reply::err(CONCURRENCY_LIMIT));
         }
@@ -90,19 +92,83 @@ fn submit(app: &App, key: String, trace_id: Option<String>, body: &[u8]) -> Repl
     })
 }
 
+/// The lengths in seconds of an Omni request's reference videos, in order (none for a plain
+/// request, which does not use them): an upload's as its [`account::VideoMedia`] record says,
+/// an earlier generation's as its result reports. A video that does not exist (or a generation
+/// that has not succeeded) is an invalid parameter.
+fn video_lengths(
+    tx: &rusqlite::Connection,
+    fusion: &Fusion,
+    now: i64,
+) -> rusqlite::Result<Result<Vec<f64>, Refusal>> {
+    let invalid = |param: String| Ok(Err(Refusal::new(crate::schema::INVALID, param)));
+    if !fusion.omni {
+        return Ok(Ok(Vec::new()));
+    }
+    let mut lengths = Vec::with_capacity(fusion.videos.len());
+    for (i, video) in fusion.videos.iter().enumerate() {
+        match *video {
+            VideoRef::Media(id) => match account::video(tx, id)? {
+                Some(media) => lengths.push(media.seconds()),
+                None => return invalid(format!("video_references[{i}].video_media_id")),
+            },
+            VideoRef::Source(id) => match account::job(tx, id)? {
+                Some(job) if job.status(now) == 1 => lengths.push(job.output_seconds()),
+                _ => return invalid(format!("video_references[{i}].source_video_id")),
+            },
+        }
+    }
+    Ok(Ok(lengths))
+}
+
+/// How long the output is: a plain request's duration; in Omni mode the longest reference
+/// video's length (whole seconds, rounded up), or the render table's typical duration when
+/// there is no video to follow.
+fn output_seconds(fusion: &Fusion, lengths: &[f64]) -> u32 {
+    if !fusion.omni {
+        return fusion.duration;
+    }
+    let longest = lengths.iter().copied().fold(0.0_f64, f64::max);
+    if longest > 0.0 {
+        // Lengths are finite seconds of a short clip: the cast cannot truncate.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let whole = longest.ceil().min(f64::from(u32::MAX)) as u32;
+        whole
+    } else {
+        pixfuse_core::CAPABILITIES.render.typical_duration
+    }
+}
+
 /// The job an accepted request becomes: its price, generation time, outcome and the result
-/// fields it fixes (a random seed when it sent none).
-fn new_job(app: &App, fusion: &Fusion, key_hash: String, trace_id: Option<String>) -> NewJob {
-    let credits = price::credits(
-        app.config.prices,
-        &fusion.model,
-        &fusion.quality,
-        fusion.duration,
-        fusion.audio,
-    );
-    let generation =
-        app.config
-            .generation_time_for(&fusion.model, fusion.duration, &fusion.quality);
+/// fields it fixes (a random seed when it sent none). `lengths`: its reference videos' (Omni).
+fn new_job(
+    app: &App,
+    fusion: &Fusion,
+    lengths: &[f64],
+    key_hash: String,
+    trace_id: Option<String>,
+) -> NewJob {
+    let output = output_seconds(fusion, lengths);
+    let credits = if fusion.omni && !lengths.is_empty() {
+        price::omni_credits(
+            app.config.prices,
+            &fusion.model,
+            &fusion.quality,
+            fusion.audio,
+            lengths.iter().sum(),
+        )
+    } else {
+        price::credits(
+            app.config.prices,
+            &fusion.model,
+            &fusion.quality,
+            output,
+            fusion.audio,
+        )
+    };
+    let generation = app
+        .config
+        .generation_time_for(&fusion.model, output, &fusion.quality);
     let seed_max = pixfuse_core::CAPABILITIES.request.seed_max.value;
     let seed = fusion
         .seed
@@ -113,12 +179,13 @@ fn new_job(app: &App, fusion: &Fusion, key_hash: String, trace_id: Option<String
         credits,
         generation_ms: clock::ms(generation),
         outcome: outcome(app, &fusion.prompt),
-        fixed: fixed_fields(fusion, seed),
+        fixed: fixed_fields(fusion, seed, output),
     }
 }
 
-/// The result fields a job's request decides once and for all.
-fn fixed_fields(fusion: &Fusion, seed: u64) -> Map<String, Value> {
+/// The result fields a job's request decides once and for all; `duration`: the output's
+/// length in seconds.
+fn fixed_fields(fusion: &Fusion, seed: u64, duration: u32) -> Map<String, Value> {
     let (width, height) =
         render::dimensions(&fusion.quality, &fusion.aspect_ratio).unwrap_or_default();
     let mut fixed = Map::new();
@@ -139,6 +206,7 @@ fn fixed_fields(fusion: &Fusion, seed: u64) -> Map<String, Value> {
             .into(),
     );
     fixed.insert("has_audio".into(), fusion.audio.into());
+    fixed.insert(account::DURATION.into(), duration.into());
     fixed
 }
 
