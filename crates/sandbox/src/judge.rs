@@ -384,6 +384,87 @@ mod tests {
         assert!(long.is_ok(), "{long:?}");
     }
 
+    fn omni(edit: impl FnOnce(&mut Value)) -> Result<Fusion, (i64, String)> {
+        let mut r = json!({
+            "model": "v6", "prompt": "@subject1 dances like @video1 ", "quality": "720p",
+            "duration": 0, "aspect_ratio": "auto", "generate_audio_switch": true, "seed": 42,
+            "reference_mode": "omni",
+            "image_references": [{"img_id": 1, "ref_name": "subject1", "type": "subject"}],
+            "video_references": [{"ref_name": "video1", "video_media_id": 2}]
+        });
+        edit(&mut r);
+        judge(r.to_string().as_bytes()).map_err(|r| (r.code, r.param))
+    }
+
+    #[test]
+    fn omni_requests_are_judged_by_the_tables_omni_section() {
+        let accepted = omni(|_| {}).unwrap();
+        assert!(accepted.omni);
+        assert_eq!(accepted.videos, [VideoRef::Media(2)]);
+        // Third-party limits are warnings in the table: eight images, three videos, a model
+        // other than v6, a duration other than 0 — all sent, all accepted.
+        let eight: Vec<Value> = (0..8)
+            .map(|i| json!({"type": "subject", "img_id": i, "ref_name": format!("p{i}")}))
+            .collect();
+        assert!(omni(|r| r["image_references"] = json!(eight)).is_ok());
+        assert!(
+            omni(|r| r["video_references"] = json!([
+                {"ref_name": "video1", "video_media_id": 2},
+                {"ref_name": "v2", "source_video_id": 3},
+                {"ref_name": "v3", "video_media_id": 4},
+            ]))
+            .is_ok()
+        );
+        assert!(omni(|r| r["duration"] = json!(5)).is_ok());
+        // Videos alone are enough in Omni mode; nothing at all is not.
+        let alone = omni(|r| {
+            r.as_object_mut().unwrap().remove("image_references");
+            r["prompt"] = json!("like @video1 ");
+        });
+        assert!(alone.is_ok(), "{alone:?}");
+        assert_eq!(
+            omni(|r| {
+                r["image_references"] = json!([]);
+                r["video_references"] = json!([]);
+            })
+            .map(drop),
+            refused(crate::schema::EMPTY, "image_references")
+        );
+        // Names are unique across images and videos, and videos are mentioned like images.
+        assert_eq!(
+            omni(|r| r["video_references"][0]["ref_name"] = json!("subject1")).map(drop),
+            refused(INVALID, "video_references[0].ref_name")
+        );
+        assert_eq!(
+            omni(|r| r["prompt"] = json!("@subject1 dances like @video1, fast")).map(drop),
+            refused(INVALID, "prompt")
+        );
+    }
+
+    #[test]
+    fn outside_omni_mode_the_models_rules_stand() {
+        let plain = |edit: fn(&mut Value)| {
+            omni(|r| {
+                r.as_object_mut().unwrap().remove("reference_mode");
+                r["duration"] = json!(5);
+                r["aspect_ratio"] = json!("16:9");
+                edit(r);
+            })
+            .map(|f| f.omni)
+        };
+        assert_eq!(plain(|_| {}), Ok(false));
+        assert_eq!(
+            plain(|r| r["duration"] = json!(0)),
+            refused(INVALID, "duration").map(|()| false)
+        );
+        assert_eq!(
+            plain(|r| r["aspect_ratio"] = json!("auto")),
+            refused(INVALID, "aspect_ratio").map(|()| false)
+        );
+        // An unknown mode is ignored: the request is plain.
+        assert_eq!(plain(|r| r["reference_mode"] = json!("omini")), Ok(false));
+    }
+
     #[test]
     fn a_longer_name_wins_the_mention() {
         assert!(check_mentions("@dogs run", &["dog", "dogs"]).is_ok());

@@ -224,8 +224,177 @@ fn outcome(app: &App, prompt: &str) -> Outcome {
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
+    use serde_json::json;
 
     use super::*;
+    use crate::auth::Keys;
+    use crate::config::{AuthStyle, Prices, SandboxConfig};
+    use crate::store::Store;
+
+    fn app() -> App {
+        let store = Store::open(None, 1_000_000, 300_000_000_000_000).unwrap();
+        let config = SandboxConfig {
+            generation_time: std::time::Duration::from_millis(1),
+            ..SandboxConfig::default()
+        };
+        App::new(
+            config,
+            Keys::new(Vec::new(), AuthStyle::default()),
+            store,
+            "http://sandbox".into(),
+        )
+    }
+
+    /// An uploaded image and an uploaded video of `secs` seconds (`None`: length unknown), as
+    /// the upload routes store them.
+    fn seed(app: &App, secs: Option<f64>) -> (u64, u64) {
+        app.store
+            .write(|tx| {
+                let img = app.new_id(tx)?;
+                account::add_media(tx, img, account::IMAGE, "image/png", b"png")?;
+                let video = app.new_id(tx)?;
+                account::add_video(tx, video, "video/mp4", b"mp4", secs)?;
+                Ok((img, video))
+            })
+            .unwrap()
+    }
+
+    fn omni(img: u64, videos: Value) -> Vec<u8> {
+        json!({
+            "model": "v6", "prompt": "@subject1 dances like @video1 ", "quality": "720p",
+            "duration": 0, "aspect_ratio": "auto", "generate_audio_switch": true, "seed": 42,
+            "reference_mode": "omni",
+            "image_references": [{"img_id": img, "ref_name": "subject1", "type": "subject"}],
+            "video_references": videos,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    /// Submits; returns the envelope and, when accepted, the job's status answer once done.
+    fn run(app: &App, body: &[u8]) -> (Value, Option<Value>) {
+        let envelope = submit(
+            app,
+            "key".into(),
+            Some(uuid::Uuid::new_v4().to_string()),
+            body,
+        )
+        .body()
+        .clone();
+        let Some(id) = envelope["Resp"]["video_id"].as_u64() else {
+            return (envelope, None);
+        };
+        let job = app.store.read(|tx| account::job(tx, id)).unwrap().unwrap();
+        let answer = crate::result::answer(&app.base_url, id, &job, job.ready_ms);
+        (envelope, Some(answer))
+    }
+
+    #[test]
+    fn an_omni_submit_follows_its_longest_reference_video() {
+        let app = app();
+        let (img, short) = seed(&app, Some(4.2));
+        let (_, long) = seed(&app, Some(9.5));
+        let videos = json!([
+            {"ref_name": "video1", "video_media_id": short},
+            {"ref_name": "video2", "video_media_id": long},
+        ]);
+        let (envelope, answer) = run(&app, &omni(img, videos));
+        assert_eq!(envelope["ErrCode"], 0, "{envelope}");
+        let answer = answer.unwrap();
+        assert_eq!(answer["status"], 1);
+        // The output follows the longest video (9.5 s → 10 whole seconds).
+        assert_eq!(answer["duration"], 10);
+        // Priced per second of reference video: 720p with audio on v6, times the Omni factor.
+        let credits = price::omni_credits(
+            Prices::Spec,
+            &pixfuse_core::Model::V6,
+            &pixfuse_core::Quality::Q720p,
+            true,
+            4.2 + 9.5,
+        );
+        assert_eq!(envelope["Resp"]["credits"], credits);
+        assert_eq!(answer["credits"], credits);
+        assert!(credits > 0);
+    }
+
+    #[test]
+    fn an_earlier_generation_is_a_reference_of_its_own_length() {
+        let app = app();
+        let (img, video) = seed(&app, None);
+        // Unknown length: the render table's typical duration.
+        let (_, first) = run(
+            &app,
+            &omni(
+                img,
+                json!([{"ref_name": "video1", "video_media_id": video}]),
+            ),
+        );
+        let first = first.unwrap();
+        let typical = pixfuse_core::CAPABILITIES.render.typical_duration;
+        assert_eq!(first["duration"], typical);
+        // A plain job of 7 s, then an Omni job following it.
+        let plain = json!({
+            "image_references": [{"type": "subject", "img_id": img, "ref_name": "dog"}],
+            "prompt": "@dog runs ", "model": "v6", "duration": 7, "quality": "540p",
+            "aspect_ratio": "16:9",
+        });
+        let (_, earlier) = run(&app, plain.to_string().as_bytes());
+        let earlier = earlier.unwrap();
+        assert_eq!(earlier["duration"], 7);
+        // A generation is a reference once it has succeeded (a bounded wait: it takes ms).
+        let id = earlier["id"].as_u64().unwrap();
+        for _ in 0..200 {
+            let job = app.store.read(|tx| account::job(tx, id)).unwrap().unwrap();
+            if job.status(clock::now_ms()) == 1 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let (envelope, answer) = run(
+            &app,
+            &omni(
+                img,
+                json!([{"ref_name": "video1", "source_video_id": earlier["id"]}]),
+            ),
+        );
+        assert_eq!(envelope["ErrCode"], 0, "{envelope}");
+        assert_eq!(answer.unwrap()["duration"], 7);
+    }
+
+    #[test]
+    fn a_reference_video_that_does_not_exist_is_an_invalid_parameter() {
+        let app = app();
+        let (img, video) = seed(&app, Some(3.0));
+        for (videos, param) in [
+            (
+                json!([{"ref_name": "video1", "video_media_id": img}]),
+                "video_references[0].video_media_id",
+            ),
+            (
+                json!([{"ref_name": "video1", "source_video_id": video}]),
+                "video_references[0].source_video_id",
+            ),
+        ] {
+            let (envelope, answer) = run(&app, &omni(img, videos));
+            assert_eq!(envelope["ErrCode"], crate::schema::INVALID, "{envelope}");
+            assert!(
+                envelope["ErrMsg"].as_str().unwrap().contains(param),
+                "{envelope}"
+            );
+            assert!(answer.is_none());
+        }
+        // Both ids, or neither: refused by the judge before the store is asked.
+        let (both, _) = run(
+            &app,
+            &omni(
+                img,
+                json!([{"ref_name": "video1", "video_media_id": video, "source_video_id": 1}]),
+            ),
+        );
+        assert_eq!(both["ErrCode"], crate::schema::INVALID);
+        let (neither, _) = run(&app, &omni(img, json!([{"ref_name": "video1"}])));
+        assert_eq!(neither["ErrCode"], crate::schema::EMPTY);
+    }
 
     #[test]
     fn the_first_trace_header_counts_whatever_its_spelling() {
