@@ -12,6 +12,8 @@
 //!   ones plain, optional ones `Option` (`null` counts as absent); types follow `type`/`format`
 //!   or a `$ref`, which may point into the request schema (`fusion-generate.request.schema.json#…`)
 //!   so a fact about a field is written once;
+//! - an optional array with `default: []` is a plain `Vec` (absent or `null` reads as empty,
+//!   and an empty one is not written), so code that reads it needs no `Option`;
 //! - an object without `additionalProperties: false` keeps unknown fields in `extra`, in one
 //!   pass; one with it refuses them;
 //! - `x-rust-source: {field, type}` with a `oneOf` of `{required: [name]}` turns those
@@ -58,6 +60,8 @@ pub(crate) struct Property {
     pub ident: String,
     pub ty: Ty,
     pub required: bool,
+    /// Optional with `default: []`: a plain `Vec`, empty when absent.
+    pub defaulted: bool,
     pub doc: String,
 }
 
@@ -243,11 +247,26 @@ impl Reader<'_> {
                 pointer: format!("{}/properties/{}", at.pointer, escape(wire)),
             };
             let (ty, doc) = self.ty(&prop_at)?;
+            let is_required = required.contains(wire.as_str());
+            let defaulted = match self.node(&prop_at)?.get("default") {
+                None => false,
+                Some(Value::Array(items))
+                    if items.is_empty() && matches!(ty, Ty::Vec(_)) && !is_required =>
+                {
+                    true
+                }
+                Some(_) => {
+                    return Err(where_(format!(
+                        "{wire:?}: only `default: []` on an optional array is supported"
+                    )));
+                }
+            };
             let property = Property {
                 wire: wire.clone(),
                 ident: ident_for(wire),
                 ty,
-                required: required.contains(wire.as_str()),
+                required: is_required,
+                defaulted,
                 doc: doc.unwrap_or_default(),
             };
             match &source {
@@ -463,7 +482,7 @@ fn render_struct(s: &StructDef) -> TokenStream {
         Field::Plain(p) => {
             let (ident, doc) = (format_ident!("{}", p.ident), &p.doc);
             let ty = ty_tokens(&p.ty);
-            let ty = if p.required {
+            let ty = if p.required || p.defaulted {
                 ty
             } else {
                 quote!(::std::option::Option<#ty>)
@@ -532,7 +551,7 @@ fn constructor(s: &StructDef) -> TokenStream {
                 if p.required && p.ty == Ty::String {
                     params.push(quote!(#ident: impl ::std::convert::Into<::std::string::String>));
                     inits.push(quote!(#ident: #ident.into()));
-                } else if p.required {
+                } else if p.required || p.defaulted {
                     params.push(quote!(#ident: #ty));
                     inits.push(quote!(#ident));
                 } else {
@@ -568,6 +587,13 @@ fn serialize(s: &StructDef) -> TokenStream {
                 if p.required {
                     fixed += 1;
                     entries.push(quote!(map.serialize_entry(#wire, &self.#ident)?;));
+                } else if p.defaulted {
+                    optional.push(quote!(usize::from(!self.#ident.is_empty())));
+                    entries.push(quote! {
+                        if !self.#ident.is_empty() {
+                            map.serialize_entry(#wire, &self.#ident)?;
+                        }
+                    });
                 } else {
                     optional.push(quote!(usize::from(self.#ident.is_some())));
                     entries.push(quote! {
@@ -671,6 +697,8 @@ fn deserialize(s: &StructDef) -> TokenStream {
                 let (ident, wire) = (format_ident!("{}", p.ident), &p.wire);
                 inits.push(if p.required {
                     quote!(#ident: #slot.ok_or_else(|| ::serde::de::Error::missing_field(#wire))?,)
+                } else if p.defaulted {
+                    quote!(#ident: #slot.flatten().unwrap_or_default(),)
                 } else {
                     quote!(#ident: #slot.flatten(),)
                 });

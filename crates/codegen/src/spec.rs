@@ -131,6 +131,7 @@ pub(crate) struct Capabilities {
     pub sources: BTreeMap<String, String>,
     pub request: RequestRules,
     pub upload: UploadRules,
+    pub omni: OmniRules,
     pub render: RenderRules,
     pub models: Vec<ModelCaps>,
 }
@@ -170,6 +171,32 @@ pub(crate) struct UploadRules {
     pub extensions: Vec<String>,
     pub max_bytes: Limit,
     pub max_side_px: Vec<Limit>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OmniRules {
+    pub models: Allowed<String>,
+    pub without_videos: Policy,
+    pub max_images: Limit,
+    pub max_videos: Limit,
+    pub video_max_seconds: Limit,
+    pub videos_total_max_seconds: Limit,
+    pub durations: Allowed<u32>,
+    pub extra_aspect_ratios: Allowed<String>,
+    pub negative_prompt_max_chars: Limit,
+    pub looks_like_omni: Policy,
+    pub upload: VideoUploadRules,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VideoUploadRules {
+    pub extensions: Vec<String>,
+    pub extension: Policy,
+    pub max_seconds: Limit,
+    pub max_side_px: Limit,
+    pub max_bytes: Vec<Limit>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -233,6 +260,7 @@ pub(crate) struct Pricing {
     pub sources: BTreeMap<String, String>,
     pub fixed: Vec<FixedPrice>,
     pub per_second: Vec<PerSecondPrice>,
+    pub omni: Vec<OmniPrice>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -254,6 +282,15 @@ pub(crate) struct PerSecondPrice {
     pub quality: String,
     pub audio: bool,
     pub credits_per_second: f64,
+    pub confidence: String,
+    pub source: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OmniPrice {
+    pub model: String,
+    pub factor_per_reference_second: f64,
     pub confidence: String,
     pub source: String,
 }

@@ -98,6 +98,68 @@ fn capabilities(c: &spec::Capabilities, enums: &Enums) -> Result<TokenStream, Er
             .collect::<Result<Vec<_>, _>>()?;
         quote!(crate::caps::UploadRules { extensions: &[#(#exts),*], max_bytes: #max_bytes, max_side_px: &[#(#sides),*] })
     };
+    let omni = {
+        let o = &c.omni;
+        let row = "omni";
+        src(&o.models.source, row)?;
+        let models = o
+            .models
+            .values
+            .iter()
+            .map(|m| model_e.path_of(m, CAPABILITIES))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (msev, msrc) = (severity(o.models.severity), &o.models.source);
+        let without_videos = policy(&o.without_videos, "omni.without_videos")?;
+        let max_images = limit(&o.max_images, "omni.max_images")?;
+        let max_videos = limit(&o.max_videos, "omni.max_videos")?;
+        let video_max = limit(&o.video_max_seconds, "omni.video_max_seconds")?;
+        let total_max = limit(&o.videos_total_max_seconds, "omni.videos_total_max_seconds")?;
+        src(&o.durations.source, "omni.durations")?;
+        let durations = &o.durations.values;
+        let (dsev, dsrc) = (severity(o.durations.severity), &o.durations.source);
+        src(&o.extra_aspect_ratios.source, "omni.extra_aspect_ratios")?;
+        let extra = o
+            .extra_aspect_ratios
+            .values
+            .iter()
+            .map(|a| aspect_e.path_of(a, CAPABILITIES))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (esev, esrc) = (
+            severity(o.extra_aspect_ratios.severity),
+            &o.extra_aspect_ratios.source,
+        );
+        let negative = limit(
+            &o.negative_prompt_max_chars,
+            "omni.negative_prompt_max_chars",
+        )?;
+        let looks_like = policy(&o.looks_like_omni, "omni.looks_like_omni")?;
+        let u = &o.upload;
+        let exts = &u.extensions;
+        let extension = policy(&u.extension, "omni.upload.extension")?;
+        let max_seconds = limit(&u.max_seconds, "omni.upload.max_seconds")?;
+        let max_side = limit(&u.max_side_px, "omni.upload.max_side_px")?;
+        let max_bytes = u
+            .max_bytes
+            .iter()
+            .map(|l| limit(l, "omni.upload.max_bytes"))
+            .collect::<Result<Vec<_>, _>>()?;
+        quote!(crate::caps::OmniRules {
+            models: crate::caps::Allowed { values: &[#(#models),*], severity: #msev, source: #msrc },
+            without_videos: #without_videos,
+            max_images: #max_images,
+            max_videos: #max_videos,
+            video_max_seconds: #video_max,
+            videos_total_max_seconds: #total_max,
+            durations: crate::caps::Allowed { values: &[#(#durations),*], severity: #dsev, source: #dsrc },
+            extra_aspect_ratios: crate::caps::Allowed { values: &[#(#extra),*], severity: #esev, source: #esrc },
+            negative_prompt_max_chars: #negative,
+            looks_like_omni: #looks_like,
+            upload: crate::caps::VideoUploadRules {
+                extensions: &[#(#exts),*], extension: #extension, max_seconds: #max_seconds,
+                max_side_px: #max_side, max_bytes: &[#(#max_bytes),*],
+            },
+        })
+    };
     let render = {
         let r = &c.render;
         src(&r.source, "render")?;
@@ -202,6 +264,7 @@ fn capabilities(c: &spec::Capabilities, enums: &Enums) -> Result<TokenStream, Er
             sources: &[#(#sources),*],
             request: #request,
             upload: #upload,
+            omni: #omni,
             render: #render,
             models: &[#(#models),*],
         };
@@ -289,6 +352,23 @@ fn pricing(p: &spec::Pricing, enums: &Enums) -> Result<TokenStream, Error> {
         );
         per.push(quote!(crate::pricing::PerSecondPrice { model: #m, quality: #q, audio: #a, credits_per_second: #c, confidence: #conf, source: #s }));
     }
+    let mut omni = Vec::new();
+    for o in &p.omni {
+        check_source(&p.sources, &o.source, PRICING, "omni")?;
+        let m = model_e.path_of(&o.model, PRICING)?;
+        let factor = o.factor_per_reference_second;
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(Error::spec(
+                PRICING,
+                format!(
+                    "omni[{}]: factor_per_reference_second must be a positive number",
+                    o.model
+                ),
+            ));
+        }
+        let (conf, s) = (confidence(&o.confidence)?, &o.source);
+        omni.push(quote!(crate::pricing::OmniPrice { model: #m, factor_per_reference_second: #factor, confidence: #conf, source: #s }));
+    }
     let cpu = p.credits_per_usd;
     let sources = p.sources.iter().map(|(k, v)| quote!((#k, #v)));
     Ok(quote! {
@@ -298,6 +378,7 @@ fn pricing(p: &spec::Pricing, enums: &Enums) -> Result<TokenStream, Error> {
             sources: &[#(#sources),*],
             fixed: &[#(#fixed),*],
             per_second: &[#(#per),*],
+            omni: &[#(#omni),*],
         };
     })
 }

@@ -5,6 +5,14 @@
 pub static CAPABILITIES: crate::caps::Capabilities = crate::caps::Capabilities {
     sources: &[
         (
+            "omni-auto-disputed",
+            "The same third parties disagree on aspect_ratio \"auto\": most send it in Omni mode, one kit rejects it",
+        ),
+        (
+            "omni-clients",
+            "Third-party production code that sends v6 Omni requests (ComfyUI's V6 fusion node, a Node platform kit, relay docs); no vendor page describes the mode, so every Omni rule is a warning",
+        ),
+        (
             "policy",
             "pixfuse project policy where sources are silent or disagree (fusion-api.md section 4)",
         ),
@@ -23,6 +31,14 @@ pub static CAPABILITIES: crate::caps::Capabilities = crate::caps::Capabilities {
         (
             "vendor-docs",
             "PixVerse platform API documentation (English)",
+        ),
+        (
+            "vendor-media-export",
+            "An official PixVerse export of the media-upload rules (mp4/mov/webm, at most 30 s, 1920 px per side, 50 MB), quoted by third parties for Omni",
+        ),
+        (
+            "vendor-media-guide",
+            "A newer official PixVerse guide for another feature that allows media uploads up to 100 MB",
         ),
         (
             "vendor-v6-docs",
@@ -76,6 +92,85 @@ pub static CAPABILITIES: crate::caps::Capabilities = crate::caps::Capabilities {
                 source: "vendor-docs",
             },
         ],
+    },
+    omni: crate::caps::OmniRules {
+        models: crate::caps::Allowed {
+            values: &[crate::Model::V6],
+            severity: crate::Severity::Warning,
+            source: "omni-clients",
+        },
+        without_videos: crate::caps::Policy {
+            severity: crate::Severity::Warning,
+            source: "omni-clients",
+        },
+        max_images: crate::caps::Limit {
+            value: 10u64,
+            severity: crate::Severity::Warning,
+            source: "omni-clients",
+        },
+        max_videos: crate::caps::Limit {
+            value: 2u64,
+            severity: crate::Severity::Warning,
+            source: "omni-clients",
+        },
+        video_max_seconds: crate::caps::Limit {
+            value: 15u64,
+            severity: crate::Severity::Warning,
+            source: "omni-clients",
+        },
+        videos_total_max_seconds: crate::caps::Limit {
+            value: 15u64,
+            severity: crate::Severity::Warning,
+            source: "omni-clients",
+        },
+        durations: crate::caps::Allowed {
+            values: &[0u32],
+            severity: crate::Severity::Warning,
+            source: "omni-clients",
+        },
+        extra_aspect_ratios: crate::caps::Allowed {
+            values: &[crate::AspectRatio::Auto],
+            severity: crate::Severity::Warning,
+            source: "omni-auto-disputed",
+        },
+        negative_prompt_max_chars: crate::caps::Limit {
+            value: 2048u64,
+            severity: crate::Severity::Warning,
+            source: "omni-clients",
+        },
+        looks_like_omni: crate::caps::Policy {
+            severity: crate::Severity::Warning,
+            source: "policy",
+        },
+        upload: crate::caps::VideoUploadRules {
+            extensions: &["mp4", "mov", "webm"],
+            extension: crate::caps::Policy {
+                severity: crate::Severity::Warning,
+                source: "vendor-media-export",
+            },
+            max_seconds: crate::caps::Limit {
+                value: 30u64,
+                severity: crate::Severity::Warning,
+                source: "vendor-media-export",
+            },
+            max_side_px: crate::caps::Limit {
+                value: 1920u64,
+                severity: crate::Severity::Warning,
+                source: "vendor-media-export",
+            },
+            max_bytes: &[
+                crate::caps::Limit {
+                    value: 52428800u64,
+                    severity: crate::Severity::Warning,
+                    source: "vendor-media-export",
+                },
+                crate::caps::Limit {
+                    value: 104857600u64,
+                    severity: crate::Severity::Warning,
+                    source: "vendor-media-guide",
+                },
+            ],
+        },
     },
     render: crate::caps::RenderTime {
         overhead_seconds: 20f64,
@@ -715,6 +810,10 @@ pub static PRICING: crate::pricing::Pricing = crate::pricing::Pricing {
     credits_per_usd: 100f64,
     sources: &[
         (
+            "production-client-badge",
+            "A production client's price badge for v6 Omni requests: about twice the per-second rate for each second of reference video",
+        ),
+        (
             "production-client-prices",
             "Per-second prices a production client charges for v6, taken as the vendor's",
         ),
@@ -1295,4 +1394,10 @@ pub static PRICING: crate::pricing::Pricing = crate::pricing::Pricing {
             source: "third-party-list-prices",
         },
     ],
+    omni: &[crate::pricing::OmniPrice {
+        model: crate::Model::V6,
+        factor_per_reference_second: 2f64,
+        confidence: crate::pricing::Confidence::Unofficial,
+        source: "production-client-badge",
+    }],
 };

@@ -33,7 +33,7 @@ pub struct Envelope {
     )]
     pub resp: ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
 }
-///Body of POST /openapi/v2/video/fusion/generate: several reference images (subjects and backgrounds), named in the prompt as @ref_name, become one video. Per-model limits (image count, durations, aspect ratios, audio, prompt length) live in capabilities.json, not here.
+///Body of POST /openapi/v2/video/fusion/generate: several reference images (subjects and backgrounds), named in the prompt as @ref_name, become one video. On v6 a second mode, Omni (reference_mode "omni"), adds up to two reference videos whose motion the output follows (third-party evidence only: capabilities.json `omni`). Per-model limits (image count, durations, aspect ratios, audio, prompt length) live in capabilities.json, not here.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct FusionGenerateRequest {
     pub aspect_ratio: crate::AspectRatio,
@@ -42,15 +42,27 @@ pub struct FusionGenerateRequest {
     ///Generate a soundtrack (true) or not (false). Only models whose audio_switch is supported in capabilities.json honour it.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub generate_audio_switch: ::std::option::Option<bool>,
-    ///The reference images, 1 to the model's max_images (capabilities.json). Each one is named by ref_name and mentioned in the prompt as @ref_name.
+    ///The reference images, 1 to the model's max_images (capabilities.json; more in Omni mode). Each one is named by ref_name and mentioned in the prompt as @ref_name. Optional only in Omni mode, where a request may name videos alone; a plain request without images is refused (no_images).
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub image_references: ::std::vec::Vec<ImageReference>,
     pub model: crate::Model,
+    ///What the video should avoid. Third-party evidence only (production clients send it beside the prompt); its length limit is in capabilities.json `omni`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub negative_prompt: ::std::option::Option<::std::string::String>,
     ///Scene description. Refers to references as @ref_name; the name must equal a ref_name exactly and be followed by a space. Length limits per model are in capabilities.json.
     pub prompt: ::std::string::String,
     pub quality: crate::Quality,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub reference_mode: ::std::option::Option<crate::ReferenceMode>,
     ///Random seed, 0..=2147483647. The vendor records it but does not promise a reproducible video.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub seed: ::std::option::Option<u32>,
+    ///A style preset name, sent as written. Third-party evidence only (production clients send it); no source lists the accepted values, so pixfuse does not check them.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub style: ::std::option::Option<::std::string::String>,
+    ///Omni mode only: the reference videos (at most 2, each and together at most 15 s; capabilities.json `omni`), mentioned in the prompt as @ref_name like the images. Third-party evidence only.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub video_references: ::std::vec::Vec<VideoReference>,
 }
 ///Resp of POST /openapi/v2/video/fusion/generate.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -82,6 +94,18 @@ pub struct ImageUploadResp {
     ///Where the vendor stored the image.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub img_url: ::std::option::Option<::std::string::String>,
+}
+///One reference video (Omni mode): an uploaded video or an earlier generation, and the name the prompt uses for it. Exactly one of video_media_id and source_video_id (a request with neither or both is refused; not a schema oneOf, which would make the wire type an enum of anonymous variants).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct VideoReference {
+    ///The name the prompt uses (@ref_name); the rules of an image's ref_name apply, and names are unique across images and videos.
+    pub ref_name: ::std::string::String,
+    ///The video_id of an earlier generation to use as the reference (a 64-bit integer).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub source_video_id: ::std::option::Option<u64>,
+    ///Media id from POST /openapi/v2/media/upload (a 64-bit integer; never through a float).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub video_media_id: ::std::option::Option<u64>,
 }
 ///Resp of GET /openapi/v2/video/result/{video_id}. Every field is optional: the vendor adds and omits fields freely.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]

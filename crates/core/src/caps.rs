@@ -190,6 +190,59 @@ impl RenderTime {
     }
 }
 
+/// What a video upload (`POST /openapi/v2/media/upload`) accepts. Third-party and disputed
+/// facts: every severity here is a warning in the spec.
+#[derive(Debug, PartialEq, Eq)]
+pub struct VideoUploadRules {
+    /// Lower-case file extensions (containers).
+    pub extensions: &'static [&'static str],
+    /// A video named by a path or URL whose extension is not listed.
+    pub extension: Policy,
+    /// Longest video in seconds.
+    pub max_seconds: Limit,
+    /// Longest side in pixels.
+    pub max_side_px: Limit,
+    /// Largest file in bytes, one bound per source (the sources disagree: 50 MB and 100 MB).
+    pub max_bytes: &'static [Limit],
+}
+
+/// v6 Omni mode (`reference_mode: "omni"` with `video_references`): what it changes. No vendor
+/// page describes it, so every rule is third-party and (in the spec) a warning.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OmniRules {
+    /// Models that take Omni requests.
+    pub models: Allowed<Model>,
+    /// `reference_mode: "omni"` without any video reference.
+    pub without_videos: Policy,
+    /// Most `image_references` in Omni mode (replaces the model's `max_images` there).
+    pub max_images: Limit,
+    /// Most `video_references`.
+    pub max_videos: Limit,
+    /// Longest reference video, seconds.
+    pub video_max_seconds: Limit,
+    /// Longest total of the reference videos, seconds.
+    pub videos_total_max_seconds: Limit,
+    /// Allowed durations in Omni mode (0: the output follows the longest video); replaces the
+    /// model's durations there.
+    pub durations: Allowed<u32>,
+    /// Aspect ratios valid only in Omni mode, beside the model's (severity: of using one, as
+    /// the sources disagree).
+    pub extra_aspect_ratios: Allowed<AspectRatio>,
+    /// Longest `negative_prompt` in characters.
+    pub negative_prompt_max_chars: Limit,
+    /// A request without `reference_mode: "omni"` that uses an Omni-only feature.
+    pub looks_like_omni: Policy,
+    /// What a video upload accepts.
+    pub upload: VideoUploadRules,
+}
+
+impl OmniRules {
+    /// Whether `model` takes Omni requests.
+    pub fn supports(&self, model: &Model) -> bool {
+        self.models.contains(model)
+    }
+}
+
 /// The whole table.
 #[derive(Debug, PartialEq)]
 pub struct Capabilities {
@@ -199,6 +252,8 @@ pub struct Capabilities {
     pub request: RequestRules,
     /// What an image upload accepts.
     pub upload: UploadRules,
+    /// v6 Omni mode (reference videos).
+    pub omni: OmniRules,
     /// Rough rendering times (for the polling schedule).
     pub render: RenderTime,
     /// One row per model.

@@ -97,6 +97,14 @@ pub(crate) fn ref_path(index: usize, field: Option<&str>) -> String {
     }
 }
 
+/// `/video_references/{index}` or `/video_references/{index}/{field}`.
+pub(crate) fn video_path(index: usize, field: Option<&str>) -> String {
+    match field {
+        Some(field) => format!("/video_references/{index}/{}", escape_pointer_token(field)),
+        None => format!("/video_references/{index}"),
+    }
+}
+
 /// Every diagnostic code with its meaning: the stable catalogue (`docs/diagnostics.md` lists the
 /// same codes; a test keeps them in step).
 pub const CODES: &[(&str, &str)] = &[
@@ -208,4 +216,64 @@ pub const CODES: &[(&str, &str)] = &[
         "generate_audio_switch on a model without audio",
     ),
     ("seed_out_of_range", "a seed outside 0..=2147483647"),
+    (
+        "video_source_conflict",
+        "a video reference with more than one of video_media_id, source_video_id and video",
+    ),
+    (
+        "video_source_missing",
+        "a video reference with none of video_media_id, source_video_id and video (or an empty video)",
+    ),
+    (
+        "video_url_not_https",
+        "a video URL with a scheme other than https",
+    ),
+    (
+        "video_extension_not_allowed",
+        "a video whose extension the media upload is not known to accept",
+    ),
+    (
+        "reference_mode_unknown",
+        "a reference_mode other than \"omni\"",
+    ),
+    (
+        "omni_model_not_supported",
+        "Omni mode on a model not known to take it (only v6)",
+    ),
+    (
+        "omni_without_videos",
+        "reference_mode omni without any video reference",
+    ),
+    (
+        "omni_too_many_images",
+        "more reference images than Omni mode takes",
+    ),
+    (
+        "omni_too_many_videos",
+        "more reference videos than Omni mode takes",
+    ),
+    (
+        "omni_duration_not_zero",
+        "a duration other than 0 in Omni mode",
+    ),
+    (
+        "omni_aspect_ratio_disputed",
+        "aspect_ratio auto in Omni mode, which one source rejects",
+    ),
+    (
+        "omni_video_too_long",
+        "a reference video longer than Omni mode takes",
+    ),
+    (
+        "omni_videos_too_long",
+        "reference videos longer together than Omni mode takes",
+    ),
+    (
+        "looks_like_omni",
+        "an Omni-only feature (video_references, duration 0, aspect_ratio auto) without reference_mode omni",
+    ),
+    (
+        "negative_prompt_too_long",
+        "a negative prompt longer than the third-party limit",
+    ),
 ];

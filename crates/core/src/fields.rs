@@ -6,14 +6,27 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::job::{ImageSource, Job, JobReference};
-use crate::{AspectRatio, Model, Quality, RefType};
+use crate::job::{ImageSource, Job, JobReference, VideoSource};
+use crate::{AspectRatio, Model, Quality, RefType, ReferenceMode};
 
 /// One reference as the slow path read it (`None`: missing or of the wrong type).
 pub(crate) struct PartialRef {
     pub type_: Option<RefType>,
     pub source: Option<ImageSource>,
     pub ref_name: Option<String>,
+}
+
+/// One reference video as the slow path read it (`None`: missing or of the wrong type).
+pub(crate) struct PartialVideoRef {
+    pub source: Option<VideoSource>,
+    pub ref_name: Option<String>,
+}
+
+/// One reference video as far as it could be read.
+#[derive(Clone, Copy)]
+pub(crate) struct VideoFields<'a> {
+    pub source: Option<&'a VideoSource>,
+    pub ref_name: Option<&'a str>,
 }
 
 /// One reference as far as it could be read.
@@ -68,7 +81,23 @@ pub(crate) struct Fields<'a> {
     pub aspect_ratio: Option<&'a AspectRatio>,
     pub audio: Option<bool>,
     pub seed: Option<i128>,
+    pub reference_mode: Option<&'a ReferenceMode>,
+    /// The reference videos (empty when absent; `None`: not an array).
+    pub videos: Option<Vec<VideoFields<'a>>>,
+    pub negative_prompt: Option<&'a str>,
     pub extra: &'a BTreeMap<String, Value>,
+}
+
+impl Fields<'_> {
+    /// Whether the request asks for Omni mode.
+    pub(crate) fn is_omni(&self) -> bool {
+        self.reference_mode == Some(&ReferenceMode::Omni)
+    }
+
+    /// How many reference videos could be read (0 when none or unreadable).
+    pub(crate) fn video_count(&self) -> usize {
+        self.videos.as_ref().map_or(0, Vec::len)
+    }
 }
 
 impl<'a> Fields<'a> {
@@ -83,6 +112,17 @@ impl<'a> Fields<'a> {
             aspect_ratio: Some(&job.aspect_ratio),
             audio: job.generate_audio_switch,
             seed: job.seed.map(i128::from),
+            reference_mode: job.reference_mode.as_ref(),
+            videos: Some(
+                job.video_references
+                    .iter()
+                    .map(|v| VideoFields {
+                        source: Some(&v.source),
+                        ref_name: Some(&v.ref_name),
+                    })
+                    .collect(),
+            ),
+            negative_prompt: job.negative_prompt.as_deref(),
             extra: &job.extra,
         }
     }

@@ -85,6 +85,7 @@ pub fn fix_job(job: &mut Job) -> Vec<Change> {
         .image_references
         .iter()
         .map(|r| r.ref_name.as_str())
+        .chain(job.video_references.iter().map(|r| r.ref_name.as_str()))
         .collect();
     let fixed = fix_prompt(&job.prompt, &names);
     if !fixed.changes.is_empty() {

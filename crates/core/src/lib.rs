@@ -47,6 +47,7 @@ pub mod image;
 pub mod job;
 pub mod lifecycle;
 pub mod mention;
+pub mod omni;
 pub mod poll;
 pub mod pricing;
 pub mod retry;
@@ -65,9 +66,12 @@ pub use caps::{CAPABILITIES, Severity};
 pub use diagnostic::Diagnostic;
 pub use endpoint::Endpoint;
 pub use errcode::{ERROR_CODES, ErrorClass};
-pub use estimate::{Basis, Estimate, estimate, estimate_job};
+pub use estimate::{
+    Basis, Estimate, ReferenceVideo, estimate, estimate_job, estimate_job_with_videos,
+    estimate_omni,
+};
 pub use fix::{Change, Fixed, fix_job, fix_prompt};
-pub use generated::enums::{AspectRatio, Model, Quality, RefType};
-pub use job::{ImageSource, Job, JobReference, UnresolvedImages};
+pub use generated::enums::{AspectRatio, Model, Quality, RefType, ReferenceMode};
+pub use job::{ImageSource, Job, JobReference, JobVideoReference, UnresolvedImages, VideoSource};
 pub use pricing::{Confidence, PRICING};
 pub use validate::{ValidateOptions, Validation, validate_bytes, validate_job};

@@ -65,6 +65,20 @@ pub struct PerSecondPrice {
     pub source: &'static str,
 }
 
+/// The Omni-mode price of one model: its per-second rate (same quality and audio) times
+/// `factor_per_reference_second`, for each second of reference video.
+#[derive(Debug, PartialEq)]
+pub struct OmniPrice {
+    /// The model priced.
+    pub model: Model,
+    /// Multiple of the per-second rate charged per second of reference video.
+    pub factor_per_reference_second: f64,
+    /// How sure the figure is.
+    pub confidence: Confidence,
+    /// Key of [`Pricing::sources`].
+    pub source: &'static str,
+}
+
 /// The whole table.
 #[derive(Debug, PartialEq)]
 pub struct Pricing {
@@ -76,4 +90,6 @@ pub struct Pricing {
     pub fixed: &'static [FixedPrice],
     /// Prices per second of video, for combinations without a fixed price.
     pub per_second: &'static [PerSecondPrice],
+    /// Omni-mode prices (per second of reference video).
+    pub omni: &'static [OmniPrice],
 }

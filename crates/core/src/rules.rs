@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::caps::ModelCaps;
-use crate::diagnostic::{Diagnostic, escape_pointer_token, ref_path};
-use crate::fields::{Fields, RefFields, Refs};
-use crate::job::{ImageSource, KNOWN_FIELDS, is_https_url};
+use crate::diagnostic::{Diagnostic, escape_pointer_token, ref_path, video_path};
+use crate::fields::{Fields, Refs, VideoFields};
+use crate::job::{ImageSource, KNOWN_FIELDS, VideoSource, is_https_url};
 use crate::mention::{MentionKind, classify, has_space_or_at, mentions, same};
 use crate::suggest::{closest, list, list_numbers, nearest, plausible, plural, ratio, truncate};
 use crate::{AspectRatio, CAPABILITIES, Model, Quality, RefType, Severity};
@@ -62,19 +62,52 @@ impl ValidateOptions {
     }
 }
 
+/// Where a named reference sits: the n-th image or the n-th video.
+#[derive(Clone, Copy)]
+pub(crate) enum RefAt {
+    Image(usize),
+    Video(usize),
+}
+
+impl RefAt {
+    fn path(self, field: Option<&str>) -> String {
+        match self {
+            RefAt::Image(i) => ref_path(i, field),
+            RefAt::Video(i) => video_path(i, field),
+        }
+    }
+}
+
 pub(crate) fn check(fields: &Fields<'_>, opts: &ValidateOptions, out: &mut Vec<Diagnostic>) {
     let caps = fields.model.and_then(|m| check_model(m, opts, out));
+    let omni = fields.is_omni();
+    if let Some(mode) = fields.reference_mode {
+        crate::omni::check_reference_mode(mode, out);
+    }
     if let Some(refs) = fields.refs {
-        check_ref_count(refs.len(), caps, out);
+        check_ref_count(refs.len(), fields.video_count(), omni, caps, out);
         check_refs(refs, out);
     }
+    if let Some(videos) = &fields.videos {
+        check_videos(videos, fields.refs, out);
+    }
     if let Some(prompt) = fields.prompt {
-        check_prompt(prompt, fields.refs, caps, out);
+        check_prompt(prompt, fields.refs, fields.videos.as_deref(), caps, out);
+    }
+    if let Some(negative) = fields.negative_prompt {
+        crate::omni::check_negative_prompt(negative, out);
+    }
+    if omni {
+        crate::omni::check_mode(fields, out);
+    } else {
+        crate::omni::check_looks_like(fields, out);
     }
     if let Some(caps) = caps {
-        check_duration_quality(fields.duration, fields.quality, caps, out);
+        // Omni mode has its own duration rule (crate::omni); the model's does not apply there.
+        let duration = if omni { None } else { fields.duration };
+        check_duration_quality(duration, fields.quality, caps, out);
         if let Some(ratio) = fields.aspect_ratio {
-            check_aspect_ratio(ratio, caps, out);
+            check_aspect_ratio(ratio, caps, omni, out);
         }
         if let Some(audio) = fields.audio {
             check_audio(audio, caps, out);
@@ -122,7 +155,17 @@ fn check_model<'c>(
     None
 }
 
-fn check_ref_count(count: usize, caps: Option<&ModelCaps>, out: &mut Vec<Diagnostic>) {
+fn check_ref_count(
+    count: usize,
+    videos: usize,
+    omni: bool,
+    caps: Option<&ModelCaps>,
+    out: &mut Vec<Diagnostic>,
+) {
+    if count == 0 && omni && videos > 0 {
+        // Omni mode may name videos alone.
+        return;
+    }
     if count == 0 {
         out.push(
             Diagnostic::error(
@@ -134,6 +177,10 @@ fn check_ref_count(count: usize, caps: Option<&ModelCaps>, out: &mut Vec<Diagnos
                 "add a reference: {\"type\": \"subject\", \"img_id\": …, \"ref_name\": \"dog\"}",
             ),
         );
+        return;
+    }
+    if omni {
+        crate::omni::check_image_count(count, out);
         return;
     }
     let Some(caps) = caps else { return };
@@ -188,7 +235,35 @@ fn check_refs(refs: Refs<'_>, out: &mut Vec<Diagnostic>) {
             check_image(i, image, out);
         }
         if let Some(name) = r.ref_name {
-            check_ref_name(i, name, refs.iter().take(i), out);
+            let earlier = refs
+                .iter()
+                .take(i)
+                .enumerate()
+                .map(|(j, r)| (RefAt::Image(j), r.ref_name));
+            check_ref_name(RefAt::Image(i), name, earlier, out);
+        }
+    }
+}
+
+/// The reference videos: where each comes from, and its ref_name (unique across images and
+/// videos).
+fn check_videos(videos: &[VideoFields<'_>], refs: Option<Refs<'_>>, out: &mut Vec<Diagnostic>) {
+    for (i, v) in videos.iter().enumerate() {
+        if let Some(video) = v.source.and_then(VideoSource::video) {
+            crate::omni::check_video_file(i, video, out);
+        }
+        if let Some(name) = v.ref_name {
+            let images = refs
+                .into_iter()
+                .flat_map(Refs::iter)
+                .enumerate()
+                .map(|(j, r)| (RefAt::Image(j), r.ref_name));
+            let earlier = videos
+                .iter()
+                .take(i)
+                .enumerate()
+                .map(|(j, v)| (RefAt::Video(j), v.ref_name));
+            check_ref_name(RefAt::Video(i), name, images.chain(earlier), out);
         }
     }
 }
@@ -253,13 +328,13 @@ pub(crate) fn is_mentionable(name: &str) -> bool {
 }
 
 fn check_ref_name<'a>(
-    i: usize,
+    at: RefAt,
     name: &str,
-    mut earlier: impl Iterator<Item = RefFields<'a>>,
+    mut earlier: impl Iterator<Item = (RefAt, Option<&'a str>)>,
     out: &mut Vec<Diagnostic>,
 ) {
     // Built only when something is reported: the clean path allocates nothing here.
-    let path = || ref_path(i, Some("ref_name"));
+    let path = || at.path(Some("ref_name"));
     if name.is_empty() {
         out.push(
             Diagnostic::error(
@@ -306,14 +381,14 @@ fn check_ref_name<'a>(
         }
         out.push(d);
     }
-    if let Some(first) = earlier.position(|r| r.ref_name.is_some_and(|n| same(n, name))) {
+    if let Some((first, _)) = earlier.find(|(_, n)| n.is_some_and(|n| same(n, name))) {
         out.push(
             Diagnostic::error(
                 "ref_name_duplicate",
                 path(),
                 format!(
-                    "ref_name \"{name}\" is already used by {}; names must be unique (case-sensitive)",
-                    ref_path(first, None)
+                    "ref_name \"{name}\" is already used by {}; names must be unique across images and videos (case-sensitive)",
+                    first.path(None)
                 ),
             )
             .with_suggestion(format!("rename it, e.g. \"{name}2\"")),
@@ -324,6 +399,7 @@ fn check_ref_name<'a>(
 fn check_prompt(
     prompt: &str,
     refs: Option<Refs<'_>>,
+    videos: Option<&[VideoFields<'_>]>,
     caps: Option<&ModelCaps>,
     out: &mut Vec<Diagnostic>,
 ) {
@@ -338,25 +414,37 @@ fn check_prompt(
     if let Some(caps) = caps {
         check_prompt_length(prompt, caps, out);
     }
-    // Mentions can only be judged when every reference's name could be read.
-    let Some(refs) = refs else { return };
-    if refs.iter().any(|r| r.ref_name.is_none()) {
+    // Mentions can only be judged when every reference's name could be read. Images come
+    // first, then videos: one list of names, mentioned alike.
+    let (Some(refs), Some(videos)) = (refs, videos) else {
+        return;
+    };
+    if refs.iter().any(|r| r.ref_name.is_none()) || videos.iter().any(|v| v.ref_name.is_none()) {
         return;
     }
-    let name_at = |i: usize| refs.get(i).ref_name.unwrap_or_default();
-    let mut valid: Vec<&str> = Vec::with_capacity(refs.len());
-    valid.extend(
-        refs.iter()
-            .filter_map(|r| r.ref_name)
-            .filter(|n| is_mentionable(n)),
-    );
+    let images = refs.len();
+    let total = images + videos.len();
+    let at = |i: usize| {
+        if i < images {
+            RefAt::Image(i)
+        } else {
+            RefAt::Video(i - images)
+        }
+    };
+    let name_at = |i: usize| {
+        if i < images {
+            refs.get(i).ref_name.unwrap_or_default()
+        } else {
+            videos[i - images].ref_name.unwrap_or_default()
+        }
+    };
+    let mut valid: Vec<&str> = Vec::with_capacity(total);
+    valid.extend((0..total).map(name_at).filter(|n| is_mentionable(n)));
     // `classify` hands back the very `&str` of `valid`, one of the ref_names: mark it by
     // identity (a duplicate name is reported at its own path and never as unmentioned).
-    let mut mentioned = Marks::new(refs.len());
+    let mut mentioned = Marks::new(total);
     let mark = |name: &str, mentioned: &mut Marks| {
-        if let Some(i) =
-            (0..refs.len()).position(|i| std::ptr::eq(name_at(i).as_ptr(), name.as_ptr()))
-        {
+        if let Some(i) = (0..total).position(|i| std::ptr::eq(name_at(i).as_ptr(), name.as_ptr())) {
             mentioned.set(i);
         }
     };
@@ -399,7 +487,7 @@ fn check_prompt(
             }
             // `@my dog` for a ref_name "my dog": the ref_name error already explains it.
             MentionKind::Unknown
-                if (0..refs.len()).any(|i| {
+                if (0..total).any(|i| {
                     let n = name_at(i);
                     !is_mentionable(n) && !n.is_empty() && n.starts_with(m.token)
                 }) => {}
@@ -426,14 +514,14 @@ fn check_prompt(
         }
     }
     let policy = CAPABILITIES.request.unmentioned_ref;
-    for i in 0..refs.len() {
+    for i in 0..total {
         let name = name_at(i);
         if !mentioned.get(i) && is_mentionable(name) && !(0..i).any(|j| same(name_at(j), name)) {
             out.push(
                 Diagnostic::new(
                     policy.severity,
                     "ref_unmentioned",
-                    ref_path(i, Some("ref_name")),
+                    at(i).path(Some("ref_name")),
                     format!("reference \"{name}\" is never mentioned in the prompt as @{name}"),
                 )
                 .with_suggestion(format!("mention it, e.g. \"@{name} \"")),
@@ -554,9 +642,18 @@ fn check_duration_quality(
     }
 }
 
-fn check_aspect_ratio(value: &AspectRatio, caps: &ModelCaps, out: &mut Vec<Diagnostic>) {
+fn check_aspect_ratio(
+    value: &AspectRatio,
+    caps: &ModelCaps,
+    omni: bool,
+    out: &mut Vec<Diagnostic>,
+) {
     let allowed = &caps.aspect_ratios;
     if allowed.contains(value) {
+        return;
+    }
+    if omni && CAPABILITIES.omni.extra_aspect_ratios.contains(value) {
+        crate::omni::check_extra_aspect_ratio(value, out);
         return;
     }
     let mut d = Diagnostic::new(

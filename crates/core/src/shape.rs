@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::diagnostic::{Diagnostic, ref_path};
-use crate::fields::{Fields, PartialRef, Refs};
-use crate::job::{ImageSource, Job, JobReference};
-use crate::{AspectRatio, CAPABILITIES, Model, Quality, RefType};
+use crate::diagnostic::{Diagnostic, ref_path, video_path};
+use crate::fields::{Fields, PartialRef, PartialVideoRef, Refs, VideoFields};
+use crate::job::{ImageSource, Job, JobReference, JobVideoReference, VideoSource};
+use crate::{AspectRatio, CAPABILITIES, Model, Quality, RefType, ReferenceMode};
 
 /// The request as far as it could be read.
 pub(crate) struct Partial {
@@ -20,6 +20,10 @@ pub(crate) struct Partial {
     aspect_ratio: Option<AspectRatio>,
     audio: Option<bool>,
     seed: Option<i128>,
+    reference_mode: Option<ReferenceMode>,
+    videos: Option<Vec<PartialVideoRef>>,
+    negative_prompt: Option<String>,
+    style: Option<String>,
     extra: BTreeMap<String, Value>,
     /// Whether every required field was read (so a [`Job`] can be built).
     complete: bool,
@@ -36,6 +40,17 @@ impl Partial {
             aspect_ratio: self.aspect_ratio.as_ref(),
             audio: self.audio,
             seed: self.seed,
+            reference_mode: self.reference_mode.as_ref(),
+            videos: self.videos.as_ref().map(|videos| {
+                videos
+                    .iter()
+                    .map(|v| VideoFields {
+                        source: v.source.as_ref(),
+                        ref_name: v.ref_name.as_deref(),
+                    })
+                    .collect()
+            }),
+            negative_prompt: self.negative_prompt.as_deref(),
             extra: &self.extra,
         }
     }
@@ -50,6 +65,11 @@ impl Partial {
             .into_iter()
             .map(|r| Some(JobReference::new(r.type_?, r.source?, r.ref_name?)))
             .collect::<Option<Vec<_>>>()?;
+        let videos = self
+            .videos?
+            .into_iter()
+            .map(|v| Some(JobVideoReference::new(v.ref_name?, v.source?)))
+            .collect::<Option<Vec<_>>>()?;
         Some(Job {
             image_references: refs,
             prompt: self.prompt?,
@@ -62,6 +82,10 @@ impl Partial {
                 Some(seed) => Some(u32::try_from(seed).ok()?),
                 None => None,
             },
+            reference_mode: self.reference_mode,
+            video_references: videos,
+            negative_prompt: self.negative_prompt,
+            style: self.style,
             extra: self.extra,
         })
     }
@@ -78,6 +102,10 @@ pub(crate) fn walk(root: Value, out: &mut Vec<Diagnostic>) -> Partial {
         aspect_ratio: None,
         audio: None,
         seed: None,
+        reference_mode: None,
+        videos: None,
+        negative_prompt: None,
+        style: None,
         extra: BTreeMap::new(),
         complete: false,
     };
@@ -92,16 +120,18 @@ pub(crate) fn walk(root: Value, out: &mut Vec<Diagnostic>) -> Partial {
     let before = out.iter().filter(|d| d.is_error()).count();
     let mut r = Reader { out };
 
-    partial.refs = r
-        .required(&mut map, "image_references", "/image_references")
-        .and_then(|v| r.array(v, "/image_references"))
-        .map(|items| {
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| r.reference(i, item))
-                .collect()
-        });
+    // Optional since Omni mode (absent reads as none; the rules say when that is wrong).
+    partial.refs = match r.optional(&mut map, "image_references") {
+        None => Some(Vec::new()),
+        Some(v) => r.array(v, "/image_references"),
+    }
+    .map(|items| {
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| r.reference(i, item))
+            .collect()
+    });
     partial.prompt = r
         .required(&mut map, "prompt", "/prompt")
         .and_then(|v| r.string(v, "/prompt"));
@@ -126,6 +156,27 @@ pub(crate) fn walk(root: Value, out: &mut Vec<Diagnostic>) -> Partial {
     partial.seed = r
         .optional(&mut map, "seed")
         .and_then(|v| r.integer(v, "/seed", "an integer"));
+    partial.reference_mode = r
+        .optional(&mut map, Job::REFERENCE_MODE)
+        .and_then(|v| r.string(v, "/reference_mode"))
+        .map(|s| ReferenceMode::from(s.as_str()));
+    partial.videos = match r.optional(&mut map, Job::VIDEO_REFERENCES) {
+        None => Some(Vec::new()),
+        Some(v) => r.array(v, "/video_references"),
+    }
+    .map(|items| {
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| r.video_reference(i, item))
+            .collect()
+    });
+    partial.negative_prompt = r
+        .optional(&mut map, Job::NEGATIVE_PROMPT)
+        .and_then(|v| r.string(v, "/negative_prompt"));
+    partial.style = r
+        .optional(&mut map, Job::STYLE)
+        .and_then(|v| r.string(v, "/style"));
     partial.extra = map.into_iter().collect();
 
     partial.complete = out.iter().filter(|d| d.is_error()).count() == before;
@@ -271,6 +322,86 @@ impl Reader<'_> {
                 format!(
                     "\"{key}\" is not a field of an image reference ({}); pixfuse does not send it",
                     JobReference::FIELDS.join(", ")
+                ),
+            ));
+        }
+        r
+    }
+}
+
+impl Reader<'_> {
+    fn video_reference(&mut self, i: usize, item: Value) -> PartialVideoRef {
+        let mut r = PartialVideoRef {
+            source: None,
+            ref_name: None,
+        };
+        let Value::Object(mut map) = item else {
+            self.wrong(
+                &video_path(i, None),
+                "a video reference object {\"ref_name\", \"video_media_id\", \"source_video_id\" or \"video\"}",
+                &item,
+            );
+            return r;
+        };
+        r.ref_name = self
+            .required(&mut map, "ref_name", &video_path(i, Some("ref_name")))
+            .and_then(|v| self.string(v, &video_path(i, Some("ref_name"))));
+        let media = map.remove(JobVideoReference::VIDEO_MEDIA_ID);
+        let source = map.remove(JobVideoReference::SOURCE_VIDEO_ID);
+        let video = map.remove(JobVideoReference::VIDEO);
+        let given = [&media, &source, &video]
+            .iter()
+            .filter(|v| v.is_some())
+            .count();
+        if given == 1 {
+            let mut id = |value: Value, field: &str| {
+                let n = value.as_u64();
+                if n.is_none() {
+                    self.wrong(
+                        &video_path(i, Some(field)),
+                        "a non-negative integer id",
+                        &value,
+                    );
+                }
+                n
+            };
+            r.source = if let Some(v) = media {
+                id(v, JobVideoReference::VIDEO_MEDIA_ID).map(VideoSource::MediaId)
+            } else if let Some(v) = source {
+                id(v, JobVideoReference::SOURCE_VIDEO_ID).map(VideoSource::SourceVideoId)
+            } else {
+                video
+                    .and_then(|v| self.string(v, &video_path(i, Some(JobVideoReference::VIDEO))))
+                    .map(VideoSource::from_video)
+            };
+        } else if given == 0 {
+            self.out.push(
+                Diagnostic::error(
+                    "video_source_missing",
+                    video_path(i, None),
+                    "the video reference has none of video_media_id, source_video_id and video",
+                )
+                .with_suggestion("add \"video_media_id\" (an uploaded video), \"source_video_id\" (an earlier generation) or \"video\" (a local path or https URL)"),
+            );
+        } else {
+            self.out.push(
+                Diagnostic::error(
+                    "video_source_conflict",
+                    video_path(i, None),
+                    "the video reference gives more than one of video_media_id, source_video_id and video; give exactly one",
+                )
+                .with_suggestion("keep the one that names the video you mean"),
+            );
+        }
+        let policy = CAPABILITIES.request.unknown_field;
+        for key in map.keys() {
+            self.out.push(Diagnostic::new(
+                policy.severity,
+                "unknown_field",
+                video_path(i, Some(key)),
+                format!(
+                    "\"{key}\" is not a field of a video reference ({}); pixfuse does not send it",
+                    JobVideoReference::FIELDS.join(", ")
                 ),
             ));
         }

@@ -66,6 +66,21 @@ impl Job {
     }
 }
 
+/// The result field with the output's length in seconds.
+pub(crate) const DURATION: &str = "duration";
+
+impl Job {
+    /// The output's length in seconds, as its result reports it (`duration`); a job booked
+    /// before the field existed is taken to have the render table's typical duration.
+    pub(crate) fn output_seconds(&self) -> f64 {
+        self.fixed
+            .get(DURATION)
+            .and_then(Value::as_f64)
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or_else(|| f64::from(pixfuse_core::CAPABILITIES.render.typical_duration))
+    }
+}
+
 /// What a new job needs from the submit handler.
 pub(crate) struct NewJob {
     pub(crate) key_hash: String,
@@ -132,6 +147,62 @@ fn charge(tx: &Connection, credits: u64) -> rusqlite::Result<()> {
 
 /// Kinds of upload.
 pub(crate) const IMAGE: &str = "image";
+/// A video upload (`POST /openapi/v2/media/upload`): a `media` row of this kind, and its
+/// [`VideoMedia`] record.
+pub(crate) const VIDEO: &str = "video";
+
+/// What judging and the result answer need of an uploaded video.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct VideoMedia {
+    /// The video's length in seconds, as the upload read it from the container; `None` when
+    /// it could not tell.
+    pub(crate) duration_secs: Option<f64>,
+}
+
+impl VideoMedia {
+    /// The length to work with: the known one, else the render table's typical duration (the
+    /// length the sandbox assumes for any job it knows nothing about).
+    pub(crate) fn seconds(&self) -> f64 {
+        self.duration_secs
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or_else(|| f64::from(pixfuse_core::CAPABILITIES.render.typical_duration))
+    }
+}
+
+/// Stores a video upload: its bytes as a `media` row of kind [`VIDEO`], and its length
+/// (`duration_secs`, from the container's header; `None` if unknown).
+// Written by the media upload route (`POST /openapi/v2/media/upload`, issue 13's media side);
+// until it lands only the tests seed videos.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn add_video(
+    tx: &Connection,
+    id: u64,
+    content_type: &str,
+    bytes: &[u8],
+    duration_secs: Option<f64>,
+) -> rusqlite::Result<()> {
+    add_media(tx, id, VIDEO, content_type, bytes)?;
+    tx.execute(
+        "INSERT INTO video_media (id, duration_secs) VALUES (?1, ?2)",
+        params![to_i64(id), duration_secs.filter(|s| s.is_finite())],
+    )?;
+    Ok(())
+}
+
+/// The uploaded video `id`, if there is one.
+pub(crate) fn video(tx: &Connection, id: u64) -> rusqlite::Result<Option<VideoMedia>> {
+    tx.query_row(
+        "SELECT v.duration_secs FROM media m LEFT JOIN video_media v ON v.id = m.id
+         WHERE m.id = ?1 AND m.kind = ?2",
+        params![to_i64(id), VIDEO],
+        |r| {
+            Ok(VideoMedia {
+                duration_secs: r.get(0)?,
+            })
+        },
+    )
+    .optional()
+}
 
 pub(crate) fn add_media(
     tx: &Connection,

@@ -3,9 +3,15 @@
 //! states. A rule only pixfuse's policy makes (a `ref_name` with a space, a mention that names
 //! no reference, an unmentioned reference) is not the vendor's, so the sandbox accepts it.
 //! The first rule broken is the answer: one ErrCode, one parameter.
+//!
+//! Omni mode (`reference_mode: "omni"`, v6 with reference videos) is judged the same way from
+//! the table's `omni` section: in that mode its image cap, durations and extra aspect ratios
+//! replace the model's, and since every Omni fact is third-party (warnings in the spec), an
+//! Omni request the schema accepts is accepted. Whether the videos exist is the submit's
+//! question (it needs the store).
 
 use pixfuse_core::caps::{ModelCaps, Severity};
-use pixfuse_core::{CAPABILITIES, Model, Quality};
+use pixfuse_core::{CAPABILITIES, Model, Quality, ReferenceMode};
 use serde_json::Value;
 
 use crate::reply::Refusal;
@@ -27,12 +33,34 @@ pub(crate) struct Fusion {
     pub(crate) negative_prompt: Option<String>,
     pub(crate) style: Option<String>,
     pub(crate) img_ids: Vec<u64>,
+    /// `reference_mode: "omni"`.
+    pub(crate) omni: bool,
+    /// The reference videos, in order (read in every request, used in Omni mode).
+    pub(crate) videos: Vec<VideoRef>,
+}
+
+/// Where a reference video comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VideoRef {
+    /// An upload's media id.
+    Media(u64),
+    /// An earlier generation's video id.
+    Source(u64),
 }
 
 /// The vendor's verdict on a request body.
 pub(crate) fn judge(body: &[u8]) -> Result<Fusion, Refusal> {
-    let request: Value = serde_json::from_slice(body)
+    let mut request: Value = serde_json::from_slice(body)
         .map_err(|_| Refusal::new(crate::schema::WRONG_TYPE, "body"))?;
+    // Only "omni" is evidenced, and no source says how the vendor answers another mode: like an
+    // unknown field, the sandbox ignores it (pixfuse warns, `reference_mode_unknown`).
+    if request["reference_mode"]
+        .as_str()
+        .is_some_and(|m| !ReferenceMode::from(m).is_known())
+        && let Some(fields) = request.as_object_mut()
+    {
+        fields.remove("reference_mode");
+    }
     check_request(&request)?;
     let fusion = read(&request)?;
     let caps = CAPABILITIES
@@ -50,12 +78,42 @@ fn check_caps(caps: &ModelCaps, f: &Fusion, request: &Value) -> Result<(), Refus
     let refs = request["image_references"]
         .as_array()
         .map_or(&[][..], Vec::as_slice);
+    let videos = request["video_references"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
     let invalid = |param: &str| Err(Refusal::new(INVALID, param));
-    let max = &caps.max_images;
+    let omni = &CAPABILITIES.omni;
+    // The vendor's docs: 1..N images. Omni mode may name videos alone.
+    let videos_alone = f.omni && !videos.is_empty();
+    if refs.is_empty() && !videos_alone {
+        return Err(Refusal::new(crate::schema::EMPTY, "image_references"));
+    }
+    let (max, durations) = if f.omni {
+        (&omni.max_images, &omni.durations)
+    } else {
+        (&caps.max_images, &caps.durations)
+    };
     if refuses(max.severity, max.source) && refs.len() as u64 > max.value {
         return invalid("image_references");
     }
-    let durations = &caps.durations;
+    if f.omni {
+        let videos_cap = &omni.max_videos;
+        if refuses(videos_cap.severity, videos_cap.source) && videos.len() as u64 > videos_cap.value
+        {
+            return invalid("video_references");
+        }
+        let negative = &omni.negative_prompt_max_chars;
+        let negative_chars = f
+            .negative_prompt
+            .as_deref()
+            .map_or(0, |n| n.chars().count());
+        if refuses(negative.severity, negative.source) && negative_chars as u64 > negative.value {
+            return Err(Refusal::new(NEGATIVE_PROMPT_TOO_LONG, "negative_prompt"));
+        }
+        if !omni.supports(&f.model) && refuses(omni.models.severity, omni.models.source) {
+            return invalid("model");
+        }
+    }
     if refuses(durations.severity, durations.source) && !durations.contains(&f.duration) {
         return invalid("duration");
     }
@@ -63,16 +121,23 @@ fn check_caps(caps: &ModelCaps, f: &Fusion, request: &Value) -> Result<(), Refus
     if refuses(qualities.severity, qualities.source) && !qualities.contains(&f.quality) {
         return invalid("quality");
     }
-    if caps
-        .forbidden_pair(&f.quality, f.duration)
-        .is_some_and(|pair| refuses(pair.severity, pair.source))
+    if !f.omni
+        && caps
+            .forbidden_pair(&f.quality, f.duration)
+            .is_some_and(|pair| refuses(pair.severity, pair.source))
     {
         return invalid("duration");
     }
     let ratios = &caps.aspect_ratios;
     let ratio = pixfuse_core::AspectRatio::from(f.aspect_ratio.as_str());
-    if refuses(ratios.severity, ratios.source) && !ratios.contains(&ratio) {
-        return invalid("aspect_ratio");
+    let extra = &omni.extra_aspect_ratios;
+    if !ratios.contains(&ratio) {
+        let omni_extra = f.omni && extra.contains(&ratio);
+        if omni_extra && refuses(extra.severity, extra.source)
+            || !omni_extra && refuses(ratios.severity, ratios.source)
+        {
+            return invalid("aspect_ratio");
+        }
     }
     let audio = &caps.audio_switch;
     if !audio.supported && f.audio && refuses(audio.when_true, audio.source) {
@@ -93,13 +158,19 @@ fn check_caps(caps: &ModelCaps, f: &Fusion, request: &Value) -> Result<(), Refus
     {
         return invalid("seed");
     }
+    // Images, then videos: one set of names, unique across both and mentioned alike.
     let names: Vec<&str> = refs
         .iter()
+        .chain(videos)
         .map(|r| r["ref_name"].as_str().unwrap_or_default())
         .collect();
     let name_limit = &rules.ref_name_max_bytes;
     for (i, name) in names.iter().enumerate() {
-        let param = format!("image_references[{i}].ref_name");
+        let param = if i < refs.len() {
+            format!("image_references[{i}].ref_name")
+        } else {
+            format!("video_references[{}].ref_name", i - refs.len())
+        };
         if refuses(name_limit.severity, name_limit.source) && name.len() as u64 > name_limit.value {
             return invalid(&param);
         }
@@ -112,6 +183,7 @@ fn check_caps(caps: &ModelCaps, f: &Fusion, request: &Value) -> Result<(), Refus
 }
 
 const PROMPT_TOO_LONG: i64 = 400018;
+const NEGATIVE_PROMPT_TOO_LONG: i64 = 400019;
 
 /// The vendor's docs (the seed): a `@ref_name` in the prompt must be followed by a space. A
 /// mention is `@` and the longest reference name that follows it; at the very end of the prompt
@@ -149,6 +221,30 @@ fn read(request: &Value) -> Result<Fusion, Refusal> {
         .as_u64()
         .and_then(|d| u32::try_from(d).ok())
         .ok_or_else(|| Refusal::new(INVALID, "duration"))?;
+    let mut videos = Vec::new();
+    for (i, v) in request["video_references"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .enumerate()
+    {
+        // The schema's oneOf: exactly one of the two ids.
+        videos.push(
+            match (v["video_media_id"].as_u64(), v["source_video_id"].as_u64()) {
+                (Some(id), None) => VideoRef::Media(id),
+                (None, Some(id)) => VideoRef::Source(id),
+                (None, None) => {
+                    return Err(Refusal::new(
+                        crate::schema::EMPTY,
+                        format!("video_references[{i}].video_media_id"),
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(Refusal::new(INVALID, format!("video_references[{i}]")));
+                }
+            },
+        );
+    }
     let seed = match &request["seed"] {
         Value::Null => None,
         seed => Some(
@@ -168,6 +264,8 @@ fn read(request: &Value) -> Result<Fusion, Refusal> {
         negative_prompt: text("negative_prompt"),
         style: text("style"),
         img_ids,
+        omni: request["reference_mode"].as_str() == Some(ReferenceMode::Omni.as_str()),
+        videos,
     })
 }
 
@@ -232,6 +330,10 @@ mod tests {
             v(|r| r["prompt"] = json!("@dog, naps in @room ")),
             refused(INVALID, "prompt")
         );
+        assert_eq!(
+            v(|r| r["image_references"] = json!([])),
+            refused(crate::schema::EMPTY, "image_references")
+        );
         let mut four = request("v5");
         let extra = four["image_references"][0].clone();
         for name in ["a", "b"] {
@@ -283,6 +385,87 @@ mod tests {
         assert!(long.is_ok(), "{long:?}");
     }
 
+    fn omni(edit: impl FnOnce(&mut Value)) -> Result<Fusion, (i64, String)> {
+        let mut r = json!({
+            "model": "v6", "prompt": "@subject1 dances like @video1 ", "quality": "720p",
+            "duration": 0, "aspect_ratio": "auto", "generate_audio_switch": true, "seed": 42,
+            "reference_mode": "omni",
+            "image_references": [{"img_id": 1, "ref_name": "subject1", "type": "subject"}],
+            "video_references": [{"ref_name": "video1", "video_media_id": 2}]
+        });
+        edit(&mut r);
+        judge(r.to_string().as_bytes()).map_err(|r| (r.code, r.param))
+    }
+
+    #[test]
+    fn omni_requests_are_judged_by_the_tables_omni_section() {
+        let accepted = omni(|_| {}).unwrap();
+        assert!(accepted.omni);
+        assert_eq!(accepted.videos, [VideoRef::Media(2)]);
+        // Third-party limits are warnings in the table: eight images, three videos, a model
+        // other than v6, a duration other than 0 — all sent, all accepted.
+        let eight: Vec<Value> = (0..8)
+            .map(|i| json!({"type": "subject", "img_id": i, "ref_name": format!("p{i}")}))
+            .collect();
+        assert!(omni(|r| r["image_references"] = json!(eight)).is_ok());
+        assert!(
+            omni(|r| r["video_references"] = json!([
+                {"ref_name": "video1", "video_media_id": 2},
+                {"ref_name": "v2", "source_video_id": 3},
+                {"ref_name": "v3", "video_media_id": 4},
+            ]))
+            .is_ok()
+        );
+        assert!(omni(|r| r["duration"] = json!(5)).is_ok());
+        // Videos alone are enough in Omni mode; nothing at all is not.
+        let alone = omni(|r| {
+            r.as_object_mut().unwrap().remove("image_references");
+            r["prompt"] = json!("like @video1 ");
+        });
+        assert!(alone.is_ok(), "{alone:?}");
+        assert_eq!(
+            omni(|r| {
+                r["image_references"] = json!([]);
+                r["video_references"] = json!([]);
+            })
+            .map(drop),
+            refused(crate::schema::EMPTY, "image_references")
+        );
+        // Names are unique across images and videos, and videos are mentioned like images.
+        assert_eq!(
+            omni(|r| r["video_references"][0]["ref_name"] = json!("subject1")).map(drop),
+            refused(INVALID, "video_references[0].ref_name")
+        );
+        assert_eq!(
+            omni(|r| r["prompt"] = json!("@subject1 dances like @video1, fast")).map(drop),
+            refused(INVALID, "prompt")
+        );
+    }
+
+    #[test]
+    fn outside_omni_mode_the_models_rules_stand() {
+        let plain = |edit: fn(&mut Value)| {
+            omni(|r| {
+                r.as_object_mut().unwrap().remove("reference_mode");
+                r["duration"] = json!(5);
+                r["aspect_ratio"] = json!("16:9");
+                edit(r);
+            })
+            .map(|f| f.omni)
+        };
+        assert_eq!(plain(|_| {}), Ok(false));
+        assert_eq!(
+            plain(|r| r["duration"] = json!(0)),
+            refused(INVALID, "duration").map(|()| false)
+        );
+        assert_eq!(
+            plain(|r| r["aspect_ratio"] = json!("auto")),
+            refused(INVALID, "aspect_ratio").map(|()| false)
+        );
+        // An unknown mode is ignored: the request is plain.
+        assert_eq!(plain(|r| r["reference_mode"] = json!("omini")), Ok(false));
+    }
+
     #[test]
     fn a_longer_name_wins_the_mention() {
         assert!(check_mentions("@dogs run", &["dog", "dogs"]).is_ok());
@@ -306,7 +489,7 @@ mod spec_examples {
     use super::judge;
 
     /// `(name, whether pixfuse calls it valid, the sandbox's refusal)` for every example request
-    /// (job forms, which name images by path, are not requests a vendor ever sees).
+    /// (job forms, which name images or videos by path, are not requests a vendor ever sees).
     fn verdicts() -> Vec<(String, bool, Option<String>)> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/examples");
         let mut out = Vec::new();
@@ -317,7 +500,8 @@ mod spec_examples {
                 continue;
             }
             let body = std::fs::read(&path).unwrap();
-            if String::from_utf8_lossy(&body).contains("\"image\"") {
+            let text = String::from_utf8_lossy(&body);
+            if text.contains("\"image\"") || text.contains("\"video\"") {
                 continue;
             }
             let expect: Value =

@@ -29,6 +29,41 @@ pub(crate) fn credits(
     credits.ceil().max(0.0) as u64
 }
 
+/// The credits an Omni job costs: the model's per-second rate times the Omni factor of the
+/// price table, for each of `reference_secs` seconds of reference video (a model the Omni
+/// table lacks is priced as a plain job of that length).
+pub(crate) fn omni_credits(
+    prices: Prices,
+    model: &Model,
+    quality: &Quality,
+    audio: bool,
+    reference_secs: f64,
+) -> u64 {
+    let audio_on = audio
+        && CAPABILITIES
+            .model(model)
+            .is_some_and(|caps| caps.audio_switch.supported);
+    let rule = PRICING.omni.iter().find(|o| &o.model == model);
+    let rate = PRICING
+        .per_second
+        .iter()
+        .find(|p| &p.model == model && &p.quality == quality && p.audio == audio_on);
+    let (Some(rule), Some(rate)) = (rule, rate) else {
+        // Whole seconds of a short clip: the cast cannot truncate.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let seconds = reference_secs.ceil().clamp(0.0, f64::from(u32::MAX)) as u32;
+        return credits(prices, model, quality, seconds, audio);
+    };
+    let listed =
+        rate.credits_per_second * rule.factor_per_reference_second * reference_secs.max(0.0);
+    let credits = match prices {
+        Prices::Spec => listed,
+        Prices::Scaled(factor) => listed * factor,
+        Prices::Flat(credits) => return credits,
+    };
+    credits.ceil().max(0.0) as u64
+}
+
 /// The table's price: a listed combination, else a per-second rate, else the listed prices of
 /// the same model and quality scaled to this duration (a combination the table lacks still
 /// costs something at the vendor).

@@ -100,6 +100,12 @@ impl Reply {
         }
     }
 
+    /// The envelope as it will be sent (before faults).
+    #[cfg(test)]
+    pub(crate) fn body(&self) -> &Value {
+        &self.body
+    }
+
     /// The reply as sent, or mangled by `fault` if that fault mangles replies.
     pub(crate) fn into_response_with(self, fault: Option<Fault>) -> Response {
         let text = self.body.to_string();

@@ -36,7 +36,7 @@ pub(crate) async fn handle(
     reply.into_response_with(fault)
 }
 
-fn answer(base_url: &str, video_id: u64, job: &account::Job, now: i64) -> Value {
+pub(crate) fn answer(base_url: &str, video_id: u64, job: &account::Job, now: i64) -> Value {
     let status = job.status(now);
     let done = status == 1;
     let media = |kind: &str, ext: &str| {

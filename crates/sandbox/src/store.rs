@@ -22,6 +22,8 @@ const SCHEMA_VERSION: i64 = 1;
 // `callbacks` (added without a version bump: older sandboxes ignore it) holds one row per job
 // submitted while a webhook was set: its fault, when its next delivery is due (or its claim's
 // lease ends), how many deliveries were tried, and `pending`, `delivered` or `abandoned`.
+// `video_media` (added the same way) holds what judging needs of a video upload (`media` row of
+// kind `video`): its length in seconds, NULL when the upload could not tell.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key    TEXT PRIMARY KEY,
@@ -59,6 +61,10 @@ CREATE TABLE IF NOT EXISTS callbacks (
     state     TEXT    NOT NULL DEFAULT 'pending'
 );
 CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks(state, due_ms);
+CREATE TABLE IF NOT EXISTS video_media (
+    id             INTEGER PRIMARY KEY,
+    duration_secs  REAL
+);
 ";
 
 /// Realistic ids start at a random point in this range, like the vendor's (3–4 × 10^14): well

@@ -174,7 +174,7 @@ fn job_form_keeps_extras_and_sources() {
         {"type":"subject","image":"pets/Dog.PNG","ref_name":"dog"},
         {"type":"background","image":"https://example.com/r.webp?sig=1","ref_name":"room"}],
         "prompt":"@dog at @room ","model":"v6","duration":3,"quality":"540p",
-        "aspect_ratio":"3:2","style":{"b":1,"a":[2]}}"#;
+        "aspect_ratio":"3:2","camera":{"b":1,"a":[2]}}"#;
     let v = validate_bytes(text.as_bytes(), &ValidateOptions::default());
     let codes: Vec<_> = v.diagnostics.iter().map(|d| (d.code, d.severity)).collect();
     assert_eq!(codes, vec![("unknown_field", Severity::Warning)]);
@@ -197,7 +197,7 @@ fn job_form_keeps_extras_and_sources() {
     let body = job.to_request_json().unwrap();
     assert_eq!(
         body,
-        r#"{"image_references":[{"type":"subject","img_id":18446744073709551615,"ref_name":"dog"},{"type":"background","img_id":7,"ref_name":"room"}],"prompt":"@dog at @room ","model":"v6","duration":3,"quality":"540p","aspect_ratio":"3:2","style":{"a":[2],"b":1}}"#
+        r#"{"image_references":[{"type":"subject","img_id":18446744073709551615,"ref_name":"dog"},{"type":"background","img_id":7,"ref_name":"room"}],"prompt":"@dog at @room ","model":"v6","duration":3,"quality":"540p","aspect_ratio":"3:2","camera":{"a":[2],"b":1}}"#
     );
     // A journaled request reads back into the same job.
     let back: pixfuse_core::Job = serde_json::from_str(&body).unwrap();

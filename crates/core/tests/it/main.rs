@@ -5,6 +5,7 @@
 mod examples;
 mod lifecycle;
 mod lint_fix_estimate;
+mod omni;
 mod properties;
 mod scheduler;
 mod spec_tables;
