@@ -75,7 +75,8 @@ fn submit(app: &App, key: String, trace_id: Option<String>, body: &[u8]) -> Repl
             Err(refusal) => return Ok(Reply::refuse(&refusal)),
         };
         let job = &new_job(app, fusion, &lengths, key, trace_id.clone());
-        if account::running(tx, &job.key_hash, now)? >= limit {
+        let running = account::running(tx, &job.key_hash, now)?;
+        if running >= limit {
             crate::store::bump(tx, counter::CONCURRENCY_REFUSALS, 1)?;
             return Ok(Reply::err(CONCURRENCY_LIMIT));
         }

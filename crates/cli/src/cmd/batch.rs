@@ -283,9 +283,9 @@ fn status(ctx: &Ctx, net: &NetArgs, args: &BatchArgs) -> Result<Exit, Failure> {
                 .map_or(l.state.clone(), |o| format!("{} ({o})", l.state));
             vec![
                 l.line.to_string(),
-                sanitize(&l.name),
+                l.name.clone(),
                 state,
-                sanitize(l.worker.as_deref().unwrap_or("-")),
+                l.worker.clone().unwrap_or_else(|| "-".to_owned()),
                 l.attempts.to_string(),
                 job,
                 l.trace_id.map_or("-".to_owned(), |t| t.to_string()),
