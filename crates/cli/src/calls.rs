@@ -131,10 +131,16 @@ pub fn request_log(notice: &CallNotice, verbose: u8) -> Option<String> {
     };
     let mut log = format!("{endpoint} {answer} (attempt {attempt})");
     if verbose > 1 {
-        let request = request_body
-            .as_deref()
-            .unwrap_or("(none shown: no body, or a multipart form)");
-        let _ = write!(log, "\n  request body: {request}");
+        match request_body {
+            Some(request) => {
+                let _ = write!(log, "\n  request body: {request}");
+            }
+            // A form streams its file and cannot be read back.
+            None if endpoint.method == "POST" => {
+                let _ = write!(log, "\n  request body: (a multipart form, not shown)");
+            }
+            None => {}
+        }
         if let Some(response) = response_body {
             let _ = write!(log, "\n  response body: {response}");
         }

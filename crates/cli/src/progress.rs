@@ -288,6 +288,12 @@ pub fn state_of(event: &Event) -> Option<String> {
                 .unwrap_or(path.as_os_str())
                 .to_string_lossy()
         ),
+        Event::Uploaded { path, .. } | Event::UploadReused { path, .. } => format!(
+            "uploaded {}",
+            path.file_name()
+                .unwrap_or(path.as_os_str())
+                .to_string_lossy()
+        ),
         Event::Journaled { .. } => "submitting".to_owned(),
         Event::Submitted { .. } | Event::Continuing { .. } | Event::TakenOver { .. } => {
             "submitted".to_owned()

@@ -24,6 +24,26 @@ impl Client {
             &generation_times(&jobs, job),
         ))
     }
+
+    /// [`Client::expected_generation`] of the journaled job that made `video_id`; `None` when
+    /// the journal does not know the video (submitted elsewhere).
+    pub async fn expected_generation_of_video(
+        &self,
+        video_id: u64,
+    ) -> Result<Option<Expected>, Error> {
+        let jobs = self.jobs().await?;
+        let Some(job) = jobs
+            .iter()
+            .find(|r| r.video_id == Some(video_id))
+            .and_then(JobRecord::sent_job)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(eta::expected(
+            &JobShape::from(&job),
+            &generation_times(&jobs, &job),
+        )))
+    }
 }
 
 /// Generation times (submit to finish) of the newest [`RECENT`] succeeded jobs shaped like

@@ -90,6 +90,10 @@ pub fn wait(ctx: &Ctx, net: &NetArgs, args: &WaitArgs) -> Result<Exit, Failure> 
     let session = Settings::resolve(net)?.session()?;
     let (rt, client) = (&session.rt, &session.client);
     let progress = Progress::new(ctx.quiet);
+    // A video the journal knows has an estimate; one submitted elsewhere shows none.
+    if let Ok(Some(expected)) = rt.block_on(client.expected_generation_of_video(args.video_id)) {
+        progress.expect(expected);
+    }
     let jobs = Jobs::default();
     let result = interrupt::run(
         rt,

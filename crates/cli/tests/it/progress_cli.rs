@@ -63,6 +63,15 @@ async fn off_a_terminal_every_state_and_retry_is_one_line() {
     assert_eq!(repeated(&err), Vec::<&str>::new(), "{err}");
     // Nothing of the request log without -v.
     assert!(!err.contains("(attempt 1)"), "{err}");
+
+    // A job of this shape finished here: the next one's estimate is this machine's own.
+    vendor.mount_status(77, 1, 1).await;
+    let mut cmd = s.cmd(&vendor.uri());
+    cmd.args(["run", job.to_str().unwrap(), "-o", "again.mp4"]);
+    let out = exec(cmd);
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert!(err.contains("(1 similar job here took "), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,4 +162,27 @@ fn a_batch_off_a_terminal_leaves_a_line_per_job_and_concurrency_only_at_v() {
     assert!(!err.contains("concurrency now"), "{err}");
     assert_eq!(repeated(&err), Vec::<&str>::new(), "{err}");
     assert!(run(true, "again").contains("pixfuse: concurrency now "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_estimates_a_video_the_journal_knows() {
+    let s = Scratch::new();
+    let vendor = Vendor::start().await;
+    vendor.mount_upload().await;
+    vendor.mount_submit(79).await;
+    vendor.mount_status(79, 2, 1).await;
+    let job = write_job(s.path());
+    let mut cmd = s.cmd(&vendor.uri());
+    cmd.args(["submit", job.to_str().unwrap()]);
+    let out = exec(cmd);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out).trim(), "79");
+    let mut cmd = s.cmd(&vendor.uri());
+    cmd.args(["wait", "79"]);
+    let out = exec(cmd);
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    let generating: Vec<&str> = err.lines().filter(|l| l.contains("generating")).collect();
+    assert_eq!(generating.len(), 1, "{err}");
+    assert!(generating[0].contains("left (usually "), "{err}");
 }

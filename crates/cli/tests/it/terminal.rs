@@ -135,7 +135,7 @@ fn clock(frame: &str) -> Option<u64> {
     words.next()?.strip_suffix('s')?.parse().ok()
 }
 
-fn job_args<'a>(job: &'a Path) -> Vec<&'a str> {
+fn job_args(job: &Path) -> Vec<&str> {
     vec![
         "--sandbox",
         "--poll-interval",
