@@ -58,35 +58,65 @@ fn omni_json() -> Value {
     })
 }
 
-/// The Omni section in words: one line for the request, one for the video upload.
+/// The Omni section in words, one line per rule.
 fn omni_human() -> String {
     let o = &CAPABILITIES.omni;
-    let models: Vec<&str> = o.models.values.iter().map(|m| m.as_str()).collect();
+    let words = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(" ");
     let mib = |bytes: u64| format!("{} MB", bytes / (1024 * 1024));
     let sizes: Vec<String> = o.upload.max_bytes.iter().map(|l| mib(l.value)).collect();
-    format!(
-        "\nOmni mode (\"reference_mode\": \"omni\" with video_references; third-party sources, so every rule is a warning):\n  \
-         {} · images ≤ {} · videos ≤ {}, each ≤ {} s, together ≤ {} s · duration {} (the output follows the longest video) · \
-         extra aspect ratios: {} · negative prompt ≤ {} chars\n  \
-         video upload: {} · ≤ {} s · ≤ {} px per side · ≤ {} (sources disagree)\n",
-        models.join(" "),
-        o.max_images.value,
-        o.max_videos.value,
-        o.video_max_seconds.value,
-        o.videos_total_max_seconds.value,
-        durations(o.durations.values),
-        o.extra_aspect_ratios
-            .values
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" "),
-        o.negative_prompt_max_chars.value,
-        o.upload.extensions.join(" "),
-        o.upload.max_seconds.value,
-        o.upload.max_side_px.value,
-        sizes.join(" or "),
-    )
+    let rows = [
+        (
+            "models",
+            words(&mut o.models.values.iter().map(ToString::to_string)),
+        ),
+        (
+            "images",
+            format!("≤ {} (instead of the model's limit)", o.max_images.value),
+        ),
+        (
+            "videos",
+            format!(
+                "≤ {}, each ≤ {} s, together ≤ {} s",
+                o.max_videos.value, o.video_max_seconds.value, o.videos_total_max_seconds.value
+            ),
+        ),
+        (
+            "duration",
+            format!(
+                "{} (the output follows the longest video)",
+                durations(o.durations.values)
+            ),
+        ),
+        (
+            "aspect ratios",
+            format!(
+                "the model's, and {} (disputed)",
+                words(&mut o.extra_aspect_ratios.values.iter().map(ToString::to_string))
+            ),
+        ),
+        (
+            "negative prompt",
+            format!("≤ {} chars", o.negative_prompt_max_chars.value),
+        ),
+        (
+            "video upload",
+            format!(
+                "{} · ≤ {} s · ≤ {} px per side · ≤ {} (sources disagree)",
+                o.upload.extensions.join(" "),
+                o.upload.max_seconds.value,
+                o.upload.max_side_px.value,
+                sizes.join(" or ")
+            ),
+        ),
+    ];
+    let mut out = String::from(
+        "\nOmni mode (\"reference_mode\": \"omni\" with video_references); third-party sources, \
+         so every rule is a warning:\n",
+    );
+    for (name, value) in rows {
+        out.push_str(&format!("  {name:<16}{value}\n"));
+    }
+    out
 }
 
 fn human(ctx: &Ctx) -> String {
