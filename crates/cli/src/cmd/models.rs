@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 use pixfuse_core::caps::ModelCaps;
-use pixfuse_core::{CAPABILITIES, Quality, Severity};
+use pixfuse_core::{CAPABILITIES, Severity};
 use serde_json::{Value, json};
 
 use super::{Ctx, Failure};
@@ -22,7 +22,7 @@ pub struct ModelsArgs {}
 
 pub fn run(ctx: &Ctx, _args: &ModelsArgs) -> Result<Exit, Failure> {
     let text = if ctx.json {
-        format!("{}\n", crate::json_out::stamped(table_json()))
+        format!("{}\n", table_json())
     } else {
         human(ctx)
     };
@@ -58,38 +58,65 @@ fn omni_json() -> Value {
     })
 }
 
-/// The Omni section in words, in lines that fit 80 columns.
+/// The Omni section in words, one line per rule.
 fn omni_human() -> String {
     let o = &CAPABILITIES.omni;
-    let models: Vec<&str> = o.models.values.iter().map(|m| m.as_str()).collect();
+    let words = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(" ");
     let mib = |bytes: u64| format!("{} MB", bytes / (1024 * 1024));
     let sizes: Vec<String> = o.upload.max_bytes.iter().map(|l| mib(l.value)).collect();
-    format!(
-        "\nOmni mode (\"reference_mode\": \"omni\" with video_references; third-party\n\
-         sources, so every rule is a warning):\n  \
-         models {} · images ≤ {} · videos ≤ {}, each ≤ {} s, together ≤ {} s\n  \
-         duration {} (the output follows the longest video)\n  \
-         extra aspect ratios: {} · negative prompt ≤ {} chars\n  \
-         video upload: {} · ≤ {} s · ≤ {} px per side\n  \
-         video size ≤ {} (sources disagree)\n",
-        models.join(" "),
-        o.max_images.value,
-        o.max_videos.value,
-        o.video_max_seconds.value,
-        o.videos_total_max_seconds.value,
-        durations(o.durations.values),
-        o.extra_aspect_ratios
-            .values
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" "),
-        o.negative_prompt_max_chars.value,
-        o.upload.extensions.join(" "),
-        o.upload.max_seconds.value,
-        o.upload.max_side_px.value,
-        sizes.join(" or "),
-    )
+    let rows = [
+        (
+            "models",
+            words(&mut o.models.values.iter().map(ToString::to_string)),
+        ),
+        (
+            "images",
+            format!("≤ {} (instead of the model's limit)", o.max_images.value),
+        ),
+        (
+            "videos",
+            format!(
+                "≤ {}, each ≤ {} s, together ≤ {} s",
+                o.max_videos.value, o.video_max_seconds.value, o.videos_total_max_seconds.value
+            ),
+        ),
+        (
+            "duration",
+            format!(
+                "{} (the output follows the longest video)",
+                durations(o.durations.values)
+            ),
+        ),
+        (
+            "aspect ratios",
+            format!(
+                "the model's, and {} (disputed)",
+                words(&mut o.extra_aspect_ratios.values.iter().map(ToString::to_string))
+            ),
+        ),
+        (
+            "negative prompt",
+            format!("≤ {} chars", o.negative_prompt_max_chars.value),
+        ),
+        (
+            "video upload",
+            format!(
+                "{} · ≤ {} s · ≤ {} px per side · ≤ {} (sources disagree)",
+                o.upload.extensions.join(" "),
+                o.upload.max_seconds.value,
+                o.upload.max_side_px.value,
+                sizes.join(" or ")
+            ),
+        ),
+    ];
+    let mut out = String::from(
+        "\nOmni mode (\"reference_mode\": \"omni\" with video_references); third-party sources, \
+         so every rule is a warning:\n",
+    );
+    for (name, value) in rows {
+        out.push_str(&format!("  {name:<16}{value}\n"));
+    }
+    out
 }
 
 fn human(ctx: &Ctx) -> String {
@@ -118,21 +145,17 @@ fn human(ctx: &Ctx) -> String {
             ]
         })
         .collect();
-    // Fits 80 columns whole: the aspect ratios wrap (a truncated list would mislead), then the
-    // terminal's width truncates as in every table.
-    let mut out = table::render_wrapping(
+    let mut out = table::render(
         &[
             "model",
             "images",
-            "seconds",
+            "durations (s)",
             "qualities",
             "aspect ratios",
             "audio",
-            "prompt",
+            "prompt (chars)",
         ],
         &rows,
-        table::output_width(),
-        &[(4, ASPECT_WIDTH)],
     );
     if !ctx.quiet {
         out.push_str(&legend());
@@ -173,12 +196,9 @@ fn legend() -> String {
     if notes.is_empty() {
         String::new()
     } else {
-        format!("\n{}\n", notes.join("\n"))
+        format!("\n{}\n", notes.join(" "))
     }
 }
-
-/// The aspect-ratio column's width: the five ratios every model takes on one line.
-const ASPECT_WIDTH: usize = 21;
 
 fn article(severity: Severity) -> &'static str {
     match severity {
@@ -199,33 +219,10 @@ fn durations(values: &[u32]) -> String {
     }
 }
 
-/// "360p–1080p*(8)": the qualities (a range when they are a run of the known ones); a star
-/// marks a quality refused at some durations.
+/// "360p 540p 720p 1080p*(8)": a star marks a quality refused at some durations.
 fn qualities(m: &ModelCaps) -> String {
-    let values = m.qualities.values;
-    let run = Quality::KNOWN
-        .windows(values.len())
-        .any(|w| values.len() > 2 && w == values);
-    let refused = |q: &Quality| -> String {
-        let durations: Vec<String> = m
-            .forbidden
-            .iter()
-            .filter(|f| &f.quality == q)
-            .flat_map(|f| f.durations.iter().map(u32::to_string))
-            .collect();
-        if durations.is_empty() {
-            String::new()
-        } else {
-            format!("*({})", durations.join(","))
-        }
-    };
-    if let (true, [first, .., last]) = (run, values) {
-        let inner: String = values[..values.len() - 1].iter().map(&refused).collect();
-        if inner.is_empty() {
-            return format!("{first}–{last}{}", refused(last));
-        }
-    }
-    values
+    m.qualities
+        .values
         .iter()
         .map(|q| {
             let refused: Vec<String> = m
