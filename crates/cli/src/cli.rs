@@ -126,7 +126,7 @@ const OFFLINE: [&str; 6] = [
 ];
 
 /// The command line as clap parses and documents it: [`Cli`], with the network options hidden
-/// from the [`OFFLINE`] commands.
+/// from the commands that never talk to a server.
 pub fn command() -> clap::Command {
     let mut cmd = Cli::command();
     for name in OFFLINE {

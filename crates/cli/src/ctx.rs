@@ -42,7 +42,7 @@ impl Ctx {
         crate::error_json::commands_in(message, &|c| self.command(c))
     }
 
-    /// Prints the `--json` result object (stamped with its schema, see [`crate::json_out`],
+    /// Prints the `--json` result object (stamped with its schema, see `json_out.rs`,
     /// which also knows whether a failure still owes one).
     pub fn print_json(&self, value: &serde_json::Value) -> std::io::Result<()> {
         crate::json_out::write_line(&mut std::io::stdout().lock(), value)

@@ -160,7 +160,11 @@ fn every_networked_command_s_keys_are_documented() {
     );
     run("## `pixfuse run`", &["resume"]);
     run("## `pixfuse run`", &["download", &video, "-o", "again.mp4"]);
-    run("## `pixfuse status`", &["status", &video]);
+    let status = run("## `pixfuse status`", &["status", &video]);
+    // A video's status never hides under the key failures use for their outcome.
+    let status = json(&status);
+    assert_eq!(status["video_status"], "succeeded", "{status}");
+    assert!(status.get("status").is_none(), "{status}");
     run("## `pixfuse status`", &["wait", &video]);
     run("## `pixfuse upload`", &["upload", "dog.png"]);
     run("## `pixfuse upload`", &["balance"]);
@@ -169,5 +173,6 @@ fn every_networked_command_s_keys_are_documented() {
     run("## `pixfuse jobs`", &["jobs", "show", "1"]);
     run("## `pixfuse jobs`", &["jobs", "rm", "1"]);
     run("## `pixfuse doctor`", &["doctor"]);
-    run("## Failures", &["status", "1"]);
+    let failed = run("## Failures", &["status", "1"]);
+    assert_eq!(json(&failed)["status"], "error");
 }
