@@ -117,6 +117,14 @@ fn worker(s: &Scratch, sandbox: &RunningSandbox, url: &str, batch: &Path) -> Com
     cmd
 }
 
+fn signal(pid: u32, which: &str) {
+    let sent = Command::new("kill")
+        .args([which, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {which} {pid}");
+}
+
 fn batch_status(s: &Scratch, url: &str, batch: &Path) -> serde_json::Value {
     let mut cmd = s.bare();
     cmd.env("PIXFUSE_JOURNAL_URL", url)
@@ -173,6 +181,8 @@ async fn three_workers_share_one_batch_and_one_account_s_limit() {
         if sandbox.stats().billable_jobs < 12 {
             continue;
         }
+        // Frozen first, so what the status shows it holding is what it dies holding.
+        signal(victim_pid, "-STOP");
         let status = batch_status(&s, &url, &batch);
         let held: Vec<(i64, String)> = status["jobs"]
             .as_array()
@@ -195,6 +205,7 @@ async fn three_workers_share_one_batch_and_one_account_s_limit() {
         if !held.is_empty() {
             break held;
         }
+        signal(victim_pid, "-CONT");
     };
     victim.kill().unwrap(); // SIGKILL
     victim.wait().unwrap();
