@@ -103,7 +103,13 @@ fn what_one_machine_journals_another_sees() {
 }
 
 /// One worker of the shared batch `batch` on `url` against `sandbox`.
-fn worker(s: &Scratch, sandbox: &RunningSandbox, url: &str, batch: &Path) -> Command {
+fn worker(
+    s: &Scratch,
+    sandbox: &RunningSandbox,
+    url: &str,
+    batch: &Path,
+    concurrency: &str,
+) -> Command {
     let mut cmd = s.bare();
     cmd.env("PIXFUSE_API_KEY", sandbox.demo_key_str())
         .env("PIXFUSE_JOURNAL_URL", url)
@@ -113,8 +119,16 @@ fn worker(s: &Scratch, sandbox: &RunningSandbox, url: &str, batch: &Path) -> Com
         .arg(batch)
         .arg("--out-dir")
         .arg(s.path().join("out"))
-        .args(["--worker", "--concurrency", "3", "--json"]);
+        .args(["--worker", "--concurrency", concurrency, "--json"]);
     cmd
+}
+
+fn signal(pid: u32, which: &str) {
+    let sent = Command::new("kill")
+        .args([which, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {which} {pid}");
 }
 
 fn batch_status(s: &Scratch, url: &str, batch: &Path) -> serde_json::Value {
@@ -160,9 +174,9 @@ async fn three_workers_share_one_batch_and_one_account_s_limit() {
             .spawn()
             .unwrap()
     };
-    let mut victim = spawn(&mut worker(&s, &sandbox, &url, &batch));
+    let mut victim = spawn(&mut worker(&s, &sandbox, &url, &batch, "3"));
     let mut others: Vec<_> = (0..2)
-        .map(|_| spawn(&mut worker(&s, &sandbox, &url, &batch)))
+        .map(|_| spawn(&mut worker(&s, &sandbox, &url, &batch, "3")))
         .collect();
     // Midway: the victim holds lines (a job of its is submitted), then it dies.
     let victim_pid = victim.id();
@@ -173,6 +187,8 @@ async fn three_workers_share_one_batch_and_one_account_s_limit() {
         if sandbox.stats().billable_jobs < 12 {
             continue;
         }
+        // Frozen first, so what the status shows it holding is what it dies holding.
+        signal(victim_pid, "-STOP");
         let status = batch_status(&s, &url, &batch);
         let held: Vec<(i64, String)> = status["jobs"]
             .as_array()
@@ -195,13 +211,17 @@ async fn three_workers_share_one_batch_and_one_account_s_limit() {
         if !held.is_empty() {
             break held;
         }
+        signal(victim_pid, "-CONT");
     };
     victim.kill().unwrap(); // SIGKILL
     victim.wait().unwrap();
     for child in &mut others {
         let deadline = Instant::now() + Duration::from_secs(60);
         while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "a worker did not finish");
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("a worker did not finish");
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -281,4 +301,57 @@ fn a_worker_without_a_shared_journal_says_what_to_do() {
             "{err}"
         );
     }
+}
+
+/// Workers with `--concurrency auto` discover the account's limit together: every line done
+/// and billed once, never more generating than the account allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_workers_discover_the_limit_together() {
+    let Some(url) = fresh_database() else { return };
+    let sandbox = Sandbox::start(SandboxConfig {
+        concurrency_limit: 2,
+        generation_time: Duration::from_millis(200),
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap();
+    let s = Scratch::new();
+    let batch = write_batch(s.path(), 16, |_, _| {});
+    let mut children: Vec<_> = (0..2)
+        .map(|_| {
+            worker(&s, &sandbox, &url, &batch, "auto")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for child in &mut children {
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("a worker did not finish");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let mut done = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        done += json(&out)["done"].as_u64().unwrap();
+    }
+    assert_eq!(done, 16, "each line run by one worker");
+    let status = batch_status(&s, &url, &batch);
+    assert_eq!(status["done"], 16, "{status}");
+    let stats = sandbox.stats();
+    assert_eq!(stats.billable_jobs, 16, "{stats:?}");
+    assert!(stats.peak_generating <= 2, "{stats:?}");
 }

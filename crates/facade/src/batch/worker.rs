@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::Stream;
-use pixfuse_core::batch::{LineEnd, LineKind};
+use pixfuse_core::batch::{ConcurrencyController, LineEnd, LineKind};
 use pixfuse_core::errcode::CONCURRENCY_LIMIT;
 use pixfuse_core::lifecycle::Goal;
 use sha2::{Digest, Sha256};
@@ -137,22 +137,24 @@ async fn work(
     }
     let items: HashMap<i64, BatchItem> =
         plan.items.into_iter().map(|i| (i.line as i64, i)).collect();
-    let mut width = match opts.concurrency {
-        Concurrency::Fixed(n) => n,
-        Concurrency::Auto { max } => max,
-    }
-    .max(1) as usize;
-    if let Concurrency::Auto { max } = opts.concurrency
-        && let Ok(Some(learned)) = store.learned_limit(&client.inner.account).await
-    {
-        width = learned.clamp(1, max.max(1)) as usize;
-    }
+    // How many lines this worker runs at once: fixed, or (auto) the limit another worker
+    // learned, else grown one at a time while its submits are accepted with every line busy
+    // (a line waiting for an account slot is never accepted, so a worker does not hoard lines
+    // the account has no slots for).
+    let mut controller = match opts.concurrency {
+        Concurrency::Fixed(n) => ConcurrencyController::fixed(n),
+        Concurrency::Auto { max } => match store.learned_limit(&client.inner.account).await {
+            Ok(Some(learned)) => ConcurrencyController::fixed(learned.clamp(1, max.max(1))),
+            _ => ConcurrencyController::auto(max),
+        },
+    };
     let owner = client.inner.owner.clone();
     let lease = client.inner.lease;
+    let (notes, mut inbox) = unbounded_channel();
     let mut tasks: JoinSet<()> = JoinSet::new();
     loop {
         let mut finished = false;
-        while tasks.len() < width {
+        while tasks.len() < controller.limit() as usize {
             match store.claim_batch_line(&batch, &owner, lease).await {
                 Ok(LineClaim::Claimed { line, .. }) => match items.get(&line) {
                     Some(item) => {
@@ -162,6 +164,7 @@ async fn work(
                             item.clone(),
                             opts.clone(),
                             out.clone(),
+                            notes.clone(),
                         ));
                     }
                     None => {
@@ -191,11 +194,22 @@ async fn work(
         if tasks.is_empty() && finished {
             return;
         }
+        let in_flight = u32::try_from(tasks.len()).unwrap_or(u32::MAX);
         tokio::select! {
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(note) = inbox.recv() => match note {
+                Note::Accepted => controller.on_accepted(in_flight),
+                Note::SlotRefused => controller.on_slot_refused(in_flight.saturating_sub(1)),
+            },
             () = tokio::time::sleep(IDLE_WAIT) => {}
         }
     }
+}
+
+/// What a line's task tells the worker (for its auto concurrency).
+enum Note {
+    Accepted,
+    SlotRefused,
 }
 
 /// One claimed line: run (again after a slot refusal or a failure a retry can clear), then
@@ -206,6 +220,7 @@ async fn run_line(
     item: BatchItem,
     opts: BatchOptions,
     out: UnboundedSender<BatchEvent>,
+    notes: UnboundedSender<Note>,
 ) {
     let name = item.name();
     let _ = out.send(BatchEvent::Started {
@@ -244,7 +259,10 @@ async fn run_line(
         let result = {
             let mut on_event = |event: Event| {
                 match &event {
-                    Event::Submitted { .. } => submitted_here = true,
+                    Event::Submitted { .. } => {
+                        submitted_here = true;
+                        let _ = notes.send(Note::Accepted);
+                    }
                     Event::HeldElsewhere { pid, .. } => {
                         let _ = out.send(BatchEvent::Watching {
                             line: item.line,
@@ -287,6 +305,7 @@ async fn run_line(
         );
         if slot_refused && refusals < opts.max_slot_refusals {
             refusals += 1;
+            let _ = notes.send(Note::SlotRefused);
             let _ = out.send(BatchEvent::SlotRefused {
                 line: item.line,
                 name: name.clone(),
