@@ -51,6 +51,8 @@ impl Progress {
                 | Event::Downloaded { .. }
                 | Event::Uploaded { .. }
                 | Event::UploadReused { .. }
+                | Event::VideoUploaded { .. }
+                | Event::VideoUploadReused { .. }
                 | Event::Continuing { .. }
                 | Event::AlreadyDone { .. }
                 | Event::HeldElsewhere { .. }

@@ -149,7 +149,7 @@ async fn cached_img_id(path: &Path, origin: &str, journal: Option<&Journal>) -> 
     let journal = journal?;
     let (sha, _) = crate::client::hash_file(path).await.ok()?;
     journal
-        .cached_upload(origin, &sha)
+        .cached_upload(origin, &sha, crate::journal::MediaType::Image)
         .await
         .ok()
         .flatten()

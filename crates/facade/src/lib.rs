@@ -43,6 +43,7 @@ pub mod event;
 mod identity;
 mod jobfile;
 pub mod journal;
+mod media;
 mod output;
 mod resume;
 mod run;
@@ -61,7 +62,8 @@ pub use jobfile::{
     MAX_JOB_FILE_BYTES, check_local_images, load_job_file, parse_job, read_job_bytes,
     read_job_file, rebase_paths,
 };
-pub use journal::{JOURNAL_URL_ENV, JobRecord, JobState, Journal, JournalUrl};
+pub use journal::{JOURNAL_URL_ENV, JobRecord, JobState, Journal, JournalUrl, MediaType};
+pub use media::UploadedVideo;
 pub use run::{JobOptions, JobOutcome, Submission};
 pub use sidecar::Sidecar;
 

@@ -15,7 +15,13 @@ pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
 pub(crate) const MIGRATION_LOCK: i64 = 0x0070_6978_6675_7365;
 
 /// Migration `n` takes the database from version `n` to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// Version 2: the upload cache holds reference videos beside images (`media_type`: `image` for
+/// an img_id, `video` for a media_id; every earlier row is an image).
+const V2: &str = "
+ALTER TABLE uploads ADD COLUMN media_type TEXT NOT NULL DEFAULT 'image';
+";
 
 const V1: &str = "
 CREATE TABLE jobs (
