@@ -4,7 +4,9 @@
 //! through `PIXFUSE_SPEC_DIR`, and check what its commands say: `validate` accepts v7 at its own
 //! durations and refuses it at another, `estimate` prices it, `models` lists its durations and
 //! render factor, and `run --sandbox` makes a video of it (the sandbox judges it from the same
-//! spec and renders it `render_factor` times as long; the probe does not time that).
+//! spec and renders it `render_factor` times as long; the probe does not time that). The same
+//! holds for v6 Omni mode's numbers: the copy takes three reference videos instead of two, and
+//! `validate` and `models` follow it.
 //!
 //! The build shares the workspace's target dir (a second one would compile every dependency
 //! again); only pixfuse's own crates are rebuilt, here and on the next normal build.
@@ -19,6 +21,8 @@ const MODEL: &str = "v7";
 const DURATIONS: [u32; 2] = [4, 7];
 const RENDER_FACTOR: f64 = 1.5;
 const CREDITS_PER_SECOND: f64 = 3.0;
+/// Omni's video cap in the edited copy (the spec says 2).
+const OMNI_VIDEOS: u64 = 3;
 
 pub fn run() -> Result<()> {
     let root = crate::root();
@@ -45,6 +49,20 @@ pub fn run() -> Result<()> {
     let new_model = write(&work, "v7.json", &job(MODEL, DURATIONS[0], "16:9"))?;
     let wrong_duration = write(&work, "v7-5s.json", &job(MODEL, 5, "16:9"))?;
     let new_ratio = write(&work, "v5-2x3.json", &job("v5", 5, "2:3"))?;
+    let videos: Vec<Value> = (1..=OMNI_VIDEOS)
+        .map(|i| json!({"ref_name": format!("video{i}"), "video_media_id": i}))
+        .collect();
+    let mentions: Vec<String> = (1..=OMNI_VIDEOS).map(|i| format!("@video{i}")).collect();
+    let omni = write(
+        &work,
+        "omni.json",
+        &json!({
+            "image_references": [{"type": "subject", "img_id": 1, "ref_name": "dog"}],
+            "prompt": format!("@dog dances like {} ", mentions.join(" and ")),
+            "model": "v6", "duration": 0, "quality": "540p", "aspect_ratio": "16:9",
+            "reference_mode": "omni", "video_references": videos
+        }),
+    )?;
 
     let pixfuse = |args: &[&str]| pixfuse(&root, &spec, args);
     let (code, v) = pixfuse(&["validate", "--json", &new_model])?;
@@ -56,6 +74,12 @@ pub fn run() -> Result<()> {
     );
     let (code, v) = pixfuse(&["validate", "--json", &new_ratio])?;
     ensure!(code == 0 && v["valid"] == true, "validate v5 at 2:3: {v}");
+
+    let (code, v) = pixfuse(&["validate", "--json", &omni])?;
+    ensure!(
+        code == 0 && v["valid"] == true && v["warnings"] == json!([]),
+        "validate an Omni job with {OMNI_VIDEOS} videos once the table allows them: {v}"
+    );
 
     let (code, v) = pixfuse(&["estimate", "--json", &new_model])?;
     let want = CREDITS_PER_SECOND * f64::from(DURATIONS[0]);
@@ -73,6 +97,12 @@ pub fn run() -> Result<()> {
     ensure!(
         code == 0 && row["durations"] == json!(DURATIONS) && row["render_factor"] == RENDER_FACTOR,
         "models: want {MODEL} with durations {DURATIONS:?} and render factor {RENDER_FACTOR}, got {row}"
+    );
+
+    ensure!(
+        v["omni"]["max_videos"]["value"] == OMNI_VIDEOS,
+        "models: want Omni's video cap {OMNI_VIDEOS}, got {}",
+        v["omni"]
     );
 
     let out = work.join("v7.mp4");
@@ -95,13 +125,13 @@ pub fn run() -> Result<()> {
     println!(
         "spec-probe: a spec-only model {MODEL} ({DURATIONS:?} s, render factor {RENDER_FACTOR}) \
          passes validate, estimate ({want} credits), models and a sandbox run ({size}-byte video); \
-         v5 accepts 2:3 once the table says so"
+         v5 accepts 2:3 and Omni {OMNI_VIDEOS} videos once the table says so"
     );
     Ok(())
 }
 
 /// The spec-only change: model v7 in the request schema, its capability row (v5's, with its own
-/// durations and render factor) and a price; "2:3" for v5.
+/// durations and render factor) and a price; "2:3" for v5; Omni's video cap raised.
 fn edit_spec(spec: &Path) -> Result<()> {
     edit(
         &spec.join("fusion-generate.request.schema.json"),
@@ -119,6 +149,14 @@ fn edit_spec(spec: &Path) -> Result<()> {
         },
     )?;
     edit(&spec.join("capabilities.json"), |caps| {
+        let cap = caps
+            .pointer_mut("/omni/max_videos/value")
+            .context("capabilities.json has no omni.max_videos")?;
+        ensure!(
+            cap.as_u64() != Some(OMNI_VIDEOS),
+            "Omni already takes {OMNI_VIDEOS} videos; pick another probe value"
+        );
+        *cap = OMNI_VIDEOS.into();
         let models = caps["models"]
             .as_array_mut()
             .context("capabilities.json has no models")?;

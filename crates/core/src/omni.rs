@@ -166,10 +166,12 @@ pub(crate) fn check_looks_like(fields: &Fields<'_>, out: &mut Vec<Diagnostic>) {
                 "looks_like_omni",
                 path,
                 format!(
-                    "{what} belongs to Omni mode (reference videos, {models} only); this request looks like an Omni request but has no \"reference_mode\": \"omni\""
+                    "{what} is a feature of Omni mode (reference videos, {models} only): this looks like an Omni request, but \"reference_mode\": \"omni\" is missing"
                 ),
             )
-            .with_suggestion("add \"reference_mode\": \"omni\" (Omni mode), or remove it for a plain request"),
+            .with_suggestion(format!(
+                "add \"reference_mode\": \"omni\" for Omni mode, or drop {what} for a plain request"
+            )),
         );
     };
     if fields.video_count() > 0 {

@@ -84,7 +84,8 @@ fn check_caps(caps: &ModelCaps, f: &Fusion, request: &Value) -> Result<(), Refus
     let invalid = |param: &str| Err(Refusal::new(INVALID, param));
     let omni = &CAPABILITIES.omni;
     // The vendor's docs: 1..N images. Omni mode may name videos alone.
-    if refs.is_empty() && !(f.omni && !videos.is_empty()) {
+    let videos_alone = f.omni && !videos.is_empty();
+    if refs.is_empty() && !videos_alone {
         return Err(Refusal::new(crate::schema::EMPTY, "image_references"));
     }
     let (max, durations) = if f.omni {

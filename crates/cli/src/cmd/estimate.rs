@@ -16,7 +16,9 @@ use crate::render::diagnostics;
 /// price is: official (vendor table), inferred (derived from official figures) or unofficial.
 ///
 /// An invalid request is reported (exit 3) instead of priced: the server would refuse it. Local
-/// image files are checked offline as `validate` checks them.
+/// image files are checked offline as `validate` checks them. An Omni request (v6 with
+/// reference videos) is priced per second of reference video (unofficial); lengths not known
+/// offline are assumed at Omni's maximum, and the answer says so.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   pixfuse estimate job.json
@@ -65,11 +67,23 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
         writeln!(stdout, "{}", estimate_json(job, &seconds))?;
         return Ok(Exit::Success);
     }
+    let length = if job.is_omni() && !job.video_references.is_empty() {
+        format!(
+            "omni, {} reference video{} (the output follows the longest)",
+            job.video_references.len(),
+            if job.video_references.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        )
+    } else {
+        format!("{} s", job.duration)
+    };
     let what = format!(
-        "{} · {} · {} s · {}",
+        "{} · {} · {length} · {}",
         job.model,
         job.quality,
-        job.duration,
         if audio { "with audio" } else { "no audio" }
     );
     match estimate {
@@ -81,6 +95,18 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
                 e.usd,
                 e.confidence.as_str()
             )?;
+            if let Some(r) = e.reference_video {
+                writeln!(
+                    stdout,
+                    "priced on {} s of reference video{}",
+                    r.seconds,
+                    if r.assumed {
+                        " (assumed: the lengths are not known offline, so Omni's maximum)"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
             if ctx.verbose > 0 {
                 writeln!(
                     stdout,

@@ -12,7 +12,8 @@ use crate::exit::Exit;
 use crate::render::table;
 
 /// Show what each model accepts: image count, durations, qualities, aspect ratios, audio and
-/// prompt length (from this build's capability table).
+/// prompt length, and what v6 Omni mode (reference videos) changes (from this build's
+/// capability table).
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   pixfuse models
@@ -32,7 +33,90 @@ pub fn run(ctx: &Ctx, _args: &ModelsArgs) -> Result<Exit, Failure> {
 /// The capability table as `--json` prints it (also the MCP `models` tool and resource).
 pub(crate) fn table_json() -> Value {
     let models: Vec<Value> = CAPABILITIES.models.iter().map(row_json).collect();
-    json!({ "models": models })
+    json!({ "models": models, "omni": omni_json() })
+}
+
+/// The Omni section of the table (every rule with its severity: third-party, so warnings).
+fn omni_json() -> Value {
+    let o = &CAPABILITIES.omni;
+    let limit = |l: &pixfuse_core::caps::Limit| json!({ "value": l.value, "severity": l.severity });
+    json!({
+        "models": o.models.values.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "max_images": limit(&o.max_images),
+        "max_videos": limit(&o.max_videos),
+        "video_max_seconds": limit(&o.video_max_seconds),
+        "videos_total_max_seconds": limit(&o.videos_total_max_seconds),
+        "durations": o.durations.values,
+        "extra_aspect_ratios": o.extra_aspect_ratios.values.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "negative_prompt_max_chars": limit(&o.negative_prompt_max_chars),
+        "upload": {
+            "extensions": o.upload.extensions,
+            "max_seconds": limit(&o.upload.max_seconds),
+            "max_side_px": limit(&o.upload.max_side_px),
+            "max_bytes": o.upload.max_bytes.iter().map(limit).collect::<Vec<_>>(),
+        },
+    })
+}
+
+/// The Omni section in words, one line per rule.
+fn omni_human() -> String {
+    let o = &CAPABILITIES.omni;
+    let words = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(" ");
+    let mib = |bytes: u64| format!("{} MB", bytes / (1024 * 1024));
+    let sizes: Vec<String> = o.upload.max_bytes.iter().map(|l| mib(l.value)).collect();
+    let rows = [
+        (
+            "models",
+            words(&mut o.models.values.iter().map(ToString::to_string)),
+        ),
+        (
+            "images",
+            format!("≤ {} (instead of the model's limit)", o.max_images.value),
+        ),
+        (
+            "videos",
+            format!(
+                "≤ {}, each ≤ {} s, together ≤ {} s",
+                o.max_videos.value, o.video_max_seconds.value, o.videos_total_max_seconds.value
+            ),
+        ),
+        (
+            "duration",
+            format!(
+                "{} (the output follows the longest video)",
+                durations(o.durations.values)
+            ),
+        ),
+        (
+            "aspect ratios",
+            format!(
+                "the model's, and {} (disputed)",
+                words(&mut o.extra_aspect_ratios.values.iter().map(ToString::to_string))
+            ),
+        ),
+        (
+            "negative prompt",
+            format!("≤ {} chars", o.negative_prompt_max_chars.value),
+        ),
+        (
+            "video upload",
+            format!(
+                "{} · ≤ {} s · ≤ {} px per side · ≤ {} (sources disagree)",
+                o.upload.extensions.join(" "),
+                o.upload.max_seconds.value,
+                o.upload.max_side_px.value,
+                sizes.join(" or ")
+            ),
+        ),
+    ];
+    let mut out = String::from(
+        "\nOmni mode (\"reference_mode\": \"omni\" with video_references); third-party sources, \
+         so every rule is a warning:\n",
+    );
+    for (name, value) in rows {
+        out.push_str(&format!("  {name:<16}{value}\n"));
+    }
+    out
 }
 
 fn human(ctx: &Ctx) -> String {
@@ -76,6 +160,7 @@ fn human(ctx: &Ctx) -> String {
     if !ctx.quiet {
         out.push_str(&legend());
     }
+    out.push_str(&omni_human());
     out
 }
 

@@ -235,6 +235,42 @@ fn estimate_json_shape() {
 }
 
 #[test]
+fn estimate_prices_an_omni_request_per_reference_second_and_says_what_it_assumed() {
+    let (code, stdout, _) = run(&["estimate", "--json", "omni-client-shape.json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["confidence"], "unofficial");
+    assert_eq!(v["basis"], "per_reference_second");
+    assert_eq!(
+        v["reference_video"],
+        json!({"seconds": 15.0, "assumed": true})
+    );
+    // v6 720p with audio: 12 credits a second, twice that per second of reference video.
+    assert_eq!(v["credits"], json!(360), "{v}");
+    let (code, stdout, _) = run(&["estimate", "omni-client-shape.json"]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("estimate-omni", stdout);
+}
+
+#[test]
+fn models_json_shows_the_omni_limits() {
+    let (_, stdout, _) = run(&["models", "--json"]);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let omni = &v["omni"];
+    assert_eq!(omni["models"], json!(["v6"]));
+    assert_eq!(
+        omni["max_images"],
+        json!({"value": 10, "severity": "warning"})
+    );
+    assert_eq!(omni["max_videos"]["value"], 2);
+    assert_eq!(omni["videos_total_max_seconds"]["value"], 15);
+    assert_eq!(omni["durations"], json!([0]));
+    assert_eq!(omni["extra_aspect_ratios"], json!(["auto"]));
+    assert_eq!(omni["upload"]["extensions"], json!(["mp4", "mov", "webm"]));
+    assert_eq!(omni["upload"]["max_bytes"][1]["value"], 100 << 20);
+}
+
+#[test]
 fn models_json_lists_every_model() {
     let (_, stdout, _) = run(&["models", "--json"]);
     let v: Value = serde_json::from_str(&stdout).unwrap();
@@ -278,6 +314,9 @@ fn human_diagnostics_snapshots() {
         "malformed",
         "job-form-gif",
         "unknown-field",
+        "omni-client-shape",
+        "plain-video-references",
+        "plain-duration-zero",
     ] {
         // Diagnostics are messages: on stderr, as `run` prints them; stdout holds data only.
         let (_, stdout, stderr) = run(&["validate", &format!("{name}.json")]);
