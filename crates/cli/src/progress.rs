@@ -265,6 +265,8 @@ fn lasting(event: &Event) -> bool {
             | Event::Downloaded { .. }
             | Event::Uploaded { .. }
             | Event::UploadReused { .. }
+            | Event::VideoUploaded { .. }
+            | Event::VideoUploadReused { .. }
             | Event::Continuing { .. }
             | Event::AlreadyDone { .. }
             | Event::HeldElsewhere { .. }
@@ -288,7 +290,10 @@ pub fn state_of(event: &Event) -> Option<String> {
                 .unwrap_or(path.as_os_str())
                 .to_string_lossy()
         ),
-        Event::Uploaded { path, .. } | Event::UploadReused { path, .. } => format!(
+        Event::Uploaded { path, .. }
+        | Event::UploadReused { path, .. }
+        | Event::VideoUploaded { path, .. }
+        | Event::VideoUploadReused { path, .. } => format!(
             "uploaded {}",
             path.file_name()
                 .unwrap_or(path.as_os_str())

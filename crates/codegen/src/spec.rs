@@ -16,6 +16,7 @@ pub(crate) const RESPONSE_SCHEMAS: &[&str] = &[
     "responses/generate.resp.schema.json",
     "responses/video-result.resp.schema.json",
     "responses/image-upload.resp.schema.json",
+    "responses/media-upload.resp.schema.json",
     "responses/balance.resp.schema.json",
 ];
 pub(crate) const CAPABILITIES: &str = "capabilities.json";

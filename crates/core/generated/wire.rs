@@ -95,6 +95,24 @@ pub struct ImageUploadResp {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub img_url: ::std::option::Option<::std::string::String>,
 }
+///Resp of POST /openapi/v2/media/upload (a reference video for v6 Omni mode). Third-party evidence only (fusion-api.md section 10): no vendor page describes it.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct MediaUploadResp {
+    ///Height in pixels, when the answer says.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub height: ::std::option::Option<i64>,
+    ///Id to use as video_references[].video_media_id. 64-bit; never through a float.
+    pub media_id: u64,
+    ///What was stored: "video" for a reference video.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub media_type: ::std::option::Option<::std::string::String>,
+    ///Where the vendor stored the media.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub url: ::std::option::Option<::std::string::String>,
+    ///Width in pixels, when the answer says.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub width: ::std::option::Option<i64>,
+}
 ///One reference video (Omni mode): an uploaded video or an earlier generation, and the name the prompt uses for it. Exactly one of video_media_id and source_video_id (a request with neither or both is refused; not a schema oneOf, which would make the wire type an enum of anonymous variants).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct VideoReference {

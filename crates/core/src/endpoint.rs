@@ -42,6 +42,13 @@ pub const UPLOAD: Endpoint = Endpoint {
     path: api!("/image/upload"),
 };
 
+/// `POST …/media/upload`: a reference video for v6 Omni mode, as multipart field `file` (the
+/// bytes) or `file_url`. Third-party evidence only (fusion-api.md §10).
+pub const MEDIA_UPLOAD: Endpoint = Endpoint {
+    method: "POST",
+    path: api!("/media/upload"),
+};
+
 /// `POST …/video/fusion/generate`: submit a job.
 pub const GENERATE: Endpoint = Endpoint {
     method: "POST",
@@ -64,7 +71,7 @@ pub const BALANCE: Endpoint = Endpoint {
 };
 
 /// Every endpoint, in the order of a job's life.
-pub const ALL: [Endpoint; 4] = [UPLOAD, GENERATE, RESULT, BALANCE];
+pub const ALL: [Endpoint; 5] = [UPLOAD, MEDIA_UPLOAD, GENERATE, RESULT, BALANCE];
 
 /// The path of video `video_id`'s status.
 pub fn result_path(video_id: u64) -> String {
@@ -83,6 +90,7 @@ mod tests {
             GENERATE.to_string(),
             "POST /openapi/v2/video/fusion/generate"
         );
+        assert_eq!(MEDIA_UPLOAD.to_string(), "POST /openapi/v2/media/upload");
         for e in ALL {
             assert!(e.path.starts_with("/openapi/v2/"), "{e}");
         }

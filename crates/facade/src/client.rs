@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::Error;
 use crate::event::Event;
-use crate::journal::{JobRecord, Journal, Store, UploadRecord};
+use crate::journal::{JobRecord, Journal, MediaType, Store, UploadRecord};
 
 /// How long a claim on a job lasts without renewal (the owner renews it three times as often).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -510,7 +510,11 @@ impl Client {
         on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<UploadedImage, Error> {
         let (sha256, size) = hash_file(path).await?;
-        if let Some(hit) = self.store().upload(&self.inner.origin, &sha256).await? {
+        let cached = self
+            .store()
+            .upload(&self.inner.origin, &sha256, MediaType::Image)
+            .await?;
+        if let Some(hit) = cached {
             on_event(Event::UploadReused {
                 path: path.to_owned(),
                 img_id: hit.img_id,
@@ -528,6 +532,7 @@ impl Client {
         let uploaded = self.transport().upload_image(path).await?;
         let record = UploadRecord {
             sha256,
+            media_type: MediaType::Image,
             img_id: uploaded.img_id,
             img_url: uploaded.img_url.clone(),
         };

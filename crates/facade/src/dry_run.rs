@@ -4,13 +4,13 @@
 use std::fmt;
 use std::path::Path;
 
-use pixfuse_core::endpoint::{GENERATE, UPLOAD};
-use pixfuse_core::{ImageSource, Job};
+use pixfuse_core::endpoint::{GENERATE, MEDIA_UPLOAD, UPLOAD};
+use pixfuse_core::{ImageSource, Job, VideoSource};
 use pixfuse_transport::Provider;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::journal::Journal;
+use crate::journal::{Journal, MediaType};
 
 /// One request that would be sent.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -88,7 +88,7 @@ pub async fn plan(
                 continue;
             }
             ImageSource::Path(p) => {
-                if let Some(id) = cached_img_id(Path::new(p), base, journal).await {
+                if let Some(id) = cached_id(Path::new(p), base, journal, MediaType::Image).await {
                     reference.source = ImageSource::ImgId(id);
                     placeholders.push(None);
                     continue;
@@ -109,9 +109,39 @@ pub async fn plan(
             body: PlannedBody::Multipart { field, value },
         });
     }
+    let mut video_placeholders = Vec::new();
+    for reference in &mut body_job.video_references {
+        let (field, value) = match &reference.source {
+            VideoSource::Path(p) => {
+                if let Some(id) = cached_id(Path::new(p), base, journal, MediaType::Video).await {
+                    reference.source = VideoSource::MediaId(id);
+                    video_placeholders.push(None);
+                    continue;
+                }
+                ("file", format!("@{p}"))
+            }
+            VideoSource::Url(u) => ("file_url", u.clone()),
+            _ => {
+                video_placeholders.push(None);
+                continue;
+            }
+        };
+        video_placeholders.push(Some(format!(
+            "<video_media_id from upload of {}>",
+            reference.ref_name
+        )));
+        reference.source = VideoSource::MediaId(0);
+        requests.push(PlannedRequest {
+            method: MEDIA_UPLOAD.method,
+            url: format!("{base}{}", MEDIA_UPLOAD.path),
+            headers: headers(Uuid::new_v4(), "multipart/form-data"),
+            body: PlannedBody::Multipart { field, value },
+        });
+    }
     let json = body_job
         .to_request_json()
-        .map(|body| with_placeholders(&body, &placeholders))
+        .map(|body| with_placeholders(&body, "\"img_id\":", &placeholders))
+        .map(|body| with_placeholders(&body, "\"video_media_id\":", &video_placeholders))
         .unwrap_or_default();
     requests.push(PlannedRequest {
         method: GENERATE.method,
@@ -122,16 +152,15 @@ pub async fn plan(
     requests
 }
 
-/// Writes `placeholders[i]` (a JSON string) in place of the i-th reference's img_id. The
-/// references come first in the body and each has exactly one `"img_id":` key, and a string
-/// value can only hold that text escaped, so the first occurrences are the references' ids.
-fn with_placeholders(body: &str, placeholders: &[Option<String>]) -> String {
-    const KEY: &str = "\"img_id\":";
+/// Writes `placeholders[i]` (a JSON string) in place of the i-th reference's id under `key`
+/// (`"img_id":` or `"video_media_id":`). Each reference has exactly one such key, and a string
+/// value can only hold that text escaped, so the occurrences in order are the references' ids.
+fn with_placeholders(body: &str, key: &str, placeholders: &[Option<String>]) -> String {
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
     for placeholder in placeholders {
-        let Some(at) = rest.find(KEY) else { break };
-        let value_start = at + KEY.len();
+        let Some(at) = rest.find(key) else { break };
+        let value_start = at + key.len();
         out.push_str(&rest[..value_start]);
         rest = &rest[value_start..];
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
@@ -145,11 +174,16 @@ fn with_placeholders(body: &str, placeholders: &[Option<String>]) -> String {
     out
 }
 
-async fn cached_img_id(path: &Path, origin: &str, journal: Option<&Journal>) -> Option<u64> {
+async fn cached_id(
+    path: &Path,
+    origin: &str,
+    journal: Option<&Journal>,
+    media_type: MediaType,
+) -> Option<u64> {
     let journal = journal?;
     let (sha, _) = crate::client::hash_file(path).await.ok()?;
     journal
-        .cached_upload(origin, &sha)
+        .cached_upload(origin, &sha, media_type)
         .await
         .ok()
         .flatten()

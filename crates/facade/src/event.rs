@@ -43,6 +43,21 @@ pub enum Event {
         /// The vendor's id for the image.
         img_id: u64,
     },
+    /// A local reference video was uploaded.
+    VideoUploaded {
+        /// The local video.
+        path: PathBuf,
+        /// The vendor's id for the video (`video_references[].video_media_id`).
+        media_id: u64,
+    },
+    /// A local reference video was uploaded before (same content, same server): its media_id is
+    /// reused.
+    VideoUploadReused {
+        /// The local video.
+        path: PathBuf,
+        /// The vendor's id for the video.
+        media_id: u64,
+    },
     /// A new job is in the journal: its identity is claimed and its trace id minted; nothing
     /// was sent yet.
     Planned {
@@ -239,6 +254,14 @@ impl std::fmt::Display for Event {
             Event::UploadReused { path, img_id } => write!(
                 f,
                 "reusing img_id {img_id} for {} (uploaded before)",
+                path.display()
+            ),
+            Event::VideoUploaded { path, media_id } => {
+                write!(f, "uploaded {} as media_id {media_id}", path.display())
+            }
+            Event::VideoUploadReused { path, media_id } => write!(
+                f,
+                "reusing media_id {media_id} for {} (uploaded before)",
                 path.display()
             ),
             Event::Planned { job_id, .. } => write!(f, "job {job_id} planned"),

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pixfuse_core::{ImageSource, Job};
+use pixfuse_core::{ImageSource, Job, VideoSource};
 use sha2::{Digest, Sha256};
 
 use crate::client::hash_file;
@@ -22,6 +22,10 @@ use crate::error::Error;
 struct RunIdentity<'a> {
     form: String,
     images: Vec<(&'a str, String)>,
+    /// Local reference videos (path, sha256), like the images; absent when there are none, so
+    /// the identity of a job without videos is what it was before videos existed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    videos: Vec<(&'a str, String)>,
     output: Option<&'a Path>,
 }
 
@@ -34,9 +38,17 @@ pub(crate) async fn of_job(job: &Job, output: Option<&Path>) -> Result<String, E
             images.push((path.as_str(), sha256));
         }
     }
+    let mut videos = Vec::new();
+    for reference in &job.video_references {
+        if let VideoSource::Path(path) = &reference.source {
+            let (sha256, _) = hash_file(Path::new(path)).await?;
+            videos.push((path.as_str(), sha256));
+        }
+    }
     let identity = RunIdentity {
         form: form_text(job)?,
         images,
+        videos,
         output,
     };
     let text = serde_json::to_string(&identity).map_err(|e| Error::Internal(e.to_string()))?;
@@ -64,13 +76,21 @@ pub(crate) fn digest(parts: &[&str]) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Makes every local image path of `job` absolute, so the journaled job form (and the identity)
-/// does not depend on the directory the command ran in.
+/// Makes every local image and video path of `job` absolute, so the journaled job form (and the
+/// identity) does not depend on the directory the command ran in.
 pub(crate) fn absolute_paths(job: &mut Job) {
+    let absolute = |path: &str| -> String {
+        let absolute: PathBuf = crate::run::absolute(Path::new(path));
+        absolute.to_string_lossy().into_owned()
+    };
     for reference in &mut job.image_references {
         if let ImageSource::Path(path) = &reference.source {
-            let absolute: PathBuf = crate::run::absolute(Path::new(path));
-            reference.source = ImageSource::Path(absolute.to_string_lossy().into_owned());
+            reference.source = ImageSource::Path(absolute(path));
+        }
+    }
+    for reference in &mut job.video_references {
+        if let VideoSource::Path(path) = &reference.source {
+            reference.source = VideoSource::Path(absolute(path));
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use pixfuse_core::{ImageSource, Job, ValidateOptions, validate_bytes};
+use pixfuse_core::video::{self, VideoHeader};
+use pixfuse_core::{ImageSource, Job, ValidateOptions, VideoSource, validate_bytes};
 
 use crate::error::Error;
 
@@ -75,10 +76,11 @@ pub fn parse_job(
     Ok((rebase_paths(job, base), validation.diagnostics))
 }
 
-/// Reads every local image of `job` (its paths as the job holds them, already relative to the
-/// current directory: see [`rebase_paths`]) offline — existence, format by magic bytes, size and
-/// dimensions against the capability table — and returns what is wrong as diagnostics at each
-/// reference's `/image`. Only headers are read; URLs and img_ids are not checked here.
+/// Reads every local image and reference video of `job` (its paths as the job holds them,
+/// already relative to the current directory: see [`rebase_paths`]) offline — existence, format
+/// by magic bytes, size, dimensions and (videos) length against the capability table, each
+/// video's and all videos' lengths against Omni's — and returns what is wrong as diagnostics at
+/// each reference's `/image` or `/video`. Only headers are read; URLs and ids are not checked.
 pub fn check_local_images(job: &Job) -> Vec<pixfuse_core::Diagnostic> {
     let mut out = Vec::new();
     for (i, reference) in job.image_references.iter().enumerate() {
@@ -90,18 +92,75 @@ pub fn check_local_images(job: &Job) -> Vec<pixfuse_core::Diagnostic> {
             out.push(problem.to_diagnostic(pointer.clone(), p));
         }
     }
+    let mut lengths = Vec::new();
+    for (i, reference) in job.video_references.iter().enumerate() {
+        let VideoSource::Path(p) = &reference.source else {
+            lengths.push((reference.ref_name.as_str(), None));
+            continue;
+        };
+        let pointer = format!("/video_references/{i}/video");
+        let (header, problems) = pixfuse_transport::video_problems(Path::new(p));
+        for problem in problems {
+            out.push(problem.to_diagnostic(pointer.clone(), p));
+        }
+        lengths.push((
+            reference.ref_name.as_str(),
+            header.and_then(|h| h.duration_ms),
+        ));
+    }
+    // The request's own rules already judge the lengths the job states; these are the ones read
+    // from the local files.
+    for (at, problem) in video::judge_lengths(&lengths, &video::rules()) {
+        let pointer = at.map_or("/video_references".to_owned(), |i| {
+            format!("/video_references/{i}")
+        });
+        out.push(pixfuse_core::Diagnostic::new(
+            problem.severity,
+            problem.code,
+            pointer,
+            problem.message,
+        ));
+    }
     out
 }
 
-/// Makes relative `image` paths relative to `base`.
+/// The length in seconds of each of `job`'s reference videos that is a local file (in order;
+/// `None` for a URL, an id, or a file whose header does not say), for
+/// [`pixfuse_core::estimate_job_with_videos`]. Only headers are read.
+pub fn local_video_seconds(job: &Job) -> Vec<Option<f64>> {
+    job.video_references
+        .iter()
+        .map(|reference| match &reference.source {
+            VideoSource::Path(p) => pixfuse_transport::video_problems(Path::new(p))
+                .0
+                .as_ref()
+                .and_then(VideoHeader::seconds),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Makes relative `image` and `video` paths relative to `base`.
 pub fn rebase_paths(mut job: Job, base: &Path) -> Job {
+    let rebased = |p: &str| -> Option<String> {
+        let path = Path::new(p);
+        (path.is_relative() && !base.as_os_str().is_empty()).then(|| {
+            let joined: PathBuf = base.join(path);
+            joined.to_string_lossy().into_owned()
+        })
+    };
     for reference in &mut job.image_references {
-        if let ImageSource::Path(p) = &reference.source {
-            let path = Path::new(p);
-            if path.is_relative() && !base.as_os_str().is_empty() {
-                let joined: PathBuf = base.join(path);
-                reference.source = ImageSource::Path(joined.to_string_lossy().into_owned());
-            }
+        if let ImageSource::Path(p) = &reference.source
+            && let Some(joined) = rebased(p)
+        {
+            reference.source = ImageSource::Path(joined);
+        }
+    }
+    for reference in &mut job.video_references {
+        if let VideoSource::Path(p) = &reference.source
+            && let Some(joined) = rebased(p)
+        {
+            reference.source = VideoSource::Path(joined);
         }
     }
     job

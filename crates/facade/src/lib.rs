@@ -44,6 +44,7 @@ mod history;
 mod identity;
 mod jobfile;
 pub mod journal;
+mod media;
 mod output;
 mod resume;
 mod run;
@@ -59,10 +60,11 @@ pub use client::{
 pub use error::Error;
 pub use event::Event;
 pub use jobfile::{
-    MAX_JOB_FILE_BYTES, check_local_images, load_job_file, parse_job, read_job_bytes,
-    read_job_file, rebase_paths,
+    MAX_JOB_FILE_BYTES, check_local_images, load_job_file, local_video_seconds, parse_job,
+    read_job_bytes, read_job_file, rebase_paths,
 };
-pub use journal::{JOURNAL_URL_ENV, JobRecord, JobState, Journal, JournalUrl};
+pub use journal::{JOURNAL_URL_ENV, JobRecord, JobState, Journal, JournalUrl, MediaType};
+pub use media::UploadedVideo;
 pub use run::{JobOptions, JobOutcome, Submission};
 pub use sidecar::Sidecar;
 
@@ -71,9 +73,9 @@ pub use pixfuse_core as core;
 pub use pixfuse_core::poll::{JobStatus, PollPolicy};
 pub use pixfuse_core::retry::RetryPolicy;
 pub use pixfuse_core::{
-    AspectRatio, Diagnostic, ErrorClass, Estimate, ImageSource, Job, JobReference, Model, Quality,
-    RefType, Severity, ValidateOptions, Validation, estimate_job, validate_bytes, validate_job,
-    wire,
+    AspectRatio, Diagnostic, ErrorClass, Estimate, ImageSource, Job, JobReference,
+    JobVideoReference, Model, Quality, RefType, Severity, ValidateOptions, Validation, VideoSource,
+    estimate_job, estimate_job_with_videos, validate_bytes, validate_job, wire,
 };
 /// The HTTP layer, re-exported for its settings and types (timeouts, `Backoff`, …).
 pub use pixfuse_transport as transport;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use pixfuse_core::lifecycle::{ClaimStatus, Goal, JobState, Owner};
 use pixfuse_core::poll::JobStatus;
-use pixfuse_core::{Diagnostic, ImageSource, Job, validate_job};
+use pixfuse_core::{Diagnostic, ImageSource, Job, VideoSource, validate_job};
 use uuid::Uuid;
 
 use crate::client::Client;
@@ -121,9 +121,23 @@ const WATCH_EVERY: Duration = Duration::from_millis(200);
 
 impl Client {
     /// Validates `job`: errors refuse it, warnings come back (and [`Client::run_with`] turns them
-    /// into [`Event::Warning`]s).
+    /// into [`Event::Warning`]s). A local reference video that is no video at all is an error
+    /// here too, so nothing (not even an image) is uploaded for a job that cannot be sent; its
+    /// other problems are warned about when it is uploaded.
     pub fn check(&self, job: &Job) -> Result<Vec<Diagnostic>, Error> {
-        let diagnostics = validate_job(job, &self.inner.validate);
+        let mut diagnostics = validate_job(job, &self.inner.validate);
+        for (i, reference) in job.video_references.iter().enumerate() {
+            if let VideoSource::Path(p) = &reference.source {
+                let (_, problems) = pixfuse_transport::video_problems(Path::new(p));
+                let pointer = format!("/video_references/{i}/video");
+                diagnostics.extend(
+                    problems
+                        .iter()
+                        .filter(|problem| problem.is_error())
+                        .map(|problem| problem.to_diagnostic(pointer.clone(), p)),
+                );
+            }
+        }
         if diagnostics.iter().any(Diagnostic::is_error) {
             return Err(Error::Invalid { diagnostics });
         }
@@ -416,7 +430,8 @@ impl Client {
         }
     }
 
-    /// Replaces each local path or URL by an img_id, uploading each distinct file once.
+    /// Replaces each local path or URL by an img_id (an image) or a media_id (a reference
+    /// video), uploading each distinct file once.
     pub(crate) async fn upload_sources(
         &self,
         job: &mut Job,
@@ -429,6 +444,19 @@ impl Client {
                 ImageSource::Url(u) => self.upload_url(u).await?.img_id,
             };
             reference.source = ImageSource::ImgId(img_id);
+        }
+        for (i, reference) in job.video_references.iter_mut().enumerate() {
+            let media_id = match &reference.source {
+                VideoSource::Path(p) => {
+                    let pointer = format!("/video_references/{i}/video");
+                    self.upload_video_with(Path::new(p), &pointer, on_event)
+                        .await?
+                        .media_id
+                }
+                VideoSource::Url(u) => self.upload_video_url(u).await?.media_id,
+                _ => continue,
+            };
+            reference.source = VideoSource::MediaId(media_id);
         }
         Ok(())
     }

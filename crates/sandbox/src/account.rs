@@ -171,9 +171,7 @@ impl VideoMedia {
 
 /// Stores a video upload: its bytes as a `media` row of kind [`VIDEO`], and its length
 /// (`duration_secs`, from the container's header; `None` if unknown).
-// Written by the media upload route (`POST /openapi/v2/media/upload`, issue 13's media side);
-// until it lands only the tests seed videos.
-#[cfg_attr(not(test), allow(dead_code))]
+// Written by the media upload route (`crate::media_upload`); tests seed videos with it too.
 pub(crate) fn add_video(
     tx: &Connection,
     id: u64,
@@ -216,7 +214,12 @@ pub(crate) fn add_media(
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![to_i64(id), kind, content_type, bytes, clock::now_ms()],
     )?;
-    bump(tx, counter::UPLOADS, 1)
+    let stored = if kind == VIDEO {
+        counter::VIDEO_UPLOADS
+    } else {
+        counter::UPLOADS
+    };
+    bump(tx, stored, 1)
 }
 
 /// An upload's `(kind, content type, bytes)`.

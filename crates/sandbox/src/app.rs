@@ -18,7 +18,7 @@ use crate::reply::{self, Reply};
 use crate::stats::counter;
 use crate::store::{self, Store};
 use crate::webhook::Webhook;
-use crate::{account, clock, media, result, submit, upload};
+use crate::{account, clock, media, media_upload, result, submit, upload};
 
 pub(crate) struct App {
     pub(crate) config: SandboxConfig,
@@ -138,12 +138,17 @@ pub(crate) fn router(app: Shared) -> Router {
             endpoint::UPLOAD.path,
             post(upload::handle).layer(DefaultBodyLimit::max(upload_limit)),
         )
+        .route(
+            endpoint::MEDIA_UPLOAD.path,
+            post(media_upload::handle).layer(DefaultBodyLimit::max(media_upload::body_limit())),
+        )
         .route(endpoint::GENERATE.path, post(submit::handle))
         .route(endpoint::RESULT.path, get(result::handle))
         .route(endpoint::BALANCE.path, get(balance))
         .route("/media/video/{file}", get(media::video))
         .route("/media/cover/{file}", get(media::cover))
         .route("/media/image/{file}", get(media::image))
+        .route("/media/upload/{file}", get(media::uploaded_video))
         .fallback(not_found)
         .with_state(app)
 }

@@ -28,6 +28,7 @@ mod config;
 mod faults;
 mod judge;
 mod media;
+mod media_upload;
 mod price;
 mod range;
 mod render;

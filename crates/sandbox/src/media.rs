@@ -1,5 +1,5 @@
-//! The media server: finished videos (with `Range`) and uploaded images, like the vendor's CDN
-//! (no key needed).
+//! The media server: finished videos (with `Range`), uploaded images and reference videos, like
+//! the vendor's CDN (no key needed).
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -67,20 +67,33 @@ pub(crate) async fn cover(State(app): State<Shared>, Path(file): Path<String>) -
 }
 
 pub(crate) async fn image(State(app): State<Shared>, Path(file): Path<String>) -> Response {
-    let id = file.split_once('.').map_or(file.as_str(), |(id, _)| id);
-    let image = match id.parse::<u64>() {
+    stored(&app, &file, account::IMAGE)
+}
+
+/// A reference video uploaded by `POST …/media/upload`.
+pub(crate) async fn uploaded_video(
+    State(app): State<Shared>,
+    Path(file): Path<String>,
+) -> Response {
+    stored(&app, &file, account::VIDEO)
+}
+
+/// Upload `file` (`{id}.{ext}`) of kind `wanted`, as it was stored.
+fn stored(app: &Shared, file: &str, wanted: &str) -> Response {
+    let id = file.split_once('.').map_or(file, |(id, _)| id);
+    let media = match id.parse::<u64>() {
         Ok(id) => app.store.read(|tx| account::media(tx, id)),
         Err(_) => Ok(None),
     };
-    match image {
-        Ok(Some((kind, content_type, bytes))) if kind == account::IMAGE => {
+    match media {
+        Ok(Some((kind, content_type, bytes))) if kind == wanted => {
             let mut response = serve(Bytes::from(bytes), "application/octet-stream", None, None);
             if let Ok(value) = HeaderValue::from_str(&content_type) {
                 response.headers_mut().insert(header::CONTENT_TYPE, value);
             }
             response
         }
-        _ => (StatusCode::NOT_FOUND, "no such image").into_response(),
+        _ => (StatusCode::NOT_FOUND, format!("no such {wanted}")).into_response(),
     }
 }
 

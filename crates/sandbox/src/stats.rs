@@ -18,6 +18,10 @@ pub struct SandboxStats {
     pub credits_spent: u64,
     /// Images stored by `POST …/image/upload`.
     pub uploads: u64,
+    /// Authenticated `POST …/media/upload` requests (reference videos), whatever their answer.
+    pub media_upload_requests: u64,
+    /// Videos stored by `POST …/media/upload`.
+    pub video_uploads: u64,
     /// Video downloads answered with 200 or 206 (including ones cut by a fault).
     pub downloads_served: u64,
     /// Submits refused because the key had its limit of jobs generating (ErrCode 500044).
@@ -71,6 +75,8 @@ pub(crate) mod counter {
     pub(crate) const DEDUPLICATED_SUBMITS: &str = "deduplicated_submits";
     pub(crate) const CREDITS_SPENT: &str = "credits_spent";
     pub(crate) const UPLOADS: &str = "uploads";
+    pub(crate) const MEDIA_UPLOAD_REQUESTS: &str = "media_upload_requests";
+    pub(crate) const VIDEO_UPLOADS: &str = "video_uploads";
     pub(crate) const DOWNLOADS_SERVED: &str = "downloads_served";
     pub(crate) const CONCURRENCY_REFUSALS: &str = "concurrency_refusals";
     pub(crate) const PEAK_GENERATING: &str = "peak_generating";
@@ -106,6 +112,8 @@ impl SandboxStats {
             deduplicated_submits: get(counter::DEDUPLICATED_SUBMITS),
             credits_spent: get(counter::CREDITS_SPENT),
             uploads: get(counter::UPLOADS),
+            media_upload_requests: get(counter::MEDIA_UPLOAD_REQUESTS),
+            video_uploads: get(counter::VIDEO_UPLOADS),
             downloads_served: get(counter::DOWNLOADS_SERVED),
             concurrency_refusals: get(counter::CONCURRENCY_REFUSALS),
             peak_generating: get(counter::PEAK_GENERATING),

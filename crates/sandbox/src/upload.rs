@@ -114,7 +114,23 @@ async fn read_offer(request: Request) -> Result<Offer, Reply> {
 
 /// The bytes behind an `image_url`, as [`UrlUploads`] says to get them.
 async fn fetch(app: &App, url: &str) -> Result<Bytes, Reply> {
-    let refuse = || Reply::refuse(&Refusal::new(INVALID, "image_url"));
+    let limit = CAPABILITIES.upload.max_bytes.value;
+    fetch_url(app, url, "image_url", limit, || {
+        Bytes::from_static(PLACEHOLDER)
+    })
+    .await
+}
+
+/// The bytes behind a URL given in form field `field`, as [`UrlUploads`] says to get them: at
+/// most `limit` bytes, or `placeholder()` for a remote host in placeholder mode.
+pub(crate) async fn fetch_url(
+    app: &App,
+    url: &str,
+    field: &str,
+    limit: u64,
+    placeholder: impl FnOnce() -> Bytes,
+) -> Result<Bytes, Reply> {
+    let refuse = || Reply::refuse(&Refusal::new(INVALID, field));
     let mode = app.config.url_uploads;
     if mode == UrlUploads::Refuse {
         return Err(refuse());
@@ -124,17 +140,16 @@ async fn fetch(app: &App, url: &str) -> Result<Bytes, Reply> {
         return Err(refuse());
     }
     if mode == UrlUploads::Placeholder && !is_loopback(&parsed) {
-        return Ok(Bytes::from_static(PLACEHOLDER));
+        return Ok(placeholder());
     }
     let failed = |error: &dyn std::fmt::Display| {
-        tracing::debug!(%url, %error, "image_url fetch failed");
+        tracing::debug!(%url, %error, "{field} fetch failed");
         Reply::err(UPLOAD_FAILED)
     };
     let mut response = app.http.get(parsed).send().await.map_err(|e| failed(&e))?;
     if !response.status().is_success() {
         return Err(failed(&response.status()));
     }
-    let limit = CAPABILITIES.upload.max_bytes.value;
     let mut bytes = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| failed(&e))? {
         bytes.extend_from_slice(&chunk);

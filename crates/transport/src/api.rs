@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use pixfuse_core::endpoint::{self, BALANCE, GENERATE, RESULT, UPLOAD};
+use pixfuse_core::endpoint::{self, BALANCE, Endpoint, GENERATE, MEDIA_UPLOAD, RESULT, UPLOAD};
 use pixfuse_core::poll::JobStatus;
-use pixfuse_core::wire::{BalanceResp, GenerateResp, ImageUploadResp, VideoResultResp};
+use pixfuse_core::wire::{
+    BalanceResp, GenerateResp, ImageUploadResp, MediaUploadResp, VideoResultResp,
+};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::multipart::{Form, Part};
 use uuid::Uuid;
@@ -14,6 +16,7 @@ use uuid::Uuid;
 use crate::client::{Transport, check_scheme};
 use crate::error::TransportError;
 use crate::preflight::{ImageInfo, preflight_image};
+use crate::video_preflight::{VideoInfo, preflight_video};
 
 /// Slowest upload speed the upload timeout allows for.
 const MIN_UPLOAD_BYTES_PER_SEC: u64 = 256 * 1024;
@@ -29,6 +32,55 @@ pub struct UploadedImage {
     pub trace_id: Uuid,
     /// What preflight found (`None` for URL uploads).
     pub image: Option<ImageInfo>,
+}
+
+/// A reference video the vendor stored (v6 Omni mode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedVideo {
+    /// Use as `video_references[].video_media_id`.
+    pub media_id: u64,
+    /// What the vendor says it stored (`video`), when the answer says.
+    pub media_type: Option<String>,
+    /// Where the vendor keeps it, when the answer says.
+    pub url: Option<String>,
+    /// Width and height in pixels, when the answer says.
+    pub width: Option<i64>,
+    /// See `width`.
+    pub height: Option<i64>,
+    /// The upload's `Ai-trace-id`.
+    pub trace_id: Uuid,
+    /// What preflight found (`None` for URL uploads).
+    pub video: Option<VideoInfo>,
+}
+
+impl UploadedVideo {
+    fn from_resp(resp: MediaUploadResp, trace_id: Uuid, video: Option<VideoInfo>) -> Self {
+        if let Some(kind) = resp.media_type.as_deref().filter(|k| *k != "video") {
+            tracing::warn!(
+                media_id = resp.media_id,
+                media_type = kind,
+                "the media upload answered with another media_type than video"
+            );
+        }
+        UploadedVideo {
+            media_id: resp.media_id,
+            media_type: resp.media_type,
+            url: resp.url,
+            width: resp.width,
+            height: resp.height,
+            trace_id,
+            video,
+        }
+    }
+}
+
+/// A local file to post, as preflight measured it.
+struct LocalFile<'a> {
+    path: &'a Path,
+    bytes: u64,
+    mime: &'static str,
+    /// The part's file name when the path has none.
+    default_name: String,
 }
 
 /// A job the vendor accepted (or, for a re-sent trace id, the earlier job).
@@ -97,48 +149,113 @@ impl Transport {
                 path: path.to_owned(),
                 problem: format!("preflight did not finish: {e}"),
             })??;
-        let timeout = self
-            .inner
-            .config
-            .request_timeout
-            .max(Duration::from_secs(info.bytes / MIN_UPLOAD_BYTES_PER_SEC));
-        if self.time_left().is_some_and(|left| left.is_zero()) {
-            return Err(TransportError::TimedOut {
-                what: format!("{UPLOAD} of {}", path.display()),
-                trace_id: None,
-                attempts: 0,
-                may_have_reached_server: false,
-                last: None,
-            });
-        }
-        let url = self.url(UPLOAD.path);
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| format!("image.{}", info.format.extension()));
-        let mime = info.format.mime();
+        let file = LocalFile {
+            path,
+            bytes: info.bytes,
+            mime: info.format.mime(),
+            default_name: format!("image.{}", info.format.extension()),
+        };
         let trace_id = Uuid::new_v4();
-        let resp: ImageUploadResp = self
-            .call(UPLOAD, trace_id, timeout, |http| {
-                let file = std::fs::File::open(path).map_err(|source| TransportError::Io {
-                    action: "cannot open",
-                    path: path.to_owned(),
-                    source,
-                })?;
-                let body = reqwest::Body::from(tokio::fs::File::from_std(file));
-                let part = Part::stream_with_length(body, info.bytes)
-                    .file_name(file_name.clone())
-                    .mime_str(mime)
-                    .map_err(|e| TransportError::Config(format!("bad mime type: {e}")))?;
-                Ok(http.post(&url).multipart(Form::new().part("image", part)))
-            })
-            .await?;
+        let resp: ImageUploadResp = self.upload_file(UPLOAD, "image", &file, trace_id).await?;
         Ok(UploadedImage {
             img_id: resp.img_id,
             img_url: resp.img_url,
             trace_id,
             image: Some(info),
         })
+    }
+
+    /// Checks the video locally ([`preflight_video`]: refused only when it is no video at all),
+    /// then uploads it to the media endpoint as multipart field `file`, streamed from disk in
+    /// constant memory whatever its size. Retried transient failures re-open the file.
+    pub async fn upload_video(&self, path: &Path) -> Result<UploadedVideo, TransportError> {
+        let owned: PathBuf = path.to_owned();
+        let info = tokio::task::spawn_blocking(move || preflight_video(&owned))
+            .await
+            .map_err(|e| TransportError::Video {
+                path: path.to_owned(),
+                problem: format!("preflight did not finish: {e}"),
+            })??;
+        let file = LocalFile {
+            path,
+            bytes: info.bytes,
+            mime: info.format.mime(),
+            default_name: format!("video.{}", info.format.extension()),
+        };
+        let trace_id = Uuid::new_v4();
+        let resp: MediaUploadResp = self
+            .upload_file(MEDIA_UPLOAD, "file", &file, trace_id)
+            .await?;
+        Ok(UploadedVideo::from_resp(resp, trace_id, Some(info)))
+    }
+
+    /// Asks the vendor to fetch a video from an https URL (media form field `file_url`).
+    pub async fn upload_video_url(&self, video_url: &str) -> Result<UploadedVideo, TransportError> {
+        let parsed = reqwest::Url::parse(video_url).map_err(|e| TransportError::Video {
+            path: PathBuf::from(video_url),
+            problem: format!("not a URL ({e}); give an https URL or a local file path"),
+        })?;
+        check_scheme(&parsed, "video URL")?;
+        let url = self.url(MEDIA_UPLOAD.path);
+        let trace_id = Uuid::new_v4();
+        let timeout = self.inner.config.request_timeout;
+        let resp: MediaUploadResp = self
+            .call(MEDIA_UPLOAD, trace_id, timeout, |http| {
+                let form = Form::new().text("file_url", video_url.to_owned());
+                Ok(http.post(&url).multipart(form))
+            })
+            .await?;
+        Ok(UploadedVideo::from_resp(resp, trace_id, None))
+    }
+
+    /// Posts `file` as the one part `field` of a multipart form, streamed from disk (never
+    /// whole in memory), with a timeout that allows for a slow link; each attempt re-opens it.
+    async fn upload_file<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        field: &'static str,
+        file: &LocalFile<'_>,
+        trace_id: Uuid,
+    ) -> Result<T, TransportError> {
+        let LocalFile {
+            path,
+            bytes,
+            mime,
+            default_name,
+        } = file;
+        let timeout = self
+            .inner
+            .config
+            .request_timeout
+            .max(Duration::from_secs(bytes / MIN_UPLOAD_BYTES_PER_SEC));
+        if self.time_left().is_some_and(|left| left.is_zero()) {
+            return Err(TransportError::TimedOut {
+                what: format!("{endpoint} of {}", path.display()),
+                trace_id: None,
+                attempts: 0,
+                may_have_reached_server: false,
+                last: None,
+            });
+        }
+        let url = self.url(endpoint.path);
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| default_name.clone());
+        self.call(endpoint, trace_id, timeout, |http| {
+            let opened = std::fs::File::open(path).map_err(|source| TransportError::Io {
+                action: "cannot open",
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let body = reqwest::Body::from(tokio::fs::File::from_std(opened));
+            let part = Part::stream_with_length(body, *bytes)
+                .file_name(file_name.clone())
+                .mime_str(mime)
+                .map_err(|e| TransportError::Config(format!("bad mime type: {e}")))?;
+            Ok(http.post(&url).multipart(Form::new().part(field, part)))
+        })
+        .await
     }
 
     /// Asks the vendor to fetch an image from an https URL (form field `image_url`). The

@@ -99,6 +99,14 @@ pub enum TransportError {
         /// What is wrong with it, and the limit it breaks.
         problem: String,
     },
+    /// A local file is not a video at all (or names none): refused before any upload.
+    #[error("{path}: {problem}")]
+    Video {
+        /// The file (or URL).
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A local file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {
@@ -130,7 +138,9 @@ impl TransportError {
             TransportError::Network { .. }
             | TransportError::Download { .. }
             | TransportError::TimedOut { .. } => Some(ErrorClass::Transient),
-            TransportError::Image { .. } => Some(ErrorClass::InvalidRequest),
+            TransportError::Image { .. } | TransportError::Video { .. } => {
+                Some(ErrorClass::InvalidRequest)
+            }
             TransportError::Config(_) | TransportError::Io { .. } => None,
         }
     }

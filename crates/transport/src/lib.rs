@@ -32,9 +32,10 @@ mod download;
 mod envelope;
 mod error;
 mod preflight;
+mod video_preflight;
 mod wait;
 
-pub use api::{Balance, Submitted, UploadedImage, VideoStatus};
+pub use api::{Balance, Submitted, UploadedImage, UploadedVideo, VideoStatus};
 
 pub use client::{ServerClock, Transport, download_redirect_policy, redirect_policy};
 pub use config::{
@@ -44,6 +45,9 @@ pub use config::{
 pub use download::{DownloadOptions, DownloadProgress, Downloaded, discard_partial, partial_path};
 pub use error::{CallInfo, TransportError};
 pub use preflight::{ImageFormat, ImageInfo, image_problems, preflight_image};
+pub use video_preflight::{VideoInfo, preflight_video, video_problems};
+
+pub use pixfuse_core::video::{VideoFormat, VideoHeader, VideoProblem};
 pub use wait::{WaitEvent, WaitOutcome};
 
 pub use pixfuse_core::endpoint::Endpoint;

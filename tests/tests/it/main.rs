@@ -6,3 +6,4 @@ mod batch_sandbox;
 mod client_run;
 mod lifecycle;
 mod sandbox_e2e;
+mod video_upload;

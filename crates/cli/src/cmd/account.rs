@@ -16,13 +16,19 @@ use crate::progress::Progress;
 
 /// `pixfuse upload`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Example:\n  pixfuse upload dog.png park.jpg     prints one img_id per image"
-)]
+#[command(after_help = "Examples:
+  pixfuse upload dog.png park.jpg     prints one img_id per image
+  pixfuse upload --video dance.mp4    prints the media_id of a v6 Omni reference video")]
 pub struct UploadArgs {
     /// Local images (png, jpeg, webp) or https URLs. The same file is uploaded only once.
-    #[arg(value_name = "IMAGE", required = true)]
+    #[arg(value_name = "IMAGE", required_unless_present = "videos")]
     pub images: Vec<String>,
+    /// A reference video for v6 Omni mode (mp4, mov, webm), a local file or an https URL;
+    /// repeatable. A file is checked first: one that is no video at all is refused before
+    /// anything is sent, and limits the sources disagree on (length, size, sides) are warnings.
+    /// The same file is uploaded only once.
+    #[arg(long = "video", value_name = "VIDEO")]
+    pub videos: Vec<String>,
 }
 
 /// `pixfuse balance`.
@@ -56,10 +62,54 @@ pub fn upload(ctx: &Ctx, net: &NetArgs, args: &UploadArgs) -> Result<Exit, Failu
             "reused": up.reused,
         }));
     }
+    let mut videos = Vec::new();
+    for video in &args.videos {
+        let result = if video.starts_with("https://") {
+            rt.block_on(client.upload_video_url(video))
+        } else {
+            rt.block_on(client.upload_video(Path::new(video)))
+        };
+        let up = result.map_err(|e| {
+            progress.finish();
+            failed(ctx, e)
+        })?;
+        let info = up.video.as_ref();
+        let warnings: Vec<_> = info
+            .map(|i| i.warnings.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|w| json!({ "code": w.code, "message": w.message }))
+            .collect();
+        if !ctx.json {
+            for w in info.map(|i| i.warnings.as_slice()).unwrap_or_default() {
+                progress.event(&Event::Warning {
+                    code: w.code.to_owned(),
+                    path: String::new(),
+                    message: format!("video \"{video}\": {}", w.message),
+                });
+            }
+        }
+        videos.push(json!({
+            "video": video,
+            "media_id": up.media_id.to_string(),
+            "url": up.url,
+            "reused": up.reused,
+            "format": info.map(|i| i.format),
+            "bytes": info.map(|i| i.bytes),
+            "duration_ms": info.and_then(|i| i.duration_ms),
+            "width": info.and_then(|i| i.width),
+            "height": info.and_then(|i| i.height),
+            "warnings": warnings,
+        }));
+    }
     progress.finish();
     let mut out = std::io::stdout().lock();
     if ctx.json {
-        ctx.print_json(&json!({ "images": images }))?;
+        let mut answer = json!({ "images": images });
+        if !args.videos.is_empty() {
+            answer["videos"] = json!(videos);
+        }
+        ctx.print_json(&answer)?;
     } else {
         for i in &images {
             let note = if i["reused"] == true {
@@ -74,8 +124,36 @@ pub fn upload(ctx: &Ctx, net: &NetArgs, args: &UploadArgs) -> Result<Exit, Failu
                 i["image"].as_str().unwrap_or("?")
             )?;
         }
+        for v in &videos {
+            writeln!(
+                out,
+                "{}\t{}{}",
+                v["media_id"].as_str().unwrap_or("?"),
+                v["video"].as_str().unwrap_or("?"),
+                video_note(v)
+            )?;
+        }
     }
     Ok(Exit::Success)
+}
+
+/// ` (2.5 s, 1280×720)`, and ` (already uploaded)` for a reused one: what the header said.
+fn video_note(v: &serde_json::Value) -> String {
+    let mut facts = Vec::new();
+    if let Some(ms) = v["duration_ms"].as_u64() {
+        facts.push(format!("{} s", ms as f64 / 1000.0));
+    }
+    if let (Some(w), Some(h)) = (v["width"].as_u64(), v["height"].as_u64()) {
+        facts.push(format!("{w}×{h}"));
+    }
+    if v["reused"] == true {
+        facts.push("already uploaded".to_owned());
+    }
+    if facts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", facts.join(", "))
+    }
 }
 
 pub fn balance(ctx: &Ctx, net: &NetArgs, _args: &BalanceArgs) -> Result<Exit, Failure> {

@@ -871,6 +871,7 @@ fn plain_line(event: &BatchEvent) -> Option<String> {
             pixfuse::Event::Submitted { .. }
             | pixfuse::Event::Warning { .. }
             | pixfuse::Event::Uploaded { .. }
+            | pixfuse::Event::VideoUploaded { .. }
             | pixfuse::Event::Retrying { .. }
             | pixfuse::Event::Continuing { .. }
             | pixfuse::Event::TakenOver { .. }

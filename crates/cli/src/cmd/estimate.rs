@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use pixfuse_core::{Job, ValidateOptions, estimate_job, validate_bytes};
+use pixfuse_core::{Job, ValidateOptions, estimate_job_with_videos, validate_bytes};
 use serde_json::{Value, json};
 
 use super::{Ctx, Failure};
@@ -67,9 +67,11 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
         }
     };
     let audio = job.generate_audio_switch == Some(true);
-    let estimate = estimate_job(job);
+    // Omni is priced per second of reference video: the local files say how long theirs are.
+    let seconds = local_video_seconds(job, &super::validate::base_dir(&args.file));
+    let estimate = estimate_job_with_videos(job, &seconds);
     if ctx.json {
-        crate::json_out::write_line(&mut stdout, &estimate_json(job))?;
+        crate::json_out::write_line(&mut stdout, &estimate_json(job, &seconds))?;
         return Ok(Exit::Success);
     }
     let length = if job.is_omni() && !job.video_references.is_empty() {
@@ -122,11 +124,32 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
         }
         None => writeln!(stdout, "{what}\nno price known for this combination")?,
     }
+    if let Some(r) = estimate.and_then(|e| e.reference_video) {
+        let how = if r.assumed {
+            "assumed: a video's length is unknown offline"
+        } else {
+            "read from the local files"
+        };
+        writeln!(
+            stdout,
+            "priced for {} s of reference video ({how})",
+            r.seconds
+        )?;
+    }
     Ok(Exit::Success)
 }
 
-/// The `--json` estimate of a valid job (also the MCP `estimate` tool's answer).
-pub(crate) fn estimate_json(job: &Job) -> Value {
+/// The lengths of `job`'s local reference videos (paths relative to `base`), for the estimate.
+pub(crate) fn local_video_seconds(job: &Job, base: &std::path::Path) -> Vec<Option<f64>> {
+    if job.video_references.is_empty() {
+        return Vec::new();
+    }
+    pixfuse::local_video_seconds(&pixfuse::rebase_paths(job.clone(), base))
+}
+
+/// The `--json` estimate of a valid job (also the MCP `estimate` tool's answer), its reference
+/// videos lasting `seconds[i]` (unknown ones are assumed, and the answer says so).
+pub(crate) fn estimate_json(job: &Job, seconds: &[Option<f64>]) -> Value {
     let mut value = json!({
         "model": job.model.as_str(),
         "quality": job.quality.as_str(),
@@ -136,7 +159,7 @@ pub(crate) fn estimate_json(job: &Job) -> Value {
         "usd": null,
         "confidence": null,
     });
-    if let Some(e) = estimate_job(job) {
+    if let Some(e) = estimate_job_with_videos(job, seconds) {
         value["credits"] = json!(e.credits);
         value["usd"] = json!(e.usd);
         value["confidence"] = json!(e.confidence);

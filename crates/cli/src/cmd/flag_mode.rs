@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use pixfuse::{Diagnostic, Error, Job, JobReference};
+use pixfuse::{Diagnostic, Error, Job, JobReference, JobVideoReference};
 use serde_json::{Value, json};
 
 /// Each request field a flag sets, and the flag.
-const FLAGS: [(&str, &str); 8] = [
+const FLAGS: [(&str, &str); 9] = [
     (Job::PROMPT, "--prompt"),
     (Job::MODEL, "--model"),
     (Job::DURATION, "--duration"),
@@ -17,6 +17,7 @@ const FLAGS: [(&str, &str); 8] = [
     (Job::SEED, "--seed"),
     (Job::GENERATE_AUDIO_SWITCH, "--audio"),
     (Job::IMAGE_REFERENCES, "--ref"),
+    (Job::VIDEO_REFERENCES, "--video-ref"),
 ];
 
 /// `--duration`: whole seconds.
@@ -63,10 +64,36 @@ pub fn parse_ref(spec: &str, cwd: &Path) -> Result<Value, Error> {
     }))
 }
 
+/// `NAME=PATH` → a job-form video reference (v6 Omni); a relative path is made absolute, an
+/// https URL kept.
+pub fn parse_video_ref(spec: &str, cwd: &Path) -> Result<Value, Error> {
+    let parsed = spec
+        .split_once('=')
+        .filter(|(name, video)| !name.is_empty() && !video.is_empty());
+    let Some((name, video)) = parsed else {
+        return Err(Error::Config(format!(
+            "--video-ref {spec}: expected NAME=PATH (a local mp4/mov/webm or an https URL), e.g. --video-ref video1=dance.mp4"
+        )));
+    };
+    let video = if video.starts_with("https://") || Path::new(video).is_absolute() {
+        video.to_owned()
+    } else {
+        cwd.join(video).to_string_lossy().into_owned()
+    };
+    Ok(json!({
+        (JobVideoReference::REF_NAME): name,
+        (JobVideoReference::VIDEO): video,
+    }))
+}
+
 /// Diagnostics of a request built from flags alone, for human eyes: located at the flag (`--ref
 /// dog=dog.png` for the reference it added), a missing field as `missing --prompt`. (`--json`
 /// keeps the JSON pointers its contract documents.)
-pub fn in_flag_terms(diagnostics: Vec<Diagnostic>, refs: &[String]) -> Vec<Diagnostic> {
+pub fn in_flag_terms(
+    diagnostics: Vec<Diagnostic>,
+    refs: &[String],
+    video_refs: &[String],
+) -> Vec<Diagnostic> {
     diagnostics
         .into_iter()
         .map(|mut d| {
@@ -79,10 +106,16 @@ pub fn in_flag_terms(diagnostics: Vec<Diagnostic>, refs: &[String]) -> Vec<Diagn
                 d.message = format!("missing {flag}");
             }
             let index = segments.next().and_then(|i| i.parse::<usize>().ok());
-            d.path = match (field, index.and_then(|i| refs.get(i))) {
-                (Job::IMAGE_REFERENCES, Some(spec)) => format!("--ref {spec}"),
-                _ => (*flag).to_owned(),
-            };
+            d.path = match field {
+                Job::IMAGE_REFERENCES => index
+                    .and_then(|i| refs.get(i))
+                    .map(|s| format!("--ref {s}")),
+                Job::VIDEO_REFERENCES => index
+                    .and_then(|i| video_refs.get(i))
+                    .map(|s| format!("--video-ref {s}")),
+                _ => None,
+            }
+            .unwrap_or_else(|| (*flag).to_owned());
             d
         })
         .collect()
@@ -140,13 +173,33 @@ mod tests {
         );
         let bad_ref = Diagnostic::error("ref_name_chars", "/image_references/1/ref_name", "x");
         let whole = Diagnostic::error("x", "", "whole");
+        let long = Diagnostic::warning("video_reference_too_long", "/video_references/0", "x");
         let refs = ["a=a.png".to_owned(), "b c=b.png".to_owned()];
-        let out = in_flag_terms(vec![missing, bad_ref, whole], &refs);
+        let video_refs = ["v=long.mp4".to_owned()];
+        let out = in_flag_terms(vec![missing, bad_ref, whole, long], &refs, &video_refs);
         assert_eq!(
             (out[0].path.as_str(), out[0].message.as_str()),
             ("--prompt", "missing --prompt")
         );
         assert_eq!(out[1].path, "--ref b c=b.png");
         assert_eq!(out[2].path, "");
+        assert_eq!(out[3].path, "--video-ref v=long.mp4");
+    }
+
+    #[test]
+    fn video_ref_specs() {
+        let cwd = Path::new("/work");
+        assert_eq!(
+            parse_video_ref("video1=clips/dance.mp4", cwd).unwrap(),
+            json!({"ref_name":"video1","video":"/work/clips/dance.mp4"})
+        );
+        assert_eq!(
+            parse_video_ref("v=https://cdn.example/a.webm", cwd).unwrap()["video"],
+            "https://cdn.example/a.webm"
+        );
+        for bad in ["video1", "=a.mp4", "v="] {
+            let err = parse_video_ref(bad, cwd).unwrap_err().to_string();
+            assert!(err.contains("expected NAME=PATH"), "{bad}: {err}");
+        }
     }
 }

@@ -30,6 +30,13 @@ pub struct RequestArgs {
     /// A reference image: `NAME=PATH[:subject|:background]` (repeatable; default subject).
     #[arg(long = "ref", value_name = "NAME=PATH[:TYPE]")]
     pub refs: Vec<String>,
+    /// A reference video for v6 Omni mode: `NAME=PATH` (a local mp4/mov/webm or an https URL;
+    /// repeatable). Mention it as `@NAME ` like an image. Sets `reference_mode: "omni"` unless
+    /// the job says otherwise; Omni takes `--duration 0` (the output follows the longest video).
+    /// Each file is checked first (one that is no video is refused before any upload) and
+    /// uploaded once.
+    #[arg(long = "video-ref", value_name = "NAME=PATH")]
+    pub video_refs: Vec<String>,
     /// The prompt; mention references as `@NAME ` (a space after the name).
     #[arg(long)]
     pub prompt: Option<String>,
@@ -172,7 +179,7 @@ fn execute(
             let diagnostics = if ctx.json || request.job.is_some() {
                 diagnostics
             } else {
-                flag_mode::in_flag_terms(diagnostics, &request.refs)
+                flag_mode::in_flag_terms(diagnostics, &request.refs, &request.video_refs)
             };
             return Err(invalid(ctx, &diagnostics, None));
         }
@@ -405,7 +412,8 @@ fn dry_run(
     } else {
         format!("{} ({})", settings.base_url, settings.provider.as_str())
     };
-    let estimate = pixfuse::core::estimate_job(job);
+    let seconds = pixfuse::local_video_seconds(job);
+    let estimate = pixfuse::estimate_job_with_videos(job, &seconds);
     let mut out = std::io::stdout().lock();
     if ctx.json {
         let requests: Vec<Value> = plan.iter().map(request_json).collect();
@@ -416,7 +424,7 @@ fn dry_run(
                 "provider": settings.provider.as_str(),
                 "sandbox": settings.sandbox(),
             },
-            "estimate": crate::cmd::estimate::estimate_json(job),
+            "estimate": crate::cmd::estimate::estimate_json(job, &seconds),
             "requests": requests,
             "warnings": warnings,
         });
@@ -514,12 +522,31 @@ fn build_job(args: &RequestArgs, opts: &ValidateOptions) -> Result<(Job, Vec<Dia
             list.push(flag_mode::parse_ref(spec, &cwd)?);
         }
     }
+    if !args.video_refs.is_empty() {
+        value
+            .entry(Job::REFERENCE_MODE)
+            .or_insert_with(|| Value::from(pixfuse::core::ReferenceMode::Omni.as_str()));
+        let videos = value
+            .entry(Job::VIDEO_REFERENCES)
+            .or_insert_with(|| Value::Array(Vec::new()));
+        let Some(list) = videos.as_array_mut() else {
+            return pixfuse::parse_job(
+                &serde_json::to_vec(&value).unwrap_or_default(),
+                &base,
+                opts,
+            );
+        };
+        for spec in &args.video_refs {
+            list.push(flag_mode::parse_video_ref(spec, &cwd)?);
+        }
+    }
     let bytes = serde_json::to_vec(&Value::Object(value)).unwrap_or_default();
     pixfuse::parse_job(&bytes, &base, opts)
 }
 
 fn has_flags(args: &RequestArgs) -> bool {
     !args.refs.is_empty()
+        || !args.video_refs.is_empty()
         || args.prompt.is_some()
         || args.model.is_some()
         || args.duration.is_some()

@@ -75,7 +75,9 @@ pub fn estimate(args: &CheckArgs) -> Answer {
     };
     let validation = validate_bytes(&loaded.bytes, &options(args));
     match &validation.job {
-        Some(job) if validation.is_valid() => Answer::ok(crate::cmd::estimate::estimate_json(job)),
+        Some(job) if validation.is_valid() => {
+            Answer::ok(crate::cmd::estimate::estimate_json(job, &[]))
+        }
         _ => answer::from_error(&Error::Invalid {
             diagnostics: validation.diagnostics,
         }),
@@ -84,5 +86,5 @@ pub fn estimate(args: &CheckArgs) -> Answer {
 
 /// The estimate of a valid job, for `generate`'s answer.
 pub fn estimate_of(job: &pixfuse::Job) -> Value {
-    crate::cmd::estimate::estimate_json(job)
+    crate::cmd::estimate::estimate_json(job, &pixfuse::local_video_seconds(job))
 }

@@ -22,6 +22,7 @@ mod lifecycle_cli;
 mod local_limits;
 mod mcp_stdio;
 mod mcp_tools;
+mod omni_e2e;
 mod progress_cli;
 mod run_e2e;
 mod sandbox_cmd;

@@ -9,4 +9,5 @@ mod omni;
 mod properties;
 mod scheduler;
 mod spec_tables;
+mod video;
 mod wire_roundtrip;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use pixfuse_core::batch::split_batch_line;
-use pixfuse_core::{Diagnostic, Job, ValidateOptions, estimate_job};
+use pixfuse_core::{Diagnostic, Job, ValidateOptions, estimate_job_with_videos};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
@@ -152,7 +152,12 @@ impl BatchPlan {
                 id: split.id.clone(),
                 key,
                 job_hash,
-                estimate: estimate_job(&job).map(|e| e.credits),
+                // An Omni line is priced by its local videos' lengths (headers only).
+                estimate: estimate_job_with_videos(
+                    &job,
+                    &crate::jobfile::local_video_seconds(&job),
+                )
+                .map(|e| e.credits),
                 job,
                 output,
                 warnings,

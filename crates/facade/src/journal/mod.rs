@@ -250,15 +250,39 @@ pub struct CallbackRecord {
     pub received_ms: i64,
 }
 
-/// A cached upload.
+/// A cached upload: content (by sha256) the server already has, images and reference videos
+/// alike.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadRecord {
-    /// Hex sha256 of the image's bytes.
+    /// Hex sha256 of the file's bytes.
     pub sha256: String,
-    /// The vendor's id for it.
+    /// What was uploaded: the id below is an `img_id` for an image, a `media_id` for a video.
+    pub media_type: MediaType,
+    /// The vendor's id for it (`img_id` or `media_id`, see `media_type`).
     pub img_id: u64,
     /// Where the vendor keeps it, when the upload said.
     pub img_url: Option<String>,
+}
+
+/// What kind of upload a cached id names: the vendor numbers images and media separately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum MediaType {
+    /// `POST …/image/upload`: an `img_id`.
+    Image,
+    /// `POST …/media/upload`: a reference video's `media_id`.
+    Video,
+}
+
+impl MediaType {
+    /// The journal's spelling (`image`, `video`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Image => "image",
+            MediaType::Video => "video",
+        }
+    }
 }
 
 /// Hex sha256 of a canonical request, to spot identical jobs.
@@ -371,13 +395,15 @@ impl Journal {
         self.store.callbacks().await
     }
 
-    /// The cached upload of content `sha256` at `origin` (what a dry run would reuse).
+    /// The cached upload of content `sha256` as `media_type` at `origin` (what a dry run would
+    /// reuse).
     pub async fn cached_upload(
         &self,
         origin: &str,
         sha256: &str,
+        media_type: MediaType,
     ) -> Result<Option<UploadRecord>, JournalError> {
-        self.store.upload(origin, sha256).await
+        self.store.upload(origin, sha256, media_type).await
     }
 
     /// Forgets jobs (and any partial download of theirs). One that may still be generating, or

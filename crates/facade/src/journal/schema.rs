@@ -11,7 +11,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` takes a journal from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Version 1 (the first release): jobs in states prepared/submitted/succeeded/downloaded/
 /// failed, uploads per base URL, batch lines mapped to jobs.
@@ -196,6 +196,12 @@ CREATE TABLE account_limits (
     learned     INTEGER NOT NULL DEFAULT 0,
     updated_ms  INTEGER NOT NULL
 );
+";
+
+/// Version 5: the upload cache holds reference videos beside images. `media_type` says which
+/// the cached id is (`image`: an img_id; `video`: a media_id); every earlier row is an image.
+const V5: &str = "
+ALTER TABLE uploads ADD COLUMN media_type TEXT NOT NULL DEFAULT 'image';
 ";
 
 /// What opening found.

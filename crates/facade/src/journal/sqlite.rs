@@ -19,8 +19,8 @@ use super::store::{
     StoreFuture, Transition, Watch,
 };
 use super::{
-    CallbackRecord, JOURNAL_FILE, JobRecord, JournalError, UploadRecord, create_private_dir,
-    liveness, now_ms, request_hash,
+    CallbackRecord, JOURNAL_FILE, JobRecord, JournalError, MediaType, UploadRecord,
+    create_private_dir, liveness, now_ms, request_hash,
 };
 
 /// How long a write waits for another process's transaction before giving up.
@@ -323,13 +323,15 @@ impl Store for SqliteStore {
         &'a self,
         origin: &'a str,
         sha256: &'a str,
+        media_type: MediaType,
     ) -> StoreFuture<'a, Option<UploadRecord>> {
         let (origin, sha256) = (origin.to_owned(), sha256.to_owned());
         self.run(move |conn| {
             let row = conn
                 .query_row(
-                    "SELECT img_id, img_url FROM uploads WHERE origin = ?1 AND sha256 = ?2",
-                    params![origin, sha256],
+                    "SELECT img_id, img_url FROM uploads
+                     WHERE origin = ?1 AND sha256 = ?2 AND media_type = ?3",
+                    params![origin, sha256, media_type.as_str()],
                     |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
                 )
                 .optional()?;
@@ -338,6 +340,7 @@ impl Store for SqliteStore {
                 Some(UploadRecord {
                     img_id: img_id.parse().ok()?,
                     sha256,
+                    media_type,
                     img_url,
                 })
             }))
@@ -353,15 +356,17 @@ impl Store for SqliteStore {
         let (origin, upload) = (origin.to_owned(), upload.clone());
         self.run(move |conn| {
             conn.execute(
-                "INSERT OR REPLACE INTO uploads (origin, sha256, img_id, img_url, size, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO uploads
+                     (origin, sha256, img_id, img_url, size, created_ms, media_type)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     origin,
                     upload.sha256,
                     upload.img_id.to_string(),
                     upload.img_url,
                     i64::try_from(size).unwrap_or(i64::MAX),
-                    now_ms()
+                    now_ms(),
+                    upload.media_type.as_str(),
                 ],
             )?;
             Ok(())
@@ -374,7 +379,7 @@ impl Store for SqliteStore {
             let mut forgotten = 0;
             for id in img_ids {
                 forgotten += conn.execute(
-                    "DELETE FROM uploads WHERE origin = ?1 AND img_id = ?2",
+                    "DELETE FROM uploads WHERE origin = ?1 AND img_id = ?2 AND media_type = 'image'",
                     params![origin, id.to_string()],
                 )?;
             }

@@ -14,7 +14,7 @@ use pixfuse_core::lifecycle::{JobState, Owner};
 use pixfuse_core::poll::JobStatus;
 use uuid::Uuid;
 
-use super::{CallbackRecord, JobRecord, JournalError, UploadRecord};
+use super::{CallbackRecord, JobRecord, JournalError, MediaType, UploadRecord};
 
 /// What every store method returns.
 pub(crate) type StoreFuture<'a, T> =
@@ -175,11 +175,12 @@ pub(crate) trait Store: Send + Sync + fmt::Debug {
         me: &'a Owner,
     ) -> StoreFuture<'a, Vec<Result<JobRecord, ForgetRefusal>>>;
 
-    // ---- the upload cache ----
+    // ---- the upload cache (images and reference videos) ----
     fn upload<'a>(
         &'a self,
         origin: &'a str,
         sha256: &'a str,
+        media_type: MediaType,
     ) -> StoreFuture<'a, Option<UploadRecord>>;
     fn record_upload<'a>(
         &'a self,
@@ -187,7 +188,7 @@ pub(crate) trait Store: Send + Sync + fmt::Debug {
         upload: &'a UploadRecord,
         size: u64,
     ) -> StoreFuture<'a, ()>;
-    /// Forgets cached uploads with these img_ids (the server no longer knows them).
+    /// Forgets cached image uploads with these img_ids (the server no longer knows them).
     fn forget_uploads<'a>(&'a self, origin: &'a str, img_ids: &'a [u64]) -> StoreFuture<'a, usize>;
 
     // ---- batch files ----

@@ -493,10 +493,12 @@ macro_rules! conformance_suite {
             let store = open(dir.path());
             let up = |n: u8, img_id| UploadRecord {
                 sha256: format!("{n:02x}").repeat(32),
+                media_type: MediaType::Image,
                 img_id,
                 img_url: Some("https://cdn/i.png".into()),
             };
-            assert_eq!(store.upload("a", &up(1, 1).sha256).await.unwrap(), None);
+            let image = MediaType::Image;
+            assert_eq!(store.upload("a", &up(1, 1).sha256, image).await.unwrap(), None);
             store
                 .record_upload("a", &up(1, u64::MAX), 10)
                 .await
@@ -511,13 +513,34 @@ macro_rules! conformance_suite {
                 .await
                 .unwrap();
             assert_eq!(
-                store.upload("a", &up(1, 1).sha256).await.unwrap(),
+                store.upload("a", &up(1, 1).sha256, image).await.unwrap(),
                 Some(up(1, u64::MAX))
             );
             assert_eq!(store.forget_uploads("a", &[u64::MAX, 7]).await.unwrap(), 1);
-            assert_eq!(store.upload("a", &up(1, 1).sha256).await.unwrap(), None);
-            assert!(store.upload("a", &up(2, 1).sha256).await.unwrap().is_some());
-            assert!(store.upload("b", &up(1, 1).sha256).await.unwrap().is_some());
+            assert_eq!(store.upload("a", &up(1, 1).sha256, image).await.unwrap(), None);
+            assert!(store.upload("a", &up(2, 1).sha256, image).await.unwrap().is_some());
+            assert!(store.upload("b", &up(1, 1).sha256, image).await.unwrap().is_some());
+        }
+
+        #[tokio::test]
+        async fn a_video_s_media_id_is_never_taken_for_an_img_id() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let video = UploadRecord {
+                sha256: "ab".repeat(32),
+                media_type: MediaType::Video,
+                img_id: u64::MAX - 1,
+                img_url: Some("https://cdn/v.mp4".into()),
+            };
+            store.record_upload("a", &video, 100 << 20).await.unwrap();
+            let found = store.upload("a", &video.sha256, MediaType::Video).await;
+            assert_eq!(found.unwrap(), Some(video.clone()));
+            let as_image = store.upload("a", &video.sha256, MediaType::Image).await;
+            assert_eq!(as_image.unwrap(), None);
+            // An invalid img_id (400032) forgets images only.
+            assert_eq!(store.forget_uploads("a", &[video.img_id]).await.unwrap(), 0);
+            let kept = store.upload("a", &video.sha256, MediaType::Video).await;
+            assert!(kept.unwrap().is_some());
         }
 
         #[tokio::test]
@@ -1122,7 +1145,11 @@ async fn a_version_1_journal_is_migrated_and_keeps_working() {
         Some(2)
     );
     assert_eq!(
-        store.upload(ORIGIN, "ab").await.unwrap().map(|u| u.img_id),
+        store
+            .upload(ORIGIN, "ab", MediaType::Image)
+            .await
+            .unwrap()
+            .map(|u| u.img_id),
         Some(5)
     );
     // A migrated job is claimed and continued like any other.

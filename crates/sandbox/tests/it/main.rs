@@ -7,6 +7,7 @@ mod common;
 mod api;
 mod faults;
 mod jobs;
+mod media_upload;
 mod replay;
 mod state;
 mod webhooks;

@@ -149,6 +149,7 @@ fn resp_schema(request_line: &str) -> Option<&'static str> {
     let path = request_line.split(' ').nth(1)?;
     Some(match path {
         p if p == endpoint::UPLOAD.path => "image-upload.resp.schema.json",
+        p if p == endpoint::MEDIA_UPLOAD.path => "media-upload.resp.schema.json",
         p if p == endpoint::GENERATE.path => "generate.resp.schema.json",
         p if p.starts_with(endpoint::RESULT_PREFIX) => "video-result.resp.schema.json",
         p if p == endpoint::BALANCE.path => "balance.resp.schema.json",

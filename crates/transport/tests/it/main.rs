@@ -25,4 +25,5 @@ mod send_futures;
 mod slot_wait_same_trace;
 mod timeouts;
 mod truncated_answer;
+mod video_upload;
 mod wait_outcomes;

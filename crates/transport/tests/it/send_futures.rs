@@ -14,6 +14,8 @@ fn futures_are_send(t: &Transport) {
     let mut on_progress = |_| {};
     assert_send(&t.upload_image(Path::new("a.png")));
     assert_send(&t.upload_image_url("https://x"));
+    assert_send(&t.upload_video(Path::new("a.mp4")));
+    assert_send(&t.upload_video_url("https://x"));
     assert_send(&t.submit(bytes::Bytes::new(), uuid::Uuid::nil()));
     assert_send(&t.status(1));
     assert_send(&t.balance());

@@ -28,7 +28,8 @@ use super::store::{
 };
 use super::url::JournalUrl;
 use super::{
-    CallbackRecord, JobRecord, JournalError, UploadRecord, liveness, now_ms, request_hash,
+    CallbackRecord, JobRecord, JournalError, MediaType, UploadRecord, liveness, now_ms,
+    request_hash,
 };
 
 pub(crate) use schema::VERSION;
@@ -1057,13 +1058,15 @@ impl Store for PostgresStore {
         &'a self,
         origin: &'a str,
         sha256: &'a str,
+        media_type: MediaType,
     ) -> StoreFuture<'a, Option<UploadRecord>> {
         Box::pin(async move {
             let c = self.conn().await?;
             let row = c
                 .query_opt(
-                    "SELECT img_id, img_url FROM uploads WHERE origin = $1 AND sha256 = $2",
-                    &[&origin, &sha256],
+                    "SELECT img_id, img_url FROM uploads
+                     WHERE origin = $1 AND sha256 = $2 AND media_type = $3",
+                    &[&origin, &sha256, &media_type.as_str()],
                 )
                 .await
                 .map_err(|e| self.db(e))?;
@@ -1072,6 +1075,7 @@ impl Store for PostgresStore {
                 Some(UploadRecord {
                     img_id: r.get::<_, String>(0).parse().ok()?,
                     sha256: sha256.to_owned(),
+                    media_type,
                     img_url: r.get(1),
                 })
             }))
@@ -1088,10 +1092,11 @@ impl Store for PostgresStore {
             let c = self.conn().await?;
             self.q(&c)
                 .exec(
-                    "INSERT INTO uploads (origin, sha256, img_id, img_url, size, created_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6)
+                    "INSERT INTO uploads
+                         (origin, sha256, img_id, img_url, size, created_ms, media_type)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
                      ON CONFLICT (origin, sha256) DO UPDATE
-                     SET img_id = $3, img_url = $4, size = $5, created_ms = $6",
+                     SET img_id = $3, img_url = $4, size = $5, created_ms = $6, media_type = $7",
                     &[
                         &origin,
                         &upload.sha256,
@@ -1099,6 +1104,7 @@ impl Store for PostgresStore {
                         &upload.img_url,
                         &i64::try_from(size).unwrap_or(i64::MAX),
                         &now_ms(),
+                        &upload.media_type.as_str(),
                     ],
                 )
                 .await?;
@@ -1113,7 +1119,8 @@ impl Store for PostgresStore {
             let n = self
                 .q(&c)
                 .exec(
-                    "DELETE FROM uploads WHERE origin = $1 AND img_id = ANY($2)",
+                    "DELETE FROM uploads
+                     WHERE origin = $1 AND img_id = ANY($2) AND media_type = 'image'",
                     &[&origin, &ids],
                 )
                 .await?;

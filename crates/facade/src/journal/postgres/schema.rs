@@ -15,7 +15,7 @@ pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
 pub(crate) const MIGRATION_LOCK: i64 = 0x0070_6978_6675_7365;
 
 /// Migration `n` takes the database from version `n` to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 const V1: &str = "
 CREATE TABLE jobs (
@@ -143,4 +143,10 @@ CREATE TABLE batch_items (
 const V2: &str = "
 ALTER TABLE batch_items ADD COLUMN owner_start TEXT;
 CREATE INDEX batch_items_state ON batch_items(batch, state, line);
+";
+
+/// Version 3: the upload cache holds reference videos beside images (`media_type`: `image` for
+/// an img_id, `video` for a media_id; every earlier row is an image).
+const V3: &str = "
+ALTER TABLE uploads ADD COLUMN media_type TEXT NOT NULL DEFAULT 'image';
 ";
