@@ -124,18 +124,6 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
         }
         None => writeln!(stdout, "{what}\nno price known for this combination")?,
     }
-    if let Some(r) = estimate.and_then(|e| e.reference_video) {
-        let how = if r.assumed {
-            "assumed: a video's length is unknown offline"
-        } else {
-            "read from the local files"
-        };
-        writeln!(
-            stdout,
-            "priced for {} s of reference video ({how})",
-            r.seconds
-        )?;
-    }
     Ok(Exit::Success)
 }
 

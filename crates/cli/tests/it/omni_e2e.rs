@@ -173,3 +173,67 @@ async fn a_text_file_named_mp4_is_refused_before_any_upload() {
     );
     assert_eq!(sandbox.stats().video_uploads, 1);
 }
+
+#[test]
+fn estimate_and_dry_run_price_the_local_videos_by_their_real_length() {
+    let s = scratch_with_media();
+    let job = serde_json::json!({
+        "model": "v6", "prompt": "@dog dances like @video1 and @video2 ", "quality": "540p",
+        "duration": 0, "aspect_ratio": "16:9", "reference_mode": "omni",
+        "image_references": [{"type": "subject", "image": "dog.png", "ref_name": "dog"}],
+        "video_references": [
+            {"ref_name": "video1", "video": "dance.mp4"},
+            {"ref_name": "video2", "video": "spin.mov"}
+        ]
+    });
+    std::fs::create_dir_all(s.path().join("jobs")).unwrap();
+    for name in ["dog.png", "dance.mp4", "spin.mov"] {
+        std::fs::copy(s.path().join(name), s.path().join("jobs").join(name)).unwrap();
+    }
+    let file = s.path().join("jobs/omni.json");
+    std::fs::write(&file, job.to_string()).unwrap();
+    let mut cmd = s.bare();
+    cmd.args(["estimate", "--json", file.to_str().unwrap()]);
+    let out = exec(cmd);
+    assert_exit(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["reference_video"]["seconds"], 5.0, "{v}");
+    assert_eq!(v["reference_video"]["assumed"], false, "{v}");
+    // The dry run plans one media upload per video, and prices them the same way.
+    let mut cmd = s.bare();
+    cmd.env("PIXFUSE_API_KEY", KEY);
+    cmd.args([
+        "run",
+        "--dry-run",
+        "--json",
+        file.to_str().unwrap(),
+        "-o",
+        "x.mp4",
+    ]);
+    let out = exec(cmd);
+    assert_exit(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["estimate"]["reference_video"]["seconds"], 5.0, "{v}");
+    let uploads: Vec<_> = v["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["url"]
+                .as_str()
+                .unwrap()
+                .ends_with("/openapi/v2/media/upload")
+        })
+        .collect();
+    assert_eq!(uploads.len(), 2, "{v}");
+    let submit = v["requests"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(
+        submit.contains("video_media_id from upload of video1"),
+        "{submit}"
+    );
+}
