@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 use pixfuse_core::caps::ModelCaps;
-use pixfuse_core::{CAPABILITIES, Severity};
+use pixfuse_core::{CAPABILITIES, Quality, Severity};
 use serde_json::{Value, json};
 
 use super::{Ctx, Failure};
@@ -22,7 +22,7 @@ pub struct ModelsArgs {}
 
 pub fn run(ctx: &Ctx, _args: &ModelsArgs) -> Result<Exit, Failure> {
     let text = if ctx.json {
-        format!("{}\n", table_json())
+        format!("{}\n", crate::json_out::stamped(table_json()))
     } else {
         human(ctx)
     };
@@ -101,17 +101,20 @@ fn omni_human() -> String {
         (
             "video upload",
             format!(
-                "{} · ≤ {} s · ≤ {} px per side · ≤ {} (sources disagree)",
+                "{} · ≤ {} s · ≤ {} px per side",
                 o.upload.extensions.join(" "),
                 o.upload.max_seconds.value,
                 o.upload.max_side_px.value,
-                sizes.join(" or ")
             ),
+        ),
+        (
+            "video size",
+            format!("≤ {} (sources disagree)", sizes.join(" or ")),
         ),
     ];
     let mut out = String::from(
-        "\nOmni mode (\"reference_mode\": \"omni\" with video_references); third-party sources, \
-         so every rule is a warning:\n",
+        "\nOmni mode (\"reference_mode\": \"omni\" with video_references); third-party\n\
+         sources, so every rule is a warning:\n",
     );
     for (name, value) in rows {
         out.push_str(&format!("  {name:<16}{value}\n"));
@@ -145,17 +148,21 @@ fn human(ctx: &Ctx) -> String {
             ]
         })
         .collect();
-    let mut out = table::render(
+    // Fits 80 columns whole: the aspect ratios wrap (a truncated list would mislead), then the
+    // terminal's width truncates as in every table.
+    let mut out = table::render_wrapping(
         &[
             "model",
             "images",
-            "durations (s)",
+            "seconds",
             "qualities",
             "aspect ratios",
             "audio",
-            "prompt (chars)",
+            "prompt",
         ],
         &rows,
+        table::output_width(),
+        &[(4, ASPECT_WIDTH)],
     );
     if !ctx.quiet {
         out.push_str(&legend());
@@ -196,9 +203,12 @@ fn legend() -> String {
     if notes.is_empty() {
         String::new()
     } else {
-        format!("\n{}\n", notes.join(" "))
+        format!("\n{}\n", notes.join("\n"))
     }
 }
+
+/// The aspect-ratio column's width: the five ratios every model takes on one line.
+const ASPECT_WIDTH: usize = 21;
 
 fn article(severity: Severity) -> &'static str {
     match severity {
@@ -219,10 +229,33 @@ fn durations(values: &[u32]) -> String {
     }
 }
 
-/// "360p 540p 720p 1080p*(8)": a star marks a quality refused at some durations.
+/// "360p–1080p*(8)": the qualities (a range when they are a run of the known ones); a star
+/// marks a quality refused at some durations.
 fn qualities(m: &ModelCaps) -> String {
-    m.qualities
-        .values
+    let values = m.qualities.values;
+    let run = Quality::KNOWN
+        .windows(values.len())
+        .any(|w| values.len() > 2 && w == values);
+    let refused = |q: &Quality| -> String {
+        let durations: Vec<String> = m
+            .forbidden
+            .iter()
+            .filter(|f| &f.quality == q)
+            .flat_map(|f| f.durations.iter().map(u32::to_string))
+            .collect();
+        if durations.is_empty() {
+            String::new()
+        } else {
+            format!("*({})", durations.join(","))
+        }
+    };
+    if let (true, [first, .., last]) = (run, values) {
+        let inner: String = values[..values.len() - 1].iter().map(&refused).collect();
+        if inner.is_empty() {
+            return format!("{first}–{last}{}", refused(last));
+        }
+    }
+    values
         .iter()
         .map(|q| {
             let refused: Vec<String> = m
