@@ -183,6 +183,42 @@ pub const CODES: &[(&str, &str)] = &[
         "image_extension_mismatch",
         "a local image whose extension does not match its content",
     ),
+    (
+        "video_not_found",
+        "a local reference video file that does not exist",
+    ),
+    (
+        "video_unreadable",
+        "a local reference video that cannot be read, or is not a regular file",
+    ),
+    (
+        "video_not_a_video",
+        "a local file given as a video that is no mp4/mov or webm/mkv container by its first bytes (or is empty)",
+    ),
+    (
+        "video_header_unreadable",
+        "a local video whose container header cannot be read (length and sides unknown)",
+    ),
+    (
+        "video_too_large",
+        "a local video over a size bound of the media upload (the sources disagree)",
+    ),
+    (
+        "video_too_long",
+        "a local video longer than the media upload takes",
+    ),
+    (
+        "video_too_big",
+        "a local video whose longest side exceeds the media upload's bound",
+    ),
+    (
+        "video_format_unlisted",
+        "a local Matroska video: the vendor lists mp4, mov and webm",
+    ),
+    (
+        "video_extension_mismatch",
+        "a local video whose extension does not match its container",
+    ),
     ("prompt_empty", "an empty prompt"),
     (
         "prompt_too_long",

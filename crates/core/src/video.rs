@@ -1,6 +1,7 @@
 //! Judging a local video before it is uploaded (Omni's reference videos): its container by
-//! magic bytes, its duration and dimensions from the container's header, its size, and the
-//! lengths of a job's videos together, against the capability table's video rules.
+//! magic bytes, its duration and dimensions from the container's header, and its size, against
+//! the capability table's media-upload rules. (Omni's limits on a request's videos, each and
+//! together, are `crate::omni::check_video_lengths`'s, fed the lengths read here.)
 //!
 //! Pure: the caller opens the file (the transport before an upload, the facade for offline
 //! checks) or holds the bytes (the sandbox) and hands over a `Read + Seek`; the headers are read
@@ -129,13 +130,9 @@ pub struct VideoRules {
     pub max_seconds: Limit,
     /// Longest side in pixels.
     pub max_side_px: Limit,
-    /// Longest reference video of a request, in seconds.
-    pub max_seconds_each: Limit,
-    /// Longest all reference videos of a request together, in seconds.
-    pub max_seconds_total: Limit,
 }
 
-/// The capability table's video rules: the media upload's and Omni's lengths.
+/// The capability table's media-upload rules (its `omni.upload` section).
 pub fn rules() -> VideoRules {
     let omni = &CAPABILITIES.omni;
     VideoRules {
@@ -144,8 +141,6 @@ pub fn rules() -> VideoRules {
         max_bytes: omni.upload.max_bytes,
         max_seconds: omni.upload.max_seconds,
         max_side_px: omni.upload.max_side_px,
-        max_seconds_each: omni.video_max_seconds,
-        max_seconds_total: omni.videos_total_max_seconds,
     }
 }
 
@@ -354,51 +349,6 @@ pub fn judge_header(header: &VideoHeader, rules: &VideoRules) -> Vec<VideoProble
             format!(
                 "{w}×{h} px exceeds {} px on its longest side; scale it down",
                 rules.max_side_px.value
-            ),
-        ));
-    }
-    problems
-}
-
-/// A request's reference videos (name, length in ms when known) against the length of each and
-/// of all together. Each problem comes with the index of the video it is about (`None`: all).
-pub fn judge_lengths(
-    videos: &[(&str, Option<u64>)],
-    rules: &VideoRules,
-) -> Vec<(Option<usize>, VideoProblem)> {
-    let mut problems = Vec::new();
-    let each = &rules.max_seconds_each;
-    for (i, (name, ms)) in videos.iter().enumerate() {
-        if let Some(ms) = ms
-            && *ms > each.value * 1000
-        {
-            problems.push((
-                Some(i),
-                VideoProblem::of(
-                    each,
-                    "video_reference_too_long",
-                    format!(
-                        "reference video {name} is {} s; each may be at most {} s",
-                        secs(*ms),
-                        each.value
-                    ),
-                ),
-            ));
-        }
-    }
-    let total: u64 = videos.iter().filter_map(|(_, ms)| *ms).sum();
-    let all = &rules.max_seconds_total;
-    if videos.len() > 1 && total > all.value * 1000 {
-        problems.push((
-            None,
-            VideoProblem::of(
-                all,
-                "video_references_too_long",
-                format!(
-                    "the reference videos last {} s together; at most {} s are allowed",
-                    secs(total),
-                    all.value
-                ),
             ),
         ));
     }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pixfuse_core::video::{self, VideoHeader};
+use pixfuse_core::video::VideoHeader;
 use pixfuse_core::{ImageSource, Job, ValidateOptions, VideoSource, validate_bytes};
 
 use crate::error::Error;
@@ -78,8 +78,8 @@ pub fn parse_job(
 
 /// Reads every local image and reference video of `job` (its paths as the job holds them,
 /// already relative to the current directory: see [`rebase_paths`]) offline — existence, format
-/// by magic bytes, size, dimensions and (videos) length against the capability table, each
-/// video's and all videos' lengths against Omni's — and returns what is wrong as diagnostics at
+/// by magic bytes, size, dimensions and (videos) length against the capability table, the
+/// videos' lengths against Omni's ([`pixfuse_core::omni::check_video_lengths`]) — and returns what is wrong as diagnostics at
 /// each reference's `/image` or `/video`. Only headers are read; URLs and ids are not checked.
 pub fn check_local_images(job: &Job) -> Vec<pixfuse_core::Diagnostic> {
     let mut out = Vec::new();
@@ -92,35 +92,20 @@ pub fn check_local_images(job: &Job) -> Vec<pixfuse_core::Diagnostic> {
             out.push(problem.to_diagnostic(pointer.clone(), p));
         }
     }
-    let mut lengths = Vec::new();
     for (i, reference) in job.video_references.iter().enumerate() {
         let VideoSource::Path(p) = &reference.source else {
-            lengths.push((reference.ref_name.as_str(), None));
             continue;
         };
         let pointer = format!("/video_references/{i}/video");
-        let (header, problems) = pixfuse_transport::video_problems(Path::new(p));
-        for problem in problems {
+        for problem in pixfuse_transport::video_problems(Path::new(p)).1 {
             out.push(problem.to_diagnostic(pointer.clone(), p));
         }
-        lengths.push((
-            reference.ref_name.as_str(),
-            header.and_then(|h| h.duration_ms),
-        ));
     }
-    // The request's own rules already judge the lengths the job states; these are the ones read
-    // from the local files.
-    for (at, problem) in video::judge_lengths(&lengths, &video::rules()) {
-        let pointer = at.map_or("/video_references".to_owned(), |i| {
-            format!("/video_references/{i}")
-        });
-        out.push(pixfuse_core::Diagnostic::new(
-            problem.severity,
-            problem.code,
-            pointer,
-            problem.message,
-        ));
-    }
+    // The lengths read from the local files, against Omni's limits (each and together).
+    out.extend(pixfuse_core::omni::check_video_lengths(
+        job,
+        &local_video_seconds(job),
+    ));
     out
 }
 

@@ -80,13 +80,10 @@ pub fn upload(ctx: &Ctx, net: &NetArgs, args: &UploadArgs) -> Result<Exit, Failu
             .iter()
             .map(|w| json!({ "code": w.code, "message": w.message }))
             .collect();
-        if !ctx.json {
+        if !ctx.json && !ctx.quiet {
             for w in info.map(|i| i.warnings.as_slice()).unwrap_or_default() {
-                progress.event(&Event::Warning {
-                    code: w.code.to_owned(),
-                    path: String::new(),
-                    message: format!("video \"{video}\": {}", w.message),
-                });
+                let line = format!("warning[{}]: video \"{video}\": {}", w.code, w.message);
+                eprintln!("pixfuse: {}", pixfuse_core::text::sanitize(&line));
             }
         }
         videos.push(json!({

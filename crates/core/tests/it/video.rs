@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use pixfuse_core::Severity;
-use pixfuse_core::video::{self, Inspection, VideoFormat, judge_lengths, judge_size};
+use pixfuse_core::video::{self, Inspection, VideoFormat, judge_size};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
@@ -95,28 +95,6 @@ fn the_table_s_limits_are_warnings() {
         "{}",
         over.message
     );
-}
-
-#[test]
-fn lengths_of_a_request_s_videos_each_and_together() {
-    let rules = video::rules();
-    let each = rules.max_seconds_each.value * 1000;
-    let total = rules.max_seconds_total.value * 1000;
-    assert!(judge_lengths(&[("video1", Some(each)), ("video2", None)], &rules).is_empty());
-    let found = judge_lengths(&[("video1", Some(each + 1))], &rules);
-    assert_eq!(found.len(), 1);
-    assert_eq!(
-        (found[0].0, found[0].1.code),
-        (Some(0), "video_reference_too_long")
-    );
-    let half = total / 2 + 1;
-    let found = judge_lengths(&[("video1", Some(half)), ("video2", Some(half))], &rules);
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(
-        (found[0].0, found[0].1.code),
-        (None, "video_references_too_long")
-    );
-    assert_eq!(found[0].1.severity, Severity::Warning);
 }
 
 #[test]
