@@ -3,6 +3,7 @@
 //! (or in its sections every object shares: "Every object", "Failures", "Diagnostics").
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -166,7 +167,16 @@ fn every_networked_command_s_keys_are_documented() {
     assert_eq!(status["video_status"], "succeeded", "{status}");
     assert!(status.get("status").is_none(), "{status}");
     run("## `pixfuse status`", &["wait", &video]);
-    run("## `pixfuse upload`", &["upload", "dog.png"]);
+    let clip = s.path().join("clip.mp4");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/video/clip-2s.mp4"),
+        &clip,
+    )
+    .unwrap();
+    run(
+        "## `pixfuse upload`",
+        &["upload", "dog.png", "--video", "clip.mp4"],
+    );
     run("## `pixfuse upload`", &["balance"]);
     run("## `pixfuse batch`", &["batch", batch, "--out-dir", "out"]);
     run("## `pixfuse jobs`", &["jobs"]);
