@@ -142,9 +142,10 @@ impl ClientBuilder {
     /// given back when it ends. A [`Client::submit`] that returns while the video generates
     /// leaves its slot held under its lease, which nobody renews once the call returned: a
     /// later [`Client::wait`] or resume of the job takes the slot on and gives it back at the
-    /// end; without one, the slot comes back when the lease runs out (or at once when the
-    /// submitting process is gone from this host). A lower limit learned from the server's
-    /// refusals (`--concurrency auto`) wins. Default: no gate (the server's refusals decide).
+    /// end; without one, the slot comes back when the lease runs out. A slot whose process
+    /// is gone from this host comes back at once unless its job may still be generating. A
+    /// lower limit learned from the server's refusals (`--concurrency auto`) wins. Default: no
+    /// gate (the server's refusals decide).
     pub fn account_slots(mut self, slots: u32) -> Self {
         self.account_slots = Some(slots.max(1));
         self
