@@ -1471,6 +1471,16 @@ impl Store for PostgresStore {
                             lease_until_ms = $6, attempts = b.attempts + 1, updated_ms = $7
                         FROM next WHERE b.batch = next.batch AND b.line = next.line
                         RETURNING b.line, next.old_host, next.old_pid";
+            // `take`'s parameters: the batch, then the claiming worker and its lease.
+            let taker: [&(dyn ToSql + Sync); 7] = [
+                &batch,
+                &owner.host,
+                &pid,
+                &owner.start,
+                &owner.instance,
+                &until,
+                &now,
+            ];
             // First a line of a worker gone from this host (its paid jobs may be generating),
             // free before its lease runs out.
             let running = c
@@ -1508,17 +1518,7 @@ impl Store for PostgresStore {
                                  FOR UPDATE SKIP LOCKED)
                              {take}"
                         ),
-                        &[
-                            &batch,
-                            &owner.host,
-                            &pid,
-                            &owner.start,
-                            &owner.instance,
-                            &until,
-                            &now,
-                            &line,
-                            &holder.instance,
-                        ],
+                        &[&taker[..], &[&line, &holder.instance]].concat(),
                     )
                     .await
                     .map_err(|e| self.db(e))?;
@@ -1538,15 +1538,7 @@ impl Store for PostgresStore {
                              ORDER BY line LIMIT 1 FOR UPDATE SKIP LOCKED)
                          {take}"
                     ),
-                    &[
-                        &batch,
-                        &owner.host,
-                        &pid,
-                        &owner.start,
-                        &owner.instance,
-                        &until,
-                        &now,
-                    ],
+                    &taker,
                 )
                 .await
                 .map_err(|e| self.db(e))?;
