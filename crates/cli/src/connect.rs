@@ -120,7 +120,7 @@ impl Settings {
         }
         Ok(Settings {
             journal,
-            account_slots: net.account_slots,
+            account_slots: net.account_slots.or(s.account_slots),
             provider,
             base_url,
             poll,
