@@ -45,6 +45,8 @@ pub struct Settings {
     pub timeout: Option<Duration>,
     /// The most credits one `pixfuse mcp` process may spend (`--budget` overrides it).
     pub mcp_budget: Option<f64>,
+    /// The account's concurrency limit, gating every submit (`--account-slots`).
+    pub account_slots: Option<u32>,
 }
 
 impl Settings {
@@ -63,7 +65,8 @@ impl Settings {
             poll_interval,
             retry_base_delay,
             timeout,
-            mcp_budget
+            mcp_budget,
+            account_slots
         );
         self
     }
@@ -291,6 +294,7 @@ profile = "work"
 api_key = "sk-work"
 state_dir = "/srv/pixfuse"
 mcp_budget = 250
+account_slots = 3
 
 [profiles.relay]
 provider = "quickrouter"
@@ -308,6 +312,7 @@ timeout = "10m"
         assert_eq!(s.poll_interval, Some(Duration::from_secs(5)));
         assert_eq!(s.state_dir.as_deref(), Some(Path::new("/srv/pixfuse")));
         assert_eq!(s.mcp_budget, Some(250.0));
+        assert_eq!(s.account_slots, Some(3));
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     /// A shared journal instead of SQLite in the state directory.
     pub journal: Option<pixfuse::JournalUrl>,
+    /// `--account-slots`: the account's limit, gating every submit through the journal.
+    pub account_slots: Option<u32>,
     /// When the command started: `--timeout` counts from here.
     started: Instant,
     config: Config,
@@ -118,6 +120,7 @@ impl Settings {
         }
         Ok(Settings {
             journal,
+            account_slots: net.account_slots.or(s.account_slots),
             provider,
             base_url,
             poll,
@@ -273,6 +276,9 @@ impl Settings {
         }
         if let Some(origin) = origin {
             builder = builder.origin(origin);
+        }
+        if let Some(slots) = self.account_slots {
+            builder = builder.account_slots(slots);
         }
         let client = builder.build().map_err(Failure::from)?;
         calls::verbose_line(&format!(

@@ -39,6 +39,14 @@ pub struct NetArgs {
     /// password in PIXFUSE_JOURNAL_URL or the config file.
     #[arg(long, global = true, value_name = "URL")]
     pub journal: Option<String>,
+    /// The account's concurrency limit, shared by every pixfuse process on the journal: a
+    /// `run`, `submit`, `resume` or `wait` first takes one of N slots in the journal and waits
+    /// (saying so, within --timeout) while all are held, so they never together send more than
+    /// N generating jobs (no 500044). A `submit` that returns keeps its slot until a later
+    /// `wait` sees the end, or 30 s (the lease) at most. `batch` uses --concurrency instead.
+    #[arg(long, global = true, env = "PIXFUSE_ACCOUNT_SLOTS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub account_slots: Option<u32>,
     /// Config file [default: pixfuse/config.toml in the platform's config directory].
     #[arg(long, global = true, env = "PIXFUSE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,

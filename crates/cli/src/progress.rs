@@ -270,6 +270,7 @@ fn lasting(event: &Event) -> bool {
             | Event::Continuing { .. }
             | Event::AlreadyDone { .. }
             | Event::HeldElsewhere { .. }
+            | Event::WaitingForSlot { .. }
             | Event::TakenOver { .. }
             | Event::Superseding { .. }
             | Event::Abandoned { .. }
@@ -307,6 +308,9 @@ pub fn state_of(event: &Event) -> Option<String> {
             status.describe().to_owned()
         }
         Event::HeldElsewhere { .. } => "waiting for another pixfuse process".to_owned(),
+        Event::WaitingForSlot { in_use, limit, .. } => {
+            format!("waiting for an account slot: {in_use} of {limit} in use")
+        }
         Event::Ready { .. } => "downloading".to_owned(),
         Event::Downloading {
             received,

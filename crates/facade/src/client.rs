@@ -68,6 +68,7 @@ pub struct ClientBuilder {
     origin: Option<String>,
     lease: Duration,
     validate: ValidateOptions,
+    account_slots: Option<u32>,
 }
 
 impl Default for ClientBuilder {
@@ -80,6 +81,7 @@ impl Default for ClientBuilder {
             origin: None,
             lease: DEFAULT_LEASE,
             validate: ValidateOptions::default(),
+            account_slots: None,
         }
     }
 }
@@ -132,6 +134,23 @@ impl ClientBuilder {
         self
     }
 
+    /// How many jobs the account may have generating at once (its concurrency limit), shared
+    /// by every process on this client's journal: each submit ([`Client::run`],
+    /// [`Client::submit`], resumes, batches) first takes one of the account's `slots` in the
+    /// journal and waits while all are held (saying so with [`crate::Event::WaitingForSlot`];
+    /// the wait ends by the client's deadline). The slot is held while the job generates and
+    /// given back when it ends. A [`Client::submit`] that returns while the video generates
+    /// leaves its slot held under its lease, which nobody renews once the call returned: a
+    /// later [`Client::wait`] or resume of the job takes the slot on and gives it back at the
+    /// end; without one, the slot comes back when the lease runs out. A slot whose process
+    /// is gone from this host comes back at once unless its job may still be generating. A
+    /// lower limit learned from the server's refusals (`--concurrency auto`) wins. Default: no
+    /// gate (the server's refusals decide).
+    pub fn account_slots(mut self, slots: u32) -> Self {
+        self.account_slots = Some(slots.max(1));
+        self
+    }
+
     /// What validation lets through (e.g. a model this build does not know yet).
     pub fn validate_options(mut self, opts: ValidateOptions) -> Self {
         self.validate = opts;
@@ -178,7 +197,7 @@ impl ClientBuilder {
                 wait_timeout: self.wait_timeout,
                 validate: self.validate,
                 account,
-                slot_limit: None,
+                slot_limit: self.account_slots,
             }),
             deadline: None,
         })

@@ -55,8 +55,10 @@ impl Client {
         let mut driver = Driver::new(self, job, true, opts, on_event);
         let result = driver.run(goal).await;
         // A job still generating keeps its slot (under a lease nobody renews now) until
-        // whoever continues it takes it on.
+        // whoever continues it takes it on. One that ended gives back any slot it has, even
+        // one a gated `submit` of another client took for it.
         if !driver.job.state.is_generating() {
+            driver.slot_held |= driver.journaled;
             driver.release_slot().await;
         }
         claim.release().await;
@@ -675,10 +677,54 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
         if self.client.inner.slot_limit.is_none() || !self.journaled {
             return Ok(());
         }
+        let mut told = false;
         while !self.try_slot().await? {
-            tokio::time::sleep(SLOT_WAIT).await;
+            if !told {
+                told = true;
+                self.tell_waiting_for_slot().await;
+            }
+            if let Some(at) = self.client.deadline() {
+                let now = std::time::Instant::now();
+                if now >= at {
+                    return Err(self.for_job(Error::TimedOut {
+                        job_id: None,
+                        error: pixfuse_transport::TransportError::TimedOut {
+                            what: "the wait for an account slot".to_owned(),
+                            trace_id: None,
+                            attempts: 0,
+                            may_have_reached_server: false,
+                            last: None,
+                        },
+                    }));
+                }
+                tokio::time::sleep(SLOT_WAIT.min(at - now)).await;
+            } else {
+                tokio::time::sleep(SLOT_WAIT).await;
+            }
         }
         Ok(())
+    }
+
+    /// Says the submit waits: every one of the account's slots (its limit, or the lower one
+    /// learned) is held by another job.
+    async fn tell_waiting_for_slot(&mut self) {
+        let Some(limit) = self.client.inner.slot_limit else {
+            return;
+        };
+        let learned = self
+            .client
+            .store()
+            .learned_limit(&self.client.inner.account)
+            .await
+            .ok()
+            .flatten();
+        let limit = learned.map_or(limit, |l| l.min(limit)).max(1);
+        let job_id = self.id();
+        (self.on_event)(Event::WaitingForSlot {
+            job_id,
+            in_use: limit,
+            limit,
+        });
     }
 
     /// Takes (or keeps) one of the account's slots if one is free.

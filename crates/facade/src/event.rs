@@ -188,6 +188,16 @@ pub enum Event {
         /// Where the sidecar is.
         path: PathBuf,
     },
+    /// The submit waits for one of the account's slots: every one is held by another job
+    /// (of any process on the journal). Said once per wait.
+    WaitingForSlot {
+        /// The journaled job.
+        job_id: i64,
+        /// Slots held now.
+        in_use: u32,
+        /// The account's slots (its limit, or the lower one learned from the server).
+        limit: u32,
+    },
     /// A request is being retried after a temporary failure.
     Retrying {
         /// The request (`POST …/video/fusion/generate`).
@@ -341,6 +351,14 @@ impl std::fmt::Display for Event {
                 write!(f, "saved {} ({bytes} bytes)", path.display())
             }
             Event::SidecarWritten { path } => write!(f, "wrote {}", path.display()),
+            Event::WaitingForSlot {
+                job_id,
+                in_use,
+                limit,
+            } => write!(
+                f,
+                "job {job_id}: waiting for an account slot: {in_use} of {limit} in use"
+            ),
             Event::Retrying {
                 what,
                 attempt,

@@ -261,6 +261,13 @@ fn show(ctx: &Ctx, net: &NetArgs) -> Result<Exit, Failure> {
         s.timeout.map(human),
         None,
     ));
+    rows.push(layered(
+        "account_slots",
+        "account_slots",
+        net.account_slots.map(|n| n.to_string()),
+        s.account_slots.map(|n| n.to_string()),
+        None,
+    ));
     if ctx.json {
         let mut object = serde_json::Map::new();
         for row in &rows {
@@ -316,6 +323,10 @@ pub const TEMPLATE: &str = r#"# pixfuse configuration. `pixfuse config show` pri
 # poll_interval = "5s"
 # retry_base_delay = "1s"
 # timeout = "10m"
+
+# The account's concurrency limit, shared through the journal by every pixfuse process: each
+# run, submit, resume and wait takes one of these slots first (PIXFUSE_ACCOUNT_SLOTS wins).
+# account_slots = 3
 
 # The account's webhook secret, for `pixfuse webhook serve` (PIXFUSE_WEBHOOK_SECRET wins).
 # webhook_secret = "…"

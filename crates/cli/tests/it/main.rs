@@ -4,6 +4,7 @@
 
 mod common;
 
+mod account_slots;
 mod batch_cli;
 mod cli;
 mod config_cli;

@@ -43,6 +43,22 @@ pub enum BatchResult {
     SkippedBudget(BudgetRefusal),
 }
 
+impl BatchOutcome {
+    /// A line refused before anything was sent for it: failed, nothing billed.
+    pub(crate) fn rejected(rejected: super::plan::RejectedLine) -> BatchOutcome {
+        BatchOutcome {
+            line: rejected.line,
+            id: rejected.id,
+            output: Default::default(),
+            job_id: None,
+            end: LineEnd::unbilled(pixfuse_core::batch::LineKind::Failed {
+                class: failure_class(&rejected.error),
+            }),
+            result: BatchResult::Failed(rejected.error),
+        }
+    }
+}
+
 /// A stable snake_case name for why a job failed (the summary groups by it).
 pub fn failure_class(error: &Error) -> &'static str {
     match error {

@@ -37,17 +37,7 @@ impl Client {
         plan: BatchPlan,
         opts: BatchOptions,
     ) -> Result<impl Stream<Item = BatchEvent> + Send + 'static, Error> {
-        // 500044 must reach the scheduler at once (to shrink and requeue), not be waited out
-        // in the transport: same flow, one option changed.
-        let mut retry = self.retry_policy();
-        retry.max_slot_waits = 1;
-        // Every submit takes one of the account's slots in the journal first, so batches in
-        // other processes on this journal share the account's limit with this one.
-        let slots = match opts.concurrency {
-            Concurrency::Fixed(n) => n.max(1),
-            Concurrency::Auto { max } => max.max(1),
-        };
-        let client = self.with_policies(retry, Some(slots))?;
+        let client = self.for_batch(&opts)?;
         let (tx, rx) = unbounded_channel();
         let task = tokio::spawn(drive(client, plan, opts, tx));
         Ok(BatchStream {
@@ -103,6 +93,22 @@ struct Ended {
     submitted_here: bool,
 }
 
+impl Client {
+    /// This client as a batch runs it: 500044 reaches the scheduler at once (to shrink and
+    /// requeue) instead of being waited out in the transport, and every submit takes one of
+    /// the account's slots in the journal first, so batches (and gated single jobs) in other
+    /// processes on this journal share the account's limit with this one.
+    pub(super) fn for_batch(&self, opts: &BatchOptions) -> Result<Client, Error> {
+        let mut retry = self.retry_policy();
+        retry.max_slot_waits = 1;
+        let slots = match opts.concurrency {
+            Concurrency::Fixed(n) => n.max(1),
+            Concurrency::Auto { max } => max.max(1),
+        };
+        self.with_policies(retry, Some(slots))
+    }
+}
+
 async fn drive(
     client: Client,
     mut plan: BatchPlan,
@@ -134,17 +140,7 @@ async fn drive(
     }
     plan.rejected.sort_by_key(|r| r.line);
     for rejected in plan.rejected {
-        let end = LineEnd::unbilled(LineKind::Failed {
-            class: failure_class(&rejected.error),
-        });
-        let _ = out.send(BatchEvent::Finished(BatchOutcome {
-            line: rejected.line,
-            id: rejected.id,
-            output: Default::default(),
-            job_id: None,
-            result: BatchResult::Failed(rejected.error),
-            end,
-        }));
+        let _ = out.send(BatchEvent::Finished(BatchOutcome::rejected(rejected)));
     }
     let mut lines = Vec::with_capacity(items.len());
     for item in &items {

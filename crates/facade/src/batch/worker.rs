@@ -66,13 +66,7 @@ impl Client {
                     .to_owned(),
             ));
         }
-        let mut retry = self.retry_policy();
-        retry.max_slot_waits = 1;
-        let slots = match opts.concurrency {
-            Concurrency::Fixed(n) => n.max(1),
-            Concurrency::Auto { max } => max.max(1),
-        };
-        let client = self.with_policies(retry, Some(slots))?;
+        let client = self.for_batch(&opts)?;
         let (tx, rx) = unbounded_channel();
         let task = tokio::spawn(work(client, plan, batch, opts, tx));
         Ok(BatchStream::new(rx, task.abort_handle()))
@@ -120,17 +114,7 @@ async fn work(
     }
     plan.rejected.sort_by_key(|r| r.line);
     for rejected in std::mem::take(&mut plan.rejected) {
-        let end = LineEnd::unbilled(LineKind::Failed {
-            class: failure_class(&rejected.error),
-        });
-        let _ = out.send(BatchEvent::Finished(BatchOutcome {
-            line: rejected.line,
-            id: rejected.id,
-            output: Default::default(),
-            job_id: None,
-            result: BatchResult::Failed(rejected.error),
-            end,
-        }));
+        let _ = out.send(BatchEvent::Finished(BatchOutcome::rejected(rejected)));
     }
     if plan.items.is_empty() {
         return;

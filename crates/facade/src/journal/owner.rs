@@ -29,6 +29,16 @@ pub(crate) fn liveness(owner: &Owner) -> Liveness {
     }
 }
 
+/// Whether an account slot held for a job in `state`, by the process `owner` that claimed
+/// the job, is free at once: that process is gone from this host (the claims' own check) and
+/// the job is not (or may not be) generating on the server. A job that may be generating keeps
+/// its slot until whoever takes the job over inherits it, or its lease runs out: freeing it
+/// earlier would let another submit meet a 500044 (and teach `auto` too low a limit).
+pub(crate) fn slot_owner_gone(owner: &Owner, state: pixfuse_core::lifecycle::JobState) -> bool {
+    let may_generate = state.is_generating() || state == pixfuse_core::lifecycle::JobState::Claimed;
+    !may_generate && owner.host == identity().0 && liveness(owner) == Liveness::Gone
+}
+
 /// (host name, this process's start token), read once.
 fn identity() -> &'static (String, String) {
     static IDENTITY: OnceLock<(String, String)> = OnceLock::new();

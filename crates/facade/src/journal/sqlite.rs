@@ -20,7 +20,7 @@ use super::store::{
 };
 use super::{
     CallbackRecord, JOURNAL_FILE, JobRecord, JournalError, MediaType, UploadRecord,
-    create_private_dir, liveness, now_ms, request_hash,
+    create_private_dir, liveness, now_ms, request_hash, slot_owner_gone,
 };
 
 /// How long a write waits for another process's transaction before giving up.
@@ -479,6 +479,7 @@ impl Store for SqliteStore {
                     params![account, slot],
                 )?;
             }
+            free_slots_of_gone_owners(&tx, &account)?;
             let until = lease_until(lease);
             let kept = tx.execute(
                 "UPDATE account_slots SET owner_instance = ?3, lease_until_ms = ?4
@@ -562,6 +563,41 @@ impl Store for SqliteStore {
     fn callbacks(&self) -> StoreFuture<'_, Vec<CallbackRecord>> {
         self.run(callbacks::all)
     }
+}
+
+/// Frees `account`'s slots whose holder is gone from this host (see [`slot_owner_gone`]).
+fn free_slots_of_gone_owners(
+    tx: &rusqlite::Transaction<'_>,
+    account: &str,
+) -> Result<(), JournalError> {
+    let mut stmt = tx.prepare(
+        "SELECT s.slot, j.owner_host, j.owner_pid, j.owner_start, j.owner_instance, j.state
+         FROM account_slots s JOIN jobs j
+           ON j.id = s.job_id AND j.owner_instance = s.owner_instance
+         WHERE s.account = ?1 AND s.lease_until_ms >= ?2",
+    )?;
+    let held = stmt
+        .query_map(params![account, now_ms()], |r| {
+            let owner = Owner {
+                host: r.get(1)?,
+                pid: r.get(2)?,
+                start: r.get(3)?,
+                instance: r.get(4)?,
+            };
+            Ok((r.get::<_, i64>(0)?, owner, r.get::<_, String>(5)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (slot, owner, state) in held {
+        if JobState::parse(&state).is_some_and(|state| slot_owner_gone(&owner, state)) {
+            tx.execute(
+                "UPDATE account_slots SET job_id = NULL, owner_instance = NULL,
+                                          lease_until_ms = NULL
+                 WHERE account = ?1 AND slot = ?2",
+                params![account, slot],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 const NO_OWNER: &str = "owner_host = NULL, owner_pid = NULL, owner_start = NULL, \

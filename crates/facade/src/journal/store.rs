@@ -226,7 +226,9 @@ pub(crate) trait Store: Send + Sync + fmt::Debug {
     /// Takes one of `account`'s slots for job `job_id` under `owner`'s lease, without waiting
     /// on slots other processes are taking; `false` when all are held. The account has `limit`
     /// slots, or fewer once a limit was learned ([`Store::learn_limit`]). A slot the job holds
-    /// already (a takeover) is kept. Renewed by [`Store::renew`] with the owner's jobs.
+    /// already (a takeover) is kept. Renewed by [`Store::renew`] with the owner's jobs. A held
+    /// slot is free before its lease when the process that claimed its job is gone from this
+    /// host and the job cannot be generating ([`super::slot_owner_gone`]).
     fn acquire_slot<'a>(
         &'a self,
         account: &'a str,

@@ -56,8 +56,22 @@ pub(crate) async fn fixture_job(
     output: Option<&Path>,
 ) -> JobRecord {
     let owner = me();
+    let mut job = fixture_job_of(store, &owner, target, video_id, output).await;
+    store.release(job.id, &owner.instance).await.unwrap();
+    job.claim = None;
+    job
+}
+
+/// [`fixture_job`], still claimed by `owner`.
+pub(crate) async fn fixture_job_of(
+    store: &Arc<dyn Store>,
+    owner: &Owner,
+    target: JobState,
+    video_id: Option<u64>,
+    output: Option<&Path>,
+) -> JobRecord {
     let ClaimOutcome::New { mut job, .. } = store
-        .claim(claim_request(&Uuid::new_v4().to_string(), &owner, output))
+        .claim(claim_request(&Uuid::new_v4().to_string(), owner, output))
         .await
         .unwrap()
     else {
@@ -98,8 +112,6 @@ pub(crate) async fn fixture_job(
             .await
             .unwrap();
     }
-    store.release(job.id, &owner.instance).await.unwrap();
-    job.claim = None;
     job
 }
 
@@ -861,6 +873,67 @@ macro_rules! conformance_suite {
             assert!(
                 store
                     .acquire_slot("acct", 3, 300, &me(), Duration::from_secs(30))
+                    .await
+                    .unwrap()
+            );
+        }
+
+        /// A slot whose holder is gone from this host is free at once, as its claims are —
+        /// unless its job may be generating on the server, or the holder ran elsewhere: those
+        /// wait for their lease.
+        #[tokio::test]
+        async fn a_gone_process_s_slot_is_free_at_once_unless_its_job_may_generate() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let gone = Owner {
+                pid: 2_147_483_000,
+                ..me()
+            };
+            let elsewhere = Owner {
+                host: "another-machine".into(),
+                ..me()
+            };
+            let ended = fixture_job_of(&store, &gone, JobState::Succeeded, Some(1), None).await;
+            let generating =
+                fixture_job_of(&store, &gone, JobState::Generating, Some(2), None).await;
+            let remote = fixture_job_of(&store, &elsewhere, JobState::Planned, None, None).await;
+            for (job, owner) in [(&ended, &gone), (&generating, &gone), (&remote, &elsewhere)] {
+                assert!(
+                    store
+                        .acquire_slot("acct", 3, job.id, owner, Duration::from_secs(30))
+                        .await
+                        .unwrap()
+                );
+            }
+            let taker = me();
+            assert!(
+                store
+                    .acquire_slot("acct", 3, 100, &taker, Duration::from_secs(30))
+                    .await
+                    .unwrap(),
+                "the ended job's slot of a gone process is free before its lease"
+            );
+            assert!(
+                !store
+                    .acquire_slot("acct", 3, 101, &taker, Duration::from_secs(30))
+                    .await
+                    .unwrap(),
+                "a generating job's slot and another host's are kept"
+            );
+            // A live holder keeps its slot whatever its job's state.
+            let live_owner = me();
+            let alive =
+                fixture_job_of(&store, &live_owner, JobState::Succeeded, Some(3), None).await;
+            store.release_slot("acct", 100).await.unwrap();
+            assert!(
+                store
+                    .acquire_slot("acct", 3, alive.id, &live_owner, Duration::from_secs(30))
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !store
+                    .acquire_slot("acct", 3, 102, &taker, Duration::from_secs(30))
                     .await
                     .unwrap()
             );

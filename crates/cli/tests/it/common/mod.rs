@@ -19,6 +19,7 @@ const CLEARED: &[&str] = &[
     "PIXFUSE_PROFILE",
     "PIXFUSE_WEBHOOK_SECRET",
     "PIXFUSE_JOURNAL_URL",
+    "PIXFUSE_ACCOUNT_SLOTS",
     "RUST_LOG",
     // Tables fit COLUMNS when it is set.
     "COLUMNS",

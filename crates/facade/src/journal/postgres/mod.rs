@@ -29,7 +29,7 @@ use super::store::{
 use super::url::JournalUrl;
 use super::{
     CallbackRecord, JobRecord, JournalError, MediaType, UploadRecord, liveness, now_ms,
-    request_hash,
+    request_hash, slot_owner_gone,
 };
 
 pub(crate) use schema::VERSION;
@@ -1293,6 +1293,36 @@ impl Store for PostgresStore {
                 &[&account, &limit],
             )
             .await?;
+            let held = tx
+                .query(
+                    "SELECT s.slot, j.owner_host, j.owner_pid, j.owner_start, j.owner_instance,
+                            j.state
+                     FROM account_slots s JOIN jobs j
+                       ON j.id = s.job_id AND j.owner_instance = s.owner_instance
+                     WHERE s.account = $1 AND s.lease_until_ms >= $2
+                     FOR UPDATE OF s SKIP LOCKED",
+                    &[&account, &now_ms()],
+                )
+                .await
+                .map_err(|e| self.db(e))?;
+            for r in held {
+                let owner = Owner {
+                    host: r.get(1),
+                    pid: u32::try_from(r.get::<_, i64>(2)).unwrap_or(0),
+                    start: r.get(3),
+                    instance: r.get(4),
+                };
+                let state = JobState::parse(r.get::<_, &str>(5));
+                if state.is_some_and(|state| slot_owner_gone(&owner, state)) {
+                    q.exec(
+                        "UPDATE account_slots SET job_id = NULL, owner_instance = NULL,
+                                                  lease_until_ms = NULL
+                         WHERE account = $1 AND slot = $2",
+                        &[&account, &r.get::<_, i32>(0)],
+                    )
+                    .await?;
+                }
+            }
             let until = lease_until(lease);
             // Its own slot first (a job taken over keeps the slot it had), else any free one
             // that no other process is taking right now.
@@ -1441,6 +1471,16 @@ impl Store for PostgresStore {
                             lease_until_ms = $6, attempts = b.attempts + 1, updated_ms = $7
                         FROM next WHERE b.batch = next.batch AND b.line = next.line
                         RETURNING b.line, next.old_host, next.old_pid";
+            // `take`'s parameters: the batch, then the claiming worker and its lease.
+            let taker: [&(dyn ToSql + Sync); 7] = [
+                &batch,
+                &owner.host,
+                &pid,
+                &owner.start,
+                &owner.instance,
+                &until,
+                &now,
+            ];
             // First a line of a worker gone from this host (its paid jobs may be generating),
             // free before its lease runs out.
             let running = c
@@ -1478,17 +1518,7 @@ impl Store for PostgresStore {
                                  FOR UPDATE SKIP LOCKED)
                              {take}"
                         ),
-                        &[
-                            &batch,
-                            &owner.host,
-                            &pid,
-                            &owner.start,
-                            &owner.instance,
-                            &until,
-                            &now,
-                            &line,
-                            &holder.instance,
-                        ],
+                        &[&taker[..], &[&line, &holder.instance]].concat(),
                     )
                     .await
                     .map_err(|e| self.db(e))?;
@@ -1508,15 +1538,7 @@ impl Store for PostgresStore {
                              ORDER BY line LIMIT 1 FOR UPDATE SKIP LOCKED)
                          {take}"
                     ),
-                    &[
-                        &batch,
-                        &owner.host,
-                        &pid,
-                        &owner.start,
-                        &owner.instance,
-                        &until,
-                        &now,
-                    ],
+                    &taker,
                 )
                 .await
                 .map_err(|e| self.db(e))?;
