@@ -226,6 +226,7 @@ fn options_that_would_break_the_protocol_are_refused() {
         "download",
         "resume",
         "upload_image",
+        "upload_video",
     ] {
         assert!(help.contains(tool), "{tool} missing from --help");
     }
