@@ -298,6 +298,18 @@ impl Vendor {
     }
 }
 
+/// A fresh test sandbox and a [`sandbox_client`] on it, journaling under `dir/state`.
+pub async fn start_sandbox(
+    dir: &Path,
+    poll: Duration,
+) -> (pixfuse_sandbox::RunningSandbox, pixfuse::Client) {
+    let sandbox = pixfuse_sandbox::Sandbox::start(pixfuse_sandbox::SandboxConfig::for_tests())
+        .await
+        .expect("the test sandbox starts");
+    let client = sandbox_client(&sandbox, &dir.join("state"), poll);
+    (sandbox, client)
+}
+
 /// A `pixfuse::Client` on the sandbox with test-sized timings: millisecond backoffs, a fixed
 /// poll every `poll`, and bounded timeouts, so a broken test fails instead of hanging. It
 /// journals jobs under the sandbox's origin, as `--sandbox` does, so another sandbox on the same

@@ -49,6 +49,7 @@ pub mod lifecycle;
 pub mod mention;
 pub mod omni;
 pub mod poll;
+pub mod prefix;
 pub mod pricing;
 pub mod retry;
 mod rules;

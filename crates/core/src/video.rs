@@ -216,6 +216,23 @@ impl Inspection {
     pub fn error(&self) -> Option<&VideoProblem> {
         self.problems.iter().find(|p| p.is_error())
     }
+
+    /// The verdict every uploader acts on: the header and the warnings of a video the rules
+    /// let through, else the problem that blocks it.
+    pub fn verdict(self) -> Result<(VideoHeader, Vec<VideoProblem>), VideoProblem> {
+        if let Some(problem) = self.error() {
+            return Err(problem.clone());
+        }
+        match self.header {
+            Some(header) => Ok((header, self.problems)),
+            // `inspect` gives no header only with an error; kept total all the same.
+            None => Err(VideoProblem::new(
+                Severity::Error,
+                "video_not_a_video",
+                "cannot be measured".into(),
+            )),
+        }
+    }
 }
 
 /// Reads the video in `reader` (`bytes` long; `extension` is the file's, lower or upper case,
@@ -229,7 +246,7 @@ pub fn inspect<R: Read + Seek>(
     rules: &VideoRules,
 ) -> std::io::Result<Inspection> {
     let mut head = [0u8; SNIFF_BYTES];
-    let n = read_up_to(&mut reader, &mut head)?;
+    let n = crate::prefix::read_up_to(&mut reader, &mut head)?;
     let Some(format) = VideoFormat::sniff(&head[..n]) else {
         return Ok(Inspection {
             header: None,
@@ -465,15 +482,4 @@ fn matroska<R: Read + Seek>(reader: R, format: VideoFormat) -> Result<VideoHeade
         width,
         height,
     })
-}
-
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
 }

@@ -66,11 +66,12 @@ impl Job {
     }
 }
 
-/// The result field with the output's length in seconds.
+/// The stored field with the output's length in seconds (kept beside the result fields, left
+/// out of the answer: see `result::answer`).
 pub(crate) const DURATION: &str = "duration";
 
 impl Job {
-    /// The output's length in seconds, as its result reports it (`duration`); a job booked
+    /// The output's length in seconds, as stored with its result (`duration`); a job booked
     /// before the field existed is taken to have the render table's typical duration.
     pub(crate) fn output_seconds(&self) -> f64 {
         self.fixed

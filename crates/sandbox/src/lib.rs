@@ -29,6 +29,7 @@ mod faults;
 mod judge;
 mod media;
 mod media_upload;
+mod offer;
 mod price;
 mod range;
 mod render;

@@ -6,8 +6,7 @@
 
 use std::io::Cursor;
 
-use axum::extract::{Form, FromRequest, Multipart, Request, State};
-use axum::http::header;
+use axum::extract::{Request, State};
 use axum::response::Response;
 use bytes::Bytes;
 use pixfuse_core::video::{self, VideoHeader};
@@ -16,21 +15,18 @@ use serde_json::json;
 use crate::account;
 use crate::app::{App, Shared};
 use crate::faults::Endpoint;
+use crate::offer::{self, Fields, Offer};
 use crate::reply::{Refusal, Reply};
-use crate::schema::{EMPTY, INVALID, WRONG_TYPE};
+use crate::schema::EMPTY;
 use crate::stats::counter;
 
-/// ErrCodes of the upload family (the image upload's, the nearest the vendor documents).
-const TOO_LARGE: i64 = 500030;
+/// ErrCode of the upload family (the image upload's, the nearest the vendor documents).
 const BAD_FORMAT: i64 = 500032;
 
-/// What a request offers to upload.
-#[derive(Debug, Default)]
-struct Offer {
-    /// `(file name, bytes)` of field `file`.
-    file: Option<(String, Bytes)>,
-    url: Option<String>,
-}
+const FIELDS: Fields = Fields {
+    file: "file",
+    url: "file_url",
+};
 
 /// The largest body the route reads: the largest size bound of the table's video rules (the
 /// sources disagree; the lenient one) and room for the multipart envelope.
@@ -52,7 +48,7 @@ pub(crate) async fn handle(State(app): State<Shared>, request: Request) -> Respo
         Err(answer) => return *answer,
     };
     app.count(counter::MEDIA_UPLOAD_REQUESTS);
-    let reply = match read_offer(request).await {
+    let reply = match offer::read(request, FIELDS).await {
         Ok(Offer {
             file: Some((name, bytes)),
             ..
@@ -62,59 +58,6 @@ pub(crate) async fn handle(State(app): State<Shared>, request: Request) -> Respo
         Err(reply) => reply,
     };
     reply.into_response_with(fault)
-}
-
-async fn read_offer(request: Request) -> Result<Offer, Reply> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let unreadable = || Reply::refuse(&Refusal::new(WRONG_TYPE, "body"));
-    if content_type.starts_with("application/x-www-form-urlencoded") {
-        let Form(fields) = Form::<Vec<(String, String)>>::from_request(request, &())
-            .await
-            .map_err(|_| unreadable())?;
-        let url = fields
-            .into_iter()
-            .find(|(name, value)| name == "file_url" && !value.trim().is_empty())
-            .map(|(_, value)| value.trim().to_owned());
-        return Ok(Offer { file: None, url });
-    }
-    if !content_type.starts_with("multipart/form-data") {
-        return Ok(Offer::default());
-    }
-    let mut form = Multipart::from_request(request, &())
-        .await
-        .map_err(|_| unreadable())?;
-    let mut offer = Offer::default();
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(Reply::err(TOO_LARGE));
-            }
-            Err(_) => return Err(unreadable()),
-        };
-        match field.name() {
-            Some("file") if offer.file.is_none() => {
-                let name = field.file_name().unwrap_or_default().to_owned();
-                let bytes = field.bytes().await.map_err(|_| Reply::err(TOO_LARGE))?;
-                offer.file = Some((name, bytes));
-            }
-            Some("file_url") if offer.url.is_none() => {
-                let url = field.text().await.map_err(|_| unreadable())?;
-                let url = url.trim();
-                if !url.is_empty() {
-                    offer.url = Some(url.to_owned());
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(offer)
 }
 
 /// A `file_url` upload: fetched like an image URL (the configured [`crate::UrlUploads`] mode;
@@ -152,18 +95,17 @@ fn store(app: &App, name: &str, bytes: Bytes) -> Reply {
         Ok(inspection) => inspection,
         Err(_) => return Reply::err(BAD_FORMAT),
     };
-    if let Some(problem) = inspection.error() {
-        tracing::debug!(code = problem.code, "media upload refused");
-        return Reply::err(BAD_FORMAT);
-    }
-    let Some(VideoHeader {
+    let VideoHeader {
         format,
         duration_ms,
         width,
         height,
-    }) = inspection.header
-    else {
-        return Reply::refuse(&Refusal::new(INVALID, "file"));
+    } = match inspection.verdict() {
+        Ok((header, _warnings)) => header,
+        Err(problem) => {
+            tracing::debug!(code = problem.code, "media upload refused");
+            return Reply::err(BAD_FORMAT);
+        }
     };
     let seconds = duration_ms.map(|ms| ms as f64 / 1000.0);
     let base_url = &app.base_url;

@@ -52,6 +52,9 @@ pub(crate) fn answer(base_url: &str, video_id: u64, job: &account::Job, now: i64
         job.ready_ms
     };
     let mut resp = job.fixed.clone();
+    // The output's length stays the sandbox's own (what later Omni jobs follow): no source
+    // shows the vendor's result reporting a length, so the answer does not invent one.
+    resp.remove(account::DURATION);
     resp.insert("id".into(), video_id.into());
     resp.insert("status".into(), status.into());
     resp.insert("url".into(), media("video", "mp4").into());

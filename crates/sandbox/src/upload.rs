@@ -6,8 +6,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use axum::extract::{Form, FromRequest, Multipart, Request, State};
-use axum::http::header;
+use axum::extract::{Request, State};
 use axum::response::Response;
 use bytes::Bytes;
 use pixfuse_core::{CAPABILITIES, Severity};
@@ -18,33 +17,30 @@ use crate::app::{App, Shared};
 use crate::config::UrlUploads;
 use crate::faults::Endpoint;
 use crate::media::PLACEHOLDER;
+use crate::offer::{self, Fields, Offer, TOO_LARGE};
 use crate::reply::{Refusal, Reply};
-use crate::schema::{EMPTY, INVALID, WRONG_TYPE};
+use crate::schema::{EMPTY, INVALID};
 
 /// ErrCodes of the 500030–500042 family the sandbox uses.
-const TOO_LARGE: i64 = 500030;
 const UNREADABLE: i64 = 500031;
 const BAD_FORMAT: i64 = 500032;
 const BAD_SIZE: i64 = 500033;
 const UPLOAD_FAILED: i64 = 500041;
 
+const FIELDS: Fields = Fields {
+    file: "image",
+    url: "image_url",
+};
+
 /// How long fetching an `image_url` may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What a request offers to upload.
-#[derive(Debug, Default)]
-struct Offer {
-    /// `(file name, bytes)` of field `image`.
-    file: Option<(String, Bytes)>,
-    url: Option<String>,
-}
 
 pub(crate) async fn handle(State(app): State<Shared>, request: Request) -> Response {
     let fault = match app.admit(request.headers(), Endpoint::Upload) {
         Ok((_, fault)) => fault,
         Err(answer) => return *answer,
     };
-    let reply = match read_offer(request).await {
+    let reply = match offer::read(request, FIELDS).await {
         Ok(Offer {
             file: Some((name, bytes)),
             ..
@@ -57,59 +53,6 @@ pub(crate) async fn handle(State(app): State<Shared>, request: Request) -> Respo
         Err(reply) => reply,
     };
     reply.into_response_with(fault)
-}
-
-async fn read_offer(request: Request) -> Result<Offer, Reply> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let unreadable = || Reply::refuse(&Refusal::new(WRONG_TYPE, "body"));
-    if content_type.starts_with("application/x-www-form-urlencoded") {
-        let Form(fields) = Form::<Vec<(String, String)>>::from_request(request, &())
-            .await
-            .map_err(|_| unreadable())?;
-        let url = fields
-            .into_iter()
-            .find(|(name, value)| name == "image_url" && !value.trim().is_empty())
-            .map(|(_, value)| value.trim().to_owned());
-        return Ok(Offer { file: None, url });
-    }
-    if !content_type.starts_with("multipart/form-data") {
-        return Ok(Offer::default());
-    }
-    let mut form = Multipart::from_request(request, &())
-        .await
-        .map_err(|_| unreadable())?;
-    let mut offer = Offer::default();
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(Reply::err(TOO_LARGE));
-            }
-            Err(_) => return Err(unreadable()),
-        };
-        match field.name() {
-            Some("image") if offer.file.is_none() => {
-                let name = field.file_name().unwrap_or_default().to_owned();
-                let bytes = field.bytes().await.map_err(|_| Reply::err(TOO_LARGE))?;
-                offer.file = Some((name, bytes));
-            }
-            Some("image_url") if offer.url.is_none() => {
-                let url = field.text().await.map_err(|_| unreadable())?;
-                let url = url.trim();
-                if !url.is_empty() {
-                    offer.url = Some(url.to_owned());
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(offer)
 }
 
 /// The bytes behind an `image_url`, as [`UrlUploads`] says to get them.

@@ -191,21 +191,47 @@ impl Transport {
 
     /// Asks the vendor to fetch a video from an https URL (media form field `file_url`).
     pub async fn upload_video_url(&self, video_url: &str) -> Result<UploadedVideo, TransportError> {
-        let parsed = reqwest::Url::parse(video_url).map_err(|e| TransportError::Video {
-            path: PathBuf::from(video_url),
-            problem: format!("not a URL ({e}); give an https URL or a local file path"),
+        let (resp, trace_id): (MediaUploadResp, _) = self
+            .upload_url(
+                MEDIA_UPLOAD,
+                "file_url",
+                video_url,
+                "video URL",
+                |problem| TransportError::Video {
+                    path: PathBuf::from(video_url),
+                    problem,
+                },
+            )
+            .await?;
+        Ok(UploadedVideo::from_resp(resp, trace_id, None))
+    }
+
+    /// Asks the vendor to fetch `source` (an https URL, sent as form field `field`); `bad` makes
+    /// the error of a string that is no URL. Answers the Resp and the upload's trace id.
+    async fn upload_url<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        field: &'static str,
+        source: &str,
+        what: &str,
+        bad: impl FnOnce(String) -> TransportError,
+    ) -> Result<(T, Uuid), TransportError> {
+        let parsed = reqwest::Url::parse(source).map_err(|e| {
+            bad(format!(
+                "not a URL ({e}); give an https URL or a local file path"
+            ))
         })?;
-        check_scheme(&parsed, "video URL")?;
-        let url = self.url(MEDIA_UPLOAD.path);
+        check_scheme(&parsed, what)?;
+        let url = self.url(endpoint.path);
         let trace_id = Uuid::new_v4();
         let timeout = self.inner.config.request_timeout;
-        let resp: MediaUploadResp = self
-            .call(MEDIA_UPLOAD, trace_id, timeout, |http| {
-                let form = Form::new().text("file_url", video_url.to_owned());
+        let resp = self
+            .call(endpoint, trace_id, timeout, |http| {
+                let form = Form::new().text(field, source.to_owned());
                 Ok(http.post(&url).multipart(form))
             })
             .await?;
-        Ok(UploadedVideo::from_resp(resp, trace_id, None))
+        Ok((resp, trace_id))
     }
 
     /// Posts `file` as the one part `field` of a multipart form, streamed from disk (never
@@ -261,18 +287,12 @@ impl Transport {
     /// Asks the vendor to fetch an image from an https URL (form field `image_url`). The
     /// vendor documents URL uploads as unsupported in places: best effort.
     pub async fn upload_image_url(&self, image_url: &str) -> Result<UploadedImage, TransportError> {
-        let parsed = reqwest::Url::parse(image_url).map_err(|e| TransportError::Image {
-            path: PathBuf::from(image_url),
-            problem: format!("not a URL ({e}); give an https URL or a local file path"),
-        })?;
-        check_scheme(&parsed, "image URL")?;
-        let url = self.url(UPLOAD.path);
-        let trace_id = Uuid::new_v4();
-        let timeout = self.inner.config.request_timeout;
-        let resp: ImageUploadResp = self
-            .call(UPLOAD, trace_id, timeout, |http| {
-                let form = Form::new().text("image_url", image_url.to_owned());
-                Ok(http.post(&url).multipart(form))
+        let (resp, trace_id): (ImageUploadResp, _) = self
+            .upload_url(UPLOAD, "image_url", image_url, "image URL", |problem| {
+                TransportError::Image {
+                    path: PathBuf::from(image_url),
+                    problem,
+                }
             })
             .await?;
         Ok(UploadedImage {

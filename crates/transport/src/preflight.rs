@@ -2,7 +2,7 @@
 //! instead of costing a round trip and a vague 5000xx code. Only the header is read.
 
 use std::fs::File;
-use std::io::{BufReader, ErrorKind, Read, Seek};
+use std::io::{BufReader, ErrorKind, Seek};
 use std::path::Path;
 
 use pixfuse_core::image::{
@@ -94,7 +94,8 @@ fn inspect(path: &Path) -> Result<Inspection, TransportError> {
         return stop(p);
     }
     let mut head = [0u8; SNIFF_BYTES];
-    let n = read_up_to(&mut file, &mut head).map_err(|e| io("cannot read", e))?;
+    let n =
+        pixfuse_core::prefix::read_up_to(&mut file, &mut head).map_err(|e| io("cannot read", e))?;
     let format = match judge_format(&head[..n]) {
         Ok(format) => format,
         Err(p) => return stop(p),
@@ -120,15 +121,4 @@ fn inspect(path: &Path) -> Result<Inspection, TransportError> {
         }),
         problems,
     })
-}
-
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
 }

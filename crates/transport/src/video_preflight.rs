@@ -37,25 +37,22 @@ pub fn preflight_video(path: &Path) -> Result<VideoInfo, TransportError> {
         path: path.to_owned(),
         problem,
     };
-    if let Some(p) = inspection.error() {
-        return Err(refuse(p.message.clone()));
-    }
-    let Some(VideoHeader {
-        format,
-        duration_ms,
-        width,
-        height,
-    }) = inspection.header
-    else {
-        return Err(refuse("cannot be measured".into()));
-    };
+    let (
+        VideoHeader {
+            format,
+            duration_ms,
+            width,
+            height,
+        },
+        warnings,
+    ) = inspection.verdict().map_err(|p| refuse(p.message))?;
     Ok(VideoInfo {
         format,
         bytes,
         duration_ms,
         width,
         height,
-        warnings: inspection.problems,
+        warnings,
     })
 }
 

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use pixfuse::batch::{BatchEvent, BatchOptions, BatchPlan, BatchResult, BatchSummary, Concurrency};
 
 use pixfuse::Client;
-use pixfuse_e2e::{sandbox_client, write_job};
+use pixfuse_e2e::{sandbox_client, start_sandbox, write_job};
 use pixfuse_sandbox::{FaultConfig, Prices, Sandbox, SandboxConfig};
 
 /// A batch file of `n` lines sharing two images (written next to it); returns its path.
@@ -167,12 +167,7 @@ async fn auto_concurrency_discovers_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_budget_stops_submits_before_it_is_exceeded() {
     let dir = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
-    let client = sandbox_client(
-        &sandbox,
-        &dir.path().join("state"),
-        Duration::from_millis(150),
-    );
+    let (sandbox, client) = start_sandbox(dir.path(), Duration::from_millis(150)).await;
     let batch = write_batch(dir.path(), 6);
     let plan = BatchPlan::load(&batch, &dir.path().join("out"), &Default::default()).unwrap();
     let each = plan.items[0].estimate.unwrap() as f64;
@@ -243,12 +238,7 @@ async fn a_server_that_charges_more_than_the_estimate_stops_the_budget_sooner() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_failure_does_not_stop_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
-    let client = sandbox_client(
-        &sandbox,
-        &dir.path().join("state"),
-        Duration::from_millis(150),
-    );
+    let (_sandbox, client) = start_sandbox(dir.path(), Duration::from_millis(150)).await;
     let batch = write_batch(dir.path(), 3);
     let mut text = std::fs::read_to_string(&batch).unwrap();
     text = text.replacen("take 1", "take 1 sandbox-moderate", 1);
@@ -283,12 +273,7 @@ async fn one_failure_does_not_stop_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_edited_under_the_same_id_is_rejected_not_mapped_to_the_old_job() {
     let dir = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
-    let client = sandbox_client(
-        &sandbox,
-        &dir.path().join("state"),
-        Duration::from_millis(150),
-    );
+    let (sandbox, client) = start_sandbox(dir.path(), Duration::from_millis(150)).await;
     let batch = write_batch(dir.path(), 2);
     let out = dir.path().join("out");
     let plan = BatchPlan::load(&batch, &out, &Default::default()).unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use pixfuse::batch::{BatchEvent, BatchOptions, BatchPlan, BatchSummary, Concurrency};
 use pixfuse::{Client, Error, Event, JobOptions, JobState};
-use pixfuse_e2e::{sandbox_client, sandbox_client_as, write_job};
+use pixfuse_e2e::{sandbox_client, sandbox_client_as, start_sandbox, write_job};
 use pixfuse_sandbox::{Sandbox, SandboxConfig};
 
 fn load(dir: &Path, prompt: &str) -> pixfuse::Job {
@@ -221,12 +221,7 @@ async fn batch(client: &Client, file: &Path, out: &Path, opts: BatchOptions) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_failed_submits_a_line_that_failed_for_good_again_as_a_new_bill() {
     let dir = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
-    let client = sandbox_client(
-        &sandbox,
-        &dir.path().join("state"),
-        Duration::from_millis(5),
-    );
+    let (sandbox, client) = start_sandbox(dir.path(), Duration::from_millis(5)).await;
     let job: serde_json::Value =
         serde_json::from_slice(&std::fs::read(write_job(dir.path())).unwrap()).unwrap();
     let lines: Vec<String> = ["ok", "bad"]

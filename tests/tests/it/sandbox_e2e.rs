@@ -5,18 +5,13 @@
 use std::time::Duration;
 
 use pixfuse::JobState;
-use pixfuse_e2e::{sandbox_client, write_job};
+use pixfuse_e2e::{sandbox_client, start_sandbox, write_job};
 use pixfuse_sandbox::{FaultConfig, Sandbox, SandboxConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_against_the_sandbox() {
     let dir = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
-    let client = sandbox_client(
-        &sandbox,
-        &dir.path().join("state"),
-        Duration::from_millis(5),
-    );
+    let (sandbox, client) = start_sandbox(dir.path(), Duration::from_millis(5)).await;
     let job = pixfuse::load_job_file(&write_job(dir.path()), &Default::default())
         .unwrap()
         .0;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pixfuse::{Error, MediaType};
-use pixfuse_e2e::sandbox_client;
+use pixfuse_e2e::{sandbox_client, start_sandbox};
 use pixfuse_sandbox::{Sandbox, SandboxConfig};
 
 fn fixture(name: &str) -> PathBuf {
@@ -59,12 +59,7 @@ async fn a_video_is_uploaded_once_per_content_and_never_taken_for_an_image() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_text_file_named_mp4_is_refused_before_any_upload() {
     let dir = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
-    let client = sandbox_client(
-        &sandbox,
-        &dir.path().join("state"),
-        Duration::from_millis(5),
-    );
+    let (sandbox, client) = start_sandbox(dir.path(), Duration::from_millis(5)).await;
     let e = client
         .upload_video(&fixture("not-a-video.mp4"))
         .await

@@ -73,31 +73,14 @@ pub fn upload(ctx: &Ctx, net: &NetArgs, args: &UploadArgs) -> Result<Exit, Failu
             progress.finish();
             failed(ctx, e)
         })?;
-        let info = up.video.as_ref();
-        let warnings: Vec<_> = info
-            .map(|i| i.warnings.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .map(|w| json!({ "code": w.code, "message": w.message }))
-            .collect();
         if !ctx.json && !ctx.quiet {
-            for w in info.map(|i| i.warnings.as_slice()).unwrap_or_default() {
+            let warnings = up.video.as_ref().map(|i| i.warnings.as_slice());
+            for w in warnings.unwrap_or_default() {
                 let line = format!("warning[{}]: video \"{video}\": {}", w.code, w.message);
                 eprintln!("pixfuse: {}", pixfuse_core::text::sanitize(&line));
             }
         }
-        videos.push(json!({
-            "video": video,
-            "media_id": up.media_id.to_string(),
-            "url": up.url,
-            "reused": up.reused,
-            "format": info.map(|i| i.format),
-            "bytes": info.map(|i| i.bytes),
-            "duration_ms": info.and_then(|i| i.duration_ms),
-            "width": info.and_then(|i| i.width),
-            "height": info.and_then(|i| i.height),
-            "warnings": warnings,
-        }));
+        videos.push(uploaded_video_json(video, &up));
     }
     progress.finish();
     let mut out = std::io::stdout().lock();
@@ -135,6 +118,30 @@ pub fn upload(ctx: &Ctx, net: &NetArgs, args: &UploadArgs) -> Result<Exit, Failu
 }
 
 /// ` (2.5 s, 1280×720)`, and ` (already uploaded)` for a reused one: what the header said.
+/// The JSON object of one uploaded video (`upload --video` and the MCP `upload_video` tool):
+/// `video` is what the user named.
+pub(crate) fn uploaded_video_json(video: &str, up: &pixfuse::UploadedVideo) -> serde_json::Value {
+    let info = up.video.as_ref();
+    let warnings: Vec<_> = info
+        .map(|i| i.warnings.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|w| json!({ "code": w.code, "message": w.message }))
+        .collect();
+    json!({
+        "video": video,
+        "media_id": up.media_id.to_string(),
+        "url": up.url,
+        "reused": up.reused,
+        "format": info.map(|i| i.format),
+        "bytes": info.map(|i| i.bytes),
+        "duration_ms": info.and_then(|i| i.duration_ms),
+        "width": info.and_then(|i| i.width),
+        "height": info.and_then(|i| i.height),
+        "warnings": warnings,
+    })
+}
+
 fn video_note(v: &serde_json::Value) -> String {
     let mut facts = Vec::new();
     if let Some(ms) = v["duration_ms"].as_u64() {

@@ -15,8 +15,8 @@ use super::answer::{self, Answer};
 use super::budget::Spending;
 use super::offline;
 use super::params::{
-    DownloadArgs, GenerateArgs, JobsArgs, ResumeArgs, StatusArgs, UploadArgs, WaitArgs,
-    parse_video_id,
+    DownloadArgs, GenerateArgs, JobsArgs, ResumeArgs, StatusArgs, UploadArgs, UploadVideoArgs,
+    WaitArgs, parse_video_id,
 };
 use crate::cmd::job::result_json;
 use crate::cmd::journal::job_json;
@@ -331,6 +331,26 @@ impl Service {
                 "img_url": up.img_url,
                 "reused": up.reused,
             })),
+            Err(e) => answer::from_error(&e),
+        }
+    }
+}
+
+impl Service {
+    /// `upload_video`: one v6 Omni reference video, checked locally, uploaded once per content;
+    /// the same object as `upload --video --json` gives for each video.
+    pub async fn upload_video(&self, args: UploadVideoArgs) -> Answer {
+        let client = match self.within(bound(args.timeout_s, SUBMIT_DEFAULT)) {
+            Ok(client) => client,
+            Err(refusal) => return refusal,
+        };
+        let uploaded = if args.video.starts_with("https://") {
+            client.upload_video_url(&args.video).await
+        } else {
+            client.upload_video(Path::new(&args.video)).await
+        };
+        match uploaded {
+            Ok(up) => Answer::ok(crate::cmd::account::uploaded_video_json(&args.video, &up)),
             Err(e) => answer::from_error(&e),
         }
     }

@@ -40,6 +40,7 @@ Tools:
   validate      every diagnostic of a request (code, severity, JSON pointer, message, suggestion, span)
   estimate      credits, USD and how sure the price is
   upload_image  a local image or https URL, uploaded once per content
+  upload_video  a v6 Omni reference video (local or https URL), checked, uploaded once per content
   balance       credits left on the account
   generate      validate, upload, journal, submit; the same call again returns the same job
   status        one status poll of a video

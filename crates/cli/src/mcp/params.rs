@@ -16,7 +16,11 @@ pub struct RequestArg {
     /// "background", a `ref_name`, and either `img_id` or `image`: an absolute local path or
     /// an https URL), `prompt` (mention each reference as `@ref_name` followed by a space),
     /// `model`, `duration`, `quality`, `aspect_ratio`, and optionally `seed` and
-    /// `generate_audio_switch`. The `models` tool lists the allowed values.
+    /// `generate_audio_switch`. v6 Omni mode (`"reference_mode": "omni"`, `duration` 0) adds
+    /// `video_references` (at most 2), each with a `ref_name` (mentioned as `@ref_name `) and
+    /// either `video_media_id` (from `upload_video`) or `video`: an absolute local path
+    /// (mp4, mov, webm) or an https URL, uploaded once per content. The `models` tool lists
+    /// the allowed values.
     #[serde(default)]
     pub request: Option<Map<String, Value>>,
     /// Instead of `request`: the path of a job file on this machine (the same JSON; relative
@@ -127,6 +131,19 @@ pub struct UploadArgs {
     /// A local image (png, jpeg, webp; an absolute path is best) or an https URL. The same
     /// file is uploaded only once: its img_id is reused.
     pub image: String,
+}
+
+/// `upload_video`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct UploadVideoArgs {
+    /// A local reference video for v6 Omni mode (mp4, mov, webm; an absolute path is best) or
+    /// an https URL. A file is checked first: one that is no video at all is refused before
+    /// anything is sent. The same file is uploaded only once: its media_id is reused.
+    pub video: String,
+    /// Give up after this many seconds (default 300; a large video over a slow link takes a
+    /// while).
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
 }
 
 /// The `fusion_video` prompt.

@@ -28,7 +28,7 @@ use super::jobs::{Progress, Service};
 use super::offline;
 use super::params::{
     CheckArgs, DownloadArgs, FusionPromptArgs, GenerateArgs, JobsArgs, ResumeArgs, StatusArgs,
-    UploadArgs, WaitArgs,
+    UploadArgs, UploadVideoArgs, WaitArgs,
 };
 
 /// How the server is set up.
@@ -189,6 +189,17 @@ impl PixfuseMcp {
         Parameters(args): Parameters<UploadArgs>,
     ) -> Result<CallToolResult, McpError> {
         self.answer(self.service.upload_image(args).await)
+    }
+
+    #[tool(
+        description = "Upload one reference video for v6 Omni mode (a local mp4/mov/webm path or an https URL) and get its media_id, for video_references[].video_media_id. Checked locally first (length, size, dimensions as warnings; a file that is no video is refused before anything is sent). The same content is uploaded only once (reused: true).",
+        annotations(idempotent_hint = true)
+    )]
+    async fn upload_video(
+        &self,
+        Parameters(args): Parameters<UploadVideoArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        self.answer(self.service.upload_video(args).await)
     }
 
     #[tool(

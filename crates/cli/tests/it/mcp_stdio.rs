@@ -109,7 +109,7 @@ fn speaks_json_rpc_on_stdout_and_nothing_else() {
     server.send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
     let list = server.response(2);
     let tools = list["result"]["tools"].as_array().unwrap();
-    assert_eq!(tools.len(), 11, "{list}");
+    assert_eq!(tools.len(), 12, "{list}");
     assert!(tools.iter().all(|t| t["inputSchema"]["type"] == "object"));
 
     server.send(json!({
@@ -226,6 +226,7 @@ fn options_that_would_break_the_protocol_are_refused() {
         "download",
         "resume",
         "upload_image",
+        "upload_video",
     ] {
         assert!(help.contains(tool), "{tool} missing from --help");
     }

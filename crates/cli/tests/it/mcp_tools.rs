@@ -117,6 +117,7 @@ async fn every_tool_is_listed_with_its_schema_and_the_resources_and_prompt_read(
         "validate",
         "estimate",
         "upload_image",
+        "upload_video",
         "balance",
         "generate",
         "status",
@@ -440,4 +441,68 @@ async fn a_vendor_refusal_comes_back_as_a_tool_error_with_its_class_errcode_and_
     assert!(refused["trace_id"].is_string(), "{refused}");
     assert!(refused["next"].as_str().unwrap().contains("credits"));
     assert_eq!(h.sandbox.stats().billable_jobs, 0);
+}
+
+fn video_fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/video")
+        .join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn omni_videos_upload_once_and_a_job_names_them_by_local_path() {
+    let h = harness(SandboxConfig::for_tests(), None).await;
+    std::fs::copy(video_fixture("clip-2s.mp4"), h.dir.path().join("dance.mp4")).unwrap();
+    std::fs::copy(
+        video_fixture("not-a-video.mp4"),
+        h.dir.path().join("notes.mp4"),
+    )
+    .unwrap();
+    std::fs::write(h.dir.path().join("dog.png"), tiny_png(3)).unwrap();
+
+    // The same object as `upload --video --json` gives.
+    let (up, is_error) = h
+        .call("upload_video", json!({ "video": h.path("dance.mp4") }))
+        .await;
+    assert!(!is_error, "{up}");
+    assert_eq!(up["reused"], false);
+    assert_eq!(up["format"], "mp4", "{up}");
+    assert_eq!(up["duration_ms"], 2000, "{up}");
+    let media_id = up["media_id"].as_str().unwrap().to_owned();
+    assert!(media_id.parse::<u64>().is_ok());
+    assert_eq!(h.sandbox.stats().video_uploads, 1);
+
+    // A text file named .mp4: a tool error through the shared renderer, nothing sent.
+    let (refused, is_error) = h
+        .call("upload_video", json!({ "video": h.path("notes.mp4") }))
+        .await;
+    assert!(is_error, "{refused}");
+    assert!(refused.to_string().contains("not a video"), "{refused}");
+    assert_eq!(h.sandbox.stats().media_upload_requests, 1);
+
+    // An Omni job naming the video by its local path (relative to the job file): resolved
+    // like `run`, through the journal's cache, so the video is not sent again.
+    let job = json!({
+        "model": "v6", "prompt": "@dog dances like @video1 ", "quality": "540p",
+        "duration": 0, "aspect_ratio": "16:9", "reference_mode": "omni",
+        "image_references": [{"type": "subject", "image": "dog.png", "ref_name": "dog"}],
+        "video_references": [{"ref_name": "video1", "video": "dance.mp4"}],
+    });
+    let file = h.dir.path().join("omni.json");
+    std::fs::write(&file, job.to_string()).unwrap();
+    let args = json!({ "job_file": file.to_string_lossy() });
+    let (checked, is_error) = h.call("validate", args.clone()).await;
+    assert!(!is_error, "{checked}");
+    let (first, is_error) = h.call("generate", args).await;
+    assert!(!is_error, "{first}");
+    assert_eq!(first["status"], "submitted", "{first}");
+    assert_eq!(h.sandbox.stats().video_uploads, 1);
+    assert_eq!(h.sandbox.stats().billable_jobs, 1);
+    let (done, is_error) = h
+        .call(
+            "wait",
+            json!({ "video_id": first["video_id"], "timeout_s": 30 }),
+        )
+        .await;
+    assert!(!is_error, "{done}");
 }
