@@ -200,6 +200,10 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
     let mut first_failure: Option<Failure> = None;
     for id in &ids {
         jobs.add(*id);
+        // The same estimate of the time left as `run` and `wait` show.
+        if let Ok(Some(expected)) = rt.block_on(client.expected_generation_of_job(*id)) {
+            progress.expect(expected);
+        }
         let outcome = interrupt::run(
             rt,
             client.resume(*id, args.output.as_deref(), |e: Event| progress.event(&e)),
