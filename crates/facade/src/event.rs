@@ -210,12 +210,13 @@ impl Event {
         match notice {
             CallNotice::Retrying {
                 endpoint,
+                path,
                 attempt,
                 limit,
                 delay,
                 reason,
             } => Some(Event::Retrying {
-                what: endpoint.to_string(),
+                what: format!("{} {path}", endpoint.method),
                 attempt: *attempt,
                 limit: Some(*limit),
                 delay: *delay,

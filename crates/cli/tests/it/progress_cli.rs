@@ -98,6 +98,13 @@ async fn v_logs_each_request_and_vv_its_bodies_never_the_key() {
         2,
         "{err}"
     );
+    // The path called, the video id filled in (not the endpoint's `{video_id}` template).
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("pixfuse: GET /openapi/v2/video/result/78 200 in ")),
+        "{err}"
+    );
+    assert!(!err.contains("{video_id}"), "{err}");
     // The paths in use.
     assert!(err.contains("pixfuse: config file: none ("), "{err}");
     let state = s.state();
