@@ -116,7 +116,8 @@ Examples:
   pixfuse run job.json -o clip.mp4 --new      another, separately billed take
   pixfuse run job.json -o - | ffplay -        the video on standard output
   pixfuse run --ref dog=dog.png --ref park=park.jpg:background \\
-      --prompt '@dog runs in @park ' --model v5 --duration 5 --quality 540p --aspect 16:9 -o clip.mp4"
+      --prompt '@dog runs in @park ' --model v5 --duration 5 --quality 540p \\
+      --aspect 16:9 -o clip.mp4"
 )]
 pub struct RunArgs {
     #[command(flatten)]
@@ -131,7 +132,7 @@ pub struct RunArgs {
 /// `pixfuse submit`.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:
-  pixfuse submit job.json            prints the video id; later: pixfuse resume / wait / download")]
+  pixfuse submit job.json            prints the video id, for `pixfuse wait`")]
 pub struct SubmitArgs {
     #[command(flatten)]
     pub request: RequestArgs,

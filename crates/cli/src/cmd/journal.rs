@@ -22,7 +22,7 @@ use crate::progress::Progress;
   pixfuse jobs --json
   pixfuse jobs --state failed,moderated --limit 5
   pixfuse jobs show 3          everything the journal knows of job 3
-  pixfuse jobs rm 3 4          forget jobs 3 and 4 (refused while one may still be generating)")]
+  pixfuse jobs rm 3 4          forget jobs 3 and 4 (unless generating)")]
 pub struct JobsArgs {
     #[command(subcommand)]
     pub action: Option<JobsAction>,
