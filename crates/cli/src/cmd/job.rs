@@ -42,12 +42,13 @@ pub struct RequestArgs {
     pub prompt: Option<String>,
     #[arg(long, help = model_help())]
     pub model: Option<String>,
-    /// Seconds of video (whole seconds).
+    /// Seconds of video (whole seconds); without a job file 5 (0, the longest video's, with
+    /// --video-ref).
     #[arg(long, value_parser = flag_mode::parse_seconds)]
     pub duration: Option<u32>,
     #[arg(long, help = quality_help())]
     pub quality: Option<String>,
-    /// Aspect ratio such as 16:9.
+    /// Aspect ratio such as 9:16; without a job file 16:9.
     #[arg(long = "aspect", value_name = "RATIO")]
     pub aspect_ratio: Option<String>,
     /// Seed, 0..=2147483647.
@@ -86,7 +87,10 @@ fn model_help() -> String {
 fn quality_help() -> String {
     let qualities: Vec<&str> = Quality::KNOWN.iter().map(Quality::as_str).collect();
     match qualities.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}.", rest.join(", ")),
+        Some((last, rest)) if !rest.is_empty() => format!(
+            "{} or {last}; without a job file {DEFAULT_QUALITY}.",
+            rest.join(", ")
+        ),
         _ => format!("{}.", qualities.join("")),
     }
 }
@@ -508,6 +512,22 @@ fn build_job(args: &RequestArgs, opts: &ValidateOptions) -> Result<(Job, Vec<Dia
     );
     set(Job::SEED, args.seed.map(Value::from));
     set(Job::GENERATE_AUDIO_SWITCH, args.audio.map(Value::from));
+    if args.job.is_none() {
+        // A request made of flags alone has the common shape's defaults (said in --help); a job
+        // file says what it means.
+        let duration = if args.video_refs.is_empty() {
+            DEFAULT_DURATION
+        } else {
+            0 // Omni follows the longest video.
+        };
+        for (key, default) in [
+            (Job::DURATION, Value::from(duration)),
+            (Job::QUALITY, Value::from(DEFAULT_QUALITY)),
+            (Job::ASPECT_RATIO, Value::from(DEFAULT_ASPECT)),
+        ] {
+            value.entry(key).or_insert(default);
+        }
+    }
     if !args.refs.is_empty() {
         let refs = value
             .entry(Job::IMAGE_REFERENCES)
@@ -544,6 +564,11 @@ fn build_job(args: &RequestArgs, opts: &ValidateOptions) -> Result<(Job, Vec<Dia
     let bytes = serde_json::to_vec(&Value::Object(value)).unwrap_or_default();
     pixfuse::parse_job(&bytes, &base, opts)
 }
+
+/// Flag mode's defaults (no job file): what `--help` names.
+const DEFAULT_DURATION: u32 = 5;
+const DEFAULT_QUALITY: &str = "540p";
+const DEFAULT_ASPECT: &str = "16:9";
 
 fn has_flags(args: &RequestArgs) -> bool {
     !args.refs.is_empty()
