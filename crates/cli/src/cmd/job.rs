@@ -589,7 +589,10 @@ mod tests {
     #[test]
     fn help_names_what_the_table_knows() {
         assert_eq!(model_help(), "Model: v4.5, v5, v5.5, v5.6, v6, c1.");
-        assert_eq!(quality_help(), "360p, 540p, 720p or 1080p.");
+        assert_eq!(
+            quality_help(),
+            "360p, 540p, 720p or 1080p; without a job file 540p."
+        );
         assert_eq!(
             audio_help(),
             "Generate audio (v5.6, v6, c1): `--audio` or `--audio=false`."
