@@ -245,6 +245,11 @@ impl std::fmt::Display for Event {
                 code,
                 path,
                 message,
+            } if path.is_empty() => write!(f, "warning[{code}]: {message}"),
+            Event::Warning {
+                code,
+                path,
+                message,
             } => write!(f, "warning[{code}] at {path}: {message}"),
             Event::Uploading { path, bytes } => {
                 write!(f, "uploading {} ({bytes} bytes)", path.display())

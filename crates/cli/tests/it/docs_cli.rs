@@ -255,7 +255,7 @@ fn the_version_script_needs_no_git_and_watches_a_packed_branch() {
     let path_env = path_env.to_string_lossy().into_owned();
     let top = tempfile::tempdir().unwrap();
     let git = |args: &[&str]| {
-        let ok = std::process::Command::new("git")
+        std::process::Command::new("git")
             .args([
                 "-c",
                 "user.name=t",
@@ -268,8 +268,7 @@ fn the_version_script_needs_no_git_and_watches_a_packed_branch() {
             .current_dir(top.path())
             .env("PATH", &path_env)
             .status()
-            .is_ok_and(|s| s.success());
-        ok
+            .is_ok_and(|s| s.success())
     };
     if !git(&["init", "-q", "-b", "main"]) {
         return; // No git on this machine: the first case covered it.
