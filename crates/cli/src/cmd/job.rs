@@ -28,14 +28,14 @@ pub struct RequestArgs {
     #[arg(value_name = "JOB")]
     pub job: Option<PathBuf>,
     /// A reference image: `NAME=PATH[:subject|:background]` (repeatable; default subject).
-    #[arg(long = "ref", value_name = "NAME=PATH[:TYPE]")]
+    #[arg(long = "ref", value_name = "NAME=PATH[:TYPE]", value_parser = crate::values::Utf8Ref)]
     pub refs: Vec<String>,
     /// A reference video for v6 Omni mode: `NAME=PATH` (a local mp4/mov/webm or an https URL;
     /// repeatable). Mention it as `@NAME ` like an image. Sets `reference_mode: "omni"` unless
     /// the job says otherwise; Omni takes `--duration 0` (the output follows the longest video).
     /// Each file is checked first (one that is no video is refused before any upload) and
     /// uploaded once.
-    #[arg(long = "video-ref", value_name = "NAME=PATH")]
+    #[arg(long = "video-ref", value_name = "NAME=PATH", value_parser = crate::values::Utf8Ref)]
     pub video_refs: Vec<String>,
     /// The prompt; mention references as `@NAME ` (a space after the name).
     #[arg(long)]

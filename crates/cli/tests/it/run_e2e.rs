@@ -345,3 +345,31 @@ async fn an_output_name_that_is_not_utf8_works() {
     assert_exit(&exec(cmd), 0);
     assert_eq!(vendor.submit_trace_ids().await.len(), 1);
 }
+
+/// A reference image whose name is not UTF-8 cannot go into the request's JSON: a usage error
+/// that names the flag and the way out, before anything is sent.
+#[cfg(unix)]
+#[test]
+fn a_reference_name_that_is_not_utf8_is_refused_saying_why() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new();
+    let mut cmd = s.bare();
+    cmd.args([
+        "run",
+        "--sandbox",
+        "--prompt",
+        "@dog runs",
+        "-o",
+        "x.mp4",
+        "--ref",
+    ])
+    .arg(std::ffi::OsStr::from_bytes(b"dog=d\xffg.png"));
+    let out = exec(cmd);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("--ref dog=d\u{fffd}g.png: the file name is not UTF-8"),
+        "{err}"
+    );
+    assert!(err.contains("rename the file"), "{err}");
+}
