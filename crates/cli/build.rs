@@ -37,8 +37,17 @@ fn main() {
     );
 
     // Run again when HEAD moves (a checkout, or a commit on the current branch) or the table
-    // changes; a path that does not exist would make cargo run this on every build.
-    let mut watched = vec![PathBuf::from("build.rs"), table];
+    // changes. A path that does not exist would make cargo run this on every build, so only
+    // existing ones are named.
+    let top = manifest.join("../..");
+    let mut watched = vec![manifest.join("build.rs"), table];
+    // A worktree's `.git` is a file naming its git dir. A target directory copied from another
+    // checkout remembers that checkout's git dir; this file, newer than that build, makes
+    // cargo look again (and learn this checkout's).
+    let dot_git = top.join(".git");
+    if dot_git.is_file() {
+        watched.push(dot_git);
+    }
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
         watched.push(Path::new(&dir).join("HEAD"));
     }
@@ -46,13 +55,46 @@ fn main() {
         git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]),
         git(&["rev-parse", "--symbolic-full-name", "HEAD"]),
     ) {
-        watched.push(Path::new(&common).join(head));
-        watched.push(Path::new(&common).join("packed-refs"));
+        let common = PathBuf::from(common);
+        // A detached HEAD names no ref: its git dir's HEAD (watched above) is the commit.
+        if head.starts_with("refs/") {
+            watched.push(ref_to_watch(&common, &common.join(&head)));
+        }
+        watched.push(common.join("packed-refs"));
     }
+    let top = top.canonicalize().ok();
     for path in watched.iter().filter(|p| p.exists()) {
-        println!("cargo:rerun-if-changed={}", path.display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            local(top.as_deref(), path).display()
+        );
     }
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+}
+
+/// What to watch for the branch `loose` (`<git dir>/refs/heads/NAME`): the file, or, while the
+/// ref is only in `packed-refs` (a fresh clone, after `git gc`), the nearest existing folder
+/// on its way, where the next commit writes it.
+fn ref_to_watch(common: &Path, loose: &Path) -> PathBuf {
+    let mut path = loose;
+    while !path.exists() && path != common {
+        match path.parent() {
+            Some(parent) => path = parent,
+            None => break,
+        }
+    }
+    path.to_path_buf()
+}
+
+/// `path` relative to this crate when it lies in this checkout (cargo resolves such paths
+/// against the package, so a target directory moved to another checkout watches that one's
+/// files), else as it is.
+fn local(top: Option<&Path>, path: &Path) -> PathBuf {
+    let inside = top.and_then(|top| {
+        let rest = path.canonicalize().ok()?;
+        Some(Path::new("../..").join(rest.strip_prefix(top).ok()?))
+    });
+    inside.unwrap_or_else(|| path.to_path_buf())
 }
 
 /// `git ARGS` in `dir`, its trimmed output when it succeeds with some.

@@ -112,6 +112,7 @@ fn notice(notice: &CallNotice) {
 pub fn request_log(notice: &CallNotice, verbose: u8) -> Option<String> {
     let CallNotice::Attempted {
         endpoint,
+        path,
         attempt,
         status,
         latency,
@@ -129,7 +130,8 @@ pub fn request_log(notice: &CallNotice, verbose: u8) -> Option<String> {
         Some(status) => format!("{status} in {}", millis(*latency)),
         None => format!("no answer after {}", millis(*latency)),
     };
-    let mut log = format!("{endpoint} {answer} (attempt {attempt})");
+    // The path called (`/openapi/v2/video/result/123`), not the endpoint's template.
+    let mut log = format!("{} {path} {answer} (attempt {attempt})", endpoint.method);
     if verbose > 1 {
         match request_body {
             Some(request) => {
@@ -163,6 +165,7 @@ mod tests {
     fn attempted(status: Option<u16>) -> CallNotice {
         CallNotice::Attempted {
             endpoint: GENERATE,
+            path: GENERATE.path.to_owned(),
             attempt: 2,
             status,
             latency: Duration::from_millis(143),

@@ -106,8 +106,8 @@ const EXAMPLES: &str = "Examples:
   pixfuse run job.json -o clip.mp4   upload, submit, wait, download (journaled)
   pixfuse resume                     finish jobs a crash or timeout interrupted
   pixfuse sandbox                    a local emulator of the API (no key needed)
-  pixfuse webhook serve              receive the vendor's callbacks into the journal
-  pixfuse mcp                        serve the tools to an AI agent (Model Context Protocol)";
+  pixfuse webhook serve              the vendor's callbacks into the journal
+  pixfuse mcp                        tools for an AI agent (MCP)";
 
 /// The top-level `--help` footer: examples, then the exit codes.
 fn footer() -> String {

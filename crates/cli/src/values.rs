@@ -51,3 +51,33 @@ mod tests {
         assert!(seed("x").unwrap_err().starts_with("--seed takes"));
     }
 }
+
+/// `--ref` / `--video-ref`: `NAME=PATH`, whose path goes into the request's JSON, which holds
+/// text only: a file name that is not UTF-8 is refused saying so (clap's own error names
+/// neither the argument nor the way out).
+#[derive(Clone, Copy, Debug)]
+pub struct Utf8Ref;
+
+impl clap::builder::TypedValueParser for Utf8Ref {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        value.to_str().map(str::to_owned).ok_or_else(|| {
+            let flag = arg.and_then(clap::Arg::get_long).unwrap_or("ref");
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidUtf8,
+                format!(
+                    "--{flag} {}: the file name is not UTF-8, and a request's JSON holds only \
+                     text; rename the file or link it under a UTF-8 name\n",
+                    value.to_string_lossy()
+                ),
+            )
+            .with_cmd(cmd)
+        })
+    }
+}

@@ -220,12 +220,13 @@ impl Event {
         match notice {
             CallNotice::Retrying {
                 endpoint,
+                path,
                 attempt,
                 limit,
                 delay,
                 reason,
             } => Some(Event::Retrying {
-                what: endpoint.to_string(),
+                what: format!("{} {path}", endpoint.method),
                 attempt: *attempt,
                 limit: Some(*limit),
                 delay: *delay,
@@ -250,6 +251,11 @@ impl std::fmt::Display for Event {
     /// One plain log line, as the CLI prints it when stderr is not a terminal.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Event::Warning {
+                code,
+                path,
+                message,
+            } if path.is_empty() => write!(f, "warning[{code}]: {message}"),
             Event::Warning {
                 code,
                 path,

@@ -44,6 +44,23 @@ impl Client {
             &generation_times(&jobs, &job),
         )))
     }
+
+    /// [`Client::expected_generation`] of the journal's job `job_id` (what `resume` shows);
+    /// `None` when the journal has no such job or it never recorded a request.
+    pub async fn expected_generation_of_job(&self, job_id: i64) -> Result<Option<Expected>, Error> {
+        let jobs = self.jobs().await?;
+        let Some(job) = jobs
+            .iter()
+            .find(|r| r.id == job_id)
+            .and_then(JobRecord::sent_job)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(eta::expected(
+            &JobShape::from(&job),
+            &generation_times(&jobs, &job),
+        )))
+    }
 }
 
 /// Generation times (submit to finish) of the newest [`RECENT`] succeeded jobs shaped like

@@ -26,7 +26,25 @@ struct RunIdentity<'a> {
     /// the identity of a job without videos is what it was before videos existed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     videos: Vec<(&'a str, String)>,
+    #[serde(serialize_with = "output_text")]
     output: Option<&'a Path>,
+}
+
+/// A UTF-8 output path as its text (the identity every such path always had); any other as
+/// its bytes, so a file name that is not UTF-8 works too and cannot meet a UTF-8 one's.
+fn output_text<S: serde::Serializer>(output: &Option<&Path>, s: S) -> Result<S::Ok, S::Error> {
+    match output.map(|p| (p.to_str(), p)) {
+        None => s.serialize_none(),
+        Some((Some(text), _)) => s.serialize_some(text),
+        Some((None, path)) => s.serialize_some(&Raw {
+            bytes: path.as_os_str().as_encoded_bytes(),
+        }),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Raw<'a> {
+    bytes: &'a [u8],
 }
 
 /// The identity of a job run from its job form, to `output`.

@@ -28,7 +28,9 @@ pub struct Sidecar {
     pub seed: Option<i64>,
     /// The URL the video was downloaded from.
     pub url: Option<String>,
-    /// Where the video is.
+    /// Where the video is (a name that is not UTF-8 written with U+FFFD for its odd bytes: the
+    /// sidecar is JSON, and the file is beside it anyway).
+    #[serde(serialize_with = "lossy")]
     pub output: PathBuf,
     /// When each step happened.
     pub timings: Timings,
@@ -92,6 +94,10 @@ impl Sidecar {
         crate::write_file_atomically(&path, &bytes)?;
         Ok(path)
     }
+}
+
+fn lossy<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
 }
 
 /// `<output>.json`: `clip.mp4` → `clip.mp4.json`.

@@ -226,7 +226,7 @@ impl Transport {
         let trace_id = Uuid::new_v4();
         let timeout = self.inner.config.request_timeout;
         let resp = self
-            .call(endpoint, trace_id, timeout, |http| {
+            .call(endpoint, endpoint.path, trace_id, timeout, |http| {
                 let form = Form::new().text(field, source.to_owned());
                 Ok(http.post(&url).multipart(form))
             })
@@ -268,7 +268,7 @@ impl Transport {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| default_name.clone());
-        self.call(endpoint, trace_id, timeout, |http| {
+        self.call(endpoint, endpoint.path, trace_id, timeout, |http| {
             let opened = std::fs::File::open(path).map_err(|source| TransportError::Io {
                 action: "cannot open",
                 path: path.to_path_buf(),
@@ -310,7 +310,7 @@ impl Transport {
         let url = self.url(GENERATE.path);
         let timeout = self.inner.config.request_timeout;
         let resp: GenerateResp = self
-            .call(GENERATE, trace_id, timeout, |http| {
+            .call(GENERATE, GENERATE.path, trace_id, timeout, |http| {
                 Ok(http
                     .post(&url)
                     .header(CONTENT_TYPE, "application/json")
@@ -326,10 +326,13 @@ impl Transport {
 
     /// One status poll (fresh trace id).
     pub async fn status(&self, video_id: u64) -> Result<VideoStatus, TransportError> {
-        let url = self.url(&endpoint::result_path(video_id));
+        let path = endpoint::result_path(video_id);
+        let url = self.url(&path);
         let timeout = self.inner.config.request_timeout;
         let resp: VideoResultResp = self
-            .call(RESULT, Uuid::new_v4(), timeout, |http| Ok(http.get(&url)))
+            .call(RESULT, &path, Uuid::new_v4(), timeout, |http| {
+                Ok(http.get(&url))
+            })
             .await?;
         if let Some(other) = resp.id.filter(|id| *id != video_id) {
             tracing::warn!(
@@ -363,7 +366,9 @@ impl Transport {
         let url = self.url(BALANCE.path);
         let timeout = self.inner.config.request_timeout;
         let resp: BalanceResp = self
-            .call(BALANCE, Uuid::new_v4(), timeout, |http| Ok(http.get(&url)))
+            .call(BALANCE, BALANCE.path, Uuid::new_v4(), timeout, |http| {
+                Ok(http.get(&url))
+            })
             .await?;
         Ok(Balance {
             account_id: resp.account_id,

@@ -220,12 +220,14 @@ impl Transport {
         format!("{}{path}", self.inner.base)
     }
 
-    /// Sends one logical call, retrying as core decides, always with `trace_id`.
+    /// Sends one logical call to `path` (`endpoint`'s, parameters filled in), retrying as
+    /// core decides, always with `trace_id`.
     /// `build` makes a fresh request per attempt (a streamed upload body cannot be replayed).
     /// Every attempt and every retry delay ends by the deadline.
     pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
+        path: &str,
         trace_id: Uuid,
         timeout: Duration,
         build: impl Fn(&Client) -> Result<RequestBuilder, TransportError>,
@@ -291,6 +293,7 @@ impl Transport {
                 };
                 observer(&CallNotice::Attempted {
                     endpoint,
+                    path: path.to_owned(),
                     attempt: attempts,
                     status,
                     latency: sent.elapsed(),
@@ -322,6 +325,7 @@ impl Transport {
                     if let Some(observer) = &self.inner.config.observer {
                         observer(&CallNotice::Retrying {
                             endpoint,
+                            path: path.to_owned(),
                             attempt: attempts + 1,
                             limit: retry::attempt_limit(&policy, &verdict).unwrap_or(attempts + 1),
                             delay,

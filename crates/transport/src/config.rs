@@ -143,6 +143,9 @@ pub enum CallNotice {
     Attempted {
         /// The endpoint called.
         endpoint: pixfuse_core::endpoint::Endpoint,
+        /// The path called, the endpoint's with its parameters filled in
+        /// (`/openapi/v2/video/result/123`); no query, so nothing secret.
+        path: String,
         /// 1 for the first attempt.
         attempt: u32,
         /// The answer's HTTP status, when there was an answer.
@@ -158,6 +161,8 @@ pub enum CallNotice {
     Retrying {
         /// The endpoint called.
         endpoint: pixfuse_core::endpoint::Endpoint,
+        /// The path called, parameters filled in (as in [`CallNotice::Attempted`]).
+        path: String,
         /// The attempt about to be made (2: the first retry).
         attempt: u32,
         /// Attempts the policy allows for this kind of failure.

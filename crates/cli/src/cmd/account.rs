@@ -18,7 +18,7 @@ use crate::progress::Progress;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   pixfuse upload dog.png park.jpg     prints one img_id per image
-  pixfuse upload --video dance.mp4    prints the media_id of a v6 Omni reference video")]
+  pixfuse upload --video dance.mp4    the media_id of a v6 Omni reference video")]
 pub struct UploadArgs {
     /// Local images (png, jpeg, webp) or https URLs. The same file is uploaded only once.
     #[arg(value_name = "IMAGE", required_unless_present = "videos")]

@@ -56,10 +56,11 @@ Ctrl-C stops at once (exit 130).";
 const EXAMPLES: &str = "Examples:
   pixfuse batch jobs.jsonl --out-dir out --dry-run
   pixfuse batch jobs.jsonl --out-dir out --concurrency auto --budget 2000
-  pixfuse batch jobs.jsonl --out-dir out --retry-failed    new takes of lines that failed
-  PIXFUSE_JOURNAL_URL=postgres://app:pw@db/pixfuse pixfuse batch jobs.jsonl --out-dir out --worker
-                                                  one of many workers (run it on every machine)
-  pixfuse batch jobs.jsonl --journal postgres://db/pixfuse --status    the shared batch's progress";
+  pixfuse batch jobs.jsonl --out-dir out --retry-failed   retake failed lines
+  PIXFUSE_JOURNAL_URL=postgres://app:pw@db/pixfuse \\
+      pixfuse batch jobs.jsonl --out-dir out --worker   one of many workers
+  pixfuse batch jobs.jsonl --journal postgres://db/pixfuse --status
+      the shared batch's progress";
 
 /// `batch --help`'s footer: the notes, the exit codes in [`SEVERITY`] order, the examples.
 fn batch_footer() -> String {
@@ -303,8 +304,9 @@ fn status(ctx: &Ctx, net: &NetArgs, args: &BatchArgs) -> Result<Exit, Failure> {
     )?;
     writeln!(
         out,
-        "{}: {done} done, {failed} failed, {running} running, {pending} pending; {credits} credits charged",
-        plural(lines.len() as u64, "line")
+        "{}: {done} done, {failed} failed, {running} running, {pending} pending; {} charged",
+        plural(lines.len() as u64, "line"),
+        plural(credits, "credit")
     )?;
     Ok(Exit::Success)
 }

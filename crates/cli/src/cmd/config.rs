@@ -21,8 +21,8 @@ use crate::net_args::NetArgs;
 config file's profile, then its top level, then the built-in default.
 
 Examples:
-  pixfuse config path                  where the config file, state dir and journal are
-  pixfuse config show                  every setting in effect and where it came from
+  pixfuse config path                  the config file, state dir and journal
+  pixfuse config show                  each setting in effect and its source
   pixfuse config init                  write a commented config file (mode 0600)
   pixfuse --profile relay config show"
 )]

@@ -97,8 +97,9 @@ pub fn run(ctx: &Ctx, args: &EstimateArgs) -> Result<Exit, Failure> {
         Some(e) => {
             writeln!(
                 stdout,
-                "{what}\n{} credits (${:.2}), {}",
+                "{what}\n{} {} (${:.2}), {}",
                 ctx.style.bold(&e.credits.to_string()),
+                if e.credits == 1 { "credit" } else { "credits" },
                 e.usd,
                 e.confidence.as_str()
             )?;

@@ -28,26 +28,27 @@ pub struct RequestArgs {
     #[arg(value_name = "JOB")]
     pub job: Option<PathBuf>,
     /// A reference image: `NAME=PATH[:subject|:background]` (repeatable; default subject).
-    #[arg(long = "ref", value_name = "NAME=PATH[:TYPE]")]
+    #[arg(long = "ref", value_name = "NAME=PATH[:TYPE]", value_parser = crate::values::Utf8Ref)]
     pub refs: Vec<String>,
     /// A reference video for v6 Omni mode: `NAME=PATH` (a local mp4/mov/webm or an https URL;
     /// repeatable). Mention it as `@NAME ` like an image. Sets `reference_mode: "omni"` unless
     /// the job says otherwise; Omni takes `--duration 0` (the output follows the longest video).
     /// Each file is checked first (one that is no video is refused before any upload) and
     /// uploaded once.
-    #[arg(long = "video-ref", value_name = "NAME=PATH")]
+    #[arg(long = "video-ref", value_name = "NAME=PATH", value_parser = crate::values::Utf8Ref)]
     pub video_refs: Vec<String>,
     /// The prompt; mention references as `@NAME ` (a space after the name).
     #[arg(long)]
     pub prompt: Option<String>,
     #[arg(long, help = model_help())]
     pub model: Option<String>,
-    /// Seconds of video (whole seconds).
+    /// Seconds of video (whole seconds); without a job file 5 (0, the longest video's, with
+    /// --video-ref).
     #[arg(long, value_parser = flag_mode::parse_seconds)]
     pub duration: Option<u32>,
     #[arg(long, help = quality_help())]
     pub quality: Option<String>,
-    /// Aspect ratio such as 16:9.
+    /// Aspect ratio such as 9:16; without a job file 16:9.
     #[arg(long = "aspect", value_name = "RATIO")]
     pub aspect_ratio: Option<String>,
     /// Seed, 0..=2147483647.
@@ -86,7 +87,10 @@ fn model_help() -> String {
 fn quality_help() -> String {
     let qualities: Vec<&str> = Quality::KNOWN.iter().map(Quality::as_str).collect();
     match qualities.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}.", rest.join(", ")),
+        Some((last, rest)) if !rest.is_empty() => format!(
+            "{} or {last}; without a job file {DEFAULT_QUALITY}.",
+            rest.join(", ")
+        ),
         _ => format!("{}.", qualities.join("")),
     }
 }
@@ -116,7 +120,8 @@ Examples:
   pixfuse run job.json -o clip.mp4 --new      another, separately billed take
   pixfuse run job.json -o - | ffplay -        the video on standard output
   pixfuse run --ref dog=dog.png --ref park=park.jpg:background \\
-      --prompt '@dog runs in @park ' --model v5 --duration 5 --quality 540p --aspect 16:9 -o clip.mp4"
+      --prompt '@dog runs in @park ' --model v5 --duration 5 --quality 540p \\
+      --aspect 16:9 -o clip.mp4"
 )]
 pub struct RunArgs {
     #[command(flatten)]
@@ -131,7 +136,7 @@ pub struct RunArgs {
 /// `pixfuse submit`.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:
-  pixfuse submit job.json            prints the video id; later: pixfuse resume / wait / download")]
+  pixfuse submit job.json            prints the video id, for `pixfuse wait`")]
 pub struct SubmitArgs {
     #[command(flatten)]
     pub request: RequestArgs,
@@ -507,6 +512,22 @@ fn build_job(args: &RequestArgs, opts: &ValidateOptions) -> Result<(Job, Vec<Dia
     );
     set(Job::SEED, args.seed.map(Value::from));
     set(Job::GENERATE_AUDIO_SWITCH, args.audio.map(Value::from));
+    if args.job.is_none() {
+        // A request made of flags alone has the common shape's defaults (said in --help); a job
+        // file says what it means.
+        let duration = if args.video_refs.is_empty() {
+            DEFAULT_DURATION
+        } else {
+            0 // Omni follows the longest video.
+        };
+        for (key, default) in [
+            (Job::DURATION, Value::from(duration)),
+            (Job::QUALITY, Value::from(DEFAULT_QUALITY)),
+            (Job::ASPECT_RATIO, Value::from(DEFAULT_ASPECT)),
+        ] {
+            value.entry(key).or_insert(default);
+        }
+    }
     if !args.refs.is_empty() {
         let refs = value
             .entry(Job::IMAGE_REFERENCES)
@@ -544,6 +565,11 @@ fn build_job(args: &RequestArgs, opts: &ValidateOptions) -> Result<(Job, Vec<Dia
     pixfuse::parse_job(&bytes, &base, opts)
 }
 
+/// Flag mode's defaults (no job file): what `--help` names.
+const DEFAULT_DURATION: u32 = 5;
+const DEFAULT_QUALITY: &str = "540p";
+const DEFAULT_ASPECT: &str = "16:9";
+
 fn has_flags(args: &RequestArgs) -> bool {
     !args.refs.is_empty()
         || !args.video_refs.is_empty()
@@ -563,7 +589,10 @@ mod tests {
     #[test]
     fn help_names_what_the_table_knows() {
         assert_eq!(model_help(), "Model: v4.5, v5, v5.5, v5.6, v6, c1.");
-        assert_eq!(quality_help(), "360p, 540p, 720p or 1080p.");
+        assert_eq!(
+            quality_help(),
+            "360p, 540p, 720p or 1080p; without a job file 540p."
+        );
         assert_eq!(
             audio_help(),
             "Generate audio (v5.6, v6, c1): `--audio` or `--audio=false`."

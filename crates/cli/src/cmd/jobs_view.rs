@@ -113,8 +113,13 @@ fn detail_json(r: &JobRecord, callbacks: &[Value]) -> Value {
 }
 
 /// `pixfuse jobs`: the table (or `--json` list). `sandbox` is whether this is `--sandbox`'s
-/// journal.
-pub fn list(ctx: &Ctx, list: &[JobRecord], sandbox: bool) -> Result<Exit, Failure> {
+/// journal; `sandbox_elsewhere` the jobs in the `--sandbox` journal beside an empty real one.
+pub fn list(
+    ctx: &Ctx,
+    list: &[JobRecord],
+    sandbox: bool,
+    sandbox_elsewhere: usize,
+) -> Result<Exit, Failure> {
     if ctx.json {
         let jobs: Vec<_> = list.iter().map(job_json).collect();
         ctx.print_json(&json!({ "jobs": jobs, "sandbox": sandbox }))?;
@@ -132,11 +137,15 @@ pub fn list(ctx: &Ctx, list: &[JobRecord], sandbox: bool) -> Result<Exit, Failur
         );
     }
     if list.is_empty() {
-        note(if sandbox {
-            "no sandbox jobs yet"
-        } else {
-            "no jobs yet"
-        });
+        match (sandbox, sandbox_elsewhere) {
+            (true, _) => note("no sandbox jobs yet"),
+            (false, 0) => note("no jobs yet"),
+            (false, n) => note(&format!(
+                "no jobs yet, only {n} sandbox {}: `pixfuse --sandbox jobs` lists {}",
+                if n == 1 { "job" } else { "jobs" },
+                if n == 1 { "it" } else { "them" },
+            )),
+        }
         return Ok(Exit::Success);
     }
     if !sandbox && list.iter().all(is_sandbox) {

@@ -22,7 +22,7 @@ use crate::progress::Progress;
   pixfuse jobs --json
   pixfuse jobs --state failed,moderated --limit 5
   pixfuse jobs show 3          everything the journal knows of job 3
-  pixfuse jobs rm 3 4          forget jobs 3 and 4 (refused while one may still be generating)")]
+  pixfuse jobs rm 3 4          forget jobs 3 and 4 (unless generating)")]
 pub struct JobsArgs {
     #[command(subcommand)]
     pub action: Option<JobsAction>,
@@ -105,6 +105,11 @@ pub fn jobs(ctx: &Ctx, net: &NetArgs, args: &JobsArgs) -> Result<Exit, Failure> 
     let mut list = rt
         .block_on(journal.jobs())
         .map_err(|e| Failure::from(pixfuse::Error::from(e)))?;
+    let elsewhere = if list.is_empty() {
+        sandbox_jobs_beside(&settings, &rt)
+    } else {
+        0
+    };
     if !args.state.is_empty() {
         list.retain(|r| args.state.contains(&r.state));
     }
@@ -117,7 +122,28 @@ pub fn jobs(ctx: &Ctx, net: &NetArgs, args: &JobsArgs) -> Result<Exit, Failure> 
         };
         list.retain(|r| newest.contains(&r.id));
     }
-    crate::cmd::jobs_view::list(ctx, &list, settings.sandbox())
+    crate::cmd::jobs_view::list(ctx, &list, settings.sandbox(), elsewhere)
+}
+
+/// How many jobs the `--sandbox` journal beside this real, SQLite one holds: an empty `jobs`
+/// says where they are. Zero under `--sandbox`, with a shared journal (which holds both
+/// kinds, told apart by origin), or when that journal cannot be read.
+fn sandbox_jobs_beside(settings: &Settings, rt: &tokio::runtime::Runtime) -> usize {
+    if settings.sandbox() || settings.journal.is_some() {
+        return 0;
+    }
+    let Ok(dir) = settings.journal_dir() else {
+        return 0;
+    };
+    let dir = dir.join("sandbox");
+    // Only look: opening a journal where there is none would create one.
+    if !dir.join(pixfuse::journal::JOURNAL_FILE).is_file() {
+        return 0;
+    }
+    pixfuse::Journal::open_in(&dir)
+        .ok()
+        .and_then(|journal| rt.block_on(journal.jobs()).ok())
+        .map_or(0, |jobs| jobs.len())
 }
 
 /// `pixfuse jobs rm`.
@@ -200,6 +226,10 @@ pub fn resume(ctx: &Ctx, net: &NetArgs, args: &ResumeArgs) -> Result<Exit, Failu
     let mut first_failure: Option<Failure> = None;
     for id in &ids {
         jobs.add(*id);
+        // The same estimate of the time left as `run` and `wait` show.
+        if let Ok(Some(expected)) = rt.block_on(client.expected_generation_of_job(*id)) {
+            progress.expect(expected);
+        }
         let outcome = interrupt::run(
             rt,
             client.resume(*id, args.output.as_deref(), |e: Event| progress.event(&e)),

@@ -39,8 +39,10 @@ Examples:
   pixfuse sandbox
   pixfuse sandbox --port 8787 --generation-time 500ms --state ./sandbox-state
   pixfuse sandbox --big-ids --price-scale 1.5
-  pixfuse sandbox --fault-seed 7 --fault-429 0.1 --fault-drop 0.05 --fault-cut 0.2
-  PIXFUSE_WEBHOOK_SECRET=… pixfuse sandbox --webhook-url http://127.0.0.1:8788/ \
+  pixfuse sandbox --fault-seed 7 --fault-429 0.1 --fault-drop 0.05 \\
+      --fault-cut 0.2
+  PIXFUSE_WEBHOOK_SECRET=… pixfuse sandbox \\
+      --webhook-url http://127.0.0.1:8788/ \\
       --webhook-secret-env PIXFUSE_WEBHOOK_SECRET --fault-webhook-duplicate 0.2"
 )]
 pub struct SandboxArgs {

@@ -20,14 +20,13 @@ use crate::render::{Style, diagnostics};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   pixfuse validate job.json
-  pixfuse validate --json job.json              one JSON object: {valid, errors, warnings}
-  pixfuse validate --fix job.json               insert missing spaces after @mentions (listed)
+  pixfuse validate --json job.json              {valid, errors, warnings}
+  pixfuse validate --fix job.json               add spaces after @mentions
   cat job.json | pixfuse validate -
-  pixfuse validate --jsonl jobs.jsonl           a batch file: each line checked, then a summary
-  pixfuse validate --json --jsonl jobs.jsonl    one JSON result per line, streaming
+  pixfuse validate --jsonl jobs.jsonl           each batch line, then a summary
+  pixfuse validate --json --jsonl jobs.jsonl    a JSON result per line, streamed
 
-Local image files (`image` paths, relative to the file) are read offline: they must exist and be
-png, jpeg or webp by their first bytes, within the upload's size and pixel limits.")]
+Local image files (`image` paths, relative to the file) are read offline: they must exist and be png, jpeg or webp by their first bytes, within the upload's size and pixel limits.")]
 pub struct ValidateArgs {
     /// The request or job file (JSON), or `-` for stdin.
     pub file: PathBuf,
@@ -40,7 +39,7 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub allow_unknown_model: bool,
     /// FILE holds one request per line, as a `batch` file (its `id` and `output` keys
-    /// included): each line is checked; with --json, one JSON result per line, streaming.
+    /// included): each line is checked; with --json, a JSON result per line, streamed.
     #[arg(long)]
     pub jsonl: bool,
     /// With --jsonl: a longer line is reported as `line_too_long` and skipped unread (memory

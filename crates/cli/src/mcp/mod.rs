@@ -52,8 +52,8 @@ Resources: pixfuse://models, pixfuse://docs/diagnostics.md. Prompt: fusion_video
 
 Examples:
   pixfuse mcp
-  pixfuse mcp --sandbox                 against the built-in emulator: no key, no credits
-  pixfuse mcp --budget 500              refuse any generate that would take spending past 500 credits"
+  pixfuse mcp --sandbox                 the emulator: no key, no credits
+  pixfuse mcp --budget 500              refuse generating past 500 credits spent"
 )]
 pub struct McpArgs {
     /// The most credits this server process may spend (estimates of the new videos it

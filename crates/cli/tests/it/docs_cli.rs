@@ -197,3 +197,98 @@ fn json_doc_names_every_error_class() {
         );
     }
 }
+
+/// The newest build of `build.rs` (`target/<profile>/build/pixfuse-cli-*/build-script-build`).
+fn build_script() -> std::path::PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let build = deps.parent().unwrap().parent().unwrap().join("build");
+    std::fs::read_dir(&build)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.ok()?.path().join("build-script-build");
+            let named = path
+                .parent()?
+                .file_name()?
+                .to_str()?
+                .starts_with("pixfuse-cli-");
+            let made = std::fs::metadata(&path).ok()?.modified().ok()?;
+            named.then_some((made, path))
+        })
+        .max()
+        .map(|(_, path)| path)
+        .unwrap_or_else(|| panic!("no build script under {}", build.display()))
+}
+
+/// Runs the version build script as cargo would for a crate at `top/crates/cli`.
+fn run_build_script(top: &std::path::Path, path_env: &str) -> String {
+    let manifest = top.join("crates/cli");
+    std::fs::create_dir_all(&manifest).unwrap();
+    let out = std::process::Command::new(build_script())
+        .env_clear()
+        .env("PATH", path_env)
+        .env("CARGO_MANIFEST_DIR", &manifest)
+        .current_dir(&manifest)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_version_script_needs_no_git_and_watches_a_packed_branch() {
+    // No git at all (a packaged crate): `unknown`, and nothing watched that is not there.
+    let bare = tempfile::tempdir().unwrap();
+    let said = run_build_script(bare.path(), "");
+    assert!(
+        said.contains("cargo:rustc-env=PIXFUSE_COMMIT=unknown\n"),
+        "{said}"
+    );
+    assert!(!said.contains(".git"), "{said}");
+
+    let Some(path_env) = std::env::var_os("PATH") else {
+        return;
+    };
+    let path_env = path_env.to_string_lossy().into_owned();
+    let top = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(top.path())
+            .env("PATH", &path_env)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !git(&["init", "-q", "-b", "main"]) {
+        return; // No git on this machine: the first case covered it.
+    }
+    assert!(git(&["commit", "-q", "--allow-empty", "-m", "one"]));
+    // As in a fresh clone: the branch only in packed-refs, no loose file.
+    assert!(git(&["pack-refs", "--all"]));
+    assert!(!top.path().join(".git/refs/heads/main").exists());
+    let said = run_build_script(top.path(), &path_env);
+    assert!(!said.contains("PIXFUSE_COMMIT=unknown"), "{said}");
+    // Paths in the checkout are relative to the crate (a target directory moved to another
+    // checkout then watches that one's), and the folder the next commit writes is watched.
+    for watched in [
+        "../../.git/HEAD",
+        "../../.git/refs/heads",
+        "../../.git/packed-refs",
+    ] {
+        assert!(
+            said.contains(&format!("cargo:rerun-if-changed={watched}\n")),
+            "{watched}:\n{said}"
+        );
+    }
+}

@@ -123,12 +123,6 @@ fn a_request_from_flags_names_the_missing_flag() {
         "dog=dog.png",
         "--model",
         "v5",
-        "--duration",
-        "5",
-        "--quality",
-        "540p",
-        "--aspect",
-        "16:9",
         "-o",
         "x.mp4",
     ];
@@ -143,6 +137,19 @@ fn a_request_from_flags_names_the_missing_flag() {
     with_json.push("--json");
     let v = json(&run(&s, &with_json));
     assert_eq!(v["errors"][0]["path"], "/prompt");
+    assert_eq!(v["errors"].as_array().map(Vec::len), Some(1), "{v}");
+    // Flags alone default to 5 s, 540p, 16:9 (duration, quality, aspect are not missing).
+    let mut dry = flags.to_vec();
+    dry.extend(["--prompt", "@dog runs", "--dry-run", "--json"]);
+    let v = json(&run(&s, &dry));
+    let text = v.to_string();
+    for field in [
+        r#""duration":5"#,
+        r#""quality":"540p""#,
+        r#""aspect_ratio":"16:9""#,
+    ] {
+        assert!(text.contains(field), "{field}: {v}");
+    }
     // A job file's mistakes still point into the file.
     std::fs::write(s.path().join("bad.json"), r#"{"model":"v5","duration":5,"quality":"540p","aspect_ratio":"16:9","image_references":[{"type":"subject","image":"dog.png","ref_name":"dog"}]}"#).unwrap();
     let out = run(&s, &["run", "--sandbox", "bad.json", "-o", "x.mp4"]);

@@ -174,3 +174,49 @@ fn network_options_appear_only_on_commands_that_use_the_network() {
     cmd.args(["--sandbox", "models", "--json"]);
     assert_exit(&exec(cmd), 0);
 }
+
+/// `pixfuse [COMMAND] --help` at a terminal `columns` wide.
+fn help_at(command: Option<&str>, columns: &str) -> String {
+    let s = Scratch::new();
+    let mut cmd = s.bare();
+    cmd.env("COLUMNS", columns);
+    cmd.args(command).arg("--help");
+    let out = exec(cmd);
+    assert_exit(&out, 0);
+    stdout(&out)
+}
+
+#[test]
+fn examples_fit_80_columns_and_never_wrap_inside_a_command() {
+    let top = help_at(None, "1000");
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() > 10, "{top}");
+    for command in std::iter::once(None).chain(commands.iter().map(|c| Some(c.as_str()))) {
+        let examples = |text: &str| -> String {
+            text.lines()
+                .skip_while(|l| !l.starts_with("Example"))
+                .take_while(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let wide = examples(&help_at(command, "1000"));
+        // Wrapped at 80 columns it is the same text: nothing was too long.
+        assert_eq!(examples(&help_at(command, "80")), wide, "{command:?}");
+        let lines: Vec<&str> = wide.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            assert!(line.chars().count() <= 80, "{command:?}: {line}");
+            // A command continued on the next line says so, and that line is indented.
+            if line.ends_with('\\') {
+                let next = lines.get(i + 1).copied().unwrap_or_default();
+                assert!(next.starts_with("      "), "{command:?}: {line}\n{next}");
+            }
+        }
+    }
+}

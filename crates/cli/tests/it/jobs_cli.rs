@@ -179,3 +179,41 @@ fn an_empty_sandbox_journal_says_what_it_is() {
     });
     assert_eq!(stderr(&out).trim(), "no jobs yet");
 }
+
+#[test]
+fn without_sandbox_only_sandbox_jobs_are_said_to_be_so() {
+    let s = Scratch::new();
+    let job = write_job(s.path());
+    let mut cmd = sandbox(&s);
+    cmd.args(["-q", "run", job.to_str().unwrap(), "-o", "ok.mp4"]);
+    assert_exit(&exec(cmd), 0);
+    let bare_jobs = || {
+        let mut cmd = s.bare();
+        cmd.arg("jobs");
+        exec(cmd)
+    };
+    // The real journal is empty; the sandbox's beside it has the job.
+    let out = bare_jobs();
+    assert_exit(&out, 0);
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    assert_eq!(
+        stderr(&out).trim(),
+        "no jobs yet, only 1 sandbox job: `pixfuse --sandbox jobs` lists it"
+    );
+    // A real journal holding only sandbox jobs (here: the sandbox's, copied) says so too.
+    let sandbox_dir = s.state().join("sandbox");
+    for entry in std::fs::read_dir(&sandbox_dir).unwrap() {
+        let name = entry.unwrap().file_name();
+        if name.to_string_lossy().starts_with("journal.sqlite3") {
+            std::fs::copy(sandbox_dir.join(&name), s.state().join(&name)).unwrap();
+        }
+    }
+    let out = bare_jobs();
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("every job here was sent to a sandbox: no credits were spent"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("ok.mp4"), "{}", stdout(&out));
+}

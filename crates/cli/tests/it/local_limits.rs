@@ -141,6 +141,12 @@ async fn a_blocked_sidecar_is_recorded_missing_and_resume_writes_it() {
         "{}",
         stderr(&out)
     );
+    // A warning about no place in the request names none (not `at :`).
+    assert!(
+        stderr(&out).contains("warning[sidecar_not_written]: "),
+        "{}",
+        stderr(&out)
+    );
     assert!(
         stderr(&out).contains("pixfuse resume 1"),
         "{}",

@@ -98,6 +98,13 @@ async fn v_logs_each_request_and_vv_its_bodies_never_the_key() {
         2,
         "{err}"
     );
+    // The path called, the video id filled in (not the endpoint's `{video_id}` template).
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("pixfuse: GET /openapi/v2/video/result/78 200 in ")),
+        "{err}"
+    );
+    assert!(!err.contains("{video_id}"), "{err}");
     // The paths in use.
     assert!(err.contains("pixfuse: config file: none ("), "{err}");
     let state = s.state();
@@ -179,6 +186,37 @@ async fn wait_estimates_a_video_the_journal_knows() {
     assert_eq!(stdout(&out).trim(), "79");
     let mut cmd = s.cmd(&vendor.uri());
     cmd.args(["wait", "79"]);
+    let out = exec(cmd);
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    let generating: Vec<&str> = err.lines().filter(|l| l.contains("generating")).collect();
+    assert_eq!(generating.len(), 1, "{err}");
+    assert!(generating[0].contains("left (usually "), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_estimates_the_time_left_like_run() {
+    let s = Scratch::new();
+    let vendor = Vendor::start().await;
+    vendor.mount_upload().await;
+    vendor.mount_status(81, 2, 1).await;
+    vendor.mount_video().await;
+    let down = vendor
+        .mount_switch(
+            "POST",
+            GENERATE,
+            ResponseTemplate::new(503).set_body_string("down"),
+            ok(serde_json::json!({"video_id": 81})),
+        )
+        .await;
+    let job = write_job(s.path());
+    let mut cmd = s.cmd(&vendor.uri());
+    cmd.args(["run", job.to_str().unwrap(), "-o", "out.mp4"]);
+    assert_exit(&exec(cmd), 10);
+    down.flip();
+
+    let mut cmd = s.cmd(&vendor.uri());
+    cmd.args(["resume", "1"]);
     let out = exec(cmd);
     assert_exit(&out, 0);
     let err = stderr(&out);

@@ -319,3 +319,57 @@ fn sandbox_runs_a_job_without_a_key_or_the_network() {
     assert!(s.state().join("sandbox").join("journal.sqlite3").exists());
     assert!(!s.state().join("journal.sqlite3").exists());
 }
+
+/// An output file name that is not UTF-8 (Unix allows any bytes but `/` and NUL) is saved under
+/// exactly that name, its sidecar beside it, and a rerun finds the same job.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_name_that_is_not_utf8_works() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new();
+    let vendor = Vendor::start().await;
+    vendor.mount_happy(83).await;
+    let job = write_job(s.path());
+    let name = std::ffi::OsStr::from_bytes(b"take-\xff.mp4");
+    let mut cmd = s.cmd(&vendor.uri());
+    cmd.arg("run").arg(&job).arg("-o").arg(name);
+    let out = exec(cmd);
+    assert_exit(&out, 0);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(s.path().join(name)).unwrap(), video_bytes());
+    let sidecar = std::ffi::OsStr::from_bytes(b"take-\xff.mp4.json");
+    assert!(s.path().join(sidecar).is_file());
+    // The same command again is the same job: nothing more is submitted.
+    let mut cmd = s.cmd(&vendor.uri());
+    cmd.arg("run").arg(&job).arg("-o").arg(name);
+    assert_exit(&exec(cmd), 0);
+    assert_eq!(vendor.submit_trace_ids().await.len(), 1);
+}
+
+/// A reference image whose name is not UTF-8 cannot go into the request's JSON: a usage error
+/// that names the flag and the way out, before anything is sent.
+#[cfg(unix)]
+#[test]
+fn a_reference_name_that_is_not_utf8_is_refused_saying_why() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new();
+    let mut cmd = s.bare();
+    cmd.args([
+        "run",
+        "--sandbox",
+        "--prompt",
+        "@dog runs",
+        "-o",
+        "x.mp4",
+        "--ref",
+    ])
+    .arg(std::ffi::OsStr::from_bytes(b"dog=d\xffg.png"));
+    let out = exec(cmd);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("--ref dog=d\u{fffd}g.png: the file name is not UTF-8"),
+        "{err}"
+    );
+    assert!(err.contains("rename the file"), "{err}");
+}
