@@ -815,7 +815,7 @@ macro_rules! conformance_suite {
                 let (store, owner) = (Arc::clone(&store), workers[job as usize % 4].clone());
                 tasks.push(tokio::spawn(async move {
                     let got = store
-                        .acquire_slot("acct", 3, job, &owner, Duration::from_millis(400))
+                        .acquire_slot("acct", 3, job, &owner, Duration::from_secs(30))
                         .await
                         .unwrap();
                     got.then_some(job)
@@ -855,7 +855,18 @@ macro_rules! conformance_suite {
                     .unwrap(),
                 "a released slot is free at once"
             );
-            // The other two were leased for 400 ms and nobody renews them: they expire.
+            // Slots leased for 400 ms that nobody renews expire. (Taken only now, uncontended:
+            // a short lease in the race above could lapse on a loaded machine before the last
+            // task asks, and let a fourth in.)
+            for (job, holder) in [(150, holders[1]), (151, holders[2])] {
+                store.release_slot("acct", holder).await.unwrap();
+                assert!(
+                    store
+                        .acquire_slot("acct", 3, job, &workers[1], Duration::from_millis(400))
+                        .await
+                        .unwrap()
+                );
+            }
             tokio::time::sleep(Duration::from_millis(450)).await;
             let mut later = 0;
             for job in 200..205 {
