@@ -62,8 +62,14 @@ pub fn exit_for(error: &Error) -> Exit {
         Error::Transport(e) => e.class().map_or(Exit::Network, Exit::from),
         Error::Journal(
             pixfuse::journal::JournalError::StateDir { .. }
-            | pixfuse::journal::JournalError::NoSuchJob(_),
+            | pixfuse::journal::JournalError::NoSuchJob(_)
+            | pixfuse::journal::JournalError::NewerSchema { .. }
+            | pixfuse::journal::JournalError::BadUrl { .. }
+            | pixfuse::journal::JournalError::Unsupported(_),
         ) => Exit::Usage,
+        // A shared journal's server that is down or refuses: the network's or the database's
+        // failure, as a vendor server's would be — not a bug.
+        Error::Journal(pixfuse::journal::JournalError::Database { .. }) => Exit::Network,
         // A full or vanished state directory after the server took the job: the user's
         // environment to mend, then `pixfuse resume` (the message names it), not a bug.
         Error::JournalWrite { .. } => Exit::Usage,
@@ -97,6 +103,21 @@ mod tests {
         assert_eq!(exit_for(&Error::Internal("bug".into())), Exit::Internal);
         assert_eq!(exit_for(&Error::Internal("bug".into())).code(), 1);
         assert_eq!(exit_for(&Error::Config("no key".into())), Exit::Usage);
+    }
+
+    #[test]
+    fn a_shared_journal_out_of_reach_is_the_network_and_a_bad_url_the_user_s() {
+        use pixfuse::journal::JournalError;
+        let down = Error::Journal(JournalError::Database {
+            location: "postgres://app@db/pixfuse".into(),
+            message: "error connecting to server: Connection refused".into(),
+        });
+        assert_eq!(exit_for(&down), Exit::Network);
+        let bad = Error::Journal(JournalError::BadUrl {
+            url: "postgres://app:***@db".into(),
+            why: "no database name".into(),
+        });
+        assert_eq!(exit_for(&bad), Exit::Usage);
     }
 
     #[test]

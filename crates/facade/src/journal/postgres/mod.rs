@@ -138,7 +138,12 @@ impl PostgresStore {
         }
         // The driver's top message is often generic ("error performing TLS handshake"): the
         // reason is further down its chain.
-        let mut message = e.to_string();
+        // The pool's own wrapper says nothing a reader needs.
+        let top = e.to_string();
+        let mut message = top
+            .strip_prefix("Error occurred while creating a new object: ")
+            .unwrap_or(&top)
+            .to_owned();
         let mut source = std::error::Error::source(&e);
         while let Some(cause) = source {
             let cause_text = cause.to_string();
