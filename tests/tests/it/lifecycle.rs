@@ -335,7 +335,9 @@ async fn a_cancelled_job_is_not_held_by_the_client_that_dropped_it() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let sandbox = Sandbox::start(SandboxConfig {
-        generation_time: Duration::from_millis(200),
+        // Long enough that the first client cannot finish before it is dropped, however
+        // loaded the machine.
+        generation_time: Duration::from_secs(2),
         ..SandboxConfig::for_tests()
     })
     .await
@@ -344,14 +346,24 @@ async fn a_cancelled_job_is_not_held_by_the_client_that_dropped_it() {
     let out = dir.path().join("clip.mp4");
     let job = load(dir.path(), "@dog runs through @park");
     // Stop caring once it is submitted (a caller's timeout, a dropped request).
-    let mut submitted = false;
+    let submitted = std::sync::atomic::AtomicBool::new(false);
+    let seen = || submitted.load(std::sync::atomic::Ordering::SeqCst);
     tokio::select! {
-        _ = a.run_with(job.clone(), &out, |e| submitted |= matches!(e, Event::Submitted { .. })) => {
-            panic!("the job cannot be done this fast")
-        }
-        () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        _ = a.run_with(job.clone(), &out, |e| {
+            if matches!(e, Event::Submitted { .. }) {
+                submitted.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }) => panic!("the job cannot be done this fast"),
+        () = async {
+            for _ in 0..1000 {
+                if seen() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        } => {}
     }
-    assert!(submitted);
+    assert!(seen(), "not submitted within 10 s");
     tokio::time::sleep(Duration::from_millis(50)).await;
     // Another client (another instance, same process) continues it at once.
     let b = sandbox_client(&sandbox, &state, Duration::from_millis(10));

@@ -294,7 +294,13 @@ async fn exhausted_credits_answer_500090() {
 
 #[tokio::test]
 async fn media_honours_range_requests() {
-    let api = start(fast()).await;
+    // Slow enough that the "not ready yet" answer comes before the video is, however loaded
+    // the machine (30 ms did not always).
+    let api = start(SandboxConfig {
+        generation_time: Duration::from_millis(1500),
+        ..SandboxConfig::default()
+    })
+    .await;
     let ids = api.dog_and_room().await;
     let id = video_id(
         &api.submit(&request(&ids, "@dog naps in @room today"), &uuid())
