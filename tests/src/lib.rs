@@ -54,8 +54,8 @@ pub fn tiny_png(seed: u8) -> Vec<u8> {
 
 /// Writes `dog.png`, `park.png` and `job.json` (v5, 5 s, 540p) into `dir`; returns the job path.
 pub fn write_job(dir: &Path) -> PathBuf {
-    std::fs::write(dir.join("dog.png"), tiny_png(1)).unwrap();
-    std::fs::write(dir.join("park.png"), tiny_png(2)).unwrap();
+    replace_file(&dir.join("dog.png"), &tiny_png(1));
+    replace_file(&dir.join("park.png"), &tiny_png(2));
     let job = json!({
         "image_references": [
             {"type": "subject", "image": "dog.png", "ref_name": "dog"},
@@ -69,8 +69,20 @@ pub fn write_job(dir: &Path) -> PathBuf {
         "seed": 42
     });
     let path = dir.join("job.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&job).unwrap()).unwrap();
+    replace_file(&path, &serde_json::to_vec_pretty(&job).unwrap());
     path
+}
+
+/// Writes `bytes` to `path` by a rename, so a process reading it meanwhile (tests run several
+/// on one folder) sees the old file or the new one, never a truncated one.
+pub fn replace_file(path: &Path, bytes: &[u8]) {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = path.file_name().unwrap().to_owned();
+    name.push(format!(".{}-{n}.tmp", std::process::id()));
+    let tmp = path.with_file_name(name);
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
 }
 
 /// A batch file `jobs.jsonl` in `dir` of `n` lines (ids `take-00`, `take-01`, …, each its own
@@ -87,7 +99,7 @@ pub fn write_batch(dir: &Path, n: usize, tweak: impl Fn(usize, &mut Value)) -> P
         })
         .collect();
     let path = dir.join("jobs.jsonl");
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    replace_file(&path, (lines.join("\n") + "\n").as_bytes());
     path
 }
 

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use common::*;
 use pixfuse_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 
-/// `run` of a job with its own prompt (`take`) to `<take>.mp4`, gated by one account slot.
+/// `run` of the job `<take>.json` (written by [`job_file`]) to `<take>.mp4`, gated by one
+/// account slot.
 fn run_one(s: &Scratch, sandbox: &RunningSandbox, journal: Option<&str>, take: &str) -> Command {
-    let job = job_file(s.path(), take);
+    let job = s.path().join(format!("{take}.json"));
     let mut cmd = s.bare();
     cmd.env("PIXFUSE_API_KEY", sandbox.demo_key_str())
         .env("PIXFUSE_ACCOUNT_SLOTS", "1")
@@ -67,6 +68,11 @@ async fn two_runs_share_one_slot(journal: Option<&str>) {
     .await
     .unwrap();
     let s = Scratch::new();
+    // Every job file (and the images they share) before any process reads one: writing them
+    // again while a run uploads would hand it a truncated image.
+    for take in ["first", "second", "third"] {
+        job_file(s.path(), take);
+    }
     let first = spawn(&mut run_one(&s, &sandbox, journal, "first"));
     let start = Instant::now();
     while sandbox.stats().billable_jobs < 1 {
