@@ -31,29 +31,23 @@ impl Client {
         &self,
         video_id: u64,
     ) -> Result<Option<Expected>, Error> {
-        let jobs = self.jobs().await?;
-        let Some(job) = jobs
-            .iter()
-            .find(|r| r.video_id == Some(video_id))
-            .and_then(JobRecord::sent_job)
-        else {
-            return Ok(None);
-        };
-        Ok(Some(eta::expected(
-            &JobShape::from(&job),
-            &generation_times(&jobs, &job),
-        )))
+        self.expected_generation_of(|r| r.video_id == Some(video_id))
+            .await
     }
 
     /// [`Client::expected_generation`] of the journal's job `job_id` (what `resume` shows);
     /// `None` when the journal has no such job or it never recorded a request.
     pub async fn expected_generation_of_job(&self, job_id: i64) -> Result<Option<Expected>, Error> {
+        self.expected_generation_of(|r| r.id == job_id).await
+    }
+
+    /// The estimate for the first journaled job `which` picks, against this journal's history.
+    async fn expected_generation_of(
+        &self,
+        which: impl Fn(&JobRecord) -> bool,
+    ) -> Result<Option<Expected>, Error> {
         let jobs = self.jobs().await?;
-        let Some(job) = jobs
-            .iter()
-            .find(|r| r.id == job_id)
-            .and_then(JobRecord::sent_job)
-        else {
+        let Some(job) = jobs.iter().find(|r| which(r)).and_then(JobRecord::sent_job) else {
             return Ok(None);
         };
         Ok(Some(eta::expected(

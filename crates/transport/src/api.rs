@@ -142,13 +142,10 @@ impl Transport {
     /// Checks the image locally ([`preflight_image`]), then uploads it as multipart field
     /// `image`, streamed from disk. Retried transient failures re-open the file.
     pub async fn upload_image(&self, path: &Path) -> Result<UploadedImage, TransportError> {
-        let owned: PathBuf = path.to_owned();
-        let info = tokio::task::spawn_blocking(move || preflight_image(&owned))
-            .await
-            .map_err(|e| TransportError::Image {
-                path: path.to_owned(),
-                problem: format!("preflight did not finish: {e}"),
-            })??;
+        let info = preflight_off_thread(path, preflight_image, |path, problem| {
+            TransportError::Image { path, problem }
+        })
+        .await?;
         let file = LocalFile {
             path,
             bytes: info.bytes,
@@ -169,13 +166,10 @@ impl Transport {
     /// then uploads it to the media endpoint as multipart field `file`, streamed from disk in
     /// constant memory whatever its size. Retried transient failures re-open the file.
     pub async fn upload_video(&self, path: &Path) -> Result<UploadedVideo, TransportError> {
-        let owned: PathBuf = path.to_owned();
-        let info = tokio::task::spawn_blocking(move || preflight_video(&owned))
-            .await
-            .map_err(|e| TransportError::Video {
-                path: path.to_owned(),
-                problem: format!("preflight did not finish: {e}"),
-            })??;
+        let info = preflight_off_thread(path, preflight_video, |path, problem| {
+            TransportError::Video { path, problem }
+        })
+        .await?;
         let file = LocalFile {
             path,
             bytes: info.bytes,
@@ -376,4 +370,17 @@ impl Transport {
             package: resp.credit_package.unwrap_or(0),
         })
     }
+}
+
+/// Runs a local file's preflight (it reads the file) on the blocking pool; `stopped` makes the
+/// error of one that did not finish.
+async fn preflight_off_thread<T: Send + 'static>(
+    path: &Path,
+    check: fn(&Path) -> Result<T, TransportError>,
+    stopped: fn(PathBuf, String) -> TransportError,
+) -> Result<T, TransportError> {
+    let owned = path.to_owned();
+    tokio::task::spawn_blocking(move || check(&owned))
+        .await
+        .map_err(|e| stopped(path.to_owned(), format!("preflight did not finish: {e}")))?
 }
