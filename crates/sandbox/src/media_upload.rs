@@ -15,13 +15,10 @@ use serde_json::json;
 use crate::account;
 use crate::app::{App, Shared};
 use crate::faults::Endpoint;
-use crate::offer::{self, Fields, Offer};
+use crate::offer::{self, BAD_FORMAT, Fields, Offer};
 use crate::reply::{Refusal, Reply};
 use crate::schema::EMPTY;
 use crate::stats::counter;
-
-/// ErrCode of the upload family (the image upload's, the nearest the vendor documents).
-const BAD_FORMAT: i64 = 500032;
 
 const FIELDS: Fields = Fields {
     file: "file",

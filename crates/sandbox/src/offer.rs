@@ -11,6 +11,9 @@ use crate::schema::WRONG_TYPE;
 
 /// ErrCode of a body larger than the route reads (the upload family's "too large").
 pub(crate) const TOO_LARGE: i64 = 500030;
+/// ErrCode of a file of a format the route does not take (the image upload's; the media upload
+/// borrows it, the nearest the vendor documents).
+pub(crate) const BAD_FORMAT: i64 = 500032;
 
 /// The two fields an upload route reads.
 #[derive(Debug, Clone, Copy)]

@@ -17,13 +17,12 @@ use crate::app::{App, Shared};
 use crate::config::UrlUploads;
 use crate::faults::Endpoint;
 use crate::media::PLACEHOLDER;
-use crate::offer::{self, Fields, Offer, TOO_LARGE};
+use crate::offer::{self, BAD_FORMAT, Fields, Offer, TOO_LARGE};
 use crate::reply::{Refusal, Reply};
 use crate::schema::{EMPTY, INVALID};
 
 /// ErrCodes of the 500030–500042 family the sandbox uses.
 const UNREADABLE: i64 = 500031;
-const BAD_FORMAT: i64 = 500032;
 const BAD_SIZE: i64 = 500033;
 const UPLOAD_FAILED: i64 = 500041;
 
