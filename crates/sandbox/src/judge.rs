@@ -15,7 +15,7 @@ use pixfuse_core::{CAPABILITIES, Model, Quality, ReferenceMode};
 use serde_json::Value;
 
 use crate::reply::Refusal;
-use crate::schema::{INVALID, check_request};
+use crate::schema::{INVALID, check_request, too_long_code};
 
 /// The source tag of rules that are pixfuse's policy, not the vendor's word.
 const POLICY: &str = "policy";
@@ -108,7 +108,10 @@ fn check_caps(caps: &ModelCaps, f: &Fusion, request: &Value) -> Result<(), Refus
             .as_deref()
             .map_or(0, |n| n.chars().count());
         if refuses(negative.severity, negative.source) && negative_chars as u64 > negative.value {
-            return Err(Refusal::new(NEGATIVE_PROMPT_TOO_LONG, "negative_prompt"));
+            return Err(Refusal::new(
+                too_long_code("negative_prompt"),
+                "negative_prompt",
+            ));
         }
         if !omni.supports(&f.model) && refuses(omni.models.severity, omni.models.source) {
             return invalid("model");
@@ -149,7 +152,7 @@ fn check_caps(caps: &ModelCaps, f: &Fusion, request: &Value) -> Result<(), Refus
         .iter()
         .any(|limit| refuses(limit.severity, limit.source) && chars > limit.value)
     {
-        return Err(Refusal::new(PROMPT_TOO_LONG, "prompt"));
+        return Err(Refusal::new(too_long_code("prompt"), "prompt"));
     }
     let rules = &CAPABILITIES.request;
     if let Some(seed) = f.seed
@@ -181,9 +184,6 @@ fn check_caps(caps: &ModelCaps, f: &Fusion, request: &Value) -> Result<(), Refus
     }
     check_mentions(&f.prompt, &names)
 }
-
-const PROMPT_TOO_LONG: i64 = 400018;
-const NEGATIVE_PROMPT_TOO_LONG: i64 = 400019;
 
 /// The vendor's docs (the seed): a `@ref_name` in the prompt must be followed by a space. A
 /// mention is `@` and the longest reference name that follows it; at the very end of the prompt

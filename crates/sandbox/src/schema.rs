@@ -164,7 +164,7 @@ fn allowed(schema: &Value, value: &Value) -> bool {
 
 /// `prompt` → 400018 (`prompt_too_long`), `negative_prompt` → 400019: the error table's code
 /// named after the field, else the generic invalid parameter.
-fn too_long_code(path: &str) -> i64 {
+pub(crate) fn too_long_code(path: &str) -> i64 {
     let field = path.rsplit('.').next().unwrap_or(path);
     let name = format!("{field}_too_long");
     pixfuse_core::ERROR_CODES

@@ -7,6 +7,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
+use pixfuse_core::errcode::{CONCURRENCY_LIMIT, INVALID_IMAGE_ID};
+use pixfuse_core::poll::JobStatus;
+
 use crate::account::{self, NewJob, Outcome};
 use crate::app::{App, Shared};
 use crate::faults::Endpoint;
@@ -15,8 +18,6 @@ use crate::reply::{Refusal, Reply};
 use crate::stats::counter;
 use crate::{clock, price, render};
 
-const INVALID_IMAGE_ID: i64 = 400032;
-const CONCURRENCY_LIMIT: i64 = 500044;
 const INSUFFICIENT_BALANCE: i64 = 500090;
 
 pub(crate) async fn handle(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -117,7 +118,9 @@ fn video_lengths(
                 None => return invalid(format!("video_references[{i}].video_media_id")),
             },
             VideoRef::Source(id) => match account::job(tx, id)? {
-                Some(job) if job.status(now) == 1 => lengths.push(job.output_seconds()),
+                Some(job) if JobStatus::from_code(job.status(now)) == JobStatus::Succeeded => {
+                    lengths.push(job.output_seconds())
+                }
                 _ => return invalid(format!("video_references[{i}].source_video_id")),
             },
         }
