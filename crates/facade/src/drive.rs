@@ -54,10 +54,11 @@ impl Client {
         let claim = self.keep_claim_alive(job.id);
         let mut driver = Driver::new(self, job, true, opts, on_event);
         let result = driver.run(goal).await;
-        // A job still generating keeps its slot (under a lease nobody renews now) until
-        // whoever continues it takes it on. One that ended gives back any slot it has, even
-        // one a gated `submit` of another client took for it.
-        if !driver.job.state.is_generating() {
+        // A job that may still be generating (an ambiguous submit leaves it claimed) keeps its
+        // slot (under a lease nobody renews now) until whoever continues it takes it on. One
+        // that ended gives back any slot it has, even one a gated `submit` of another client
+        // took for it.
+        if !driver.job.state.may_be_generating() {
             driver.slot_held |= driver.journaled;
             driver.release_slot().await;
         }
@@ -356,7 +357,7 @@ impl<'c, 'e, 'f> Driver<'c, 'e, 'f> {
             (Err(e), Some(what)) => return Err(Error::journal_write(self.id(), what, e)),
             (Err(e), None) => return Err(e.into()),
         };
-        if !matches!(to, JobState::Claimed) && !to.is_generating() {
+        if !to.may_be_generating() {
             self.release_slot().await;
         }
         let (job_id, trace_id) = (self.id(), self.job.trace_id);

@@ -114,6 +114,12 @@ impl JobState {
         matches!(self, JobState::Submitted | JobState::Generating)
     }
 
+    /// The server may be generating it: accepted, or claimed with a submit perhaps sent (its
+    /// answer lost). Such a job holds its account slot until its end is seen.
+    pub fn may_be_generating(self) -> bool {
+        self == JobState::Claimed || self.is_generating()
+    }
+
     /// Work remains that continuing the job does without a new bill: upload, (re)send with the
     /// same trace id, wait, download.
     pub fn is_unfinished(self) -> bool {

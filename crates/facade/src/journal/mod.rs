@@ -30,7 +30,7 @@ use pixfuse_transport::{discard_partial, partial_path};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-pub(crate) use owner::{liveness, slot_owner_gone, this_process};
+pub(crate) use owner::{liveness, released_slot_filter, slot_owner_gone, this_process};
 pub(crate) use postgres::PostgresStore;
 pub(crate) use sqlite::SqliteStore;
 pub(crate) use store::{

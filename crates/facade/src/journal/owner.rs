@@ -35,8 +35,7 @@ pub(crate) fn liveness(owner: &Owner) -> Liveness {
 /// its slot until whoever takes the job over inherits it, or its lease runs out: freeing it
 /// earlier would let another submit meet a 500044 (and teach `auto` too low a limit).
 pub(crate) fn slot_owner_gone(owner: &Owner, state: pixfuse_core::lifecycle::JobState) -> bool {
-    let may_generate = state.is_generating() || state == pixfuse_core::lifecycle::JobState::Claimed;
-    !may_generate && owner.host == identity().0 && liveness(owner) == Liveness::Gone
+    !state.may_be_generating() && owner.host == identity().0 && liveness(owner) == Liveness::Gone
 }
 
 /// (host name, this process's start token), read once.
@@ -122,4 +121,19 @@ mod tests {
         };
         assert_eq!(liveness(&owner), Liveness::Gone);
     }
+}
+
+/// `WHERE` clause (after `owner_instance = <instance>`) of a slot an instance gives up with
+/// all its claims: not one whose job may still be generating — that slot stays under its
+/// lease until the job is continued (see [`slot_owner_gone`]).
+pub(crate) fn released_slot_filter() -> String {
+    let states: Vec<String> = pixfuse_core::lifecycle::JobState::ALL
+        .iter()
+        .filter(|s| s.may_be_generating())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!(
+        "(job_id IS NULL OR job_id NOT IN (SELECT id FROM jobs WHERE state IN ({})))",
+        states.join(", ")
+    )
 }

@@ -20,7 +20,7 @@ use super::store::{
 };
 use super::{
     CallbackRecord, JOURNAL_FILE, JobRecord, JournalError, MediaType, UploadRecord,
-    create_private_dir, liveness, now_ms, request_hash, slot_owner_gone,
+    create_private_dir, liveness, now_ms, released_slot_filter, request_hash, slot_owner_gone,
 };
 
 /// How long a write waits for another process's transaction before giving up.
@@ -257,9 +257,12 @@ impl Store for SqliteStore {
                 params![instance],
             )?;
             tx.execute(
-                "UPDATE account_slots SET job_id = NULL, owner_instance = NULL,
+                &format!(
+                    "UPDATE account_slots SET job_id = NULL, owner_instance = NULL,
                                           lease_until_ms = NULL
-                 WHERE owner_instance = ?1",
+                 WHERE owner_instance = ?1 AND {}",
+                    released_slot_filter()
+                ),
                 params![instance],
             )?;
             tx.commit()?;

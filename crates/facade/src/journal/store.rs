@@ -152,7 +152,8 @@ pub(crate) trait Store: Send + Sync + fmt::Debug {
     ) -> StoreFuture<'a, usize>;
     /// Gives up `instance`'s claim on job `id` (if it holds one).
     fn release<'a>(&'a self, id: i64, instance: &'a str) -> StoreFuture<'a, ()>;
-    /// Gives up every claim `instance` holds.
+    /// Gives up every claim `instance` holds, and the account slots of its jobs that cannot be
+    /// generating (a generating job's slot stays under its lease until it is continued).
     fn release_all<'a>(&'a self, instance: &'a str) -> StoreFuture<'a, usize>;
 
     // ---- lifecycle writes (by the claim's owner) ----

@@ -893,6 +893,41 @@ macro_rules! conformance_suite {
         /// unless its job may be generating on the server, or the holder ran elsewhere: those
         /// wait for their lease.
         #[tokio::test]
+        async fn giving_every_claim_up_keeps_the_slots_of_jobs_that_may_generate() {
+            let Some(dir) = scratch() else { return };
+            let store = open(dir.path());
+            let owner = me();
+            let ended = fixture_job_of(&store, &owner, JobState::Succeeded, Some(1), None).await;
+            let generating =
+                fixture_job_of(&store, &owner, JobState::Generating, Some(2), None).await;
+            let claimed = fixture_job_of(&store, &owner, JobState::Claimed, None, None).await;
+            for job in [&ended, &generating, &claimed] {
+                assert!(
+                    store
+                        .acquire_slot("acct", 3, job.id, &owner, Duration::from_secs(30))
+                        .await
+                        .unwrap()
+                );
+            }
+            store.release_all(&owner.instance).await.unwrap();
+            let taker = me();
+            assert!(
+                store
+                    .acquire_slot("acct", 3, 100, &taker, Duration::from_secs(30))
+                    .await
+                    .unwrap(),
+                "the ended job's slot is given back with the claims"
+            );
+            assert!(
+                !store
+                    .acquire_slot("acct", 3, 101, &taker, Duration::from_secs(30))
+                    .await
+                    .unwrap(),
+                "a generating or claimed job keeps its slot (the server may be generating it)"
+            );
+        }
+
+        #[tokio::test]
         async fn a_gone_process_s_slot_is_free_at_once_unless_its_job_may_generate() {
             let Some(dir) = scratch() else { return };
             let store = open(dir.path());

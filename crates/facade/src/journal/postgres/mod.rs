@@ -29,7 +29,7 @@ use super::store::{
 use super::url::JournalUrl;
 use super::{
     CallbackRecord, JobRecord, JournalError, MediaType, UploadRecord, liveness, now_ms,
-    request_hash, slot_owner_gone,
+    released_slot_filter, request_hash, slot_owner_gone,
 };
 
 pub(crate) use schema::VERSION;
@@ -995,9 +995,12 @@ impl Store for PostgresStore {
                 )
                 .await?;
             q.exec(
-                "UPDATE account_slots SET job_id = NULL, owner_instance = NULL,
+                &format!(
+                    "UPDATE account_slots SET job_id = NULL, owner_instance = NULL,
                                           lease_until_ms = NULL
-                 WHERE owner_instance = $1",
+                 WHERE owner_instance = $1 AND {}",
+                    released_slot_filter()
+                ),
                 &[&instance],
             )
             .await?;
