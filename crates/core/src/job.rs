@@ -54,7 +54,9 @@ impl ImageSource {
     }
 }
 
-pub(crate) fn is_https_url(s: &str) -> bool {
+/// Whether `s` names an https URL (the scheme in any case) rather than a local path: the one
+/// test the job form, the upload commands and the MCP tools share.
+pub fn is_https_url(s: &str) -> bool {
     s.get(..8)
         .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
 }

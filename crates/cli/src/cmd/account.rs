@@ -42,7 +42,7 @@ pub fn upload(ctx: &Ctx, net: &NetArgs, args: &UploadArgs) -> Result<Exit, Failu
     let progress = Progress::new(ctx.quiet);
     let mut images = Vec::new();
     for image in &args.images {
-        let result = if image.starts_with("https://") {
+        let result = if pixfuse_core::job::is_https_url(image) {
             rt.block_on(client.upload_url(image))
         } else {
             progress.event(&Event::Uploading {
@@ -64,7 +64,7 @@ pub fn upload(ctx: &Ctx, net: &NetArgs, args: &UploadArgs) -> Result<Exit, Failu
     }
     let mut videos = Vec::new();
     for video in &args.videos {
-        let result = if video.starts_with("https://") {
+        let result = if pixfuse_core::job::is_https_url(video) {
             rt.block_on(client.upload_video_url(video))
         } else {
             rt.block_on(client.upload_video(Path::new(video)))
@@ -73,11 +73,13 @@ pub fn upload(ctx: &Ctx, net: &NetArgs, args: &UploadArgs) -> Result<Exit, Failu
             progress.finish();
             failed(ctx, e)
         })?;
-        if !ctx.json && !ctx.quiet {
+        if !ctx.json {
             let warnings = up.video.as_ref().map(|i| i.warnings.as_slice());
             for w in warnings.unwrap_or_default() {
-                let line = format!("warning[{}]: video \"{video}\": {}", w.code, w.message);
-                eprintln!("pixfuse: {}", pixfuse_core::text::sanitize(&line));
+                progress.note(&format!(
+                    "warning[{}]: video \"{video}\": {}",
+                    w.code, w.message
+                ));
             }
         }
         videos.push(uploaded_video_json(video, &up));

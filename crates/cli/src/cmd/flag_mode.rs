@@ -52,7 +52,7 @@ pub fn parse_ref(spec: &str, cwd: &Path) -> Result<Value, Error> {
             "--ref {spec}: both NAME and PATH are needed, e.g. --ref dog=dog.png"
         )));
     }
-    let image = if image.starts_with("https://") || Path::new(image).is_absolute() {
+    let image = if pixfuse_core::job::is_https_url(image) || Path::new(image).is_absolute() {
         image.to_owned()
     } else {
         cwd.join(image).to_string_lossy().into_owned()
@@ -75,7 +75,7 @@ pub fn parse_video_ref(spec: &str, cwd: &Path) -> Result<Value, Error> {
             "--video-ref {spec}: expected NAME=PATH (a local mp4/mov/webm or an https URL), e.g. --video-ref video1=dance.mp4"
         )));
     };
-    let video = if video.starts_with("https://") || Path::new(video).is_absolute() {
+    let video = if pixfuse_core::job::is_https_url(video) || Path::new(video).is_absolute() {
         video.to_owned()
     } else {
         cwd.join(video).to_string_lossy().into_owned()

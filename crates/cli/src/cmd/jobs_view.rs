@@ -141,8 +141,8 @@ pub fn list(
             (true, _) => note("no sandbox jobs yet"),
             (false, 0) => note("no jobs yet"),
             (false, n) => note(&format!(
-                "no jobs yet, only {n} sandbox {}: `pixfuse --sandbox jobs` lists {}",
-                if n == 1 { "job" } else { "jobs" },
+                "no jobs yet, only {}: `pixfuse --sandbox jobs` lists {}",
+                pixfuse_core::text::plural(n as u64, "sandbox job"),
                 if n == 1 { "it" } else { "them" },
             )),
         }
@@ -256,7 +256,7 @@ pub fn show(
             writeln!(out, "{name:<13} {value}")?;
         }
     }
-    if r.needs_resume() {
+    if r.needs_resume() && !ctx.quiet {
         eprintln!(
             "{}",
             ctx.commands_in(&format!("finish it with `pixfuse resume {}`", r.id))

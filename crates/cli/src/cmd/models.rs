@@ -21,12 +21,11 @@ use crate::render::table;
 pub struct ModelsArgs {}
 
 pub fn run(ctx: &Ctx, _args: &ModelsArgs) -> Result<Exit, Failure> {
-    let text = if ctx.json {
-        format!("{}\n", crate::json_out::stamped(table_json()))
+    if ctx.json {
+        ctx.print_json(&table_json())?;
     } else {
-        human(ctx)
-    };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+        std::io::stdout().lock().write_all(human(ctx).as_bytes())?;
+    }
     Ok(Exit::Success)
 }
 

@@ -319,7 +319,7 @@ impl Service {
             Ok(client) => client,
             Err(refusal) => return refusal,
         };
-        let uploaded = if args.image.starts_with("https://") {
+        let uploaded = if pixfuse_core::job::is_https_url(&args.image) {
             client.upload_url(&args.image).await
         } else {
             client.upload(Path::new(&args.image)).await
@@ -344,7 +344,7 @@ impl Service {
             Ok(client) => client,
             Err(refusal) => return refusal,
         };
-        let uploaded = if args.video.starts_with("https://") {
+        let uploaded = if pixfuse_core::job::is_https_url(&args.video) {
             client.upload_video_url(&args.video).await
         } else {
             client.upload_video(Path::new(&args.video)).await
