@@ -313,7 +313,7 @@ impl Settings {
                 exit: Exit::Internal,
                 message: format!("cannot start the sandbox: {e}"),
             })?;
-        if !crate::render::quiet() {
+        if !crate::calls::level().quiet {
             eprintln!(
                 "pixfuse: using a local sandbox at {} (no key, no credits, nothing leaves this machine)",
                 sandbox.base_url()

@@ -30,7 +30,6 @@ pub use crate::failure::Failure;
 
 pub fn run(cli: Cli) -> Exit {
     let ctx = Ctx::new(&cli.global);
-    crate::render::set_quiet(ctx.quiet);
     crate::connect::init_logging(&cli.global);
     let net = &cli.global.net;
     // Every command promises one `--json` object for every outcome (issue 5), except `mcp`,

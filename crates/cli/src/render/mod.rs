@@ -78,20 +78,6 @@ impl ColorWhen {
 /// The process's `--color`, set once at start (see [`set_color`]).
 static COLOR: OnceLock<ColorWhen> = OnceLock::new();
 
-/// The process's `-q`, set once at start: messages far from any [`crate::cmd::Ctx`] (the
-/// sandbox banner) follow it too.
-static QUIET: OnceLock<bool> = OnceLock::new();
-
-/// Records `-q`.
-pub fn set_quiet(quiet: bool) {
-    let _ = QUIET.set(quiet);
-}
-
-/// Whether `-q` asked for errors only.
-pub fn quiet() -> bool {
-    QUIET.get().copied().unwrap_or_default()
-}
-
 /// Records `--color` for every [`Style`] made later.
 pub fn set_color(when: ColorWhen) {
     let _ = COLOR.set(when);
