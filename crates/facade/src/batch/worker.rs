@@ -6,7 +6,7 @@
 //! slots, and a line whose worker died is taken over with its job's trace id.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use pixfuse_core::batch::{ConcurrencyController, LineEnd, LineKind};
@@ -138,7 +138,13 @@ async fn work(
     let mut tasks: JoinSet<()> = JoinSet::new();
     loop {
         let mut finished = false;
-        while tasks.len() < controller.limit() as usize {
+        // Past `--timeout` a worker claims nothing more: it lets what it runs end and leaves
+        // the rest (pending) to the other workers or a later run.
+        let past_deadline = client.deadline().is_some_and(|d| Instant::now() >= d);
+        if past_deadline && tasks.is_empty() {
+            return;
+        }
+        while !past_deadline && tasks.len() < controller.limit() as usize {
             match store.claim_batch_line(&batch, &owner, lease).await {
                 Ok(LineClaim::Claimed { line, .. }) => match items.get(&line) {
                     Some(item) => {
@@ -318,7 +324,15 @@ async fn run_line(
         _ => ("pending", None),
     };
     let state = match store_attempts(&client, &batch, item.line).await {
-        Some(attempts) if state == "pending" && attempts >= MAX_ATTEMPTS => "failed",
+        // A job still generating is paid for: it stays pending (another try only continues
+        // it, never bills again) whatever its number of tries.
+        Some(attempts)
+            if state == "pending"
+                && attempts >= MAX_ATTEMPTS
+                && !matches!(end.kind, LineKind::StillRunning) =>
+        {
+            "failed"
+        }
         _ => state,
     };
     if let Err(e) = client
