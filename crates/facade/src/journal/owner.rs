@@ -80,6 +80,21 @@ fn read_trimmed(path: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// `WHERE` clause (after `owner_instance = <instance>`) of a slot an instance gives up with
+/// all its claims: not one whose job may still be generating — that slot stays under its
+/// lease until the job is continued (see [`slot_owner_gone`]).
+pub(crate) fn released_slot_filter() -> String {
+    let states: Vec<String> = pixfuse_core::lifecycle::JobState::ALL
+        .iter()
+        .filter(|s| s.may_be_generating())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!(
+        "(job_id IS NULL OR job_id NOT IN (SELECT id FROM jobs WHERE state IN ({})))",
+        states.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,19 +136,4 @@ mod tests {
         };
         assert_eq!(liveness(&owner), Liveness::Gone);
     }
-}
-
-/// `WHERE` clause (after `owner_instance = <instance>`) of a slot an instance gives up with
-/// all its claims: not one whose job may still be generating — that slot stays under its
-/// lease until the job is continued (see [`slot_owner_gone`]).
-pub(crate) fn released_slot_filter() -> String {
-    let states: Vec<String> = pixfuse_core::lifecycle::JobState::ALL
-        .iter()
-        .filter(|s| s.may_be_generating())
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect();
-    format!(
-        "(job_id IS NULL OR job_id NOT IN (SELECT id FROM jobs WHERE state IN ({})))",
-        states.join(", ")
-    )
 }
